@@ -1,0 +1,63 @@
+/**
+ * The event bus as the rest of the code sees it. Adapters: JetStream (`@chirp/kit/nats`) in
+ * production, and an in-process bus (`@chirp/kit/events`) for the embedded mesh and unit tests.
+ */
+export interface BusMessage {
+  /** Unique; the bus drops a second publish of the same id within its duplicate window. */
+  id: string;
+  subject: string;
+  data: Uint8Array;
+}
+
+export interface EventPublisher {
+  publish(message: BusMessage): Promise<void>;
+}
+
+export interface Delivery extends BusMessage {
+  /** 1 on first delivery, counting up on each redelivery. */
+  attempt: number;
+}
+
+export interface ConsumerSpec {
+  /** The durable consumer's name: a restarted process resumes where the last one acknowledged. */
+  durable: string;
+  /** NATS subject filters (`*` and `>` wildcards). */
+  subjects: string[];
+  /** Deliveries before a message is dead-lettered. */
+  maxDeliver?: number;
+  /** How long a delivery may take before it is redelivered. */
+  ackWaitMs?: number;
+}
+
+/** Must be idempotent: every message may arrive more than once. Throwing asks for a redelivery. */
+export type EventHandler = (delivery: Delivery) => Promise<void>;
+
+export interface Consumer {
+  stop(): Promise<void>;
+}
+
+export interface EventSubscriber {
+  consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer>;
+}
+
+export interface EventBus extends EventPublisher, EventSubscriber {}
+
+export const DEFAULT_MAX_DELIVER = 5;
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+
+/** Where a message goes after its last failed delivery: one subject per consumer. */
+export const deadLetterSubject = (durable: string) => `chirp.deadletter.${durable}`;
+
+/** NATS subject matching: `*` matches one token, a trailing `>` one or more. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const want = filter.split(".");
+  const have = subject.split(".");
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === ">") return have.length > i;
+    if (i >= have.length || (want[i] !== "*" && want[i] !== have[i])) return false;
+  }
+  return want.length === have.length;
+}
+
+/** Exponential backoff between redeliveries, capped. */
+export const redeliveryDelayMs = (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 5_000);

@@ -1,0 +1,120 @@
+import {
+  DEFAULT_MAX_DELIVER,
+  deadLetterSubject,
+  redeliveryDelayMs,
+  subjectMatches,
+  type BusMessage,
+  type Consumer,
+  type ConsumerSpec,
+  type EventBus,
+  type EventHandler,
+} from "../bus.js";
+import type { Logger } from "../logger.js";
+
+interface Cursor {
+  position: number;
+  active: boolean;
+  wake?: () => void;
+}
+
+/**
+ * The event bus inside one process, for the embedded mesh and unit tests. It mirrors the
+ * JetStream semantics the services rely on: an append-only log, durable consumers that resume
+ * from their last acknowledged message, duplicate publishes dropped by id, failed deliveries
+ * retried with backoff and dead-lettered after `maxDeliver` attempts. Nothing survives a restart.
+ */
+export class InProcessEventBus implements EventBus {
+  private readonly log: BusMessage[] = [];
+  private readonly seenIds = new Set<string>();
+  private readonly cursors = new Map<string, Cursor>();
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly logger: Logger) {}
+
+  async publish(message: BusMessage): Promise<void> {
+    if (this.seenIds.has(message.id)) return;
+    this.seenIds.add(message.id);
+    this.log.push({ ...message, data: Uint8Array.from(message.data) });
+    for (const wake of this.waiters) wake();
+  }
+
+  /** Everything published so far, for tests and diagnostics. */
+  messages(subjectFilter = ">"): BusMessage[] {
+    return this.log.filter((m) => subjectMatches(subjectFilter, m.subject));
+  }
+
+  async consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer> {
+    const existing = this.cursors.get(spec.durable);
+    if (existing?.active) throw new Error(`consumer ${spec.durable} is already running in this process`);
+    const cursor: Cursor = existing ?? { position: 0, active: true };
+    cursor.active = true;
+    this.cursors.set(spec.durable, cursor);
+    const done = this.run(spec, handler, cursor);
+    return {
+      stop: async () => {
+        cursor.active = false;
+        cursor.wake?.();
+        await done;
+      },
+    };
+  }
+
+  private async run(spec: ConsumerSpec, handler: EventHandler, cursor: Cursor): Promise<void> {
+    const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    while (cursor.active) {
+      const message = this.log[cursor.position];
+      if (!message) {
+        await this.waitForMessage(cursor);
+        continue;
+      }
+      if (spec.subjects.some((filter) => subjectMatches(filter, message.subject))) {
+        await this.deliver(spec.durable, message, handler, maxDeliver, cursor);
+        if (!cursor.active) return;
+      }
+      cursor.position += 1;
+    }
+  }
+
+  private async deliver(durable: string, message: BusMessage, handler: EventHandler, maxDeliver: number, cursor: Cursor) {
+    for (let attempt = 1; cursor.active; attempt++) {
+      try {
+        await handler({ ...message, attempt });
+        return;
+      } catch (error) {
+        if (attempt >= maxDeliver) {
+          this.logger.error({ err: error, durable, eventId: message.id, subject: message.subject }, "event dead-lettered");
+          await this.publish({ id: `${durable}:${message.id}`, subject: deadLetterSubject(durable), data: message.data });
+          return;
+        }
+        this.logger.warn({ err: error, durable, eventId: message.id, attempt }, "event handler failed; will redeliver");
+        await this.sleep(redeliveryDelayMs(attempt), cursor);
+      }
+    }
+  }
+
+  private waitForMessage(cursor: Cursor): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.waiters.delete(wake);
+        cursor.wake = undefined;
+        resolve();
+      };
+      cursor.wake = wake;
+      this.waiters.add(wake);
+    });
+  }
+
+  private sleep(ms: number, cursor: Cursor): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        cursor.wake = undefined;
+        resolve();
+      }, ms);
+      cursor.wake = () => {
+        clearTimeout(timer);
+        cursor.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,117 @@
+import {
+  Metadata,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { Logger } from "../logger.js";
+import { createCallContext, type CallContext } from "./context.js";
+import { REQUEST_ID_KEY } from "./metadata.js";
+import { toServiceError } from "./status.js";
+
+/** The part of a ts-proto generated grpc-js method definition this module relies on. */
+interface MethodShape {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize: (bytes: Buffer) => unknown;
+  responseSerialize: (value: never) => Buffer;
+}
+
+type RequestOf<M> = M extends { requestDeserialize: (bytes: Buffer) => infer R } ? R : never;
+type ResponseOf<M> = M extends { responseSerialize: (value: infer R) => Buffer } ? R : never;
+
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+export type StreamHandler<Req, Res> = (request: Req, ctx: CallContext, send: (response: Res) => Promise<void>) => Promise<void>;
+
+/** The handlers a service needs: one async function per RPC, typed from the generated definition. */
+export type ServiceHandlers<D> = {
+  [K in keyof D]: D[K] extends { requestStream: false; responseStream: true }
+    ? StreamHandler<RequestOf<D[K]>, ResponseOf<D[K]>>
+    : D[K] extends { requestStream: false; responseStream: false }
+      ? UnaryHandler<RequestOf<D[K]>, ResponseOf<D[K]>>
+      : never;
+};
+
+/**
+ * Turns async handlers into a grpc-js implementation. Every call gets a request id (the caller's
+ * `x-request-id` or a new one, echoed back), a logger bound to it, the caller's identity and a
+ * cancellation signal; every error becomes a status with a safe message; every call is logged once
+ * when it ends.
+ */
+export function bindService<D extends Record<string, MethodShape>>(
+  definition: D,
+  handlers: ServiceHandlers<D>,
+  log: Logger,
+): UntypedServiceImplementation {
+  const implementation: UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const handler = handlers[name as keyof D] as unknown;
+    if (typeof handler !== "function") throw new Error(`no handler for ${method.path}`);
+    if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported`);
+    implementation[name] = method.responseStream
+      ? streamCall(method.path, handler as StreamHandler<unknown, unknown>, log)
+      : unaryCall(method.path, handler as UnaryHandler<unknown, unknown>, log);
+  }
+  return implementation;
+}
+
+function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, log: Logger) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const started = process.hrtime.bigint();
+    const ctx = createCallContext(call, path, log);
+    call.sendMetadata(requestIdMetadata(ctx.requestId));
+    handler(call.request, ctx).then(
+      (response) => {
+        logEnd(ctx, started, status.OK);
+        callback(null, response);
+      },
+      (error: unknown) => {
+        const mapped = toServiceError(error, ctx.requestId);
+        logEnd(ctx, started, mapped.error.code ?? status.UNKNOWN, mapped.expected ? undefined : error);
+        callback(mapped.error, null);
+      },
+    );
+  };
+}
+
+function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log: Logger) {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const started = process.hrtime.bigint();
+    const ctx = createCallContext(call, path, log);
+    call.sendMetadata(requestIdMetadata(ctx.requestId));
+    // Respect flow control: wait for the transport to drain before producing more.
+    const send = (response: unknown) =>
+      new Promise<void>((resolve, reject) => {
+        if (ctx.signal.aborted) return reject(Object.assign(new Error("call cancelled"), { code: status.CANCELLED, metadata: new Metadata() }));
+        if (call.write(response)) resolve();
+        else call.once("drain", () => resolve());
+      });
+    handler(call.request, ctx, send).then(
+      () => {
+        logEnd(ctx, started, status.OK);
+        call.end();
+      },
+      (error: unknown) => {
+        const mapped = toServiceError(error, ctx.requestId);
+        logEnd(ctx, started, mapped.error.code ?? status.UNKNOWN, mapped.expected ? undefined : error);
+        if (!ctx.signal.aborted) call.emit("error", mapped.error);
+      },
+    );
+  };
+}
+
+function requestIdMetadata(requestId: string): Metadata {
+  const metadata = new Metadata();
+  metadata.set(REQUEST_ID_KEY, requestId);
+  return metadata;
+}
+
+function logEnd(ctx: CallContext, started: bigint, code: status, unexpected?: unknown) {
+  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const fields = { code: status[code], durationMs: Math.round(durationMs * 100) / 100 };
+  if (unexpected !== undefined) ctx.log.error({ ...fields, err: unexpected }, "rpc failed");
+  else ctx.log.info(fields, "rpc finished");
+}

@@ -1,0 +1,6 @@
+export * from "./bind.js";
+export * from "./client.js";
+export * from "./context.js";
+export * from "./metadata.js";
+export * from "./server.js";
+export * from "./status.js";

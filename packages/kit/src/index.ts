@@ -1,0 +1,10 @@
+// Transport- and storage-neutral plumbing; domain code may import from here.
+export * from "./bus.js";
+export * from "./config.js";
+export * from "./errors.js";
+export * from "./ids.js";
+export * from "./lifecycle.js";
+export * from "./logger.js";
+export * from "./outbox.js";
+export * from "./pagination.js";
+export * from "./tokens.js";

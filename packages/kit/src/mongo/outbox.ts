@@ -1,0 +1,53 @@
+import { Binary, type Collection, type Document, type Filter, type IndexDescription } from "mongodb";
+import type { BusMessage } from "../bus.js";
+import type { OutboxStore, PendingMessage } from "../outbox.js";
+
+/** How outbox messages are stored inside the document whose change they announce. */
+export interface StoredMessage {
+  id: string;
+  subject: string;
+  data: Binary;
+}
+
+export interface WithOutbox {
+  _id: string;
+  outbox?: StoredMessage[];
+}
+
+export const storedMessages = (messages: BusMessage[]): StoredMessage[] =>
+  messages.map((m) => ({ id: m.id, subject: m.subject, data: new Binary(m.data) }));
+
+/** The index that finds documents with pending messages (sparse: drained documents drop out). */
+export const OUTBOX_INDEX: IndexDescription = { key: { "outbox.id": 1 }, name: "outbox_pending", sparse: true };
+
+/**
+ * The outbox of one collection. `purgeWhenDrained`, if given, selects documents to delete once
+ * their last message is published: tombstones kept only until their deletion was announced.
+ */
+export class MongoOutboxStore<T extends WithOutbox> implements OutboxStore {
+  constructor(
+    private readonly collection: Collection<T>,
+    private readonly purgeWhenDrained?: Filter<T>,
+  ) {}
+
+  async pending(limit: number): Promise<PendingMessage[]> {
+    const docs = await this.collection
+      .find({ "outbox.id": { $exists: true } } as Filter<T>, { projection: { outbox: 1 } })
+      .sort({ _id: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.flatMap((doc) =>
+      (doc.outbox ?? []).map((m) => ({
+        ownerId: doc._id,
+        message: { id: m.id, subject: m.subject, data: m.data.read(0, m.data.length()) },
+      })),
+    );
+  }
+
+  async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
+    await this.collection.updateOne({ _id: ownerId } as Filter<T>, { $pull: { outbox: { id: message.id } } } as Document);
+    if (this.purgeWhenDrained) {
+      await this.collection.deleteOne({ $and: [{ _id: ownerId }, this.purgeWhenDrained, { "outbox.id": { $exists: false } }] } as Filter<T>);
+    }
+  }
+}

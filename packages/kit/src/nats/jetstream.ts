@@ -1,0 +1,184 @@
+import { headers, nanos, type NatsConnection } from "@nats-io/nats-core";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import {
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_MAX_DELIVER,
+  deadLetterSubject,
+  redeliveryDelayMs,
+  type BusMessage,
+  type Consumer,
+  type ConsumerSpec,
+  type EventBus,
+  type EventHandler,
+} from "../bus.js";
+import type { StreamSpec } from "../events/catalog.js";
+import type { Logger } from "../logger.js";
+
+export interface StreamSettings {
+  /** Publishes of one message id inside this window are stored once. */
+  duplicateWindowMs: number;
+  /** How long events are kept for consumers that fall behind. */
+  maxAgeMs: number;
+  replicas: number;
+}
+
+export const DEFAULT_STREAM_SETTINGS: StreamSettings = {
+  duplicateWindowMs: 10 * 60_000,
+  maxAgeMs: 7 * 24 * 3_600_000,
+  replicas: 1,
+};
+
+const MSG_ID_HEADER = "Nats-Msg-Id";
+
+/**
+ * The JetStream event bus. Publishes carry the message id as `Nats-Msg-Id` for server-side
+ * deduplication; consumers are durable pull consumers with explicit acknowledgement.
+ */
+export class JetStreamBus implements EventBus {
+  private readonly js: JetStreamClient;
+
+  private constructor(
+    readonly connection: NatsConnection,
+    readonly manager: JetStreamManager,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(connection);
+  }
+
+  static async connect(url: string, name: string, log: Logger): Promise<JetStreamBus> {
+    const connection = await connect({ servers: url, name, maxReconnectAttempts: -1 });
+    const manager = await jetstreamManager(connection);
+    log.info({ url: connection.getServer() }, "connected to NATS JetStream");
+    return new JetStreamBus(connection, manager, log);
+  }
+
+  /** Creates each stream, or brings an existing one's subjects and limits up to date. */
+  async ensureStreams(specs: StreamSpec[], settings: StreamSettings = DEFAULT_STREAM_SETTINGS): Promise<void> {
+    for (const spec of specs) {
+      const config = {
+        name: spec.name,
+        subjects: spec.subjects,
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        duplicate_window: nanos(settings.duplicateWindowMs),
+        max_age: nanos(settings.maxAgeMs),
+        num_replicas: settings.replicas,
+      };
+      try {
+        await this.manager.streams.info(spec.name);
+        await this.manager.streams.update(spec.name, config);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.manager.streams.add(config);
+        this.log.info({ stream: spec.name }, "stream created");
+      }
+    }
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    await this.js.publish(message.subject, message.data, { msgID: message.id });
+  }
+
+  /**
+   * Runs a durable consumer per stream the subjects fall in. Redeliveries back off; after
+   * `maxDeliver` failed attempts the message is copied to the dead-letter subject and terminated.
+   * The server itself redelivers without limit, so a crash during the last attempt still ends in
+   * the dead-letter stream instead of dropping the message.
+   */
+  async consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer> {
+    const byStream = new Map<string, string[]>();
+    for (const subject of spec.subjects) {
+      const stream = await this.manager.streams.find(subject);
+      byStream.set(stream, [...(byStream.get(stream) ?? []), subject]);
+    }
+    const running: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
+    for (const [stream, subjects] of byStream) {
+      const config = {
+        durable_name: spec.durable,
+        filter_subjects: subjects,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+        max_deliver: -1,
+      };
+      try {
+        await this.manager.consumers.info(stream, spec.durable);
+        await this.manager.consumers.update(stream, spec.durable, { filter_subjects: subjects, ack_wait: config.ack_wait });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.manager.consumers.add(stream, config);
+      }
+      const consumer = await this.js.consumers.get(stream, spec.durable);
+      const messages = await consumer.consume({ max_messages: 64 });
+      running.push({ messages, done: this.dispatch(spec, messages, handler) });
+    }
+    return {
+      stop: async () => {
+        for (const r of running) await r.messages.close();
+        await Promise.all(running.map((r) => r.done));
+      },
+    };
+  }
+
+  private async dispatch(spec: ConsumerSpec, messages: ConsumerMessages, handler: EventHandler): Promise<void> {
+    const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    for await (const msg of messages) {
+      const delivery = {
+        id: msg.headers?.get(MSG_ID_HEADER) || `${msg.info.stream}:${msg.seq}`,
+        subject: msg.subject,
+        data: msg.data,
+        attempt: msg.info.deliveryCount,
+      };
+      try {
+        await handler(delivery);
+        msg.ack();
+      } catch (error) {
+        await this.failed(spec.durable, msg, delivery, maxDeliver, error);
+      }
+    }
+  }
+
+  private async failed(durable: string, msg: JsMsg, delivery: BusMessage & { attempt: number }, maxDeliver: number, error: unknown) {
+    if (delivery.attempt < maxDeliver) {
+      this.log.warn({ err: error, durable, eventId: delivery.id, attempt: delivery.attempt }, "event handler failed; will redeliver");
+      msg.nak(redeliveryDelayMs(delivery.attempt));
+      return;
+    }
+    this.log.error({ err: error, durable, eventId: delivery.id, subject: delivery.subject }, "event dead-lettered");
+    const h = headers();
+    h.set("Chirp-Original-Subject", delivery.subject);
+    h.set("Chirp-Error", String((error as Error)?.message ?? error).slice(0, 512));
+    try {
+      await this.js.publish(deadLetterSubject(durable), delivery.data, { msgID: `${durable}:${delivery.id}`, headers: h });
+      msg.term("dead-lettered");
+    } catch (publishError) {
+      this.log.error({ err: publishError, durable, eventId: delivery.id }, "dead-lettering failed; will redeliver");
+      msg.nak(redeliveryDelayMs(delivery.attempt));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.connection.drain();
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamNotFound || error.code === JetStreamApiCodes.ConsumerNotFound)
+  );
+}

@@ -1,0 +1,103 @@
+import type { BusMessage, EventPublisher } from "./bus.js";
+import type { Logger } from "./logger.js";
+
+/**
+ * The transactional outbox. A write that must announce itself stores its bus messages in the same
+ * document, in the same single-document atomic update, so the change and its events are saved
+ * together or not at all. The relay then publishes what is pending and only afterwards marks it
+ * published. A crash between the two republishes with the same message id: JetStream drops the
+ * duplicate inside its window and consumers are idempotent beyond it. No event is lost.
+ */
+export interface PendingMessage {
+  /** The document that holds the message. */
+  ownerId: string;
+  message: BusMessage;
+}
+
+export interface OutboxStore {
+  /** Unpublished messages, each owner's in the order they were recorded. */
+  pending(limit: number): Promise<PendingMessage[]>;
+  markPublished(pending: PendingMessage): Promise<void>;
+}
+
+export interface OutboxRelayOptions {
+  /** How often to look for messages left behind, e.g. by a crash or a bus outage. */
+  pollIntervalMs?: number;
+  batchSize?: number;
+}
+
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly publisher: EventPublisher,
+    private readonly log: Logger,
+    options: OutboxRelayOptions = {},
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
+    this.batchSize = options.batchSize ?? 100;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.notify(), this.pollIntervalMs);
+    this.timer.unref();
+    this.notify();
+  }
+
+  /** Asks for a pass soon; calls while a pass runs fold into one more pass. */
+  notify(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Publishes until nothing is pending (or publishing fails); resolves when done. */
+  async flush(): Promise<void> {
+    this.notify();
+    while (this.running) await this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.publishPending();
+      } catch (error) {
+        // The messages stay pending; the next poll retries them in the same order.
+        this.log.warn({ err: error }, "outbox relay could not publish; will retry");
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async publishPending(): Promise<void> {
+    for (;;) {
+      const batch = await this.store.pending(this.batchSize);
+      for (const pending of batch) {
+        if (this.stopped) return;
+        await this.publisher.publish(pending.message);
+        await this.store.markPublished(pending);
+        this.log.debug({ eventId: pending.message.id, subject: pending.message.subject }, "event published");
+      }
+      if (batch.length < this.batchSize) return;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import { createHash } from "node:crypto";
+import { invalidArgument } from "./errors.js";
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** Applies the API's page-size rule: 0 means the default, above the maximum is capped, below 0 is an error. */
+export function pageSize(requested: number, field = "page_size", max = MAX_PAGE_SIZE, fallback = DEFAULT_PAGE_SIZE): number {
+  if (!Number.isInteger(requested) || requested < 0) {
+    throw invalidArgument(field, "must be zero or a positive integer");
+  }
+  if (requested === 0) return fallback;
+  return Math.min(requested, max);
+}
+
+/**
+ * Page tokens are opaque to clients: base64url JSON of the cursor plus a fingerprint of the query
+ * it belongs to, so a token replayed against a different query is refused instead of answering
+ * with a silently wrong page.
+ */
+export function encodePageToken(cursor: unknown, query: unknown = null): string {
+  return Buffer.from(JSON.stringify({ c: cursor, q: fingerprint(query) })).toString("base64url");
+}
+
+export function decodePageToken<T>(
+  token: string,
+  isCursor: (value: unknown) => value is T,
+  query: unknown = null,
+  field = "page_token",
+): T | undefined {
+  if (token === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidArgument(field, "is not a token this service issued");
+  }
+  if (typeof parsed !== "object" || parsed === null || !("c" in parsed) || !isCursor(parsed.c)) {
+    throw invalidArgument(field, "is not a token this service issued");
+  }
+  if (!("q" in parsed) || parsed.q !== fingerprint(query)) {
+    throw invalidArgument(field, "belongs to a different query; keep the other parameters unchanged between pages");
+  }
+  return parsed.c;
+}
+
+function fingerprint(query: unknown): string {
+  return createHash("sha256").update(JSON.stringify(query)).digest("base64url").slice(0, 12);
+}
+
+/** Splits one extra fetched item off a page: its presence is what tells that another page exists. */
+export function takePage<T>(items: T[], size: number): { page: T[]; more: boolean } {
+  return items.length > size ? { page: items.slice(0, size), more: true } : { page: items, more: false };
+}
