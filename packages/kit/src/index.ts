@@ -7,4 +7,5 @@ export * from "./lifecycle.js";
 export * from "./logger.js";
 export * from "./outbox.js";
 export * from "./pagination.js";
+export * from "./text.js";
 export * from "./tokens.js";

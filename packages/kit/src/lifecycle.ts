@@ -1,4 +1,5 @@
-import type { Logger } from "./logger.js";
+import { ConfigError } from "./config.js";
+import { createLogger, type Logger, type LevelWithSilent } from "./logger.js";
 
 interface Step {
   name: string;
@@ -7,17 +8,13 @@ interface Step {
 
 /**
  * Ordered shutdown. Resources register as they start; on SIGTERM or SIGINT they stop in reverse
- * order (so the gRPC server stops taking calls and drains before the databases it uses close),
- * within a deadline after which the process exits anyway.
+ * order, so the gRPC server stops taking calls and drains before the databases it uses close.
  */
 export class Lifecycle {
   private readonly steps: Step[] = [];
   private stopping: Promise<void> | undefined;
 
-  constructor(
-    private readonly log: Logger,
-    private readonly deadlineMs = 15_000,
-  ) {}
+  constructor(private readonly log: Logger) {}
 
   onStop(name: string, stop: Step["stop"]): void {
     this.steps.push({ name, stop });
@@ -37,22 +34,51 @@ export class Lifecycle {
     })();
     return this.stopping;
   }
+}
 
-  /** Exits the process after a graceful stop on SIGTERM/SIGINT, or a forced one past the deadline. */
-  exitOnSignals(): void {
-    const onSignal = (signal: NodeJS.Signals) => {
-      this.log.info({ signal }, "shutting down");
-      const force = setTimeout(() => {
-        this.log.error({ deadlineMs: this.deadlineMs }, "shutdown deadline passed; exiting");
-        process.exit(1);
-      }, this.deadlineMs);
-      force.unref();
-      void this.stop().then(() => {
-        this.log.info("shut down cleanly");
-        process.exit(0);
-      });
-    };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
+export interface ServiceSettings {
+  serviceName: string;
+  logLevel: LevelWithSilent;
+  shutdownDeadlineMs: number;
+}
+
+/**
+ * A service's `main`: reads its configuration (exit code 2 with every problem listed when it is
+ * invalid), starts it, and on SIGTERM or SIGINT stops it gracefully, or exits anyway once the
+ * deadline passes.
+ */
+export function runService<C extends ServiceSettings>(
+  load: () => C,
+  start: (config: C, log: Logger) => Promise<{ stop(): Promise<void> }>,
+): void {
+  let config: C;
+  try {
+    config = load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
   }
+  const log = createLogger(config.serviceName, config.logLevel);
+  start(config, log).then(
+    (app) => {
+      const onSignal = (signal: NodeJS.Signals) => {
+        log.info({ signal }, "shutting down");
+        setTimeout(() => {
+          log.error({ deadlineMs: config.shutdownDeadlineMs }, "shutdown deadline passed; exiting");
+          process.exit(1);
+        }, config.shutdownDeadlineMs).unref();
+        void app.stop().then(() => {
+          log.info("shut down cleanly");
+          process.exit(0);
+        });
+      };
+      process.once("SIGTERM", onSignal);
+      process.once("SIGINT", onSignal);
+    },
+    (error: unknown) => {
+      log.fatal({ err: error }, "failed to start");
+      process.exit(1);
+    },
+  );
 }

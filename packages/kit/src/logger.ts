@@ -1,6 +1,6 @@
 import { pino, type Logger, type LevelWithSilent } from "pino";
 
-export type { Logger };
+export type { Logger, LevelWithSilent };
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 

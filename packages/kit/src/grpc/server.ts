@@ -1,42 +1,55 @@
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { descriptorSet } from "@chirp/proto/descriptor-set";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../logger.js";
 
-export interface ServiceRegistration {
-  definition: ServiceDefinition | Record<string, { path: string }>;
-  implementation: UntypedServiceImplementation;
-}
+type Definition = ServiceDefinition | Record<string, { path: string }>;
 
 export interface GrpcServerOptions {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
-  services: ServiceRegistration[];
+  /** The services this server will offer; each answers UNAVAILABLE until `activate` installs its handlers. */
+  services: Definition[];
   log: Logger;
   /** How long in-flight calls may take to finish on shutdown before they are cut. */
   drainMs?: number;
 }
 
 /** The fully-qualified service name, from any method path ("/pkg.Service/Method"). */
-export function serviceName(definition: ServiceRegistration["definition"]): string {
+export function serviceName(definition: Definition): string {
   const path = Object.values(definition)[0]?.path;
   if (!path) throw new Error("service definition has no methods");
   return path.split("/")[1]!;
 }
 
+const starting = { code: status.UNAVAILABLE, details: "the service is starting; retry shortly", metadata: new Metadata() };
+
 /**
  * A grpc-js server with the standard health service (`grpc.health.v1.Health`) and server
- * reflection. Health starts NOT_SERVING and turns SERVING only when the composition root says its
- * dependencies are connected; it turns NOT_SERVING again first thing on shutdown.
+ * reflection. It listens at once, so probes get an answer while dependencies connect: health says
+ * NOT_SERVING and the services answer UNAVAILABLE until the composition root activates them.
+ * On shutdown health turns NOT_SERVING first, then in-flight calls drain.
  */
 export class GrpcServer {
+  private readonly active = new Map<string, UntypedServiceImplementation>();
+  private readonly registered = new Set<string>();
+
   private constructor(
     private readonly server: Server,
     private readonly health: HealthImplementation,
-    private readonly names: string[],
     readonly port: number,
     private readonly log: Logger,
     private readonly drainMs: number,
@@ -44,29 +57,49 @@ export class GrpcServer {
 
   static async start(options: GrpcServerOptions): Promise<GrpcServer> {
     const server = new Server();
-    const names = options.services.map((s) => serviceName(s.definition));
+    const names = options.services.map(serviceName);
     const health = new HealthImplementation(Object.fromEntries(["", ...names].map((name) => [name, "NOT_SERVING"])));
     health.addToServer(server);
     new ReflectionService(loadFileDescriptorSetFromBuffer(descriptorSet), { services: names }).addToServer(server);
-    for (const service of options.services) {
-      server.addService(service.definition as ServiceDefinition, service.implementation);
-    }
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
       ),
     );
+    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000);
+    for (const definition of options.services) grpcServer.register(definition);
     options.log.info({ port, services: names }, "gRPC server listening");
-    return new GrpcServer(server, health, names, port, options.log, options.drainMs ?? 10_000);
+    return grpcServer;
   }
 
-  setServing(serving: boolean): void {
-    for (const name of ["", ...this.names]) this.health.setStatus(name, serving ? "SERVING" : "NOT_SERVING");
+  /** Routes each method through the active implementation, or UNAVAILABLE while there is none. */
+  private register(definition: Definition): void {
+    const name = serviceName(definition);
+    const routed: UntypedServiceImplementation = {};
+    for (const method of Object.keys(definition)) {
+      routed[method] = ((call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>, callback?: sendUnaryData<unknown>) => {
+        const handler = this.active.get(name)?.[method] as ((...args: unknown[]) => void) | undefined;
+        if (handler) return handler(call, callback);
+        if (callback) return callback(starting, null);
+        (call as ServerWritableStream<unknown, unknown>).emit("error", starting);
+      }) as UntypedServiceImplementation[string];
+    }
+    this.server.addService(definition as ServiceDefinition, routed);
+    this.registered.add(name);
+  }
+
+  /** Installs a service's handlers and reports it SERVING; the server as a whole serves once every service does. */
+  activate(definition: Definition, implementation: UntypedServiceImplementation): void {
+    const name = serviceName(definition);
+    this.active.set(name, implementation);
+    this.health.setStatus(name, "SERVING");
+    if ([...this.registered].every((n) => this.active.has(n))) this.health.setStatus("", "SERVING");
   }
 
   /** Stops taking calls, lets in-flight ones finish within the drain time, then cuts the rest. */
   async shutdown(): Promise<void> {
-    this.setServing(false);
+    this.health.setStatus("", "NOT_SERVING");
+    for (const name of this.active.keys()) this.health.setStatus(name, "NOT_SERVING");
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn({ drainMs: this.drainMs }, "calls still running after drain time; cancelling them");

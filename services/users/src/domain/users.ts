@@ -1,0 +1,166 @@
+import { decodePageToken, encodePageToken, newId, notFound, pageSize, permissionDenied, takePage, unauthenticated } from "@chirp/kit";
+import { emailKey, usernameKey, type Account, type User } from "./model.js";
+import type { PasswordHasher } from "./passwords.js";
+import type { TokenIssuer, UserEvents, UserRepository } from "./ports.js";
+import * as valid from "./validation.js";
+
+export interface UsersDependencies {
+  repository: UserRepository;
+  events: UserEvents;
+  passwords: PasswordHasher;
+  tokens: TokenIssuer;
+  /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
+  onEventsRecorded?: () => void;
+  /** Usernames granted the admin role at login. */
+  adminUsernames?: string[];
+  clock?: () => Date;
+}
+
+export interface NewUser {
+  username: string;
+  email: string;
+  password: string;
+  displayName: string;
+}
+
+export interface UserUpdate {
+  id: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+}
+
+export interface LoginResult {
+  accessToken: string;
+  expiresAt: Date;
+  user: User;
+}
+
+export const ADMIN_ROLE = "admin";
+
+const isUsernameCursor = (value: unknown): value is string => typeof value === "string";
+
+/** Account rules: registration, login, profiles and deletion. Knows nothing of transports or databases. */
+export class Users {
+  private readonly admins: Set<string>;
+  private readonly clock: () => Date;
+
+  private constructor(
+    private readonly deps: UsersDependencies,
+    /** A real hash of a random password: login checks unknown users against it so they take as long as known ones. */
+    private readonly decoyHash: string,
+  ) {
+    this.admins = new Set((deps.adminUsernames ?? []).map(usernameKey));
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  static async create(deps: UsersDependencies): Promise<Users> {
+    return new Users(deps, await deps.passwords.hash(newId()));
+  }
+
+  async createUser(input: NewUser): Promise<User> {
+    const username = valid.username(input.username);
+    const email = valid.email(input.email);
+    const password = valid.password(input.password);
+    const displayName = valid.displayName(input.displayName) || username;
+    const now = this.clock();
+    const account: Account = {
+      id: newId(now.getTime()),
+      username,
+      email,
+      displayName,
+      bio: "",
+      avatarUrl: "",
+      createdAt: now,
+      updatedAt: now,
+      passwordHash: await this.deps.passwords.hash(password),
+      roles: [],
+    };
+    await this.deps.repository.create(account, [this.deps.events.created(account)]);
+    this.deps.onEventsRecorded?.();
+    return this.view(account, account.id);
+  }
+
+  /** Unknown accounts and wrong passwords get the same answer after the same amount of work. */
+  async login(usernameOrEmail: string, password: string): Promise<LoginResult> {
+    const login = usernameOrEmail.trim();
+    if (login === "") throw valid.required("username_or_email");
+    if (password === "") throw valid.required("password");
+    const account = login.includes("@")
+      ? await this.deps.repository.findByEmail(emailKey(login))
+      : await this.deps.repository.findByUsername(usernameKey(login));
+    const matches = await this.deps.passwords.verify(password, account?.passwordHash ?? this.decoyHash);
+    if (!account || !matches) throw unauthenticated("username_or_email or password is incorrect");
+    const roles = this.admins.has(usernameKey(account.username)) ? [ADMIN_ROLE] : account.roles;
+    const { token, expiresAt } = this.deps.tokens.sign(account.id, roles);
+    return { accessToken: token, expiresAt, user: this.view(account, account.id) };
+  }
+
+  async getUser(id: string, viewerId?: string): Promise<User> {
+    const account = await this.deps.repository.findById(valid.userId(id));
+    if (!account) throw notFound("id", `no user has id "${id}"`);
+    return this.view(account, viewerId);
+  }
+
+  async getUserByUsername(username: string, viewerId?: string): Promise<User> {
+    const account = await this.deps.repository.findByUsername(usernameKey(valid.username(username)));
+    if (!account) throw notFound("username", `no user is named "${username}"`);
+    return this.view(account, viewerId);
+  }
+
+  /** Found users in the order asked for, and the ids that name no user. */
+  async batchGetUsers(ids: string[], viewerId?: string): Promise<{ users: User[]; missingIds: string[] }> {
+    const wanted = valid.idList(ids);
+    const found = new Map((await this.deps.repository.findByIds(wanted)).map((a) => [a.id, a]));
+    return {
+      users: wanted.flatMap((id) => (found.has(id) ? [this.view(found.get(id)!, viewerId)] : [])),
+      missingIds: wanted.filter((id) => !found.has(id)),
+    };
+  }
+
+  async searchUsers(
+    input: { usernamePrefix: string; pageSize: number; pageToken: string },
+    viewerId?: string,
+  ): Promise<{ users: User[]; nextPageToken: string }> {
+    const prefix = valid.usernamePrefix(input.usernamePrefix);
+    const size = pageSize(input.pageSize);
+    const after = decodePageToken(input.pageToken, isUsernameCursor, { prefix });
+    const { page, more } = takePage(await this.deps.repository.listByUsernamePrefix(prefix, after, size + 1), size);
+    const last = page.at(-1);
+    return {
+      users: page.map((a) => this.view(a, viewerId)),
+      nextPageToken: more && last ? encodePageToken(usernameKey(last.username), { prefix }) : "",
+    };
+  }
+
+  async updateUser(callerId: string, update: UserUpdate, mask: string[] | undefined): Promise<User> {
+    const id = valid.userId(update.id, "user.id");
+    if (id !== callerId) throw permissionDenied("user.id: you can only update your own profile");
+    const changes: { displayName?: string; bio?: string; avatarUrl?: string } = {};
+    for (const field of valid.updateMask(mask)) {
+      if (field === "display_name") changes.displayName = valid.displayName(update.displayName, "user.display_name");
+      if (field === "bio") changes.bio = valid.bio(update.bio, "user.bio");
+      if (field === "avatar_url") changes.avatarUrl = valid.avatarUrl(update.avatarUrl, "user.avatar_url");
+    }
+    const current = await this.deps.repository.findById(id);
+    if (!current) throw notFound("user.id", `no user has id "${id}"`);
+    if (changes.displayName === "") changes.displayName = current.username;
+    const updated = await this.deps.repository.update(id, changes, this.clock());
+    if (!updated) throw notFound("user.id", `no user has id "${id}"`);
+    return this.view(updated, callerId);
+  }
+
+  async deleteUser(callerId: string, id: string): Promise<void> {
+    valid.userId(id);
+    if (id !== callerId) throw permissionDenied("id: you can only delete your own account");
+    const deleted = await this.deps.repository.delete(id, [this.deps.events.deleted(id, this.clock())]);
+    if (!deleted) throw notFound("id", `no user has id "${id}"`);
+    this.deps.onEventsRecorded?.();
+  }
+
+  /** What a viewer may see: everything but credentials, and the email only of their own account. */
+  private view(account: Account, viewerId: string | undefined): User {
+    const { passwordHash: _hash, roles: _roles, ...user } = account;
+    return viewerId === account.id ? user : { ...user, email: "" };
+  }
+}

@@ -1,0 +1,12 @@
+import { eventMessage } from "@chirp/kit/events";
+import type { UserEvents } from "./domain/ports.js";
+
+/** The users service's events, as `chirp.events.v1.Event` messages. */
+export const userEvents: UserEvents = {
+  created: (account) =>
+    eventMessage(
+      { $case: "userCreated", value: { userId: account.id, username: account.username, displayName: account.displayName } },
+      account.createdAt,
+    ),
+  deleted: (userId, at) => eventMessage({ $case: "userDeleted", value: { userId } }, at),
+};

@@ -1,0 +1,52 @@
+import type { ServiceHandlers } from "@chirp/kit/grpc";
+import { invalidArgument } from "@chirp/kit";
+import type { User as UserMessage, UsersServiceService } from "@chirp/proto/grpc/chirp/users/v1/users";
+import type { User } from "../domain/model.js";
+import type { Users } from "../domain/users.js";
+
+const toMessage = (user: User): UserMessage => ({
+  id: user.id,
+  username: user.username,
+  displayName: user.displayName,
+  bio: user.bio,
+  avatarUrl: user.avatarUrl,
+  createdAt: user.createdAt,
+  updatedAt: user.updatedAt,
+  email: user.email,
+});
+
+/** `chirp.users.v1.UsersService` over the domain: translation only, no rules. */
+export function usersHandlers(users: Users): ServiceHandlers<typeof UsersServiceService> {
+  return {
+    async createUser(req) {
+      return { user: toMessage(await users.createUser(req)) };
+    },
+    async login(req) {
+      const result = await users.login(req.usernameOrEmail, req.password);
+      return { accessToken: result.accessToken, expiresAt: result.expiresAt, user: toMessage(result.user) };
+    },
+    async getUser(req, ctx) {
+      return { user: toMessage(await users.getUser(req.id, ctx.callerId)) };
+    },
+    async getUserByUsername(req, ctx) {
+      return { user: toMessage(await users.getUserByUsername(req.username, ctx.callerId)) };
+    },
+    async batchGetUsers(req, ctx) {
+      const result = await users.batchGetUsers(req.ids, ctx.callerId);
+      return { users: result.users.map(toMessage), missingIds: result.missingIds };
+    },
+    async searchUsers(req, ctx) {
+      const result = await users.searchUsers(req, ctx.callerId);
+      return { users: result.users.map(toMessage), nextPageToken: result.nextPageToken };
+    },
+    async updateUser(req, ctx) {
+      const caller = ctx.requireCaller();
+      if (!req.user) throw invalidArgument("user", "is required");
+      return { user: toMessage(await users.updateUser(caller, req.user, req.updateMask)) };
+    },
+    async deleteUser(req, ctx) {
+      await users.deleteUser(ctx.requireCaller(), req.id);
+      return {};
+    },
+  };
+}

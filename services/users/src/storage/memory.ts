@@ -1,0 +1,89 @@
+import { alreadyExists, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
+import type { UserRepository } from "../domain/ports.js";
+
+interface Entry {
+  account: Account;
+  outbox: BusMessage[];
+  deleted: boolean;
+}
+
+const copy = (account: Account): Account => ({ ...account, roles: [...account.roles] });
+
+/**
+ * Accounts in process memory, for the embedded mesh and fast tests. Same contract as the MongoDB
+ * store, including the outbox: a deleted account lingers as a tombstone until its events are relayed.
+ */
+export class InMemoryUserRepository implements UserRepository, OutboxStore {
+  private readonly entries = new Map<string, Entry>();
+  private readonly byUsername = new Map<string, string>();
+  private readonly byEmail = new Map<string, string>();
+
+  async create(account: Account, events: BusMessage[]): Promise<void> {
+    if (this.byUsername.has(usernameKey(account.username))) throw alreadyExists("username", `"${account.username}" is already taken`);
+    if (this.byEmail.has(emailKey(account.email))) throw alreadyExists("email", "is already registered");
+    this.entries.set(account.id, { account: copy(account), outbox: [...events], deleted: false });
+    this.byUsername.set(usernameKey(account.username), account.id);
+    this.byEmail.set(emailKey(account.email), account.id);
+  }
+
+  private live(id: string | undefined): Account | undefined {
+    const entry = id === undefined ? undefined : this.entries.get(id);
+    return entry && !entry.deleted ? copy(entry.account) : undefined;
+  }
+
+  async findById(id: string) {
+    return this.live(id);
+  }
+
+  async findByUsername(username: string) {
+    return this.live(this.byUsername.get(usernameKey(username)));
+  }
+
+  async findByEmail(email: string) {
+    return this.live(this.byEmail.get(emailKey(email)));
+  }
+
+  async findByIds(ids: string[]) {
+    return ids.flatMap((id) => this.live(id) ?? []);
+  }
+
+  async listByUsernamePrefix(prefix: string, after: string | undefined, limit: number) {
+    return [...this.byUsername.entries()]
+      .filter(([key]) => key.startsWith(prefix) && (after === undefined || key > after))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit)
+      .flatMap(([, id]) => this.live(id) ?? []);
+  }
+
+  async update(id: string, changes: ProfileChanges, updatedAt: Date) {
+    const entry = this.entries.get(id);
+    if (!entry || entry.deleted) return undefined;
+    entry.account = { ...entry.account, ...changes, updatedAt };
+    return copy(entry.account);
+  }
+
+  async delete(id: string, events: BusMessage[]): Promise<boolean> {
+    const entry = this.entries.get(id);
+    if (!entry || entry.deleted) return false;
+    entry.deleted = true;
+    entry.outbox.push(...events);
+    this.byUsername.delete(usernameKey(entry.account.username));
+    this.byEmail.delete(emailKey(entry.account.email));
+    return true;
+  }
+
+  async pending(limit: number): Promise<PendingMessage[]> {
+    return [...this.entries.entries()]
+      .filter(([, entry]) => entry.outbox.length > 0)
+      .slice(0, limit)
+      .flatMap(([ownerId, entry]) => entry.outbox.map((message) => ({ ownerId, message })));
+  }
+
+  async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
+    const entry = this.entries.get(ownerId);
+    if (!entry) return;
+    entry.outbox = entry.outbox.filter((m) => m.id !== message.id);
+    if (entry.deleted && entry.outbox.length === 0) this.entries.delete(ownerId);
+  }
+}

@@ -1,0 +1,142 @@
+import { alreadyExists, type BusMessage } from "@chirp/kit";
+import { duplicateKeyIndex, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
+import type { Collection, Db, Filter } from "mongodb";
+import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
+import type { UserRepository } from "../domain/ports.js";
+
+interface UserDocument extends WithOutbox {
+  username: string;
+  /** Lower-cased username, unique; a deleted account's is replaced so the name becomes free. */
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  passwordHash: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+  roles: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  /** Set on a tombstone, which lives until its UserDeleted event is relayed. */
+  deletedAt?: Date;
+}
+
+const USERNAME_INDEX = "username_unique";
+const EMAIL_INDEX = "email_unique";
+const LIVE: Filter<UserDocument> = { deletedAt: { $exists: false } };
+/** Sorts after every real username key ([a-z0-9_]), bounding prefix ranges and hiding tombstones. */
+const AFTER_ALL_USERNAMES = "~";
+
+function toAccount(doc: UserDocument): Account {
+  return {
+    id: doc._id,
+    username: doc.username,
+    email: doc.email,
+    displayName: doc.displayName,
+    bio: doc.bio,
+    avatarUrl: doc.avatarUrl,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+    passwordHash: doc.passwordHash,
+    roles: doc.roles ?? [],
+  };
+}
+
+/** Accounts in the `users` collection of the service's own database. */
+export class MongoUserRepository implements UserRepository {
+  readonly outbox: MongoOutboxStore<UserDocument>;
+
+  constructor(private readonly users: Collection<UserDocument>) {
+    this.outbox = new MongoOutboxStore(users, { deletedAt: { $exists: true } });
+  }
+
+  static async open(db: Db): Promise<MongoUserRepository> {
+    const users = db.collection<UserDocument>("users");
+    await users.createIndexes([
+      { key: { usernameKey: 1 }, name: USERNAME_INDEX, unique: true },
+      { key: { emailKey: 1 }, name: EMAIL_INDEX, unique: true },
+      OUTBOX_INDEX,
+    ]);
+    return new MongoUserRepository(users);
+  }
+
+  async create(account: Account, events: BusMessage[]): Promise<void> {
+    const { id, ...fields } = account;
+    try {
+      await this.users.insertOne({
+        _id: id,
+        ...fields,
+        usernameKey: usernameKey(account.username),
+        emailKey: emailKey(account.email),
+        outbox: storedMessages(events),
+      });
+    } catch (error) {
+      const index = duplicateKeyIndex(error);
+      if (index === USERNAME_INDEX) throw alreadyExists("username", `"${account.username}" is already taken`);
+      if (index === EMAIL_INDEX) throw alreadyExists("email", "is already registered");
+      throw error;
+    }
+  }
+
+  private async findOne(filter: Filter<UserDocument>): Promise<Account | undefined> {
+    const doc = await this.users.findOne({ $and: [filter, LIVE] }, { projection: { outbox: 0 } });
+    return doc ? toAccount(doc) : undefined;
+  }
+
+  findById(id: string) {
+    return this.findOne({ _id: id });
+  }
+
+  findByUsername(username: string) {
+    return this.findOne({ usernameKey: usernameKey(username) });
+  }
+
+  findByEmail(email: string) {
+    return this.findOne({ emailKey: emailKey(email) });
+  }
+
+  async findByIds(ids: string[]) {
+    const docs = await this.users.find({ $and: [{ _id: { $in: ids } }, LIVE] }, { projection: { outbox: 0 } }).toArray();
+    return docs.map(toAccount);
+  }
+
+  async listByUsernamePrefix(prefix: string, after: string | undefined, limit: number) {
+    const lowerBound = after !== undefined && after >= prefix ? { $gt: after } : { $gte: prefix };
+    const docs = await this.users
+      .find({ $and: [{ usernameKey: { ...lowerBound, $lt: prefix + AFTER_ALL_USERNAMES } }, LIVE] }, { projection: { outbox: 0 } })
+      .sort({ usernameKey: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(toAccount);
+  }
+
+  async update(id: string, changes: ProfileChanges, updatedAt: Date) {
+    const doc = await this.users.findOneAndUpdate(
+      { $and: [{ _id: id }, LIVE] },
+      { $set: { ...changes, updatedAt } },
+      { returnDocument: "after", projection: { outbox: 0 } },
+    );
+    return doc ? toAccount(doc) : undefined;
+  }
+
+  async delete(id: string, events: BusMessage[]): Promise<boolean> {
+    const tombstoneKey = `${AFTER_ALL_USERNAMES}deleted~${id}`;
+    const result = await this.users.updateOne(
+      { $and: [{ _id: id }, LIVE] },
+      {
+        $set: {
+          deletedAt: new Date(),
+          usernameKey: tombstoneKey,
+          emailKey: tombstoneKey,
+          email: "",
+          passwordHash: "",
+          displayName: "",
+          bio: "",
+          avatarUrl: "",
+        },
+        $push: { outbox: { $each: storedMessages(events) } },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+}
