@@ -10,7 +10,8 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
-import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import type { PackageDefinition } from "@grpc/proto-loader";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { descriptorSet } from "@chirp/proto/descriptor-set";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../logger.js";
@@ -33,6 +34,22 @@ export function serviceName(definition: Definition): string {
   const path = Object.values(definition)[0]?.path;
   if (!path) throw new Error("service definition has no methods");
   return path.split("/")[1]!;
+}
+
+/**
+ * The schema reflection serves: every file of proto/ with its imports, taken byte for byte from
+ * the generated descriptor set. (@grpc/proto-loader's re-encoded descriptors lose what clients
+ * such as `buf curl` need, so neither they nor the health service's schema are offered.)
+ */
+function reflectionSchema(): PackageDefinition {
+  const files: Buffer[] = [];
+  const reader = new BinaryReader(descriptorSet);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) files.push(Buffer.from(reader.bytes()));
+    else reader.skip(wireType);
+  }
+  return { schema: { fileDescriptorProtos: files } } as unknown as PackageDefinition;
 }
 
 const starting = { code: status.UNAVAILABLE, details: "the service is starting; retry shortly", metadata: new Metadata() };
@@ -60,7 +77,7 @@ export class GrpcServer {
     const names = options.services.map(serviceName);
     const health = new HealthImplementation(Object.fromEntries(["", ...names].map((name) => [name, "NOT_SERVING"])));
     health.addToServer(server);
-    new ReflectionService(loadFileDescriptorSetFromBuffer(descriptorSet), { services: names }).addToServer(server);
+    new ReflectionService(reflectionSchema(), { services: names }).addToServer(server);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),

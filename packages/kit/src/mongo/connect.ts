@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Db } from "mongodb";
+import { MongoClient, MongoServerError, type Collection, type Db, type Document, type IndexDescription } from "mongodb";
 import type { Logger } from "../logger.js";
 
 export interface MongoConnection {
@@ -18,10 +18,27 @@ export async function connectMongo(uri: string, database: string, log: Logger, a
 }
 
 /**
- * The name of the unique index a write collided with, or undefined when the error is not a
- * duplicate key. MongoDB names it in `keyPattern`; FerretDB only in the message text.
+ * For a duplicate-key error, the name of the unique index the write collided with: "" when the
+ * server does not say (MongoDB names it, FerretDB does not). undefined for any other error.
  */
 export function duplicateKeyIndex(error: unknown): string | undefined {
   if (!(error instanceof MongoServerError) || error.code !== 11000) return undefined;
-  return /index: (\S+)/.exec(error.message)?.[1] ?? Object.keys((error as { keyPattern?: object }).keyPattern ?? {}).join("_");
+  return /index: (\S+)/.exec(error.message)?.[1] ?? "";
+}
+
+/**
+ * Creates the indexes a collection needs at start-up, skipping those that exist by name. One
+ * index per command: FerretDB fails on a multi-index createIndexes whose indexes already exist.
+ */
+export async function ensureIndexes<T extends Document>(collection: Collection<T>, indexes: IndexDescription[]): Promise<void> {
+  const existing = new Set(
+    (await collection.listIndexes().toArray().catch((error: unknown) => {
+      if (error instanceof MongoServerError && error.codeName === "NamespaceNotFound") return [];
+      throw error;
+    })).map((index) => index.name as string),
+  );
+  for (const index of indexes) {
+    if (!index.name) throw new Error("every index needs a name");
+    if (!existing.has(index.name)) await collection.createIndexes([index]);
+  }
 }

@@ -1,5 +1,5 @@
 import { alreadyExists, type BusMessage } from "@chirp/kit";
-import { duplicateKeyIndex, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
+import { duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
 import type { Collection, Db, Filter } from "mongodb";
 import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
 import type { UserRepository } from "../domain/ports.js";
@@ -52,7 +52,7 @@ export class MongoUserRepository implements UserRepository {
 
   static async open(db: Db): Promise<MongoUserRepository> {
     const users = db.collection<UserDocument>("users");
-    await users.createIndexes([
+    await ensureIndexes(users, [
       { key: { usernameKey: 1 }, name: USERNAME_INDEX, unique: true },
       { key: { emailKey: 1 }, name: EMAIL_INDEX, unique: true },
       OUTBOX_INDEX,
@@ -72,9 +72,12 @@ export class MongoUserRepository implements UserRepository {
       });
     } catch (error) {
       const index = duplicateKeyIndex(error);
-      if (index === USERNAME_INDEX) throw alreadyExists("username", `"${account.username}" is already taken`);
-      if (index === EMAIL_INDEX) throw alreadyExists("email", "is already registered");
-      throw error;
+      if (index === undefined) throw error;
+      const usernameTaken =
+        index === USERNAME_INDEX ||
+        (index === "" && (await this.users.countDocuments({ usernameKey: usernameKey(account.username) }, { limit: 1 })) > 0);
+      if (usernameTaken) throw alreadyExists("username", `"${account.username}" is already taken`);
+      throw alreadyExists("email", "is already registered");
     }
   }
 
