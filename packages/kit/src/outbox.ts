@@ -17,6 +17,7 @@ export interface PendingMessage {
 export interface OutboxStore {
   /** Unpublished messages, each owner's in the order they were recorded. */
   pending(limit: number): Promise<PendingMessage[]>;
+  /** Removes the message if it is still its owner's oldest pending one; otherwise does nothing. */
   markPublished(pending: PendingMessage): Promise<void>;
 }
 

@@ -82,8 +82,8 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
 
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     const entry = this.entries.get(ownerId);
-    if (!entry) return;
-    entry.outbox = entry.outbox.filter((m) => m.id !== message.id);
+    if (!entry || entry.outbox[0]?.id !== message.id) return;
+    entry.outbox.shift();
     if (entry.deleted && entry.outbox.length === 0) this.entries.delete(ownerId);
   }
 }

@@ -117,7 +117,8 @@ export class MongoUserRepository implements UserRepository {
     const doc = await this.users.findOneAndUpdate(
       { $and: [{ _id: id }, LIVE] },
       { $set: { ...changes, updatedAt } },
-      { returnDocument: "after", projection: { outbox: 0 } },
+      // No projection: FerretDB does not support one on findAndModify.
+      { returnDocument: "after" },
     );
     return doc ? toAccount(doc) : undefined;
   }

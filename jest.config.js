@@ -1,0 +1,27 @@
+/**
+ * One jest run for every package and service. Sources are transpiled by ts-jest (type checking is
+ * `npm run typecheck`, which `npm test` runs first), and workspace imports map to their sources
+ * so tests never need a build.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/packages", "<rootDir>/services"],
+  testMatch: ["**/test/**/*.test.ts"],
+  transform: {
+    "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.test.json" }],
+  },
+  moduleNameMapper: {
+    "^@chirp/kit$": "<rootDir>/packages/kit/src/index.ts",
+    "^@chirp/kit/(.*)$": "<rootDir>/packages/kit/src/$1/index.ts",
+    "^@chirp/proto/descriptor-set$": "<rootDir>/packages/proto/src/descriptor_set.ts",
+    "^@chirp/proto/(.*)$": "<rootDir>/packages/proto/src/$1",
+    "^@chirp/users$": "<rootDir>/services/users/src/app.ts",
+    "^@chirp/testing$": "<rootDir>/test/support/index.ts",
+    "^(\\.{1,2}/.*)\\.js$": "$1",
+  },
+  testTimeout: 30_000,
+  // The integration suites share one MongoDB and one NATS server; keep the load on them bounded.
+  maxWorkers: 2,
+  verbose: true,
+};

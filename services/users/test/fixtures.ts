@@ -1,0 +1,55 @@
+import { createPrivateKey } from "node:crypto";
+import { generateSigningKeyPair, parseVerificationKey, TokenSigner, TokenVerifier } from "@chirp/kit";
+import { eventMessage } from "@chirp/kit/events";
+import type { UsersConfig } from "../src/config.js";
+import { ScryptPasswordHasher } from "../src/domain/passwords.js";
+import { Users, type UsersDependencies } from "../src/domain/users.js";
+import { userEvents } from "../src/events.js";
+import { InMemoryUserRepository } from "../src/storage/memory.js";
+
+/** The cheapest scrypt cost the config accepts outside production: tests hash many passwords. */
+export const TEST_HASH_COST = 4;
+
+export const tokenSettings = { issuer: "chirp-test", audience: "chirp-test", ttlSeconds: 900 };
+
+export function testKeys() {
+  const pair = generateSigningKeyPair();
+  const signer = new TokenSigner(createPrivateKey(pair.privateKeyPem), tokenSettings);
+  const verifier = new TokenVerifier([parseVerificationKey(pair.publicKeyPem)], tokenSettings);
+  return { ...pair, signer, verifier };
+}
+
+export async function domainWithMemory(overrides: Partial<UsersDependencies> = {}) {
+  const repository = new InMemoryUserRepository();
+  const keys = testKeys();
+  const passwords = new ScryptPasswordHasher(TEST_HASH_COST);
+  const users = await Users.create({ repository, events: userEvents, passwords, tokens: keys.signer, ...overrides });
+  return { users, repository, keys, passwords };
+}
+
+let counter = 0;
+/** A valid, unique registration. */
+export function newUser(overrides: Partial<{ username: string; email: string; password: string; displayName: string }> = {}) {
+  counter += 1;
+  const tag = `${Date.now().toString(36).slice(-5)}${counter}`;
+  return { username: `u_${tag}`, email: `u_${tag}@example.com`, password: "correct horse battery", displayName: "", ...overrides };
+}
+
+export function testConfig(overrides: Partial<UsersConfig> = {}): UsersConfig {
+  return {
+    serviceName: "users",
+    host: "127.0.0.1",
+    port: 0,
+    logLevel: "silent",
+    mongo: undefined,
+    natsUrl: undefined,
+    auth: { signingKeyPem: undefined, ...tokenSettings, tokenTtlSeconds: tokenSettings.ttlSeconds },
+    passwordHashCost: TEST_HASH_COST,
+    adminUsernames: [],
+    outboxPollMs: 100,
+    shutdownDeadlineMs: 5_000,
+    ...overrides,
+  };
+}
+
+export { eventMessage };

@@ -1,0 +1,149 @@
+import { DomainError, newId, type BusMessage, type OutboxStore } from "@chirp/kit";
+import { eventMessage } from "@chirp/kit/events";
+import type { Account } from "../src/domain/model.js";
+import type { UserRepository } from "../src/domain/ports.js";
+
+export interface RepositoryUnderTest {
+  repository: UserRepository;
+  outbox: OutboxStore;
+}
+
+let serial = 0;
+function account(overrides: Partial<Account> = {}): Account {
+  serial += 1;
+  const tag = `${Date.now().toString(36).slice(-6)}${serial}`;
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  return {
+    id: newId(),
+    username: `c_${tag}`,
+    email: `c_${tag}@example.com`,
+    displayName: `C ${tag}`,
+    bio: "",
+    avatarUrl: "",
+    createdAt: now,
+    updatedAt: now,
+    passwordHash: "scrypt$4$8$1$c2FsdA==$aGFzaA==",
+    roles: [],
+    ...overrides,
+  };
+}
+
+const created = (a: Account): BusMessage => eventMessage({ $case: "userCreated", value: { userId: a.id, username: a.username, displayName: a.displayName } });
+const deleted = (a: Account): BusMessage => eventMessage({ $case: "userDeleted", value: { userId: a.id } });
+
+async function domainError(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(DomainError);
+    return error as DomainError;
+  }
+  throw new Error("expected a DomainError");
+}
+
+/**
+ * The behaviour every UserRepository must share, run against each adapter: what the domain
+ * relies on, and the outbox semantics the relay relies on.
+ */
+export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>) {
+  let repository: UserRepository;
+  let outbox: OutboxStore;
+
+  beforeEach(async () => {
+    ({ repository, outbox } = await open());
+  });
+
+  it("stores and finds an account by id, username and email ignoring case", async () => {
+    const a = account();
+    await repository.create(a, [created(a)]);
+    expect(await repository.findById(a.id)).toEqual(a);
+    expect(await repository.findByUsername(a.username.toUpperCase())).toEqual(a);
+    expect(await repository.findByEmail(a.email.toUpperCase())).toEqual(a);
+  });
+
+  it("answers undefined for what does not exist", async () => {
+    expect(await repository.findById(newId())).toBeUndefined();
+    expect(await repository.findByUsername("no_such_user")).toBeUndefined();
+    expect(await repository.findByEmail("nobody@nowhere.example")).toBeUndefined();
+    expect(await repository.update(newId(), { bio: "x" }, new Date())).toBeUndefined();
+    expect(await repository.delete(newId(), [])).toBe(false);
+  });
+
+  it("keeps usernames unique ignoring case and emails unique, naming the field", async () => {
+    const a = account();
+    await repository.create(a, []);
+    const sameName = account({ username: a.username.toUpperCase() });
+    const e1 = await domainError(repository.create(sameName, []));
+    expect([e1.code, e1.field]).toEqual(["ALREADY_EXISTS", "username"]);
+    const sameEmail = account({ email: a.email.toUpperCase() });
+    const e2 = await domainError(repository.create(sameEmail, []));
+    expect([e2.code, e2.field]).toEqual(["ALREADY_EXISTS", "email"]);
+    expect(await repository.findById(sameName.id)).toBeUndefined();
+    expect(await repository.findById(sameEmail.id)).toBeUndefined();
+  });
+
+  it("returns only existing accounts from a batch", async () => {
+    const a = account();
+    const b = account();
+    await repository.create(a, []);
+    await repository.create(b, []);
+    const found = await repository.findByIds([b.id, newId(), a.id]);
+    expect(found.map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+  });
+
+  it("lists by username prefix in lower-cased username order, after a cursor, up to a limit", async () => {
+    const prefix = `p${Date.now().toString(36).slice(-5)}`;
+    const names = [`${prefix}_d`, `${prefix.toUpperCase()}_B`, `${prefix}_a`, `${prefix}_c`, `${prefix}_e`];
+    for (const username of names) await repository.create(account({ username }), []);
+    await repository.create(account({ username: `q${prefix.slice(1)}_a` }), []);
+
+    const firstPage = await repository.listByUsernamePrefix(prefix, undefined, 2);
+    expect(firstPage.map((a) => a.username)).toEqual([`${prefix}_a`, `${prefix.toUpperCase()}_B`]);
+    const secondPage = await repository.listByUsernamePrefix(prefix, `${prefix}_b`, 2);
+    expect(secondPage.map((a) => a.username)).toEqual([`${prefix}_c`, `${prefix}_d`]);
+    const lastPage = await repository.listByUsernamePrefix(prefix, `${prefix}_d`, 2);
+    expect(lastPage.map((a) => a.username)).toEqual([`${prefix}_e`]);
+  });
+
+  it("updates profile fields and nothing else", async () => {
+    const a = account();
+    await repository.create(a, []);
+    const at = new Date(a.updatedAt.getTime() + 5_000);
+    const updated = await repository.update(a.id, { bio: "new bio", displayName: "New" }, at);
+    expect(updated).toEqual({ ...a, bio: "new bio", displayName: "New", updatedAt: at });
+    expect(await repository.findById(a.id)).toEqual(updated);
+  });
+
+  it("records events with the write and hands them to the relay in order", async () => {
+    const a = account();
+    const creation = created(a);
+    await repository.create(a, [creation]);
+    expect(await repository.delete(a.id, [deleted(a)])).toBe(true);
+
+    const pending = (await outbox.pending(100)).filter((p) => p.ownerId === a.id);
+    expect(pending.map((p) => p.message.subject)).toEqual(["chirp.users.user_created", "chirp.users.user_deleted"]);
+    expect(Buffer.from(pending[0]!.message.data)).toEqual(Buffer.from(creation.data));
+
+    await outbox.markPublished(pending[0]!);
+    const rest = (await outbox.pending(100)).filter((p) => p.ownerId === a.id);
+    expect(rest.map((p) => p.message.id)).toEqual([pending[1]!.message.id]);
+    await outbox.markPublished(rest[0]!);
+    expect((await outbox.pending(100)).filter((p) => p.ownerId === a.id)).toEqual([]);
+  });
+
+  it("hides a deleted account at once and frees its username and email", async () => {
+    const a = account();
+    await repository.create(a, []);
+    expect(await repository.delete(a.id, [deleted(a)])).toBe(true);
+    expect(await repository.findById(a.id)).toBeUndefined();
+    expect(await repository.findByUsername(a.username)).toBeUndefined();
+    expect(await repository.findByIds([a.id])).toEqual([]);
+    expect(await repository.listByUsernamePrefix(a.username.toLowerCase(), undefined, 10)).toEqual([]);
+    expect(await repository.update(a.id, { bio: "x" }, new Date())).toBeUndefined();
+    expect(await repository.delete(a.id, [deleted(a)])).toBe(false);
+
+    const successor = account({ username: a.username, email: a.email });
+    await repository.create(successor, []);
+    expect((await repository.findByUsername(a.username))?.id).toBe(successor.id);
+  });
+}
