@@ -80,7 +80,8 @@ export class EnvReader {
     }
     if (file === undefined) return inline;
     try {
-      return readFileSync(file, "utf8").trim();
+      const content = readFileSync(file, "utf8").trim();
+      return content === "" ? undefined : content;
     } catch (error) {
       this.problems.push(`${name}_FILE: cannot read "${file}": ${(error as Error).message}`);
       return undefined;
@@ -88,8 +89,9 @@ export class EnvReader {
   }
 
   secret(name: string): string {
+    const problemsBefore = this.problems.length;
     const value = this.optionalSecret(name);
-    if (value === undefined && !this.problems.some((p) => p.includes(name))) {
+    if (value === undefined && this.problems.length === problemsBefore) {
       this.problems.push(`${name} (or ${name}_FILE) is required`);
     }
     return value ?? "";

@@ -68,28 +68,30 @@ export class InProcessEventBus implements EventBus {
         continue;
       }
       if (spec.subjects.some((filter) => subjectMatches(filter, message.subject))) {
-        await this.deliver(spec.durable, message, handler, maxDeliver, cursor);
-        if (!cursor.active) return;
+        const settled = await this.deliver(spec.durable, message, handler, maxDeliver, cursor);
+        if (!settled) return;
       }
       cursor.position += 1;
     }
   }
 
-  private async deliver(durable: string, message: BusMessage, handler: EventHandler, maxDeliver: number, cursor: Cursor) {
+  /** True once the message is handled or dead-lettered; false if the consumer stopped first. */
+  private async deliver(durable: string, message: BusMessage, handler: EventHandler, maxDeliver: number, cursor: Cursor): Promise<boolean> {
     for (let attempt = 1; cursor.active; attempt++) {
       try {
         await handler({ ...message, attempt });
-        return;
+        return true;
       } catch (error) {
         if (attempt >= maxDeliver) {
           this.logger.error({ err: error, durable, eventId: message.id, subject: message.subject }, "event dead-lettered");
           await this.publish({ id: `${durable}:${message.id}`, subject: deadLetterSubject(durable), data: message.data });
-          return;
+          return true;
         }
         this.logger.warn({ err: error, durable, eventId: message.id, attempt }, "event handler failed; will redeliver");
         await this.sleep(redeliveryDelayMs(attempt), cursor);
       }
     }
+    return false;
   }
 
   private waitForMessage(cursor: Cursor): Promise<void> {

@@ -47,7 +47,7 @@ export class MongoOutboxStore<T extends WithOutbox> implements OutboxStore {
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     // Pop the head only if it is this message: atomic, idempotent, and untouched by concurrent
     // appends. ($pull with a condition would read better, but FerretDB matches only whole values.)
-    await this.collection.updateOne({ _id: ownerId, "outbox.0.id": message.id } as Filter<T>, { $pop: { outbox: -1 } } as Document);
+    await this.collection.updateOne({ _id: ownerId, "outbox.0.id": message.id } as unknown as Filter<T>, { $pop: { outbox: -1 } } as Document);
     if (this.purgeWhenDrained) {
       await this.collection.deleteOne({ $and: [{ _id: ownerId }, this.purgeWhenDrained, { "outbox.id": { $exists: false } }] } as Filter<T>);
     }
