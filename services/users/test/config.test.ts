@@ -1,0 +1,39 @@
+import { ConfigError } from "@chirp/kit";
+import { loadConfig } from "../src/config.js";
+
+describe("users configuration", () => {
+  it("runs on development defaults with nothing set", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 50051, host: "0.0.0.0", mongo: undefined, natsUrl: undefined, passwordHashCost: 15 });
+    expect(config.auth).toMatchObject({ signingKeyPem: undefined, issuer: "chirp", audience: "chirp", tokenTtlSeconds: 900 });
+  });
+
+  it("reads every setting from the environment", () => {
+    const config = loadConfig({
+      GRPC_PORT: "6000",
+      MONGODB_URI: "mongodb://db:27017",
+      MONGODB_DATABASE: "users_db",
+      NATS_URL: "nats://nats:4222",
+      AUTH_SIGNING_KEY: "pem",
+      AUTH_TOKEN_TTL_SECONDS: "120",
+      ADMIN_USERNAMES: "root, boss ,",
+      LOG_LEVEL: "debug",
+    });
+    expect(config).toMatchObject({ port: 6000, mongo: { uri: "mongodb://db:27017", database: "users_db" }, natsUrl: "nats://nats:4222" });
+    expect(config.auth).toMatchObject({ signingKeyPem: "pem", tokenTtlSeconds: 120 });
+    expect(config.adminUsernames).toEqual(["root", "boss"]);
+    expect(config.logLevel).toBe("debug");
+  });
+
+  it("refuses development fallbacks in production, listing every problem", () => {
+    let error: unknown;
+    try {
+      loadConfig({ NODE_ENV: "production", GRPC_PORT: "99999", PASSWORD_HASH_COST: "10" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join("\n");
+    for (const name of ["MONGODB_URI", "NATS_URL", "AUTH_SIGNING_KEY", "GRPC_PORT", "PASSWORD_HASH_COST"]) expect(problems).toContain(name);
+  });
+});
