@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createLogger } from "@chirp/kit";
+import { createLogger, DomainError } from "@chirp/kit";
 
 /**
  * Integration suites take their servers from the environment, as the services do. In CI
@@ -47,4 +47,15 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_0
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   }
+}
+
+/** The DomainError a promise rejects with; fails the test if it resolves or rejects otherwise. */
+export async function domainFailure(promise: Promise<unknown>): Promise<DomainError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(DomainError);
+    return error as DomainError;
+  }
+  throw new Error("expected the call to fail with a DomainError");
 }

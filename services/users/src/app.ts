@@ -50,10 +50,8 @@ export async function startUsers(config: UsersConfig, overrides: UsersOverrides 
   const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
   warnAboutFallbacks(config, log);
   const lifecycle = new Lifecycle(log);
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [UsersServiceService], log });
   try {
-    const server = await GrpcServer.start({ host: config.host, port: config.port, services: [UsersServiceService], log });
-    lifecycle.onStop("gRPC server", () => server.shutdown());
-
     let repository: UserRepository;
     let outbox: OutboxStore;
     if (config.mongo) {
@@ -103,11 +101,14 @@ export async function startUsers(config: UsersConfig, overrides: UsersOverrides 
       onEventsRecorded: () => relay.notify(),
       adminUsernames: config.adminUsernames,
     });
+    // Registered last so it stops first: calls drain while storage and the bus are still there.
+    lifecycle.onStop("gRPC server", () => server.shutdown());
     server.activate(UsersServiceService, bindService(UsersServiceService, usersHandlers(users), log));
     log.info({ port: server.port }, "users service ready");
 
     return { port: server.port, publicKey: tokens.publicKey, relay, bus, stop: () => lifecycle.stop() };
   } catch (error) {
+    await server.shutdown();
     await lifecycle.stop();
     throw error;
   }

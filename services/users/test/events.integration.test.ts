@@ -34,6 +34,14 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
     });
   });
 
+  /** The domain on MongoDB with no relay running, as in a process that dies right after a write. */
+  async function domainWithoutRelay() {
+    const repository = await MongoUserRepository.open(mongo.db);
+    const passwords = new ScryptPasswordHasher(TEST_HASH_COST);
+    const users = await Users.create({ repository, events: userEvents, passwords, tokens: testKeys().signer });
+    return { repository, users };
+  }
+
   afterAll(async () => {
     await watcher.stop();
     await bus.manager.consumers.delete(STREAMS.users.name, durable);
@@ -71,15 +79,9 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
   });
 
   it("loses nothing when the process dies between the database write and the publish", async () => {
-    const repository = await MongoUserRepository.open(mongo.db);
     // A process that saved the account and died before its relay ran: nothing was published.
-    const doomed = await Users.create({
-      repository,
-      events: userEvents,
-      passwords: new ScryptPasswordHasher(TEST_HASH_COST),
-      tokens: testKeys().signer,
-    });
-    const user = await doomed.createUser(newUser());
+    const { repository, users } = await domainWithoutRelay();
+    const user = await users.createUser(newUser());
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receivedFor(user.id)).toHaveLength(0);
 
@@ -96,13 +98,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
   });
 
   it("stores an event once when the process dies after publishing but before marking it published", async () => {
-    const repository = await MongoUserRepository.open(mongo.db);
-    const users = await Users.create({
-      repository,
-      events: userEvents,
-      passwords: new ScryptPasswordHasher(TEST_HASH_COST),
-      tokens: testKeys().signer,
-    });
+    const { repository, users } = await domainWithoutRelay();
     const user = await users.createUser(newUser());
 
     // Publishes, then "dies" before the relay can mark the message published.

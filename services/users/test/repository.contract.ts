@@ -1,5 +1,6 @@
-import { DomainError, newId, type BusMessage, type OutboxStore } from "@chirp/kit";
+import { newId, type BusMessage, type OutboxStore } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
+import { domainFailure } from "@chirp/testing";
 import type { Account } from "../src/domain/model.js";
 import type { UserRepository } from "../src/domain/ports.js";
 
@@ -30,16 +31,6 @@ function account(overrides: Partial<Account> = {}): Account {
 
 const created = (a: Account): BusMessage => eventMessage({ $case: "userCreated", value: { userId: a.id, username: a.username, displayName: a.displayName } });
 const deleted = (a: Account): BusMessage => eventMessage({ $case: "userDeleted", value: { userId: a.id } });
-
-async function domainError(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return error as DomainError;
-  }
-  throw new Error("expected a DomainError");
-}
 
 /**
  * The behaviour every UserRepository must share, run against each adapter: what the domain
@@ -73,10 +64,10 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     const a = account();
     await repository.create(a, []);
     const sameName = account({ username: a.username.toUpperCase() });
-    const e1 = await domainError(repository.create(sameName, []));
+    const e1 = await domainFailure(repository.create(sameName, []));
     expect([e1.code, e1.field]).toEqual(["ALREADY_EXISTS", "username"]);
     const sameEmail = account({ email: a.email.toUpperCase() });
-    const e2 = await domainError(repository.create(sameEmail, []));
+    const e2 = await domainFailure(repository.create(sameEmail, []));
     expect([e2.code, e2.field]).toEqual(["ALREADY_EXISTS", "email"]);
     expect(await repository.findById(sameName.id)).toBeUndefined();
     expect(await repository.findById(sameEmail.id)).toBeUndefined();

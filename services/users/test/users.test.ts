@@ -1,19 +1,10 @@
-import { DomainError, newId } from "@chirp/kit";
+import { newId } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
+import { domainFailure } from "@chirp/testing";
 import type { PasswordHasher } from "../src/domain/passwords.js";
 import { ADMIN_ROLE } from "../src/domain/users.js";
 import { domainWithMemory, newUser, TEST_HASH_COST } from "./fixtures.js";
 import { ScryptPasswordHasher } from "../src/domain/passwords.js";
-
-async function failure(promise: Promise<unknown>): Promise<DomainError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return error as DomainError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("Users domain", () => {
   it("registers an account, hashes the password and records a UserCreated event", async () => {
@@ -45,11 +36,11 @@ describe("Users domain", () => {
     const first = newUser({ username: "CaseTest" });
     await users.createUser(first);
 
-    const sameName = await failure(users.createUser(newUser({ username: "casetest" })));
+    const sameName = await domainFailure(users.createUser(newUser({ username: "casetest" })));
     expect(sameName.code).toBe("ALREADY_EXISTS");
     expect(sameName.message).toMatch(/^username: /);
 
-    const sameEmail = await failure(users.createUser(newUser({ email: first.email.toUpperCase() })));
+    const sameEmail = await domainFailure(users.createUser(newUser({ email: first.email.toUpperCase() })));
     expect(sameEmail.code).toBe("ALREADY_EXISTS");
     expect(sameEmail.message).toMatch(/^email: /);
   });
@@ -83,8 +74,8 @@ describe("Users domain", () => {
     const input = newUser();
     await users.createUser(input);
 
-    const wrongPassword = await failure(users.login(input.username, "not the password"));
-    const unknownUser = await failure(users.login("nobody_here", "not the password"));
+    const wrongPassword = await domainFailure(users.login(input.username, "not the password"));
+    const unknownUser = await domainFailure(users.login("nobody_here", "not the password"));
     expect(wrongPassword.code).toBe("UNAUTHENTICATED");
     expect(unknownUser.code).toBe("UNAUTHENTICATED");
     expect(unknownUser.message).toBe(wrongPassword.message);
@@ -95,8 +86,8 @@ describe("Users domain", () => {
 
   it("refuses empty login fields by name", async () => {
     const { users } = await domainWithMemory();
-    expect((await failure(users.login(" ", "x"))).message).toMatch(/^username_or_email: /);
-    expect((await failure(users.login("ann", ""))).message).toMatch(/^password: /);
+    expect((await domainFailure(users.login(" ", "x"))).message).toMatch(/^username_or_email: /);
+    expect((await domainFailure(users.login("ann", ""))).message).toMatch(/^password: /);
   });
 
   it("grants the admin role to configured usernames only", async () => {
@@ -121,13 +112,13 @@ describe("Users domain", () => {
 
   it("tells a malformed id from an unknown one", async () => {
     const { users } = await domainWithMemory();
-    const malformed = await failure(users.getUser("nope"));
+    const malformed = await domainFailure(users.getUser("nope"));
     expect(malformed.code).toBe("INVALID_ARGUMENT");
     expect(malformed.message).toMatch(/^id: /);
-    const unknown = await failure(users.getUser(newId()));
+    const unknown = await domainFailure(users.getUser(newId()));
     expect(unknown.code).toBe("NOT_FOUND");
     expect(unknown.message).toMatch(/^id: /);
-    const unknownName = await failure(users.getUserByUsername("nobody"));
+    const unknownName = await domainFailure(users.getUserByUsername("nobody"));
     expect(unknownName.code).toBe("NOT_FOUND");
     expect(unknownName.message).toMatch(/^username: /);
   });
@@ -158,7 +149,7 @@ describe("Users domain", () => {
     expect(seen).toEqual(["PG_alice", "pg_bob", "pg_carol", "pg_dave", "pg_erin"]);
 
     const first = await users.searchUsers({ usernamePrefix: "pg_", pageSize: 2, pageToken: "" });
-    const misuse = await failure(users.searchUsers({ usernamePrefix: "other", pageSize: 2, pageToken: first.nextPageToken }));
+    const misuse = await domainFailure(users.searchUsers({ usernamePrefix: "other", pageSize: 2, pageToken: first.nextPageToken }));
     expect(misuse.code).toBe("INVALID_ARGUMENT");
     expect(misuse.message).toMatch(/^page_token: /);
   });
@@ -176,11 +167,11 @@ describe("Users domain", () => {
     const cleared = await users.updateUser(ann.id, { ...changes, displayName: "" }, ["display_name"]);
     expect(cleared.displayName).toBe(ann.username);
 
-    const denied = await failure(users.updateUser(bob.id, changes, ["bio"]));
+    const denied = await domainFailure(users.updateUser(bob.id, changes, ["bio"]));
     expect(denied.code).toBe("PERMISSION_DENIED");
-    const badMask = await failure(users.updateUser(ann.id, changes, ["username"]));
+    const badMask = await domainFailure(users.updateUser(ann.id, changes, ["username"]));
     expect(badMask.message).toMatch(/^update_mask: /);
-    const longBio = await failure(users.updateUser(ann.id, { ...changes, bio: "x".repeat(161) }, ["bio"]));
+    const longBio = await domainFailure(users.updateUser(ann.id, { ...changes, bio: "x".repeat(161) }, ["bio"]));
     expect(longBio.message).toMatch(/^user\.bio: /);
     expect((await users.getUser(ann.id)).bio).toBe("Hello 👋");
   });
@@ -191,11 +182,11 @@ describe("Users domain", () => {
     const ann = await users.createUser(input);
     const bob = await users.createUser(newUser());
 
-    expect((await failure(users.deleteUser(bob.id, ann.id))).code).toBe("PERMISSION_DENIED");
+    expect((await domainFailure(users.deleteUser(bob.id, ann.id))).code).toBe("PERMISSION_DENIED");
     await users.deleteUser(ann.id, ann.id);
-    expect((await failure(users.getUser(ann.id))).code).toBe("NOT_FOUND");
-    expect((await failure(users.login(input.username, input.password))).code).toBe("UNAUTHENTICATED");
-    expect((await failure(users.deleteUser(ann.id, ann.id))).code).toBe("NOT_FOUND");
+    expect((await domainFailure(users.getUser(ann.id))).code).toBe("NOT_FOUND");
+    expect((await domainFailure(users.login(input.username, input.password))).code).toBe("UNAUTHENTICATED");
+    expect((await domainFailure(users.deleteUser(ann.id, ann.id))).code).toBe("NOT_FOUND");
 
     const events = (await repository.pending(10)).filter((p) => p.ownerId === ann.id).map((p) => decodeEvent(p.message.data).payload?.$case);
     expect(events).toEqual(["userCreated", "userDeleted"]);
