@@ -16,7 +16,7 @@ module.exports = {
     "^@chirp/kit/(.*)$": "<rootDir>/packages/kit/src/$1/index.ts",
     "^@chirp/proto/descriptor-set$": "<rootDir>/packages/proto/src/descriptor_set.ts",
     "^@chirp/proto/(.*)$": "<rootDir>/packages/proto/src/$1",
-    "^@chirp/(users|tweets|graph)$": "<rootDir>/services/$1/src/app.ts",
+    "^@chirp/(users|tweets|graph|timeline)$": "<rootDir>/services/$1/src/app.ts",
     "^@chirp/testing$": "<rootDir>/test/support/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
