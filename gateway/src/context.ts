@@ -1,0 +1,12 @@
+import { createContextKey } from "@connectrpc/connect";
+
+export interface Caller {
+  id: string;
+  roles: string[];
+}
+
+/** Set only by the authentication interceptor, from a verified token. */
+export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "verified caller" });
+export const requestIdKey = createContextKey<string>("", { description: "request id" });
+/** The client's network address: the rate-limit key for calls made without a token. */
+export const clientAddressKey = createContextKey<string>("unknown", { description: "client address" });

@@ -1,0 +1,87 @@
+import { readFile } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { extname, join, normalize } from "node:path";
+
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+export type Handler = (req: Request, res: Response) => void;
+
+/** Headers browsers may send and read across origins for Connect, gRPC-Web and our own ids. */
+const ALLOWED_HEADERS = [
+  "Authorization",
+  "Content-Type",
+  "Connect-Protocol-Version",
+  "Connect-Timeout-Ms",
+  "Grpc-Timeout",
+  "X-Grpc-Web",
+  "X-User-Agent",
+  "X-Request-Id",
+].join(", ");
+const EXPOSED_HEADERS = ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Retry-After", "X-Request-Id"].join(", ");
+
+/**
+ * CORS for an explicit allow-list of origins. Tokens travel in the Authorization header, not in
+ * cookies, so credentials are never allowed and the origin is echoed, never "*".
+ */
+export function withCors(origins: string[], next: Handler): Handler {
+  const allowed = new Set(origins);
+  return (req, res) => {
+    const origin = req.headers.origin;
+    if (typeof origin === "string" && allowed.has(origin)) {
+      res.setHeader("Access-Control-Allow-Origin", origin);
+      res.setHeader("Vary", "Origin");
+      res.setHeader("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+      if (req.method === "OPTIONS") {
+        res.setHeader("Access-Control-Allow-Methods", "GET, POST");
+        res.setHeader("Access-Control-Allow-Headers", ALLOWED_HEADERS);
+        res.setHeader("Access-Control-Max-Age", "7200");
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+    } else if (req.method === "OPTIONS" && origin !== undefined) {
+      res.writeHead(403);
+      res.end();
+      return;
+    }
+    next(req, res);
+  };
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".png": "image/png",
+};
+
+/** Serves the web client's files for GET requests outside the RPC paths. */
+export function staticFiles(root: string, next: Handler): Handler {
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0]!;
+    if (req.method !== "GET" || path.split("/")[1]?.includes(".v1.")) return next(req, res);
+    const file = normalize(join(root, path === "/" ? "index.html" : path));
+    const type = CONTENT_TYPES[extname(file)];
+    if (!file.startsWith(root) || !type) return next(req, res);
+    readFile(file).then(
+      (body) => {
+        res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
+        res.end(body);
+      },
+      () => next(req, res),
+    );
+  };
+}
+
+/** `GET /healthz`: 200 when every upstream is serving, 503 with the details otherwise. */
+export function healthz(check: () => Promise<Record<string, string>>, next: Handler): Handler {
+  return (req, res) => {
+    if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/healthz") return next(req, res);
+    void check().then((upstreams) => {
+      const ok = Object.values(upstreams).every((s) => s === "SERVING");
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: ok ? "ok" : "degraded", upstreams }));
+    });
+  };
+}
