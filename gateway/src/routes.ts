@@ -39,14 +39,39 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
         } else if (method.methodKind === "unary") {
           router.rpc(method, (async (request: object, ctx: HandlerContext) => {
             authorize(method, request, ctx);
-            return (await forward(request, upstreamOptions(ctx))) as object;
+            try {
+              return (await forward(request, upstreamOptions(ctx))) as object;
+            } catch (error) {
+              throw unreachable(service, error);
+            }
           }) as never);
         } else if (method.methodKind === "server_streaming") {
-          router.rpc(method, ((request: object, ctx: HandlerContext) => forward(request, upstreamOptions(ctx))) as never);
+          router.rpc(method, (async function* (request: object, ctx: HandlerContext) {
+            try {
+              yield* forward(request, upstreamOptions(ctx)) as AsyncIterable<object>;
+            } catch (error) {
+              throw unreachable(service, error);
+            }
+          }) as never);
         }
       }
     }
   };
+}
+
+const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE"]);
+
+/**
+ * The transport reports a service it cannot reach as INTERNAL with the socket error inside; to
+ * the client that is UNAVAILABLE (worth a retry), and the upstream's address is not its business.
+ */
+function unreachable(service: DescService, error: unknown): unknown {
+  const cause = error instanceof ConnectError ? error.cause : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && NETWORK_ERRORS.has(code)) {
+    return new ConnectError(`${service.typeName} is unavailable; retry shortly`, Code.Unavailable);
+  }
+  return error;
 }
 
 function refuseInternal(method: DescMethod) {

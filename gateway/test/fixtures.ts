@@ -1,0 +1,24 @@
+import type { GatewayConfig } from "../src/config.js";
+
+const UNREACHABLE = "127.0.0.1:1";
+
+/** A gateway on ephemeral ports; upstreams not given point at a closed port. */
+export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams">> & { upstreams?: Partial<GatewayConfig["upstreams"]> } = {}): GatewayConfig {
+  const { upstreams, ...rest } = overrides;
+  return {
+    serviceName: "gateway",
+    host: "127.0.0.1",
+    http2Port: 0,
+    httpPort: 0,
+    logLevel: "silent",
+    upstreams: { users: UNREACHABLE, tweets: UNREACHABLE, graph: UNREACHABLE, timeline: UNREACHABLE, ...upstreams },
+    auth: { publicKeysPem: [], issuer: "chirp", audience: "chirp" },
+    corsOrigins: ["https://app.chirp.test"],
+    maxBodyBytes: 64 * 1024,
+    writesPerMinute: 120,
+    writeBurst: 30,
+    defaultTimeoutMs: 5_000,
+    shutdownDeadlineMs: 5_000,
+    ...rest,
+  };
+}
