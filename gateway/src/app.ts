@@ -22,8 +22,6 @@ export interface GatewayOverrides {
   log?: Logger;
   /** Keys to verify tokens with, instead of AUTH_PUBLIC_KEY (the embedded mesh shares its own). */
   publicKeys?: KeyObject[];
-  /** Where the built web client lives. */
-  webRoot?: string;
 }
 
 export interface GatewayApp {
@@ -77,7 +75,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     Object.fromEntries(
       await Promise.all(upstreams.map(async (u) => [u.name, await checkHealth(u.address, u.service.typeName)] as const)),
     );
-  const webRoot = overrides.webRoot ?? join(__dirname, "web");
+  const webRoot = config.webRoot ?? join(__dirname, "web");
   const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, staticFiles(webRoot, rpc as Handler)));
 
   const sessions = new Set<ServerHttp2Session>();

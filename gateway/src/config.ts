@@ -24,6 +24,8 @@ export interface GatewayConfig {
   /** Applied to upstream calls when the client sets no deadline. */
   defaultTimeoutMs: number;
   shutdownDeadlineMs: number;
+  /** The built web client; unset means the one built beside this gateway. */
+  webRoot: string | undefined;
 }
 
 const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
@@ -60,6 +62,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     writeBurst: read.int("WRITE_BURST", 30, { min: 1, max: 1_000_000 }),
     defaultTimeoutMs: read.int("UPSTREAM_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),
     shutdownDeadlineMs: read.int("SHUTDOWN_DEADLINE_MS", 15_000, { min: 1_000, max: 120_000 }),
+    webRoot: read.optionalString("WEB_ROOT"),
   };
   read.done();
   return config;

@@ -19,6 +19,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     writeBurst: 30,
     defaultTimeoutMs: 5_000,
     shutdownDeadlineMs: 5_000,
+    webRoot: undefined,
     ...rest,
   };
 }

@@ -1,0 +1,70 @@
+import { createPublicKey } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createLogger, generateSigningKeyPair, type EventBus, type Logger } from "@chirp/kit";
+import { InProcessEventBus } from "@chirp/kit/events";
+import { startGateway, type GatewayApp } from "@chirp/gateway";
+import { loadConfig as gatewayConfig } from "@chirp/gateway/config";
+import { startGraph } from "@chirp/graph";
+import { loadConfig as graphConfig } from "@chirp/graph/config";
+import { startTimeline } from "@chirp/timeline";
+import { loadConfig as timelineConfig } from "@chirp/timeline/config";
+import { startTweets } from "@chirp/tweets";
+import { loadConfig as tweetsConfig } from "@chirp/tweets/config";
+import { startUsers } from "@chirp/users";
+import { loadConfig as usersConfig } from "@chirp/users/config";
+
+type Env = Record<string, string | undefined>;
+
+export interface Mesh {
+  gateway: GatewayApp;
+  /** The in-process bus, when NATS_URL is not set. */
+  bus: EventBus | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Every service and the gateway in one process, each through its own composition root and its own
+ * gRPC server on a loopback port, exactly as in production. Storage and events follow the
+ * environment: MongoDB and JetStream when MONGODB_URI and NATS_URL are set, otherwise memory and
+ * one in-process bus shared by all services. Services get ephemeral ports; the gateway keeps its
+ * configured ones.
+ */
+export async function startMesh(env: Env = process.env, log: Logger = createLogger("mesh", "info")): Promise<Mesh> {
+  const bus = env.NATS_URL ? undefined : new InProcessEventBus(log.child({ component: "bus" }));
+  // One signing key for the whole mesh: the configured one, or a throwaway for development.
+  const signingKey = env.AUTH_SIGNING_KEY_FILE ? readFileSync(env.AUTH_SIGNING_KEY_FILE, "utf8") : (env.AUTH_SIGNING_KEY ?? generateSigningKeyPair().privateKeyPem);
+  const publicKey = createPublicKey(signingKey).export({ type: "spki", format: "pem" }).toString();
+  const internal: Env = { ...env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", AUTH_SIGNING_KEY: signingKey, AUTH_SIGNING_KEY_FILE: undefined };
+  const child = (service: string) => log.child({ service });
+  const stops: Array<() => Promise<void>> = [];
+  try {
+    const users = await startUsers(usersConfig(internal), { log: child("users"), bus });
+    stops.push(users.stop);
+    const tweets = await startTweets(tweetsConfig(internal), { log: child("tweets"), bus });
+    stops.push(tweets.stop);
+    const graph = await startGraph(graphConfig(internal), { log: child("graph"), bus });
+    stops.push(graph.stop);
+    const addresses = {
+      USERS_ADDRESS: `127.0.0.1:${users.port}`,
+      TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
+      GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
+    };
+    const timeline = await startTimeline(timelineConfig({ ...internal, ...addresses }), { log: child("timeline"), bus });
+    stops.push(timeline.stop);
+    const gateway = await startGateway(
+      gatewayConfig({ ...env, ...addresses, TIMELINE_ADDRESS: `127.0.0.1:${timeline.port}`, AUTH_PUBLIC_KEY: publicKey, AUTH_PUBLIC_KEY_FILE: undefined }),
+      { log: child("gateway") },
+    );
+    stops.push(gateway.stop);
+    return {
+      gateway,
+      bus,
+      stop: async () => {
+        for (const stop of stops.reverse()) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop();
+    throw error;
+  }
+}
