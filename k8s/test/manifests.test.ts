@@ -1,0 +1,1013 @@
+/**
+ * The Kubernetes manifests, skaffold.yaml and the Dockerfile, checked offline.
+ *
+ * Each overlay skaffold deploys (the default pipeline and every profile) is rendered with a real
+ * kustomize, after running skaffold's render hooks the same way skaffold would, in a copy of k8s/
+ * so the repository's own dev keys are neither used nor touched. Every rendered object is
+ * validated against the Kubernetes schemas by kubernetes-validate, then against the project's
+ * rules: images, probes, resources, security contexts, ports and environment variables as the
+ * services' config.ts files read them, Secrets, storage, replicas.
+ *
+ * The tools come from the KUSTOMIZE and KUBERNETES_VALIDATE variables (paths), or from PATH;
+ * scripts/install-k8s-tools.sh installs both. Without them the rendered checks are reported as
+ * skipped, except with CI=true, where that is a failure.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, delimiter, join, posix, relative, resolve } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { parseSigningKey, parseVerificationKey, TokenSigner, TokenVerifier } from "@chirp/kit";
+
+const ROOT = resolve(__dirname, "../..");
+/** Kubernetes versions the manifests must be valid for: the oldest supported and the newest known. */
+const KUBERNETES_VERSIONS = ["1.31.0", "1.37.0"];
+
+type Obj = Record<string, any>;
+
+const readText = (path: string) => readFileSync(join(ROOT, path), "utf8");
+
+// ---------------------------------------------------------------------------------------------
+// skaffold.yaml, the workspaces and the services' configuration, read from the sources
+
+interface Artifact {
+  image: string;
+  /** The workspace folder the Dockerfile builds (build arg SERVICE). */
+  workspace: string;
+  context: string;
+  dockerfile: string;
+}
+
+interface Pipeline {
+  /** "default" for the pipeline without a profile, else the profile's name. */
+  name: string;
+  overlay: string;
+  artifacts: Artifact[];
+  /** Commands skaffold runs on the host before rendering. */
+  renderHooks: string[][];
+}
+
+const skaffold: Obj = parse(readText("skaffold.yaml"));
+
+function artifactsOf(build: Obj | undefined): Artifact[] {
+  return (build?.artifacts ?? []).map((a: Obj) => ({
+    image: a.image,
+    workspace: a.docker?.buildArgs?.SERVICE,
+    context: a.context ?? ".",
+    dockerfile: a.docker?.dockerfile ?? "Dockerfile",
+  }));
+}
+
+function pipelines(): Pipeline[] {
+  const hooks = (manifests: Obj | undefined) => (manifests?.hooks?.before ?? []).map((h: Obj) => h.host?.command as string[]);
+  const result: Pipeline[] = [
+    { name: "default", overlay: skaffold.manifests?.kustomize?.paths?.[0], artifacts: artifactsOf(skaffold.build), renderHooks: hooks(skaffold.manifests) },
+  ];
+  for (const profile of skaffold.profiles ?? []) {
+    const removesHooks = (profile.patches ?? []).some((p: Obj) => p.op === "remove" && p.path === "/manifests/hooks");
+    result.push({
+      name: profile.name,
+      overlay: profile.manifests?.kustomize?.paths?.[0] ?? result[0]!.overlay,
+      artifacts: profile.build?.artifacts ? artifactsOf(profile.build) : result[0]!.artifacts,
+      renderHooks: removesHooks ? [] : [...result[0]!.renderHooks, ...hooks(profile.manifests)],
+    });
+  }
+  return result;
+}
+
+/** The npm workspaces of the root package.json, globs expanded. */
+function workspaces(): string[] {
+  const patterns: string[] = JSON.parse(readText("package.json")).workspaces;
+  return patterns.flatMap((pattern) => {
+    if (!pattern.endsWith("/*")) return existsSync(join(ROOT, pattern, "package.json")) ? [pattern] : [];
+    const parent = pattern.slice(0, -2);
+    return readdirSync(join(ROOT, parent), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && existsSync(join(ROOT, parent, entry.name, "package.json")))
+      .map((entry) => `${parent}/${entry.name}`);
+  });
+}
+
+/** What a process's src/config.ts reads from the environment, found by reading its source. */
+interface ProcessConfig {
+  file: string;
+  /** Every variable read, through the EnvReader or directly from the environment. */
+  reads: Set<string>;
+  /** Read without a default: the process does not start without them. */
+  required: Set<string>;
+  /** Read with secret()/optionalSecret(): NAME or NAME_FILE. */
+  secrets: Set<string>;
+  /** read.port(NAME, default). */
+  ports: Map<string, number>;
+}
+
+function readProcessConfig(workspace: string): ProcessConfig | undefined {
+  const file = `${workspace}/src/config.ts`;
+  if (!existsSync(join(ROOT, file))) return undefined;
+  const source = readText(file);
+  const reader = /\b(?:const|let)\s+(\w+)\s*=\s*new\s+EnvReader\b/.exec(source)?.[1] ?? "read";
+  const config: ProcessConfig = { file, reads: new Set(), required: new Set(), secrets: new Set(), ports: new Map() };
+  // read.method("NAME") or read.method("NAME", default, …): the lookahead sees which without
+  // consuming, so one match never swallows the next call.
+  const call = new RegExp(String.raw`\b${reader}\.(\w+)\(\s*(["'\`])([A-Z][A-Z0-9_]*)\2\s*(?=([,)]))(?:,\s*([^,)]*))?`, "g");
+  for (const [, method, , name, after, next] of source.matchAll(call)) {
+    if (method === "problem") continue;
+    config.reads.add(name!);
+    if (method === "secret" || method === "optionalSecret") config.secrets.add(name!);
+    if (method === "secret" || (method === "string" && after === ")")) config.required.add(name!);
+    if (method === "port") config.ports.set(name!, Number(next?.trim()));
+  }
+  // Settings that are only required in production (the images set NODE_ENV=production), e.g.
+  // read.problem("MONGODB_URI is required when NODE_ENV=production").
+  const problem = new RegExp(String.raw`\b${reader}\.problem\(\s*(["'\`])([A-Z][A-Z0-9_]*)\b[^"'\`]*?\brequired\b`, "g");
+  for (const [, , name] of source.matchAll(problem)) config.required.add(name!);
+  for (const [, name] of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) config.reads.add(name!);
+  for (const [, , name] of source.matchAll(/\benv\[\s*(["'])([A-Z][A-Z0-9_]*)\1\s*\]/g)) config.reads.add(name!);
+  return config;
+}
+
+/** The services the proto files declare, fully qualified, by package. */
+function protoServices(): Map<string, string[]> {
+  const services = new Map<string, string[]>();
+  const visit = (dir: string) => {
+    for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) visit(path);
+      else if (entry.name.endsWith(".proto")) {
+        const source = readText(path);
+        const pkg = /^package\s+([\w.]+)\s*;/m.exec(source)?.[1] ?? "";
+        for (const [, name] of source.matchAll(/^service\s+(\w+)/gm)) services.set(pkg, [...(services.get(pkg) ?? []), `${pkg}.${name}`]);
+      }
+    }
+  };
+  visit("proto");
+  return services;
+}
+
+/** The Dockerfile as stages of instructions (continuation lines joined, comments dropped). */
+interface Stage {
+  name: string;
+  from: string;
+  instructions: Array<{ keyword: string; args: string }>;
+}
+
+function dockerfileStages(path: string): Stage[] {
+  const lines = readText(path)
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !line.startsWith("#"));
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const [, keyword = "", args = ""] = /^(\w+)\s*(.*)$/.exec(line) ?? [];
+    if (keyword.toUpperCase() === "FROM") {
+      const [, from = "", name = ""] = /^(\S+)(?:\s+AS\s+(\S+))?/i.exec(args) ?? [];
+      stages.push({ name: name || String(stages.length), from, instructions: [] });
+    } else if (stages.length > 0) {
+      stages[stages.length - 1]!.instructions.push({ keyword: keyword.toUpperCase(), args });
+    }
+  }
+  return stages;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering and the rendered objects
+
+function locateTool(variable: string, command: string): { path?: string; problem?: string } {
+  const configured = process.env[variable];
+  if (configured) return existsSync(configured) ? { path: configured } : { problem: `${variable}=${configured} does not exist` };
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir && existsSync(join(dir, command))) return { path: join(dir, command) };
+  }
+  return { problem: `${command} not found (set ${variable} or put it on PATH)` };
+}
+
+function run(command: string, args: string[], cwd: string): string {
+  const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`}):\n${result.stderr}${result.stdout}`);
+  }
+  return result.stdout;
+}
+
+interface Rendered {
+  pipeline: Pipeline;
+  yaml: string;
+  objects: Obj[];
+  /** Where the render happened: the copy of k8s/ with the files the hooks generated. */
+  workdir: string;
+}
+
+/** Renders a pipeline's overlay as skaffold does: its render hooks first, then kustomize build. */
+function render(pipeline: Pipeline, kustomize: string): Rendered {
+  const workdir = mkdtempSync(join(tmpdir(), `chirp-k8s-${pipeline.name}-`));
+  // A copy without locally generated keys: the hooks must produce everything the render needs.
+  cpSync(join(ROOT, "k8s"), join(workdir, "k8s"), {
+    recursive: true,
+    filter: (source) => !relative(join(ROOT, "k8s"), source).split(/[\\/]/).includes("secrets"),
+  });
+  for (const hook of pipeline.renderHooks) {
+    const [command, ...args] = hook;
+    run(command === "node" ? process.execPath : command!, args, workdir);
+  }
+  const yaml = run(kustomize, ["build", pipeline.overlay], workdir);
+  const objects = parseAllDocuments(yaml)
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`kustomize output does not parse: ${doc.errors[0]!.message}`);
+      return doc.toJS() as Obj | null;
+    })
+    .filter((o): o is Obj => o !== null);
+  return { pipeline, yaml, objects, workdir };
+}
+
+interface PodTemplate {
+  workload: Obj;
+  labels: Record<string, string>;
+  spec: Obj;
+}
+
+function podTemplates(objects: Obj[]): PodTemplate[] {
+  return objects.flatMap((o) => {
+    const template =
+      o.kind === "CronJob" ? o.spec?.jobTemplate?.spec?.template : o.kind === "Pod" ? o : ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"].includes(o.kind) ? o.spec?.template : undefined;
+    return template ? [{ workload: o, labels: template.metadata?.labels ?? {}, spec: template.spec }] : [];
+  });
+}
+
+const allContainers = (pod: PodTemplate): Obj[] => [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? [])];
+const describeWorkload = (pod: PodTemplate, container?: Obj) => `${pod.workload.kind}/${pod.workload.metadata.name}${container ? ` container ${container.name}` : ""}`;
+const isLongRunning = (pod: PodTemplate) => ["Deployment", "StatefulSet", "DaemonSet"].includes(pod.workload.kind);
+
+function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  return selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+function find(objects: Obj[], kind: string, name: string): Obj | undefined {
+  return objects.find((o) => o.kind === kind && o.metadata?.name === name);
+}
+
+/** A kustomize-generated name without its content hash suffix. */
+const withoutHash = (name: string) => name.replace(/-[a-z0-9]{10}$/, "");
+
+interface EnvValue {
+  /** undefined when not known offline (fieldRef, a Secret created outside the manifests). */
+  value: string | undefined;
+  source: string;
+}
+
+/** The environment a container gets from its manifest (not the image's ENV). */
+function containerEnv(container: Obj, objects: Obj[], problems: string[], where: string): Map<string, EnvValue> {
+  const env = new Map<string, EnvValue>();
+  const dataOf = (kind: "ConfigMap" | "Secret", name: string): Record<string, string> | undefined => {
+    const object = find(objects, kind, name);
+    if (!object) return undefined;
+    if (kind === "ConfigMap") return object.data ?? {};
+    return Object.fromEntries(Object.entries<string>(object.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+  };
+  for (const from of container.envFrom ?? []) {
+    const kind = from.configMapRef ? "ConfigMap" : "Secret";
+    const ref = from.configMapRef ?? from.secretRef;
+    const data = dataOf(kind, ref.name);
+    if (!data) {
+      if (kind === "ConfigMap") problems.push(`${where}: envFrom ConfigMap ${ref.name} is not rendered`);
+      continue;
+    }
+    for (const [key, value] of Object.entries(data)) env.set(`${from.prefix ?? ""}${key}`, { value, source: `${kind} ${ref.name}` });
+  }
+  for (const variable of container.env ?? []) {
+    const keyRef = variable.valueFrom?.configMapKeyRef ?? variable.valueFrom?.secretKeyRef;
+    if (keyRef) {
+      const kind = variable.valueFrom.configMapKeyRef ? "ConfigMap" : "Secret";
+      const data = dataOf(kind, keyRef.name);
+      if (!data && kind === "ConfigMap") problems.push(`${where}: ${variable.name} refers to ConfigMap ${keyRef.name}, which is not rendered`);
+      env.set(variable.name, { value: data?.[keyRef.key], source: `${kind} ${keyRef.name}` });
+    } else {
+      env.set(variable.name, { value: variable.valueFrom ? undefined : String(variable.value ?? ""), source: "env" });
+    }
+  }
+  return env;
+}
+
+/** The container port a Service or probe port (number or name) refers to. */
+function resolvePort(container: Obj, port: number | string): Obj | undefined {
+  return (container.ports ?? []).find((p: Obj) => (typeof port === "number" ? p.containerPort === port : p.name === port));
+}
+
+/** A host:port or URL naming something inside the cluster: a Service, maybe namespace-qualified. */
+function clusterEndpoint(value: string): { host: string; port: number } | undefined {
+  const defaults: Record<string, number> = { mongodb: 27017, nats: 4222, http: 80, https: 443 };
+  const url = /^([a-z][a-z0-9+.-]*):\/\/(?:[^@/]*@)?([^/:?#,]+)(?::(\d+))?/i.exec(value);
+  const plain = url ? undefined : /^([a-z0-9.-]+):(\d+)$/i.exec(value);
+  const host = url?.[2] ?? plain?.[1];
+  const port = url ? (url[3] ? Number(url[3]) : defaults[url[1]!.toLowerCase()]) : plain ? Number(plain[2]) : undefined;
+  if (!host || port === undefined || host === "localhost") return undefined;
+  // A bare name, or name.namespace.svc[.cluster.local]; anything with other dots is outside.
+  const service = /^([a-z0-9-]+)(?:\.[a-z0-9-]+\.svc(?:\.cluster\.local)?)?$/.exec(host);
+  return service ? { host: service[1]!, port } : undefined;
+}
+
+function parseQuantity(quantity: string | number | undefined): number {
+  if (quantity === undefined) return Number.NaN;
+  const text = String(quantity);
+  const units: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+  const match = /^([0-9.]+)([a-zA-Z]*)$/.exec(text);
+  if (!match) return Number.NaN;
+  const unit = match[2] ? units[match[2]] : 1;
+  return unit === undefined ? Number.NaN : Number(match[1]) * unit;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks that need only the sources
+
+const PIPELINES = pipelines();
+const WORKSPACES = workspaces();
+const PROTO_SERVICES = protoServices();
+const STAGES = dockerfileStages("Dockerfile");
+const FINAL_STAGE = STAGES[STAGES.length - 1]!;
+
+describe("skaffold.yaml", () => {
+  test("uses the current skaffold/v4beta schema and only fields that schema has", () => {
+    expect(skaffold.apiVersion).toMatch(/^skaffold\/v4beta(\d+)$/);
+    expect(Number(/v4beta(\d+)$/.exec(skaffold.apiVersion)![1])).toBeGreaterThanOrEqual(14);
+    expect(skaffold.kind).toBe("Config");
+    // The fields of skaffold/v4beta14 this file may use: a misspelt field is ignored by nothing.
+    const allowed: Record<string, string[]> = {
+      "": ["apiVersion", "kind", "metadata", "requires", "build", "test", "manifests", "deploy", "portForward", "resourceSelector", "verify", "customActions", "profiles"],
+      metadata: ["name", "labels", "annotations"],
+      build: ["artifacts", "insecureRegistries", "tagPolicy", "platforms", "hooks", "local", "googleCloudBuild", "cluster"],
+      "build.tagPolicy": ["gitCommit", "sha256", "envTemplate", "dateTime", "customTemplate", "inputDigest"],
+      "build.local": ["push", "tryImportMissing", "useDockerCLI", "useBuildkit", "concurrency"],
+      "build.artifacts[]": ["image", "context", "sync", "requires", "hooks", "platforms", "runtimeType", "docker"],
+      "build.artifacts[].docker": ["dockerfile", "target", "buildArgs", "network", "addHost", "cacheFrom", "cacheTo", "cliFlags", "pullParent", "noCache", "squash", "secrets", "ssh"],
+      manifests: ["rawYaml", "remoteManifests", "kustomize", "helm", "kpt", "hooks", "transform", "validate", "output"],
+      "manifests.kustomize": ["paths", "buildArgs"],
+      "manifests.hooks": ["before", "after"],
+      "manifests.hooks.before[]": ["host"],
+      "manifests.hooks.before[].host": ["command", "os", "dir"],
+      deploy: ["docker", "helm", "kpt", "kubectl", "cloudrun", "statusCheck", "statusCheckDeadlineSeconds", "tolerateFailuresUntilDeadline", "kubeContext", "logs"],
+      "deploy.kubectl": ["flags", "remoteManifests", "defaultNamespace", "hooks"],
+      "portForward[]": ["resourceType", "resourceName", "namespace", "port", "address", "localPort"],
+      "profiles[]": ["name", "activation", "requiresAllActivations", "patches", "build", "test", "manifests", "deploy", "portForward", "resourceSelector", "verify", "customActions"],
+      "profiles[].patches[]": ["op", "path", "from", "value"],
+    };
+    const unknown: string[] = [];
+    const visit = (value: unknown, path: string) => {
+      if (Array.isArray(value)) return value.forEach((item) => visit(item, `${path}[]`));
+      if (typeof value !== "object" || value === null) return;
+      const key = path.replace(/^profiles\[\]\.(?!patches)/, "");
+      const fields = allowed[key];
+      if (!fields) return;
+      for (const [field, child] of Object.entries(value)) {
+        if (!fields.includes(field)) unknown.push(`${path ? `${path}.` : ""}${field}`);
+        visit(child, path ? `${path}.${field}` : field);
+      }
+    };
+    visit(skaffold, "");
+    expect(unknown).toEqual([]);
+  });
+
+  test("deploys k8s/overlays/dev by default and k8s/overlays/prod with the prod profile", () => {
+    expect(PIPELINES.map((p) => [p.name, p.overlay])).toEqual([
+      ["default", "k8s/overlays/dev"],
+      ["prod", "k8s/overlays/prod"],
+    ]);
+    for (const pipeline of PIPELINES) expect(existsSync(join(ROOT, pipeline.overlay, "kustomization.yaml"))).toBe(true);
+  });
+
+  test("builds one image per deployable workspace, each from the Dockerfile at the root with SERVICE set to it", () => {
+    const problems: string[] = [];
+    for (const pipeline of PIPELINES) {
+      const images = pipeline.artifacts.map((a) => a.image);
+      if (new Set(images).size !== images.length) problems.push(`${pipeline.name}: an image is built twice: ${images.join(", ")}`);
+      for (const artifact of pipeline.artifacts) {
+        const where = `${pipeline.name}: ${artifact.image}`;
+        if (!/^[a-z0-9][a-z0-9._-]*$/.test(artifact.image)) problems.push(`${where}: not a bare image name (skaffold adds repository and tag)`);
+        if (artifact.context !== "." || artifact.dockerfile !== "Dockerfile") problems.push(`${where}: must build ./Dockerfile from the repository root`);
+        if (!WORKSPACES.includes(artifact.workspace)) {
+          problems.push(`${where}: SERVICE=${artifact.workspace} is not an npm workspace (${WORKSPACES.join(", ")})`);
+          continue;
+        }
+        const manifest = JSON.parse(readText(`${artifact.workspace}/package.json`));
+        if (manifest.main !== "dist/main.js") problems.push(`${where}: ${artifact.workspace}/package.json main is ${manifest.main}, the image runs dist/main.js`);
+        for (const file of ["src/main.ts", "src/config.ts", "tsconfig.json"]) {
+          if (!existsSync(join(ROOT, artifact.workspace, file))) problems.push(`${where}: ${artifact.workspace}/${file} does not exist`);
+        }
+        const referenced: string[] = (JSON.parse(readText("tsconfig.json")).references ?? []).map((r: Obj) => posix.normalize(r.path));
+        if (!referenced.includes(artifact.workspace)) problems.push(`${where}: ${artifact.workspace} is not in the root tsconfig.json references (npm run build would skip it)`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("Dockerfile", () => {
+  const usesService = (text: string) => /\$\{?SERVICE\b/.test(text);
+
+  test("declares ARG SERVICE in every stage that uses it", () => {
+    const problems = STAGES.filter((stage) => stage.instructions.some((i) => i.keyword !== "ARG" && usesService(i.args)))
+      .filter((stage) => !stage.instructions.some((i) => i.keyword === "ARG" && /^SERVICE\b/.test(i.args)))
+      .map((stage) => `stage ${stage.name} uses SERVICE without ARG SERVICE`);
+    expect(problems).toEqual([]);
+  });
+
+  test("copies the lock file and every workspace's package.json before installing (npm ci checks them all)", () => {
+    const copied = STAGES.flatMap((stage) => stage.instructions)
+      .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    const expected = ["package.json", "package-lock.json", ...WORKSPACES.map((w) => `${w}/package.json`)];
+    expect(expected.filter((file) => !copied.includes(file))).toEqual([]);
+  });
+
+  test("builds the workspace named by SERVICE with tsc -b and installs only its production dependencies", () => {
+    const all = STAGES.flatMap((stage) => stage.instructions);
+    expect(all.some((i) => i.keyword === "COPY" && /^\$\{SERVICE\}\/\s+\$\{SERVICE\}\/$/.test(i.args))).toBe(true);
+    expect(all.some((i) => i.keyword === "RUN" && /\btsc -b "\$SERVICE"/.test(i.args))).toBe(true);
+    expect(all.some((i) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args) && /--omit=dev/.test(i.args) && /--workspace "\$SERVICE"/.test(i.args))).toBe(true);
+  });
+
+  test("runs dist/main.js of the workspace as a numeric non-root user", () => {
+    const final = FINAL_STAGE.instructions;
+    const user = final.filter((i) => i.keyword === "USER").pop()?.args ?? "";
+    expect(user).toMatch(/^[1-9]\d*(:\d+)?$/);
+    expect(final.filter((i) => i.keyword === "WORKDIR").pop()?.args).toBe("/app/${SERVICE}");
+    expect(JSON.parse(final.filter((i) => i.keyword === "CMD").pop()?.args ?? "[]")).toContain("dist/main.js");
+  });
+
+  test(".dockerignore keeps local installs, build output, tools and keys out of the build context", () => {
+    const ignored = readText(".dockerignore").split("\n").map((l) => l.trim());
+    for (const entry of ["**/node_modules", "**/dist", "**/*.tsbuildinfo", ".tools", "k8s", ".git"]) expect(ignored).toContain(entry);
+  });
+
+  test(".gitignore keeps the installed tools and the development keys out of git", () => {
+    const ignored = readText(".gitignore").split("\n").map((l) => l.trim());
+    expect(ignored).toContain(".tools/");
+    expect(ignored).toContain("k8s/overlays/dev/secrets/");
+  });
+});
+
+describe("helper scripts", () => {
+  test("wait-for-dependencies exits once the servers in MONGODB_URI and NATS_URL accept connections", async () => {
+    const server = createServer((socket) => socket.end());
+    await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const result = await new Promise<{ code: number | null; output: string }>((done) => {
+        const child = spawn(process.execPath, [join(ROOT, "k8s/base/wait-for-dependencies.cjs")], {
+          env: { PATH: process.env.PATH, MONGODB_URI: `mongodb://127.0.0.1:${port}/chirp`, NATS_URL: `nats://127.0.0.1:${port}` },
+        });
+        let output = "";
+        child.stdout.on("data", (chunk: Buffer) => (output += chunk));
+        const timer = setTimeout(() => child.kill(), 10_000);
+        child.on("exit", (code: number | null) => {
+          clearTimeout(timer);
+          done({ code, output });
+        });
+      });
+      expect(result.code).toBe(0);
+      expect(result.output).toContain(`127.0.0.1:${port} (MONGODB_URI) answers`);
+      expect(result.output).toContain(`127.0.0.1:${port} (NATS_URL) answers`);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("generate-dev-keys writes a matching Ed25519 pair once and keeps it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chirp-keys-"));
+    try {
+      run(process.execPath, [join(ROOT, "k8s/scripts/generate-dev-keys.mjs"), dir], ROOT);
+      const first = readFileSync(join(dir, "auth-signing-key.pem"), "utf8");
+      run(process.execPath, [join(ROOT, "k8s/scripts/generate-dev-keys.mjs"), dir], ROOT);
+      expect(readFileSync(join(dir, "auth-signing-key.pem"), "utf8")).toBe(first);
+      const signer = new TokenSigner(parseSigningKey(first), { issuer: "chirp", audience: "chirp", ttlSeconds: 60 });
+      const verifier = new TokenVerifier([parseVerificationKey(readFileSync(join(dir, "auth-public-key.pem"), "utf8"))], { issuer: "chirp", audience: "chirp" });
+      expect(verifier.verify(signer.sign("someone").token).sub).toBe("someone");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the demo data script parses", () => {
+    run(process.execPath, ["--check", join(ROOT, "k8s/overlays/dev/seed-demo-data.mjs")], ROOT);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Checks on the rendered manifests
+
+const kustomizeTool = locateTool("KUSTOMIZE", "kustomize");
+const validateTool = locateTool("KUBERNETES_VALIDATE", "kubernetes-validate");
+const missingTools = [kustomizeTool.problem, validateTool.problem].filter((p): p is string => p !== undefined);
+
+if (missingTools.length > 0 && process.env.CI === "true") {
+  describe("rendered Kubernetes manifests", () => {
+    test("kustomize and kubernetes-validate are installed (scripts/install-k8s-tools.sh)", () => {
+      throw new Error(`CI=true and the Kubernetes checkers are missing: ${missingTools.join("; ")}`);
+    });
+  });
+} else {
+  const describeRendered = missingTools.length > 0 ? describe.skip : describe;
+  const title = missingTools.length > 0
+    ? `rendered Kubernetes manifests (SKIPPED: ${missingTools.join("; ")}; run scripts/install-k8s-tools.sh and export what it prints)`
+    : "rendered Kubernetes manifests";
+
+  describeRendered(title, () => {
+    const rendered = new Map<string, Rendered>();
+    const configs = new Map<string, ProcessConfig | undefined>();
+
+    beforeAll(() => {
+      for (const pipeline of PIPELINES) rendered.set(pipeline.name, render(pipeline, kustomizeTool.path!));
+      for (const workspace of WORKSPACES) configs.set(workspace, readProcessConfig(workspace));
+    });
+
+    afterAll(() => {
+      for (const r of rendered.values()) rmSync(r.workdir, { recursive: true, force: true });
+    });
+
+    /** The artifact (and so the workspace and its config) a container runs, if skaffold builds its image. */
+    const artifactOf = (pipeline: Pipeline, container: Obj) => pipeline.artifacts.find((a) => a.image === container.image);
+
+    describe.each(PIPELINES.map((p) => ({ pipeline: p.name, overlay: p.overlay })))("$overlay (skaffold pipeline $pipeline)", ({ pipeline: name }) => {
+      const get = () => rendered.get(name)!;
+
+      test(`every object validates against the Kubernetes ${KUBERNETES_VERSIONS.join(" and ")} schemas (kubernetes-validate --strict)`, () => {
+        const { yaml, objects, workdir } = get();
+        const file = join(workdir, "rendered.yaml");
+        writeFileSync(file, yaml);
+        const args = ["--strict", ...KUBERNETES_VERSIONS.flatMap((v) => ["-k", v]), file];
+        const result = spawnSync(validateTool.path!, args, { encoding: "utf8" });
+        const lines = `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
+        // kubernetes-validate only warns about a kind it has no schema for (a typo in apiVersion
+        // or kind): that counts as a failure here, as does anything but a pass.
+        expect(lines.filter((l) => !l.startsWith("INFO"))).toEqual([]);
+        expect(lines.filter((l) => / passed for resource /.test(l))).toHaveLength(objects.length * KUBERNETES_VERSIONS.length);
+        expect(result.status).toBe(0);
+      });
+
+      test("every image skaffold builds is deployed, and every deployed image is built by skaffold or pinned", () => {
+        const { objects, pipeline } = get();
+        const images = new Set(podTemplates(objects).flatMap((pod) => allContainers(pod).map((c) => c.image as string)));
+        const built = new Set(pipeline.artifacts.map((a) => a.image));
+        const problems: string[] = [];
+        for (const image of built) if (!images.has(image)) problems.push(`${image} is built but no manifest uses it`);
+        for (const image of images) {
+          if (built.has(image)) continue;
+          // Not built here: a third-party image, which must name a version.
+          const tag = /^[^@]+:([^/:@]+)$/.exec(image)?.[1];
+          if (!tag && !image.includes("@sha256:")) problems.push(`${image} is neither a skaffold artifact nor a tagged image`);
+          if (tag === "latest") problems.push(`${image} uses the latest tag`);
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("every container has requests and limits and a hardened security context; pods get no API token", () => {
+        const { objects } = get();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          const where = describeWorkload(pod);
+          if (pod.spec.automountServiceAccountToken !== false) problems.push(`${where}: automountServiceAccountToken is not false`);
+          const account = find(objects, "ServiceAccount", pod.spec.serviceAccountName ?? "");
+          if (!account) problems.push(`${where}: serviceAccountName ${pod.spec.serviceAccountName} is not a rendered ServiceAccount`);
+          else if (account.automountServiceAccountToken !== false) problems.push(`ServiceAccount/${account.metadata.name}: automountServiceAccountToken is not false`);
+          if (pod.spec.hostNetwork || pod.spec.hostPID || pod.spec.hostIPC) problems.push(`${where}: uses the host's namespaces`);
+          const podContext: Obj = pod.spec.securityContext ?? {};
+          for (const container of allContainers(pod)) {
+            const at = describeWorkload(pod, container);
+            const context: Obj = container.securityContext ?? {};
+            for (const resource of ["cpu", "memory"]) {
+              for (const kind of ["requests", "limits"]) {
+                if (container.resources?.[kind]?.[resource] === undefined) problems.push(`${at}: no ${kind}.${resource}`);
+              }
+              if (parseQuantity(container.resources?.requests?.[resource]) > parseQuantity(container.resources?.limits?.[resource])) {
+                problems.push(`${at}: ${resource} request above its limit`);
+              }
+            }
+            if ((context.runAsNonRoot ?? podContext.runAsNonRoot) !== true) problems.push(`${at}: runAsNonRoot is not true`);
+            if ((context.runAsUser ?? podContext.runAsUser) === 0) problems.push(`${at}: runs as root`);
+            if (context.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation is not false`);
+            if (context.readOnlyRootFilesystem !== true) problems.push(`${at}: readOnlyRootFilesystem is not true`);
+            if (context.privileged) problems.push(`${at}: privileged`);
+            if (!(context.capabilities?.drop ?? []).includes("ALL")) problems.push(`${at}: capabilities do not drop ALL`);
+            if ((context.capabilities?.add ?? []).length > 0) problems.push(`${at}: adds capabilities`);
+            if ((context.seccompProfile ?? podContext.seccompProfile)?.type !== "RuntimeDefault") problems.push(`${at}: seccompProfile is not RuntimeDefault`);
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("Chirp's pods run as the image's user and get no service links (they would add variables such as USERS_PORT)", () => {
+        const { objects, pipeline } = get();
+        const imageUser = Number(FINAL_STAGE.instructions.filter((i) => i.keyword === "USER").pop()!.args.split(":")[0]);
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          if (!allContainers(pod).some((c) => artifactOf(pipeline, c))) continue;
+          if (pod.spec.enableServiceLinks !== false) problems.push(`${describeWorkload(pod)}: enableServiceLinks is not false`);
+          for (const container of allContainers(pod)) {
+            const user = container.securityContext?.runAsUser ?? pod.spec.securityContext?.runAsUser;
+            if (artifactOf(pipeline, container) && user !== undefined && user !== imageUser) {
+              problems.push(`${describeWorkload(pod, container)}: runAsUser ${user}, but the image's user is ${imageUser}`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("long-running containers have probes; Chirp's gRPC services use grpc.health.v1; no liveness probe depends on other services", () => {
+        const { objects, pipeline } = get();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects).filter(isLongRunning)) {
+          for (const container of pod.spec.containers) {
+            const at = describeWorkload(pod, container);
+            for (const probe of ["readinessProbe", "livenessProbe"]) if (!container[probe]) problems.push(`${at}: no ${probe}`);
+            for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+              const handler: Obj | undefined = container[probe];
+              const port = handler?.grpc?.port ?? handler?.httpGet?.port ?? handler?.tcpSocket?.port;
+              if (handler && !handler.exec && !resolvePort(container, port)) problems.push(`${at}: ${probe} port ${port} is not a container port`);
+            }
+            const artifact = artifactOf(pipeline, container);
+            const config = artifact && configs.get(artifact.workspace);
+            if (!config) continue;
+            if (config.ports.has("GRPC_PORT")) {
+              const domain = `chirp.${basename(artifact.workspace)}.v1`;
+              const known = ["", ...(PROTO_SERVICES.get(domain) ?? [])];
+              for (const probe of ["readinessProbe", "livenessProbe"]) {
+                const grpc = container[probe]?.grpc;
+                if (!grpc) problems.push(`${at}: ${probe} is not a gRPC health probe`);
+                else if (!known.includes(grpc.service ?? "")) problems.push(`${at}: ${probe} asks for service "${grpc.service}", not one of ${domain}'s (${known.join(", ")})`);
+              }
+            }
+            if (String(container.livenessProbe?.httpGet?.path ?? "").startsWith("/healthz")) {
+              problems.push(`${at}: the liveness probe uses /healthz, which fails whenever an upstream does`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("the ports each process's config uses are its container ports and its Service's target ports", () => {
+        const { objects, pipeline } = get();
+        const services = objects.filter((o) => o.kind === "Service");
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          for (const container of pod.spec.containers) {
+            const artifact = artifactOf(pipeline, container);
+            if (!artifact) continue;
+            const at = describeWorkload(pod, container);
+            const config = configs.get(artifact.workspace);
+            if (!config) {
+              problems.push(`${at}: ${artifact.workspace}/src/config.ts does not exist, so its ports cannot be checked`);
+              continue;
+            }
+            const env = containerEnv(container, objects, problems, at);
+            const expectedPorts: number[] = [];
+            for (const [variable, fallback] of config.ports) {
+              const port = env.has(variable) ? Number(env.get(variable)!.value) : fallback;
+              expectedPorts.push(port);
+              const name = variable.replace(/_PORT$/, "").toLowerCase();
+              const declared = resolvePort(container, port);
+              if (!declared) {
+                problems.push(`${at}: ${variable}=${port} (${config.file}) is not a container port`);
+                continue;
+              }
+              if (declared.name !== name) problems.push(`${at}: container port ${port} is named ${declared.name}, expected ${name}`);
+              const servicePorts = services
+                .filter((s) => selects(s.spec.selector, pod.labels))
+                .flatMap((s) => (s.spec.ports ?? []).map((p: Obj) => ({ service: s, port: p })))
+                .filter(({ port: p }) => resolvePort(container, p.targetPort ?? p.port)?.containerPort === port);
+              if (servicePorts.length === 0) problems.push(`${at}: no Service targets ${variable}=${port}`);
+              for (const { service, port: p } of servicePorts) {
+                if (p.name !== name) problems.push(`Service/${service.metadata.name}: the port targeting ${variable} is named ${p.name}, expected ${name}`);
+              }
+            }
+            for (const port of container.ports ?? []) {
+              if (!expectedPorts.includes(port.containerPort)) problems.push(`${at}: container port ${port.containerPort} is not a port ${config.file} reads`);
+            }
+          }
+        }
+        // And the other way round: every Service port leads to a container port of the pods it selects.
+        for (const service of services) {
+          const pods = podTemplates(objects).filter((pod) => selects(service.spec.selector, pod.labels));
+          if (pods.length === 0) problems.push(`Service/${service.metadata.name}: selects no pods`);
+          for (const p of service.spec.ports ?? []) {
+            for (const pod of pods) {
+              if (!pod.spec.containers.some((c: Obj) => resolvePort(c, p.targetPort ?? p.port))) {
+                problems.push(`Service/${service.metadata.name}: port ${p.name} targets ${p.targetPort}, which ${describeWorkload(pod)} does not expose`);
+              }
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("every variable a Chirp container is given is one its config reads, and every one it requires is given", () => {
+        const { objects, pipeline } = get();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          for (const container of pod.spec.containers) {
+            const artifact = artifactOf(pipeline, container);
+            if (!artifact) continue;
+            const at = describeWorkload(pod, container);
+            const config = configs.get(artifact.workspace);
+            if (!config) {
+              problems.push(`${at}: ${artifact.workspace}/src/config.ts does not exist, so its environment cannot be checked`);
+              continue;
+            }
+            const env = containerEnv(container, objects, problems, at);
+            const readable = new Set([...config.reads, ...[...config.secrets].map((s) => `${s}_FILE`)]);
+            for (const [variable, { source }] of env) {
+              if (!readable.has(variable)) problems.push(`${at}: ${variable} (from ${source}) is not read by ${config.file}`);
+            }
+            for (const variable of config.required) {
+              const given = env.has(variable) || (config.secrets.has(variable) && env.has(`${variable}_FILE`));
+              if (!given) problems.push(`${at}: ${variable} is required by ${config.file} but not set`);
+            }
+            // Upstream addresses default to 127.0.0.1, which is never right in a cluster.
+            for (const variable of [...config.reads].filter((v) => v.endsWith("_ADDRESS"))) {
+              if (!env.has(variable)) problems.push(`${at}: ${variable} is not set (its default points at 127.0.0.1)`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("upstream addresses and connection URLs name Services, ports and workloads that exist", () => {
+        const { objects, pipeline } = get();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          for (const container of allContainers(pod)) {
+            const at = describeWorkload(pod, container);
+            for (const [variable, { value }] of containerEnv(container, objects, problems, at)) {
+              if (value === undefined) continue;
+              const endpoint = clusterEndpoint(value);
+              if (!endpoint) continue;
+              const service = find(objects, "Service", endpoint.host);
+              const port = service?.spec.ports?.find((p: Obj) => p.port === endpoint.port);
+              if (!service || !port) {
+                problems.push(`${at}: ${variable}=${value}: no Service ${endpoint.host} with port ${endpoint.port}`);
+                continue;
+              }
+              const targets = podTemplates(objects)
+                .filter((target) => selects(service.spec.selector, target.labels))
+                .flatMap((target) => target.spec.containers.map((c: Obj) => ({ target, container: c, port: resolvePort(c, port.targetPort ?? port.port) })))
+                .filter((t) => t.port);
+              if (targets.length === 0) problems.push(`${at}: ${variable}=${value}: Service ${endpoint.host} port ${endpoint.port} reaches no container`);
+              // USERS_ADDRESS must reach the users service, TIMELINE_ADDRESS the timeline service, …
+              const upstream = /^([A-Z]+)_ADDRESS$/.exec(variable)?.[1]?.toLowerCase();
+              if (upstream) {
+                const reachesIt = targets.some((t) => basename(artifactOf(pipeline, t.container)?.workspace ?? "") === upstream);
+                if (!reachesIt) problems.push(`${at}: ${variable}=${value} does not reach the ${upstream} service`);
+              }
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("each Chirp process's own loadConfig accepts the environment its manifest gives it", () => {
+        const { objects, pipeline, workdir } = get();
+        const imageEnv = Object.fromEntries(
+          FINAL_STAGE.instructions.filter((i) => i.keyword === "ENV").map((i) => i.args.split("=", 2) as [string, string]),
+        );
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          for (const container of pod.spec.containers) {
+            const artifact = artifactOf(pipeline, container);
+            if (!artifact || !configs.get(artifact.workspace)) continue;
+            const at = describeWorkload(pod, container);
+            const env: Record<string, string | undefined> = { ...imageEnv };
+            for (const [variable, { value }] of containerEnv(container, objects, problems, at)) env[variable] = value;
+            // Files named by *_FILE variables: the mounted Secret's or ConfigMap's content, written
+            // to a temporary file the way the kubelet would mount it.
+            for (const [variable, path] of Object.entries(env)) {
+              if (!variable.endsWith("_FILE") || !path) continue;
+              const content = mountedFile(pod, container, path, objects);
+              if (content === undefined) {
+                problems.push(`${at}: ${variable}=${path} is not a file of a mounted volume`);
+                continue;
+              }
+              const file = join(workdir, `${container.name}-${variable}`);
+              writeFileSync(file, content);
+              env[variable] = file;
+            }
+            const { loadConfig } = require(join(ROOT, artifact.workspace, "src/config.ts"));
+            try {
+              loadConfig(env);
+            } catch (error) {
+              problems.push(`${at}: ${(error as Error).message}`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      /** A file under a container's volume mounts, from the rendered Secret or ConfigMap; for a
+       *  Secret created outside the manifests (prod), the dev overlay's Secret of the same name. */
+      function mountedFile(pod: PodTemplate, container: Obj, path: string, objects: Obj[]): string | undefined {
+        for (const mount of container.volumeMounts ?? []) {
+          if (!path.startsWith(`${mount.mountPath}/`)) continue;
+          const volume = (pod.spec.volumes ?? []).find((v: Obj) => v.name === mount.name);
+          const key = path.slice(mount.mountPath.length + 1);
+          if (volume?.configMap) return find(objects, "ConfigMap", volume.configMap.name)?.data?.[key];
+          if (volume?.secret) {
+            const secret =
+              find(objects, "Secret", volume.secret.secretName) ??
+              rendered.get("default")!.objects.find((o) => o.kind === "Secret" && withoutHash(o.metadata.name) === volume.secret.secretName);
+            const data = secret?.data?.[key];
+            return data === undefined ? undefined : Buffer.from(data, "base64").toString("utf8");
+          }
+        }
+        return undefined;
+      }
+
+      test("Secrets: each is read by one workload through a *_FILE variable; only the signer can read a private key", () => {
+        const { objects, pipeline } = get();
+        const generated = rendered.get("default")!.objects.filter((o) => o.kind === "Secret").map((o) => withoutHash(o.metadata.name));
+        const readers = new Map<string, string[]>();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret)) {
+            const name: string = volume.secret.secretName;
+            readers.set(name, [...(readers.get(name) ?? []), describeWorkload(pod)]);
+            if (!find(objects, "Secret", name) && !(name.length > 0 && generated.includes(name))) {
+              problems.push(`${describeWorkload(pod)}: Secret ${name} is neither rendered nor one the dev overlay generates`);
+            }
+            for (const container of pod.spec.containers) {
+              const mount = (container.volumeMounts ?? []).find((m: Obj) => m.name === volume.name);
+              if (!mount) continue;
+              const at = describeWorkload(pod, container);
+              const env = containerEnv(container, objects, problems, at);
+              const used = [...env].some(([variable, { value }]) => variable.endsWith("_FILE") && value?.startsWith(`${mount.mountPath}/`));
+              if (!used) problems.push(`${at}: mounts Secret ${name} but no *_FILE variable reads it`);
+              const config = configs.get(artifactOf(pipeline, container)?.workspace ?? "");
+              const secret = find(objects, "Secret", name);
+              const holdsPrivateKey = Object.values<string>(secret?.data ?? {}).some((v) => Buffer.from(v, "base64").toString().includes("PRIVATE KEY"));
+              if (holdsPrivateKey && !config?.secrets.has("AUTH_SIGNING_KEY")) problems.push(`${at}: can read the private key in Secret ${name}`);
+            }
+          }
+        }
+        for (const [name, workloads] of readers) if (workloads.length > 1) problems.push(`Secret ${name} is mounted by ${workloads.join(", ")}`);
+        expect(problems).toEqual([]);
+      });
+
+      test("files a container runs from a mounted ConfigMap are in it", () => {
+        const { objects } = get();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          for (const container of allContainers(pod)) {
+            for (const word of [...(container.command ?? []), ...(container.args ?? [])]) {
+              const mount = (container.volumeMounts ?? []).find((m: Obj) => String(word).startsWith(`${m.mountPath}/`));
+              const volume = mount && (pod.spec.volumes ?? []).find((v: Obj) => v.name === mount.name);
+              if (!volume?.configMap) continue;
+              const key = String(word).slice(mount.mountPath.length + 1);
+              if (find(objects, "ConfigMap", volume.configMap.name)?.data?.[key] === undefined) {
+                problems.push(`${describeWorkload(pod, container)}: runs ${word}, which ConfigMap ${volume.configMap.name} does not hold`);
+              }
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("MongoDB and NATS JetStream keep their data on PersistentVolumeClaims", () => {
+        const { objects } = get();
+        const problems: string[] = [];
+        const statefulSets = objects.filter((o) => o.kind === "StatefulSet");
+        const byImage = (prefix: string) => statefulSets.filter((s) => s.spec.template.spec.containers.some((c: Obj) => c.image.startsWith(prefix)));
+        expect(byImage("mongo:")).toHaveLength(1);
+        expect(byImage("nats:")).toHaveLength(1);
+        const claimMount = (set: Obj, path: string) => {
+          const claims = (set.spec.volumeClaimTemplates ?? []).map((c: Obj) => c.metadata.name);
+          const container = set.spec.template.spec.containers[0];
+          return (container.volumeMounts ?? []).find((m: Obj) => claims.includes(m.name) && (path === m.mountPath || path.startsWith(`${m.mountPath}/`)));
+        };
+        for (const set of byImage("mongo:")) {
+          const container = set.spec.template.spec.containers[0];
+          const dbpath = /^--dbpath[= ](.+)$/.exec([...(container.args ?? [])].find((a: string) => a.startsWith("--dbpath")) ?? "")?.[1] ?? "/data/db";
+          if (!claimMount(set, dbpath)) problems.push(`StatefulSet/${set.metadata.name}: dbpath ${dbpath} is not on a PersistentVolumeClaim`);
+        }
+        for (const set of byImage("nats:")) {
+          const container = set.spec.template.spec.containers[0];
+          const configIndex = (container.args ?? []).findIndex((a: string) => a === "--config" || a === "-c");
+          const configPath = configIndex >= 0 ? container.args[configIndex + 1] : undefined;
+          const config = configPath ? mountedConfig(set, container, configPath, objects) : undefined;
+          if (!config) {
+            problems.push(`StatefulSet/${set.metadata.name}: its --config file is not in a mounted ConfigMap`);
+            continue;
+          }
+          if (!/^\s*jetstream\s*[{:]/m.test(config)) problems.push(`StatefulSet/${set.metadata.name}: JetStream is not enabled`);
+          const storeDir = /^\s*store_dir\s*[:=]\s*"?([^"\s]+)"?/m.exec(config)?.[1];
+          if (!storeDir || !claimMount(set, storeDir)) problems.push(`StatefulSet/${set.metadata.name}: JetStream store_dir ${storeDir} is not on a PersistentVolumeClaim`);
+        }
+        expect(problems).toEqual([]);
+      });
+
+      function mountedConfig(set: Obj, container: Obj, path: string, objects: Obj[]): string | undefined {
+        const mount = (container.volumeMounts ?? []).find((m: Obj) => path.startsWith(`${m.mountPath}/`));
+        const volume = mount && set.spec.template.spec.volumes.find((v: Obj) => v.name === mount.name);
+        return volume?.configMap ? find(objects, "ConfigMap", volume.configMap.name)?.data?.[path.slice(mount.mountPath.length + 1)] : undefined;
+      }
+
+      test("workload selectors match their pod templates; Ingress backends exist", () => {
+        const { objects } = get();
+        const problems: string[] = [];
+        for (const o of objects.filter((x) => ["Deployment", "StatefulSet"].includes(x.kind))) {
+          if (!selects(o.spec.selector?.matchLabels, o.spec.template.metadata.labels)) problems.push(`${o.kind}/${o.metadata.name}: selector does not match its template`);
+        }
+        for (const ingress of objects.filter((x) => x.kind === "Ingress")) {
+          for (const rule of ingress.spec.rules ?? []) {
+            for (const path of rule.http?.paths ?? []) {
+              const backend = path.backend.service;
+              const service = find(objects, "Service", backend.name);
+              const port = service?.spec.ports?.find((p: Obj) => p.name === backend.port.name || p.port === backend.port.number);
+              if (!port) problems.push(`Ingress/${ingress.metadata.name}: backend ${backend.name}:${backend.port.name ?? backend.port.number} does not exist`);
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("skaffold forwards every port of the gateway Service to the same local port", () => {
+        const { objects } = get();
+        const gateway = find(objects, "Service", "gateway");
+        const forwarded = (skaffold.portForward ?? []).map((f: Obj) => {
+          const service = f.resourceType?.toLowerCase() === "service" ? find(objects, "Service", f.resourceName) : undefined;
+          if (!service?.spec.ports?.some((p: Obj) => p.port === f.port)) throw new Error(`portForward ${f.resourceName}:${f.port} names no Service port`);
+          return `${f.resourceName}:${f.port}->${f.localPort}`;
+        });
+        expect(forwarded.sort()).toEqual(gateway!.spec.ports.map((p: Obj) => `gateway:${p.port}->${p.port}`).sort());
+      });
+
+      if (name === "default") {
+        test("dev: one replica each, demo data, and a generated key pair the users service signs with and the gateway verifies", () => {
+          const { objects, pipeline } = get();
+          for (const o of objects.filter((x) => ["Deployment", "StatefulSet"].includes(x.kind))) expect([o.kind, o.metadata.name, o.spec.replicas ?? 1]).toEqual([o.kind, o.metadata.name, 1]);
+          expect(objects.filter((o) => o.kind === "Job" && o.metadata.labels?.["app.kubernetes.io/component"] === "demo-data")).toHaveLength(1);
+          // The tokens, end to end: each process's own config, loaded from what its manifest gives it.
+          const configFor = (workspace: string) => {
+            const pod = podTemplates(objects).find((p) => p.spec.containers.some((c: Obj) => artifactOf(pipeline, c)?.workspace === workspace))!;
+            const container = pod.spec.containers.find((c: Obj) => artifactOf(pipeline, c)?.workspace === workspace);
+            const env: Record<string, string | undefined> = { NODE_ENV: "production" };
+            for (const [variable, { value }] of containerEnv(container, objects, [], workspace)) {
+              env[variable] = variable.endsWith("_FILE") && value ? writeTemp(mountedFile(pod, container, value, objects)!) : value;
+            }
+            return require(join(ROOT, workspace, "src/config.ts")).loadConfig(env);
+          };
+          const writeTemp = (content: string) => {
+            const file = join(get().workdir, `key-${Math.random().toString(36).slice(2)}.pem`);
+            writeFileSync(file, content);
+            return file;
+          };
+          const users = configFor("services/users");
+          const gateway = configFor("gateway");
+          const signer = new TokenSigner(parseSigningKey(users.auth.signingKeyPem), { ...users.auth, ttlSeconds: users.auth.tokenTtlSeconds });
+          const verifier = new TokenVerifier(gateway.auth.publicKeysPem.map(parseVerificationKey), gateway.auth);
+          expect(verifier.verify(signer.sign("user-1").token).sub).toBe("user-1");
+        });
+      } else {
+        test("prod: two or more replicas with disruption budgets, raised resources, no demo data, key Secrets created beforehand", () => {
+          const { objects, pipeline } = get();
+          const dev = rendered.get("default")!;
+          const problems: string[] = [];
+          if (objects.some((o) => o.kind === "Job" || o.kind === "CronJob")) problems.push("renders a Job (demo data belongs to dev only)");
+          const budgets = objects.filter((o) => o.kind === "PodDisruptionBudget");
+          for (const pod of podTemplates(objects)) {
+            const container = pod.spec.containers.find((c: Obj) => artifactOf(pipeline, c));
+            if (!container) continue;
+            const where = describeWorkload(pod);
+            if ((pod.workload.spec.replicas ?? 1) < 2) problems.push(`${where}: ${pod.workload.spec.replicas ?? 1} replica(s)`);
+            const budget = budgets.find((b) => selects(b.spec.selector?.matchLabels, pod.labels));
+            if (!budget) problems.push(`${where}: no PodDisruptionBudget`);
+            else if (budget.spec.minAvailable !== undefined && Number(budget.spec.minAvailable) >= (pod.workload.spec.replicas ?? 1)) {
+              problems.push(`${where}: its PodDisruptionBudget allows no eviction at all`);
+            }
+            const devContainer = podTemplates(dev.objects)
+              .find((p) => p.workload.kind === pod.workload.kind && p.workload.metadata.name === pod.workload.metadata.name)
+              ?.spec.containers.find((c: Obj) => c.name === container.name);
+            const quantity = (c: Obj | undefined, kind: string, resource: string) => parseQuantity(c?.resources?.[kind]?.[resource]);
+            for (const kind of ["requests", "limits"]) {
+              for (const resource of ["cpu", "memory"]) {
+                if (!(quantity(container, kind, resource) >= quantity(devContainer, kind, resource))) problems.push(`${where}: ${kind}.${resource} lower than in dev`);
+              }
+            }
+            if (!(quantity(container, "requests", "cpu") > quantity(devContainer, "requests", "cpu") || quantity(container, "requests", "memory") > quantity(devContainer, "requests", "memory"))) {
+              problems.push(`${where}: requests not raised over dev`);
+            }
+          }
+          // The key Secrets are created beforehand with the names the dev overlay generates, as
+          // k8s/README.md says.
+          const readme = readText("k8s/README.md");
+          for (const pod of podTemplates(objects)) {
+            for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret && !find(objects, "Secret", v.secret.secretName))) {
+              if (!readme.includes(volume.secret.secretName)) problems.push(`Secret ${volume.secret.secretName} is expected to exist but k8s/README.md does not say how to create it`);
+            }
+          }
+          expect(problems).toEqual([]);
+        });
+      }
+    });
+
+    test("both overlays were rendered", () => {
+      expect([...rendered.keys()]).toEqual(PIPELINES.map((p) => p.name));
+      for (const r of rendered.values()) expect(r.objects.length).toBeGreaterThan(0);
+    });
+  });
+}

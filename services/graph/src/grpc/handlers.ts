@@ -1,0 +1,59 @@
+import type { ServiceHandlers } from "@chirp/kit/grpc";
+import type { FollowEdge, GraphServiceService } from "@chirp/proto/grpc/chirp/graph/v1/graph";
+import type { Graph } from "../domain/graph.js";
+import type { FollowListEntry } from "../domain/model.js";
+
+const toEdge = (entry: FollowListEntry): FollowEdge => ({ userId: entry.userId, followedAt: entry.followedAt });
+
+/**
+ * The kit's stream `send` waits for the transport to drain, but not for the call to be cancelled:
+ * a client that goes away while the server waits would leave the handler suspended for good. So
+ * the wait also ends on cancellation, and `send`, asked again, then refuses with the kit's own
+ * CANCELLED error, which ends the handler and is logged as such.
+ */
+async function sendUnlessCancelled<T>(send: (response: T) => Promise<void>, response: T, signal: AbortSignal): Promise<void> {
+  let onAbort = () => {};
+  const cancelled = new Promise<void>((resolve) => {
+    onAbort = resolve;
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    await Promise.race([send(response), cancelled]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  if (signal.aborted) await send(response);
+}
+
+/** `chirp.graph.v1.GraphService` over the domain: translation only, no rules. */
+export function graphHandlers(graph: Graph): ServiceHandlers<typeof GraphServiceService> {
+  return {
+    async follow(req, ctx) {
+      await graph.follow(ctx.requireCaller(), req.followeeId);
+      return {};
+    },
+    async unfollow(req, ctx) {
+      await graph.unfollow(ctx.requireCaller(), req.followeeId);
+      return {};
+    },
+    async listFollowers(req) {
+      const page = await graph.listFollowers(req);
+      return { followers: page.entries.map(toEdge), nextPageToken: page.nextPageToken };
+    },
+    async listFollowing(req) {
+      const page = await graph.listFollowing(req);
+      return { following: page.entries.map(toEdge), nextPageToken: page.nextPageToken };
+    },
+    async getRelationship(req) {
+      return graph.getRelationship(req.userId, req.otherId);
+    },
+    async getCounts(req) {
+      const counts = await graph.getCounts(req.userId);
+      // int64 travels as a decimal string in the generated types.
+      return { followersCount: String(counts.followers), followingCount: String(counts.following) };
+    },
+    async listFollowerIds(req, ctx, send) {
+      for await (const batch of graph.followerIdBatches(req)) await sendUnlessCancelled(send, batch, ctx.signal);
+    },
+  };
+}

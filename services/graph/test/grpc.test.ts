@@ -1,0 +1,289 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { newId } from "@chirp/kit";
+import { decodeEvent, InProcessEventBus } from "@chirp/kit/events";
+import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
+import { GraphServiceClient, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
+import { eventually, testLogger } from "@chirp/testing";
+import { pino } from "pino";
+import { startGraph, type GraphApp } from "../src/app.js";
+import { expectAlternating, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
+
+const asCaller = (id: string) => {
+  const metadata = new Metadata();
+  metadata.set(CALLER_ID_KEY, id);
+  return metadata;
+};
+
+describe("GraphService over gRPC (in-process, in-memory storage)", () => {
+  let app: GraphApp;
+  let client: GraphServiceClient;
+  let bus: InProcessEventBus;
+  /** A caller the service never heard of, used to see when it has heard of someone else. */
+  const probe = newId();
+
+  const call = {
+    follow: (caller: string, followeeId: string) => unary(client, client.follow, { followeeId }, asCaller(caller)),
+    unfollow: (caller: string, followeeId: string) => unary(client, client.unfollow, { followeeId }, asCaller(caller)),
+    listFollowers: (userId: string, pageSize = 0, pageToken = "") => unary(client, client.listFollowers, { userId, pageSize, pageToken }),
+    listFollowing: (userId: string, pageSize = 0, pageToken = "") => unary(client, client.listFollowing, { userId, pageSize, pageToken }),
+    getRelationship: (userId: string, otherId: string) => unary(client, client.getRelationship, { userId, otherId }),
+    getCounts: (userId: string) => unary(client, client.getCounts, { userId }),
+    listFollowerIds: (request: Partial<ListFollowerIdsRequest>) =>
+      new Promise<ListFollowerIdsResponse[]>((resolve, reject) => {
+        const batches: ListFollowerIdsResponse[] = [];
+        client
+          .listFollowerIds({ userId: "", batchSize: 0, resumeToken: "", ...request })
+          .on("data", (batch: ListFollowerIdsResponse) => batches.push(batch))
+          .on("error", reject)
+          .on("end", () => resolve(batches));
+      }),
+  };
+
+  /** New users announced as the users service would; resolves once the graph service has heard of all of them. */
+  async function known(count: number): Promise<string[]> {
+    const ids = newUserIds(count);
+    for (const id of ids) await bus.publish(userCreated(id));
+    // Events are handled in order, so once the last is followable all are.
+    await eventually(() => call.follow(probe, ids.at(-1)!));
+    await call.unfollow(probe, ids.at(-1)!);
+    return ids;
+  }
+
+  async function rejected(promise: Promise<unknown>, code: status, field?: string): Promise<ServiceError> {
+    const error = await promise.then(
+      () => {
+        throw new Error("expected the call to fail");
+      },
+      (e: ServiceError) => e,
+    );
+    expect(status[error.code]).toBe(status[code]);
+    if (field) expect(error.details).toMatch(new RegExp(`^${field}: `));
+    return error;
+  }
+
+  async function allFollowers(userId: string, pageSize: number): Promise<string[]> {
+    const ids: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await call.listFollowers(userId, pageSize, pageToken);
+      ids.push(...page.followers.map((f) => f.userId));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    expect(new Set(ids).size).toBe(ids.length);
+    return ids;
+  }
+
+  const recorded = (followerId: string, followeeId: string) =>
+    bus.messages("chirp.graph.>").flatMap((m) => {
+      const payload = decodeEvent(m.data).payload;
+      if (payload?.$case !== "userFollowed" && payload?.$case !== "userUnfollowed") return [];
+      return payload.value.followerId === followerId && payload.value.followeeId === followeeId ? [payload.$case === "userFollowed" ? "followed" : "unfollowed"] : [];
+    });
+
+  beforeAll(async () => {
+    bus = new InProcessEventBus(testLogger());
+    app = await startGraph(testConfig(), { log: testLogger(), bus });
+    client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    client.close();
+    await app.stop();
+  });
+
+  it("follows and unfollows on the caller's behalf, idempotently", async () => {
+    const [a, b] = (await known(2)) as [string, string];
+    await call.follow(a, b);
+    await call.follow(a, b);
+    expect(await call.getRelationship(a, b)).toEqual({ following: true, followedBy: false });
+    expect(await call.getRelationship(b, a)).toEqual({ following: false, followedBy: true });
+    expect(await call.getCounts(b)).toEqual({ followersCount: "1", followingCount: "0" });
+    expect(await call.getCounts(a)).toEqual({ followersCount: "0", followingCount: "1" });
+
+    await call.unfollow(a, b);
+    await call.unfollow(a, b);
+    expect(await call.getRelationship(a, b)).toEqual({ following: false, followedBy: false });
+    expect(await call.getCounts(b)).toEqual({ followersCount: "0", followingCount: "0" });
+  });
+
+  it("needs a caller to follow or unfollow", async () => {
+    const [a] = (await known(1)) as [string];
+    await rejected(unary(client, client.follow, { followeeId: a }), status.UNAUTHENTICATED);
+    await rejected(unary(client, client.unfollow, { followeeId: a }), status.UNAUTHENTICATED);
+  });
+
+  it("answers NOT_FOUND for a user it has not heard of, until their UserCreated arrives", async () => {
+    const [a] = (await known(1)) as [string];
+    const newcomer = newId();
+    const notYet = await rejected(call.follow(a, newcomer), status.NOT_FOUND, "followee_id");
+    expect(notYet.details).toBe(`followee_id: no user has id "${newcomer}"`);
+    await bus.publish(userCreated(newcomer));
+    await eventually(() => call.follow(a, newcomer));
+    expect((await call.getCounts(newcomer)).followersCount).toBe("1");
+  });
+
+  it("refuses bad input to every call with INVALID_ARGUMENT naming the field", async () => {
+    const [a] = (await known(1)) as [string];
+    const bad = await rejected(call.follow(a, "not-an-id"), status.INVALID_ARGUMENT, "followee_id");
+    expect(bad.details).toBe("followee_id: is not a valid user id");
+    await rejected(call.follow(a, ""), status.INVALID_ARGUMENT, "followee_id");
+    await rejected(call.follow(a, a), status.INVALID_ARGUMENT, "followee_id");
+    await rejected(call.unfollow(a, "nope"), status.INVALID_ARGUMENT, "followee_id");
+    await rejected(call.listFollowers("nope"), status.INVALID_ARGUMENT, "user_id");
+    await rejected(call.listFollowers(a, -1), status.INVALID_ARGUMENT, "page_size");
+    await rejected(call.listFollowers(a, 10, "garbage"), status.INVALID_ARGUMENT, "page_token");
+    await rejected(call.listFollowing(""), status.INVALID_ARGUMENT, "user_id");
+    await rejected(call.listFollowing(a, -5), status.INVALID_ARGUMENT, "page_size");
+    await rejected(call.getRelationship("nope", a), status.INVALID_ARGUMENT, "user_id");
+    await rejected(call.getRelationship(a, "nope"), status.INVALID_ARGUMENT, "other_id");
+    await rejected(call.getCounts("nope"), status.INVALID_ARGUMENT, "user_id");
+    await rejected(call.listFollowerIds({ userId: "nope" }), status.INVALID_ARGUMENT, "user_id");
+    await rejected(call.listFollowerIds({ userId: a, batchSize: -1 }), status.INVALID_ARGUMENT, "batch_size");
+    await rejected(call.listFollowerIds({ userId: a, resumeToken: "garbage" }), status.INVALID_ARGUMENT, "resume_token");
+  });
+
+  it("pages followers and following, newest relationship first", async () => {
+    const [star, ...fans] = (await known(5)) as [string, ...string[]];
+    for (const fan of fans) await call.follow(fan, star);
+    const first = await call.listFollowers(star, 3);
+    expect(first.followers.map((f) => f.userId)).toEqual([fans[3], fans[2], fans[1]]);
+    expect(first.followers[0]!.followedAt).toBeInstanceOf(Date);
+    const second = await call.listFollowers(star, 3, first.nextPageToken);
+    expect(second).toEqual({ followers: [{ userId: fans[0], followedAt: expect.any(Date) }], nextPageToken: "" });
+    await rejected(call.listFollowing(star, 3, first.nextPageToken), status.INVALID_ARGUMENT, "page_token");
+
+    await call.follow(fans[0]!, fans[1]!);
+    const following = await call.listFollowing(fans[0]!);
+    expect(following.following.map((f) => f.userId)).toEqual([fans[1], star]);
+    expect(following.nextPageToken).toBe("");
+  });
+
+  it("streams follower ids in batches, resumable after any batch", async () => {
+    const [star] = (await known(1)) as [string];
+    const fans = newUserIds(25);
+    for (const fan of fans) await call.follow(fan, star);
+    const batches = await call.listFollowerIds({ userId: star, batchSize: 10 });
+    expect(batches.map((b) => b.followerIds.length)).toEqual([10, 10, 5]);
+    expect(batches.flatMap((b) => b.followerIds)).toEqual([...fans].reverse());
+
+    const resumed = await call.listFollowerIds({ userId: star, batchSize: 20, resumeToken: batches[0]!.resumeToken });
+    expect(resumed.flatMap((b) => b.followerIds)).toEqual(batches.slice(1).flatMap((b) => b.followerIds));
+    expect((await call.listFollowerIds({ userId: star })).map((b) => b.followerIds.length)).toEqual([25]);
+    expect(await call.listFollowerIds({ userId: fans[0]! })).toEqual([]);
+  });
+
+  it("ends a follower-id stream whose client goes away while the server waits to send", async () => {
+    const logged: Array<{ msg: string; method?: string; code?: string }> = [];
+    const log = pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const ownBus = new InProcessEventBus(testLogger());
+    const own = await startGraph(testConfig({ userEventsConsumer: "graph_cancel_test" }), { log, bus: ownBus });
+    // A tiny HTTP/2 window: a paused reader soon leaves the server waiting for it.
+    const slowReader = new GraphServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure(), { "grpc-node.flow_control_window": 1_024 });
+    try {
+      const [star] = newUserIds(1) as [string];
+      await ownBus.publish(userCreated(star));
+      const fans = newUserIds(200);
+      const follow = (fan: string) => unary(slowReader, slowReader.follow, { followeeId: star }, asCaller(fan));
+      await eventually(() => follow(fans[0]!));
+      await Promise.all(fans.slice(1).map(follow));
+
+      const stream = slowReader.listFollowerIds({ userId: star, batchSize: 1, resumeToken: "" });
+      const failed = new Promise<ServiceError>((resolve) => stream.on("error", resolve));
+      await new Promise((resolve) => stream.once("data", resolve));
+      stream.pause();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      stream.cancel();
+      expect((await failed).code).toBe(status.CANCELLED);
+
+      const ended = await eventually(() => {
+        const end = logged.find((l) => l.method === "/chirp.graph.v1.GraphService/ListFollowerIds" && /^rpc /.test(l.msg));
+        expect(end).toBeDefined();
+        return end!;
+      });
+      expect([ended.msg, ended.code]).toEqual(["rpc finished", "CANCELLED"]);
+    } finally {
+      slowReader.close();
+      await own.stop();
+    }
+  });
+
+  it("keeps counts and lists exact under 50 parallel follow, unfollow, follow sequences on one pair", async () => {
+    const [a, b] = (await known(2)) as [string, string];
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        await call.follow(a, b);
+        await call.unfollow(a, b);
+        await call.follow(a, b);
+      }),
+    );
+    const { following } = await call.getRelationship(a, b);
+    const expected = following ? "1" : "0";
+    expect(await call.getCounts(b)).toEqual({ followersCount: expected, followingCount: "0" });
+    expect(await call.getCounts(a)).toEqual({ followersCount: "0", followingCount: expected });
+    expect(await allFollowers(b, 10)).toEqual(following ? [a] : []);
+    await eventually(() => expectAlternating(recorded(a, b), following));
+
+    await call.follow(a, b);
+    expect(await call.getCounts(b)).toEqual({ followersCount: "1", followingCount: "0" });
+  });
+
+  it("keeps counts and lists exact when 100 users follow one at once and a third of them leave", async () => {
+    const [star, ...fans] = (await known(101)) as [string, ...string[]];
+    const leaving = new Set(fans.filter((_, i) => i % 3 === 0));
+    await Promise.all(
+      fans.map(async (fan) => {
+        await call.follow(fan, star);
+        if (leaving.has(fan)) await call.unfollow(fan, star);
+      }),
+    );
+    const staying = fans.filter((fan) => !leaving.has(fan));
+    expect(await call.getCounts(star)).toEqual({ followersCount: String(staying.length), followingCount: "0" });
+    const listed = await allFollowers(star, 9);
+    expect([...listed].sort()).toEqual([...staying].sort());
+    const streamed = (await call.listFollowerIds({ userId: star, batchSize: 16 })).flatMap((b) => b.followerIds);
+    expect(streamed).toEqual(listed);
+  });
+
+  it("announces follows and unfollows on the bus, in order, with the event id as message id", async () => {
+    const [a, b] = (await known(2)) as [string, string];
+    await call.follow(a, b);
+    await call.unfollow(a, b);
+    const messages = await eventually(() => {
+      const mine = bus.messages("chirp.graph.>").filter((m) => {
+        const value = decodeEvent(m.data).payload?.value as { followerId?: string; followeeId?: string };
+        return value.followerId === a && value.followeeId === b;
+      });
+      expect(mine).toHaveLength(2);
+      return mine;
+    });
+    expect(messages.map((m) => m.subject)).toEqual(["chirp.graph.user_followed", "chirp.graph.user_unfollowed"]);
+    const [followed, unfollowed] = messages.map((m) => decodeEvent(m.data));
+    expect(followed!.payload).toEqual({ $case: "userFollowed", value: { followerId: a, followeeId: b, followedAt: expect.any(Date) } });
+    expect(unfollowed!.payload).toEqual({ $case: "userUnfollowed", value: { followerId: a, followeeId: b, unfollowedAt: expect.any(Date) } });
+    expect(messages.map((m) => m.id)).toEqual([followed!.id, unfollowed!.id]);
+  });
+
+  it("removes a deleted user's follows both ways once their UserDeleted arrives", async () => {
+    const [gone, a, b] = (await known(3)) as [string, string, string];
+    await call.follow(gone, a);
+    await call.follow(b, gone);
+    await call.follow(a, b);
+    await bus.publish(userDeleted(gone));
+    await eventually(async () => expect(await call.getCounts(a)).toEqual({ followersCount: "0", followingCount: "1" }));
+    expect(await call.getCounts(b)).toEqual({ followersCount: "1", followingCount: "0" });
+    expect(await call.getCounts(gone)).toEqual({ followersCount: "0", followingCount: "0" });
+    expect((await call.listFollowing(b)).following).toEqual([]);
+    await rejected(call.follow(a, gone), status.NOT_FOUND, "followee_id");
+    await rejected(call.follow(gone, a), status.PERMISSION_DENIED);
+  });
+
+  it("describes itself through server reflection to a standard client", async () => {
+    // Asynchronously: the server answering runs in this very process.
+    const buf = join(__dirname, "../../../node_modules/.bin/buf");
+    const { stdout } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${app.port}`]);
+    expect(stdout.trim().split("\n")).toEqual(expect.arrayContaining(["chirp.graph.v1.GraphService/Follow", "chirp.graph.v1.GraphService/ListFollowerIds"]));
+  });
+});

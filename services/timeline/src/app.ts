@@ -1,0 +1,104 @@
+import { createLogger, Lifecycle, type EventBus, type LiveSubscriber, type Logger } from "@chirp/kit";
+import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
+import { bindService, GrpcServer } from "@chirp/kit/grpc";
+import { connectMongo } from "@chirp/kit/mongo";
+import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "@chirp/kit/nats";
+import { TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
+import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
+import { warnAboutFallbacks, type TimelineConfig } from "./config.js";
+import { FanOut } from "./domain/fan-out.js";
+import { HomeTimelines } from "./domain/home.js";
+import { LiveTimelines } from "./domain/live.js";
+import type { TimelineStore } from "./domain/ports.js";
+import { consumeTimelineEvents, pushNewPosts } from "./events.js";
+import { timelineHandlers } from "./grpc/handlers.js";
+import { InMemoryTimelineStore } from "./storage/memory.js";
+import { MongoTimelineStore } from "./storage/mongo.js";
+import { Upstream } from "./upstream.js";
+
+/** What the embedded mesh or a test may supply instead of the configured parts. */
+export interface TimelineOverrides {
+  log?: Logger;
+  /** A bus shared with other services in the same process. */
+  bus?: EventBus & LiveSubscriber;
+}
+
+export interface TimelineApp {
+  port: number;
+  bus: EventBus & LiveSubscriber;
+  stop(): Promise<void>;
+}
+
+/**
+ * Tombstones and fan-out progress are kept a day longer than JetStream keeps events: after that
+ * no event they guard against can be delivered any more.
+ */
+const TOMBSTONE_RETENTION_MS = DEFAULT_STREAM_SETTINGS.maxAgeMs + 24 * 3_600_000;
+const FORGET_EVERY_MS = 3_600_000;
+
+/**
+ * The composition root: connects storage and the event bus, starts the fan-out consumer and the
+ * live subscription, and serves timelines over gRPC. The server listens first (health
+ * NOT_SERVING) and serves once everything is up.
+ */
+export async function startTimeline(config: TimelineConfig, overrides: TimelineOverrides = {}): Promise<TimelineApp> {
+  const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
+  warnAboutFallbacks(config, log);
+  const lifecycle = new Lifecycle(log);
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [TimelineServiceService], log });
+  try {
+    let store: TimelineStore;
+    if (config.mongo) {
+      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log);
+      lifecycle.onStop("MongoDB", () => mongo.close());
+      store = await MongoTimelineStore.open(mongo.db, config.timelineLength);
+    } else {
+      store = new InMemoryTimelineStore(config.timelineLength);
+    }
+
+    let bus: EventBus & LiveSubscriber;
+    if (overrides.bus) {
+      bus = overrides.bus;
+    } else if (config.natsUrl) {
+      const jetstream = await JetStreamBus.connect(config.natsUrl, `chirp-${config.serviceName}`, log);
+      lifecycle.onStop("NATS", () => jetstream.close());
+      await jetstream.ensureStreams([STREAMS.users, STREAMS.tweets, STREAMS.graph, STREAMS.deadLetters]);
+      bus = jetstream;
+    } else {
+      bus = new InProcessEventBus(log);
+    }
+
+    const upstream = new Upstream(config.upstreams);
+    lifecycle.onStop("upstream clients", () => upstream.close());
+
+    const fanOut = new FanOut(store, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength });
+    const home = new HomeTimelines<Tweet, User>(store);
+    const live = new LiveTimelines<Tweet, User>(store, home, log);
+
+    const consumer = await consumeTimelineEvents(bus, config.consumerName, fanOut, (eventId) => upstream.forEvent(eventId));
+    lifecycle.onStop("event consumer", () => consumer.stop());
+    const newPosts = await pushNewPosts(bus, live, (eventId) => upstream.forEvent(eventId));
+    lifecycle.onStop("live subscription", () => newPosts.stop());
+
+    const forget = setInterval(() => {
+      store.forgetBefore(new Date(Date.now() - TOMBSTONE_RETENTION_MS)).catch((error: unknown) => log.warn({ err: error }, "could not prune tombstones"));
+    }, FORGET_EVERY_MS);
+    forget.unref();
+    lifecycle.onStop("tombstone pruning", () => clearInterval(forget));
+
+    // Registered last so it stops first: calls drain while storage and the bus are still there.
+    lifecycle.onStop("gRPC server", () => server.shutdown());
+    // Registered after the server so it stops before it: open streams end at once instead of
+    // holding the drain until its deadline.
+    lifecycle.onStop("live streams", () => live.close());
+    server.activate(TimelineServiceService, bindService(TimelineServiceService, timelineHandlers(home, live, upstream), log));
+    log.info({ port: server.port, consumer: config.consumerName }, "timeline service ready");
+
+    return { port: server.port, bus, stop: () => lifecycle.stop() };
+  } catch (error) {
+    await server.shutdown();
+    await lifecycle.stop();
+    throw error;
+  }
+}

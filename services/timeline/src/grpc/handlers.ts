@@ -1,0 +1,44 @@
+import type { ServiceHandlers } from "@chirp/kit/grpc";
+import type { TimelineItem as TimelineItemMessage, TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
+import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
+import type { HomeTimelines } from "../domain/home.js";
+import type { LiveTimelines } from "../domain/live.js";
+import type { TimelineItem } from "../domain/model.js";
+import type { Upstream } from "../upstream.js";
+
+const toMessage = (item: TimelineItem<Tweet, User>): TimelineItemMessage => ({
+  id: item.id,
+  tweet: item.tweet,
+  author: item.author,
+  retweetedBy: item.retweetedBy,
+  createdAt: item.createdAt,
+});
+
+/** Settles when the signal aborts: a send waiting for a client that left would otherwise wait forever. */
+const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+
+/** `chirp.timeline.v1.TimelineService` over the domain: translation only, no rules. */
+export function timelineHandlers(
+  home: HomeTimelines<Tweet, User>,
+  live: LiveTimelines<Tweet, User>,
+  upstream: Upstream,
+): ServiceHandlers<typeof TimelineServiceService> {
+  return {
+    async getHomeTimeline(req, ctx) {
+      const page = await home.page(ctx.requireCaller(), req, upstream.forCall(ctx));
+      return { items: page.items.map(toMessage), nextPageToken: page.nextPageToken, sinceToken: page.sinceToken };
+    },
+    async getHomeTimelineUpdates(req, ctx) {
+      const updates = await home.updates(ctx.requireCaller(), req, upstream.forCall(ctx));
+      return { items: updates.items.map(toMessage), sinceToken: updates.sinceToken, hasMore: updates.hasMore };
+    },
+    async streamHomeTimeline(_req, ctx, send) {
+      const readerId = ctx.requireCaller();
+      const left = aborted(ctx.signal);
+      const feed = live.follow(readerId, ctx.signal);
+      ctx.log.debug({ streams: live.streams }, "stream opened");
+      for await (const item of feed) await Promise.race([send({ item: toMessage(item) }), left]);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
+import { DomainError } from "@chirp/kit";
+import { insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
+import { GraphServiceClient, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
+import { TweetsServiceClient, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
+import type { FollowerBatch, FollowerDirectory, Hydration } from "./domain/ports.js";
+
+type Forwarding = () => { metadata: Metadata; options: Partial<CallOptions> };
+
+/** The most ids BatchGetTweets and BatchGetUsers take. A page holds at most this many entries. */
+const MAX_BATCH_IDS = 100;
+/** Followers per streamed batch: one bulk write each. */
+const FOLLOWER_BATCH_SIZE = 1_000;
+const EVENT_CALL_TIMEOUT_MS = 10_000;
+/** Listing every follower of a large account takes a while; an interrupted listing is resumed. */
+const FOLLOWER_LISTING_TIMEOUT_MS = 5 * 60_000;
+
+function chunks<T>(values: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
+  return out;
+}
+
+/** An unreachable or slow upstream is UNAVAILABLE to our caller (retry), not an internal error. */
+async function fromUpstream<T>(service: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isServiceError(error) && (error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED)) {
+      throw new DomainError("UNAVAILABLE", `the ${service} service did not answer in time; retry shortly`);
+    }
+    throw error;
+  }
+}
+
+/** gRPC clients of the users, tweets and graph services, bound per request to what they forward. */
+export class Upstream {
+  private readonly users: UsersServiceClient;
+  private readonly tweets: TweetsServiceClient;
+  private readonly graph: GraphServiceClient;
+
+  constructor(addresses: { users: string; tweets: string; graph: string }) {
+    this.users = new UsersServiceClient(addresses.users, insecureChannel());
+    this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel());
+    this.graph = new GraphServiceClient(addresses.graph, insecureChannel());
+  }
+
+  /** Calls on behalf of a gRPC call: its request id, caller and deadline go along. */
+  forCall(ctx: CallContext): Hydration<Tweet, User> {
+    return this.hydration(() => ctx.forward());
+  }
+
+  /** Calls caused by an event: no caller, the event's own request id in every log along the way, a deadline per call. */
+  forEvent(eventId: string): Hydration<Tweet, User> & FollowerDirectory {
+    const forEvent = (timeoutMs: number) => () => {
+      const metadata = new Metadata();
+      metadata.set(REQUEST_ID_KEY, `event-${eventId}`);
+      return { metadata, options: { deadline: Date.now() + timeoutMs } };
+    };
+    return { ...this.hydration(forEvent(EVENT_CALL_TIMEOUT_MS)), ...this.followerDirectory(forEvent(EVENT_CALL_TIMEOUT_MS), forEvent(FOLLOWER_LISTING_TIMEOUT_MS)) };
+  }
+
+  close(): void {
+    this.users.close();
+    this.tweets.close();
+    this.graph.close();
+  }
+
+  private hydration(forward: Forwarding): Hydration<Tweet, User> {
+    return {
+      tweets: async (ids) => {
+        const batches = await Promise.all(
+          chunks(ids, MAX_BATCH_IDS).map((batch) =>
+            fromUpstream("tweets", () => {
+              const { metadata, options } = forward();
+              return unary(this.tweets, this.tweets.batchGetTweets, { ids: batch }, metadata, options);
+            }),
+          ),
+        );
+        return batches.flatMap((response) => response.tweets);
+      },
+      // A page names at most 100 tweets but up to twice as many people (authors and retweeters);
+      // past 100 distinct people it takes a second call.
+      profiles: async (ids) => {
+        const batches = await Promise.all(
+          chunks(ids, MAX_BATCH_IDS).map((batch) =>
+            fromUpstream("users", () => {
+              const { metadata, options } = forward();
+              return unary(this.users, this.users.batchGetUsers, { ids: batch }, metadata, options);
+            }),
+          ),
+        );
+        // Public profiles only: the users service shows callers their own email.
+        return batches.flatMap((response) => response.users.map((user) => ({ ...user, email: "" })));
+      },
+    };
+  }
+
+  private followerDirectory(forward: Forwarding, forwardListing: Forwarding): FollowerDirectory {
+    const graph = this.graph;
+    return {
+      followerCount: async (userId) => {
+        const { metadata, options } = forward();
+        const counts = await fromUpstream("graph", () => unary(graph, graph.getCounts, { userId }, metadata, options));
+        return Number(counts.followersCount);
+      },
+      async *followers(userId: string, resumeToken?: string): AsyncIterable<FollowerBatch> {
+        const { metadata, options } = forwardListing();
+        const call = graph.listFollowerIds({ userId, batchSize: FOLLOWER_BATCH_SIZE, resumeToken: resumeToken ?? "" }, metadata, options);
+        try {
+          for await (const batch of call as AsyncIterable<ListFollowerIdsResponse>) {
+            yield { followerIds: batch.followerIds, resumeToken: batch.resumeToken };
+          }
+        } finally {
+          // Stops the server's listing when the fan-out ends early (tweet deleted, shutdown).
+          call.cancel();
+        }
+      },
+    };
+  }
+}

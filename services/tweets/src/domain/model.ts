@@ -1,0 +1,81 @@
+/**
+ * A tweet as stored: a post, a reply (replyToId) or a retweet entry (retweetOfId, empty text).
+ * Its counts are not stored with it; see `TweetCounts`.
+ */
+export interface Tweet {
+  /** A ULID: its time part is createdAt, so time ranges are id ranges. */
+  id: string;
+  authorId: string;
+  text: string;
+  createdAt: Date;
+  replyToId?: string;
+  retweetOfId?: string;
+  /** Lower-cased, without '#', in order of first appearance. */
+  tags: string[];
+  /** Usernames without '@', in order of first appearance. */
+  mentions: string[];
+  /** The client's key for retrying this create; unique per author among live tweets. */
+  idempotencyKey?: string;
+}
+
+/**
+ * Counted from the like, retweet and reply documents whenever a tweet is read, never stored as
+ * numbers. Without multi-document transactions a stored counter needs a second write after the
+ * like (or retweet, or reply) itself, and a process dying between the two leaves it wrong with
+ * nothing to tell by how much. A count of the documents is exact under any concurrency and after
+ * any crash, because the only write is the one that creates or removes the document; it costs an
+ * index range count per tweet read, batched into one grouped query per page.
+ */
+export interface TweetCounts {
+  likeCount: number;
+  retweetCount: number;
+  replyCount: number;
+}
+
+/** A tweet as one viewer sees it. */
+export interface TweetView extends Omit<Tweet, "idempotencyKey">, TweetCounts {
+  likedByMe: boolean;
+  retweetedByMe: boolean;
+  /** For a retweet entry, the original. */
+  retweetedTweet?: TweetView;
+}
+
+export interface Like {
+  /** A ULID, so likes list newest first by id. */
+  id: string;
+  tweetId: string;
+  userId: string;
+  likedAt: Date;
+}
+
+/** What SearchTweets and CountTweets filter on; ids bound the time range (see `idFloor`). */
+export interface TweetFilter {
+  tag?: string;
+  authorId?: string;
+  /** Inclusive lower bound on the id. */
+  fromId?: string;
+  /** Exclusive upper bound on the id. */
+  toId?: string;
+}
+
+export const NO_COUNTS: TweetCounts = { likeCount: 0, retweetCount: 0, replyCount: 0 };
+
+const ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/** ULIDs hold 48 bits of milliseconds. */
+const MAX_ID_TIME = 2 ** 48 - 1;
+
+/**
+ * The smallest id a tweet created at `time` can have: its time part followed by the smallest
+ * random part. Every id made at or after that millisecond sorts at or above it, and every earlier
+ * one below, so `[idFloor(start), idFloor(end))` holds exactly the tweets of `[start, end)`.
+ * (The kit's newId cannot be used for this: it never goes back in time.)
+ */
+export function idFloor(time: Date): string {
+  let ms = Math.min(Math.max(time.getTime(), 0), MAX_ID_TIME);
+  let encoded = "";
+  for (let i = 0; i < 10; i++) {
+    encoded = ID_ALPHABET[ms % 32] + encoded;
+    ms = Math.floor(ms / 32);
+  }
+  return encoded + "0".repeat(16);
+}

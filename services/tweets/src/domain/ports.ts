@@ -1,0 +1,60 @@
+import type { BusMessage } from "@chirp/kit";
+import type { Like, Tweet, TweetCounts, TweetFilter } from "./model.js";
+
+/**
+ * Where tweets and likes live. Every change other services must hear about is saved together
+ * with its event messages in one atomic write (the outbox); a store never publishes by itself.
+ * Reads see live tweets only: a deleted tweet is a tombstone until its events are relayed.
+ */
+export interface TweetRepository {
+  /**
+   * Saves a new tweet and its events, unless the author already has a live tweet with the same
+   * idempotency key, or already retweeted the same original: then nothing is written and that
+   * tweet is returned. Concurrent creates of either kind leave exactly one tweet.
+   */
+  create(tweet: Tweet, events: BusMessage[]): Promise<{ tweet: Tweet; created: boolean }>;
+  findById(id: string): Promise<Tweet | undefined>;
+  /** The live tweets among the ids, in any order. */
+  findByIds(ids: string[]): Promise<Tweet[]>;
+  findByIdempotencyKey(authorId: string, key: string): Promise<Tweet | undefined>;
+  /** The author's live retweet of the original. */
+  findRetweet(authorId: string, originalId: string): Promise<Tweet | undefined>;
+  /**
+   * Turns a live tweet into a tombstone (hidden from every read, its idempotency key and retweet
+   * slot free again) and records the events; false when there is no such live tweet.
+   */
+  delete(id: string, events: BusMessage[]): Promise<boolean>;
+
+  /** The author's posts, replies and retweets with ids below `before`, newest first. */
+  listByAuthor(authorId: string, before: string | undefined, limit: number): Promise<Tweet[]>;
+  /** Direct replies to the tweet with ids above `after`, oldest first. */
+  listReplies(tweetId: string, after: string | undefined, limit: number): Promise<Tweet[]>;
+  /** Retweet entries of the original with ids below `before`, newest first. */
+  listRetweetsOf(originalId: string, before: string | undefined, limit: number): Promise<Tweet[]>;
+  /** Posts and replies (not retweet entries) matching every filter, ids below `before`, newest first. */
+  search(filter: TweetFilter, before: string | undefined, limit: number): Promise<Tweet[]>;
+  /** How many posts and replies match every filter. */
+  count(filter: TweetFilter): Promise<number>;
+
+  /** Likes, live retweet entries and live direct replies of each tweet; every id gets an entry. */
+  counts(tweetIds: string[]): Promise<Map<string, TweetCounts>>;
+  /** Which of the tweets the user likes. */
+  likedBy(userId: string, tweetIds: string[]): Promise<Set<string>>;
+  /** Which of the tweets the user has a live retweet of. */
+  retweetedBy(userId: string, tweetIds: string[]): Promise<Set<string>>;
+
+  /** Saves the like; false (and nothing written) when the user already likes the tweet. */
+  addLike(like: Like): Promise<boolean>;
+  /** False when the user did not like the tweet. */
+  removeLike(tweetId: string, userId: string): Promise<boolean>;
+  /** The tweet's likes with ids below `before`, newest first. */
+  listLikes(tweetId: string, before: string | undefined, limit: number): Promise<Like[]>;
+  removeLikesBy(userId: string): Promise<void>;
+  removeLikesOf(tweetId: string): Promise<void>;
+}
+
+/** Builds the event messages that announce tweet changes. */
+export interface TweetEvents {
+  created(tweet: Tweet): BusMessage;
+  deleted(tweet: Tweet, at: Date): BusMessage;
+}

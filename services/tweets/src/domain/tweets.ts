@@ -1,0 +1,265 @@
+import { decodePageToken, encodePageToken, idTime, isId, newId, notFound, pageSize, permissionDenied, takePage } from "@chirp/kit";
+import { parseContent } from "./content.js";
+import type { Like, Tweet, TweetView } from "./model.js";
+import type { TweetEvents, TweetRepository } from "./ports.js";
+import * as valid from "./validation.js";
+
+export interface TweetsDependencies {
+  repository: TweetRepository;
+  events: TweetEvents;
+  /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
+  onEventsRecorded?: () => void;
+  clock?: () => Date;
+}
+
+export interface NewTweet {
+  text: string;
+  /** Empty when the tweet is not a reply. */
+  replyToId: string;
+  tags: string[];
+  /** Empty when the client gave none. */
+  idempotencyKey: string;
+}
+
+export interface PageRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string;
+}
+
+const isIdCursor = (value: unknown): value is string => typeof value === "string" && isId(value);
+const noTweet = (field: string, id: string) => notFound(field, `no tweet has id "${id}"`);
+/** How many tweets a clean-up handles per query. */
+const CLEANUP_BATCH = 100;
+
+/**
+ * The rules of posting, replying, liking and retweeting. Knows nothing of transports or databases.
+ *
+ * Likes, replies and retweets aimed at a retweet entry go to its original, as they do on Twitter.
+ * Replies outlive the tweet they answer; their reply_to_id then names a tweet that reads as missing.
+ * A retweet entry whose original is gone reads as missing too until it is removed with it.
+ */
+export class Tweets {
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: TweetsDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  private get repository(): TweetRepository {
+    return this.deps.repository;
+  }
+
+  async createTweet(authorId: string, input: NewTweet): Promise<TweetView> {
+    const text = valid.text(input.text);
+    const explicitTags = valid.tags(input.tags);
+    const idempotencyKey = valid.idempotencyKey(input.idempotencyKey);
+    const replyToId = input.replyToId === "" ? undefined : valid.tweetId(input.replyToId, "reply_to_id");
+    if (idempotencyKey) {
+      // A retry is answered with the first tweet even if what it replied to is gone by now.
+      const first = await this.repository.findByIdempotencyKey(authorId, idempotencyKey);
+      if (first) return this.view(first, authorId, "idempotency_key");
+    }
+    const parent = replyToId === undefined ? undefined : await this.target(replyToId, "reply_to_id");
+    const content = parseContent(text);
+    const tweet = await this.save({
+      ...this.stamp(authorId),
+      text,
+      ...(parent && { replyToId: parent.id }),
+      tags: [...new Set([...content.tags, ...explicitTags])],
+      mentions: content.mentions,
+      ...(idempotencyKey && { idempotencyKey }),
+    });
+    return this.view(tweet, authorId, "id");
+  }
+
+  async getTweet(id: string, viewerId?: string): Promise<TweetView> {
+    const tweet = await this.repository.findById(valid.tweetId(id));
+    if (!tweet) throw noTweet("id", id);
+    return this.view(tweet, viewerId, "id");
+  }
+
+  /** Found tweets in the order asked for, and the ids that name no tweet (or a deleted one). */
+  async batchGetTweets(ids: string[], viewerId?: string): Promise<{ tweets: TweetView[]; missingIds: string[] }> {
+    const wanted = valid.idList(ids);
+    const found = new Map((await this.views(await this.repository.findByIds(wanted), viewerId)).map((t) => [t.id, t]));
+    return {
+      tweets: wanted.flatMap((id) => found.get(id) ?? []),
+      missingIds: wanted.filter((id) => !found.has(id)),
+    };
+  }
+
+  async deleteTweet(callerId: string, id: string): Promise<void> {
+    const tweet = await this.repository.findById(valid.tweetId(id));
+    if (!tweet) throw noTweet("id", id);
+    if (tweet.authorId !== callerId) throw permissionDenied("id: you can only delete your own tweets");
+    if (!(await this.remove(tweet))) throw noTweet("id", id);
+  }
+
+  async listUserTweets(input: { userId: string } & PageRequest, viewerId?: string): Promise<Page<TweetView>> {
+    const query = { userId: valid.userId(input.userId) };
+    const size = pageSize(input.pageSize);
+    const before = decodePageToken(input.pageToken, isIdCursor, query);
+    return this.page(await this.repository.listByAuthor(query.userId, before, size + 1), size, query, viewerId);
+  }
+
+  async listReplies(input: { tweetId: string } & PageRequest, viewerId?: string): Promise<Page<TweetView>> {
+    const query = { tweetId: valid.tweetId(input.tweetId, "tweet_id") };
+    const size = pageSize(input.pageSize);
+    const after = decodePageToken(input.pageToken, isIdCursor, query);
+    return this.page(await this.repository.listReplies(query.tweetId, after, size + 1), size, query, viewerId);
+  }
+
+  /** Liking a tweet the caller already likes changes nothing. */
+  async likeTweet(callerId: string, tweetId: string): Promise<TweetView> {
+    const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    const id = newId(this.clock().getTime());
+    await this.repository.addLike({ id, tweetId: tweet.id, userId: callerId, likedAt: idTime(id) });
+    return this.view(tweet, callerId, "tweet_id");
+  }
+
+  async unlikeTweet(callerId: string, tweetId: string): Promise<TweetView> {
+    const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    await this.repository.removeLike(tweet.id, callerId);
+    return this.view(tweet, callerId, "tweet_id");
+  }
+
+  async listLikers(input: { tweetId: string } & PageRequest): Promise<Page<Like>> {
+    const tweet = await this.target(valid.tweetId(input.tweetId, "tweet_id"), "tweet_id");
+    const query = { tweetId: tweet.id };
+    const size = pageSize(input.pageSize);
+    const before = decodePageToken(input.pageToken, isIdCursor, query);
+    const { page, more } = takePage(await this.repository.listLikes(tweet.id, before, size + 1), size);
+    const last = page.at(-1);
+    return { items: page, nextPageToken: more && last ? encodePageToken(last.id, query) : "" };
+  }
+
+  /** The caller's retweet entry of the original, made once however often this is called. */
+  async retweet(callerId: string, tweetId: string): Promise<TweetView> {
+    const original = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    const entry =
+      (await this.repository.findRetweet(callerId, original.id)) ??
+      (await this.save({ ...this.stamp(callerId), text: "", retweetOfId: original.id, tags: [], mentions: [] }));
+    return this.view(entry, callerId, "tweet_id");
+  }
+
+  /** Removes the caller's retweet entry, if any, and answers with the original. */
+  async unretweet(callerId: string, tweetId: string): Promise<TweetView> {
+    const original = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    const entry = await this.repository.findRetweet(callerId, original.id);
+    if (entry) await this.remove(entry);
+    return this.view(original, callerId, "tweet_id");
+  }
+
+  async searchTweets(input: valid.SearchCriteria & PageRequest, viewerId?: string): Promise<Page<TweetView>> {
+    const filter = valid.filter(input);
+    const size = pageSize(input.pageSize);
+    const before = decodePageToken(input.pageToken, isIdCursor, filter);
+    return this.page(await this.repository.search(filter, before, size + 1), size, filter, viewerId);
+  }
+
+  async countTweets(criteria: valid.SearchCriteria): Promise<number> {
+    return this.repository.count(valid.filter(criteria));
+  }
+
+  /**
+   * A deleted account leaves nothing behind here: its likes go, and each of its tweets and
+   * retweets is deleted and announced with TweetDeleted like any other deletion, which in turn
+   * removes the likes and retweets others made of them (see `tweetDeleted`). Counts on other
+   * users' tweets follow at once, being counted from what is left. Safe to repeat after a crash
+   * or a redelivery: only what is still there is touched.
+   */
+  async userDeleted(userId: string): Promise<void> {
+    valid.userId(userId);
+    await this.repository.removeLikesBy(userId);
+    await this.removeEach((before) => this.repository.listByAuthor(userId, before, CLEANUP_BATCH));
+  }
+
+  /** Once a post is deleted, its likes and the retweet entries pointing at it go too. Safe to repeat. */
+  async tweetDeleted(deleted: { tweetId: string; retweetOfId: string }): Promise<void> {
+    const tweetId = valid.tweetId(deleted.tweetId, "tweet_id");
+    if (deleted.retweetOfId !== "") return;
+    await this.repository.removeLikesOf(tweetId);
+    await this.removeEach((before) => this.repository.listRetweetsOf(tweetId, before, CLEANUP_BATCH));
+  }
+
+  /** A fresh id and its creation time, which the id encodes: time ranges are id ranges. */
+  private stamp(authorId: string): Pick<Tweet, "id" | "authorId" | "createdAt"> {
+    const id = newId(this.clock().getTime());
+    return { id, authorId, createdAt: idTime(id) };
+  }
+
+  /** Saves a new tweet, or answers with the one an idempotency key or retweet already made. */
+  private async save(tweet: Tweet): Promise<Tweet> {
+    const result = await this.repository.create(tweet, [this.deps.events.created(tweet)]);
+    if (result.created) this.deps.onEventsRecorded?.();
+    return result.tweet;
+  }
+
+  private async remove(tweet: Tweet): Promise<boolean> {
+    const removed = await this.repository.delete(tweet.id, [this.deps.events.deleted(tweet, this.clock())]);
+    if (removed) this.deps.onEventsRecorded?.();
+    return removed;
+  }
+
+  /** Deletes every tweet a newest-first listing yields, batch by batch. */
+  private async removeEach(list: (before: string | undefined) => Promise<Tweet[]>): Promise<void> {
+    let before: string | undefined;
+    for (;;) {
+      const batch = await list(before);
+      for (const tweet of batch) await this.remove(tweet);
+      if (batch.length < CLEANUP_BATCH) return;
+      before = batch.at(-1)!.id;
+    }
+  }
+
+  /** The live tweet an action aims at; for a retweet entry, its original. */
+  private async target(id: string, field: string): Promise<Tweet> {
+    const tweet = await this.repository.findById(id);
+    const original = tweet?.retweetOfId ? await this.repository.findById(tweet.retweetOfId) : tweet;
+    if (!original) throw noTweet(field, id);
+    return original;
+  }
+
+  private async page(fetched: Tweet[], size: number, query: unknown, viewerId: string | undefined): Promise<Page<TweetView>> {
+    const { page, more } = takePage(fetched, size);
+    const last = page.at(-1);
+    return { items: await this.views(page, viewerId), nextPageToken: more && last ? encodePageToken(last.id, query) : "" };
+  }
+
+  private async view(tweet: Tweet, viewerId: string | undefined, field: string): Promise<TweetView> {
+    const [view] = await this.views([tweet], viewerId);
+    if (!view) throw noTweet(field, tweet.id);
+    return view;
+  }
+
+  /**
+   * The tweets as the viewer sees them, with counts, the viewer's likes and retweets and each
+   * retweet's original, in a fixed number of queries however many tweets there are. Retweet
+   * entries whose original is gone are left out.
+   */
+  private async views(tweets: Tweet[], viewerId: string | undefined): Promise<TweetView[]> {
+    const originalIds = [...new Set(tweets.flatMap((t) => t.retweetOfId ?? []))];
+    const originals = new Map(originalIds.length === 0 ? [] : (await this.repository.findByIds(originalIds)).map((t) => [t.id, t]));
+    const shown = tweets.filter((t) => t.retweetOfId === undefined || originals.has(t.retweetOfId));
+    if (shown.length === 0) return [];
+    const ids = [...new Set([...shown, ...originals.values()].map((t) => t.id))];
+    const [counts, liked, retweeted] = await Promise.all([
+      this.repository.counts(ids),
+      viewerId ? this.repository.likedBy(viewerId, ids) : new Set<string>(),
+      viewerId ? this.repository.retweetedBy(viewerId, ids) : new Set<string>(),
+    ]);
+    const view = ({ idempotencyKey: _key, ...tweet }: Tweet): TweetView => ({
+      ...tweet,
+      ...counts.get(tweet.id)!,
+      likedByMe: liked.has(tweet.id),
+      retweetedByMe: retweeted.has(tweet.id),
+      ...(tweet.retweetOfId !== undefined && { retweetedTweet: view(originals.get(tweet.retweetOfId)!) }),
+    });
+    return shown.map(view);
+  }
+}

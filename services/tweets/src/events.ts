@@ -1,0 +1,40 @@
+import type { Consumer, EventSubscriber } from "@chirp/kit";
+import { decodeEvent, EVENT_SUBJECTS, eventMessage } from "@chirp/kit/events";
+import type { TweetEvents } from "./domain/ports.js";
+import type { Tweets } from "./domain/tweets.js";
+
+/** The tweets service's events, as `chirp.events.v1.Event` messages. */
+export const tweetEvents: TweetEvents = {
+  created: (tweet) =>
+    eventMessage(
+      {
+        $case: "tweetCreated",
+        value: {
+          tweetId: tweet.id,
+          authorId: tweet.authorId,
+          createdAt: tweet.createdAt,
+          replyToId: tweet.replyToId ?? "",
+          retweetOfId: tweet.retweetOfId ?? "",
+          tags: tweet.tags,
+        },
+      },
+      tweet.createdAt,
+    ),
+  deleted: (tweet, at) =>
+    eventMessage({ $case: "tweetDeleted", value: { tweetId: tweet.id, authorId: tweet.authorId, retweetOfId: tweet.retweetOfId ?? "" } }, at),
+};
+
+/** The durable consumer every replica of the service shares, so each event is handled once. */
+export const TWEETS_CONSUMER = "tweets";
+
+/**
+ * What the service reacts to: a deleted account (its tweets, likes and retweets go) and its own
+ * TweetDeleted (the likes and retweets of a deleted post go). Both handlers are idempotent.
+ */
+export function consumeEvents(bus: EventSubscriber, tweets: Tweets, durable = TWEETS_CONSUMER): Promise<Consumer> {
+  return bus.consume({ durable, subjects: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted] }, async (delivery) => {
+    const { payload } = decodeEvent(delivery.data);
+    if (payload?.$case === "userDeleted") await tweets.userDeleted(payload.value.userId);
+    if (payload?.$case === "tweetDeleted") await tweets.tweetDeleted(payload.value);
+  });
+}

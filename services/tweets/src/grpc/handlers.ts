@@ -1,0 +1,71 @@
+import type { ServiceHandlers } from "@chirp/kit/grpc";
+import type { Tweet as TweetMessage, TweetsServiceService } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import type { TweetView } from "../domain/model.js";
+import type { Page, Tweets } from "../domain/tweets.js";
+
+const toMessage = (tweet: TweetView): TweetMessage => ({
+  id: tweet.id,
+  authorId: tweet.authorId,
+  text: tweet.text,
+  createdAt: tweet.createdAt,
+  replyToId: tweet.replyToId ?? "",
+  retweetOfId: tweet.retweetOfId ?? "",
+  tags: tweet.tags,
+  mentions: tweet.mentions,
+  likeCount: String(tweet.likeCount),
+  retweetCount: String(tweet.retweetCount),
+  replyCount: String(tweet.replyCount),
+  likedByMe: tweet.likedByMe,
+  retweetedByMe: tweet.retweetedByMe,
+  retweetedTweet: tweet.retweetedTweet && toMessage(tweet.retweetedTweet),
+});
+
+const toTweetPage = (page: Page<TweetView>) => ({ tweets: page.items.map(toMessage), nextPageToken: page.nextPageToken });
+
+/** `chirp.tweets.v1.TweetsService` over the domain: translation only, no rules. */
+export function tweetsHandlers(tweets: Tweets): ServiceHandlers<typeof TweetsServiceService> {
+  return {
+    async createTweet(req, ctx) {
+      return { tweet: toMessage(await tweets.createTweet(ctx.requireCaller(), req)) };
+    },
+    async getTweet(req, ctx) {
+      return { tweet: toMessage(await tweets.getTweet(req.id, ctx.callerId)) };
+    },
+    async batchGetTweets(req, ctx) {
+      const result = await tweets.batchGetTweets(req.ids, ctx.callerId);
+      return { tweets: result.tweets.map(toMessage), missingIds: result.missingIds };
+    },
+    async deleteTweet(req, ctx) {
+      await tweets.deleteTweet(ctx.requireCaller(), req.id);
+      return {};
+    },
+    async listUserTweets(req, ctx) {
+      return toTweetPage(await tweets.listUserTweets(req, ctx.callerId));
+    },
+    async listReplies(req, ctx) {
+      return toTweetPage(await tweets.listReplies(req, ctx.callerId));
+    },
+    async likeTweet(req, ctx) {
+      return { tweet: toMessage(await tweets.likeTweet(ctx.requireCaller(), req.tweetId)) };
+    },
+    async unlikeTweet(req, ctx) {
+      return { tweet: toMessage(await tweets.unlikeTweet(ctx.requireCaller(), req.tweetId)) };
+    },
+    async listLikers(req) {
+      const page = await tweets.listLikers(req);
+      return { likers: page.items.map((like) => ({ userId: like.userId, likedAt: like.likedAt })), nextPageToken: page.nextPageToken };
+    },
+    async retweet(req, ctx) {
+      return { retweet: toMessage(await tweets.retweet(ctx.requireCaller(), req.tweetId)) };
+    },
+    async unretweet(req, ctx) {
+      return { tweet: toMessage(await tweets.unretweet(ctx.requireCaller(), req.tweetId)) };
+    },
+    async searchTweets(req, ctx) {
+      return toTweetPage(await tweets.searchTweets(req, ctx.callerId));
+    },
+    async countTweets(req) {
+      return { count: String(await tweets.countTweets(req)) };
+    },
+  };
+}

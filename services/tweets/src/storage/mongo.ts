@@ -1,0 +1,278 @@
+import type { BusMessage } from "@chirp/kit";
+import { duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
+import type { Collection, Db, Filter, IndexDescription } from "mongodb";
+import { NO_COUNTS, type Like, type Tweet, type TweetCounts, type TweetFilter } from "../domain/model.js";
+import type { TweetRepository } from "../domain/ports.js";
+
+interface TweetDocument extends WithOutbox {
+  authorId: string;
+  text: string;
+  createdAt: Date;
+  replyToId?: string;
+  retweetOfId?: string;
+  tags: string[];
+  mentions: string[];
+  /** The client's key as given. */
+  idempotencyKey?: string;
+  /** `<authorId>:<key>`, unique; only live tweets have one, so a deleted tweet's key is free again. */
+  authorIdempotencyKey?: string;
+  /** `<authorId>:<retweetOfId>`, unique: one live retweet per user and original. */
+  retweetKey?: string;
+  /** Set on a tombstone, which lives until its TweetDeleted event is relayed. */
+  deletedAt?: Date;
+}
+
+interface LikeDocument {
+  /** `<tweetId>:<userId>`: a user likes a tweet at most once, and "do I like these?" is an _id lookup. */
+  _id: string;
+  tweetId: string;
+  userId: string;
+  /** A ULID: likes list newest first by it. */
+  likeId: string;
+  likedAt: Date;
+}
+
+interface CountRow {
+  _id: string;
+  n: number;
+}
+
+const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
+const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
+const LIVE: Filter<TweetDocument> = { deletedAt: { $exists: false } };
+const WITHOUT_OUTBOX = { projection: { outbox: 0 } } as const;
+
+/**
+ * Every query has an index whose prefix is its equality fields and whose next key is its sort or
+ * range, so each reads only what it returns (or counts): ids are ULIDs, so `_id` order is time
+ * order and a time range is an `_id` range.
+ */
+const TWEET_INDEXES: IndexDescription[] = [
+  // ListUserTweets, search and count by author (with or without a time range), account clean-up.
+  { key: { authorId: 1, _id: -1 }, name: "author_newest" },
+  // Search and count by tag (with or without a time range); tags is an array, so multikey.
+  { key: { tags: 1, _id: -1 }, name: "tag_newest" },
+  // ListReplies and reply counts.
+  { key: { replyToId: 1, _id: 1 }, name: "replies_oldest" },
+  // Retweet counts and removing the retweets of a deleted post.
+  { key: { retweetOfId: 1, _id: -1 }, name: "retweets_newest" },
+  // One live retweet per user and original, and "have I retweeted these?".
+  { key: { retweetKey: 1 }, name: "retweet_unique", unique: true, sparse: true },
+  { key: { authorIdempotencyKey: 1 }, name: "idempotency_key_unique", unique: true, sparse: true },
+  OUTBOX_INDEX,
+];
+
+const LIKE_INDEXES: IndexDescription[] = [
+  // ListLikers, like counts and removing the likes of a deleted post.
+  { key: { tweetId: 1, likeId: -1 }, name: "tweet_likes_newest" },
+  // Removing a deleted account's likes.
+  { key: { userId: 1 }, name: "user_likes" },
+];
+
+function toTweet(doc: TweetDocument): Tweet {
+  return {
+    id: doc._id,
+    authorId: doc.authorId,
+    text: doc.text,
+    createdAt: doc.createdAt,
+    ...(doc.replyToId !== undefined && { replyToId: doc.replyToId }),
+    ...(doc.retweetOfId !== undefined && { retweetOfId: doc.retweetOfId }),
+    tags: doc.tags,
+    mentions: doc.mentions,
+    ...(doc.idempotencyKey !== undefined && { idempotencyKey: doc.idempotencyKey }),
+  };
+}
+
+function toDocument(tweet: Tweet, events: BusMessage[]): TweetDocument {
+  return {
+    _id: tweet.id,
+    authorId: tweet.authorId,
+    text: tweet.text,
+    createdAt: tweet.createdAt,
+    ...(tweet.replyToId !== undefined && { replyToId: tweet.replyToId }),
+    ...(tweet.retweetOfId !== undefined && { retweetOfId: tweet.retweetOfId, retweetKey: keyOf(tweet.authorId, tweet.retweetOfId) }),
+    tags: tweet.tags,
+    mentions: tweet.mentions,
+    ...(tweet.idempotencyKey !== undefined && {
+      idempotencyKey: tweet.idempotencyKey,
+      authorIdempotencyKey: keyOf(tweet.authorId, tweet.idempotencyKey),
+    }),
+    outbox: storedMessages(events),
+  };
+}
+
+const toLike = (doc: LikeDocument): Like => ({ id: doc.likeId, tweetId: doc.tweetId, userId: doc.userId, likedAt: doc.likedAt });
+
+/** Posts matching the filter: never retweet entries, which have no text or tags of their own. */
+function searchQuery(filter: TweetFilter, before: string | undefined): Filter<TweetDocument> {
+  const upper = [filter.toId, before].filter((id) => id !== undefined).sort()[0];
+  const idRange = { ...(filter.fromId !== undefined && { $gte: filter.fromId }), ...(upper !== undefined && { $lt: upper }) };
+  return {
+    ...LIVE,
+    retweetOfId: { $exists: false },
+    ...(filter.tag !== undefined && { tags: filter.tag }),
+    ...(filter.authorId !== undefined && { authorId: filter.authorId }),
+    ...(Object.keys(idRange).length > 0 && { _id: idRange }),
+  };
+}
+
+/** Tweets in the `tweets` collection and likes in `likes`, in the service's own database. */
+export class MongoTweetRepository implements TweetRepository {
+  readonly outbox: MongoOutboxStore<TweetDocument>;
+
+  constructor(
+    private readonly tweets: Collection<TweetDocument>,
+    private readonly likes: Collection<LikeDocument>,
+  ) {
+    this.outbox = new MongoOutboxStore(tweets, { deletedAt: { $exists: true } });
+  }
+
+  static async open(db: Db): Promise<MongoTweetRepository> {
+    const tweets = db.collection<TweetDocument>("tweets");
+    const likes = db.collection<LikeDocument>("likes");
+    await ensureIndexes(tweets, TWEET_INDEXES);
+    await ensureIndexes(likes, LIKE_INDEXES);
+    return new MongoTweetRepository(tweets, likes);
+  }
+
+  async create(tweet: Tweet, events: BusMessage[]): Promise<{ tweet: Tweet; created: boolean }> {
+    try {
+      await this.tweets.insertOne(toDocument(tweet, events));
+      return { tweet, created: true };
+    } catch (error) {
+      if (duplicateKeyIndex(error) === undefined) throw error;
+      // Ids are fresh, so the collision is on the retweet or idempotency key (FerretDB does not
+      // say which index): whichever this tweet has names the live tweet that holds it.
+      const holder =
+        tweet.retweetOfId !== undefined
+          ? await this.findRetweet(tweet.authorId, tweet.retweetOfId)
+          : tweet.idempotencyKey !== undefined
+            ? await this.findByIdempotencyKey(tweet.authorId, tweet.idempotencyKey)
+            : undefined;
+      if (holder) return { tweet: holder, created: false };
+      if (tweet.retweetOfId === undefined && tweet.idempotencyKey === undefined) throw error;
+      // The holder was deleted since the insert collided with it, so the key is free again.
+      return this.create(tweet, events);
+    }
+  }
+
+  private async findOne(filter: Filter<TweetDocument>): Promise<Tweet | undefined> {
+    const doc = await this.tweets.findOne({ ...filter, ...LIVE }, WITHOUT_OUTBOX);
+    return doc ? toTweet(doc) : undefined;
+  }
+
+  private async findMany(filter: Filter<TweetDocument>, sort: Record<string, 1 | -1>, limit: number): Promise<Tweet[]> {
+    const docs = await this.tweets.find({ ...filter, ...LIVE }, WITHOUT_OUTBOX).sort(sort).limit(limit).toArray();
+    return docs.map(toTweet);
+  }
+
+  findById(id: string) {
+    return this.findOne({ _id: id });
+  }
+
+  async findByIds(ids: string[]) {
+    const docs = await this.tweets.find({ _id: { $in: ids }, ...LIVE }, WITHOUT_OUTBOX).toArray();
+    return docs.map(toTweet);
+  }
+
+  findByIdempotencyKey(authorId: string, key: string) {
+    return this.findOne({ authorIdempotencyKey: keyOf(authorId, key) });
+  }
+
+  findRetweet(authorId: string, originalId: string) {
+    return this.findOne({ retweetKey: keyOf(authorId, originalId) });
+  }
+
+  async delete(id: string, events: BusMessage[]): Promise<boolean> {
+    const result = await this.tweets.updateOne(
+      { _id: id, ...LIVE },
+      {
+        // The content goes at once; what the TweetDeleted event needs stays until it is relayed.
+        $set: { deletedAt: new Date(), text: "", tags: [], mentions: [] },
+        $unset: { authorIdempotencyKey: "", retweetKey: "" },
+        $push: { outbox: { $each: storedMessages(events) } },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  listByAuthor(authorId: string, before: string | undefined, limit: number) {
+    return this.findMany({ authorId, ...(before !== undefined && { _id: { $lt: before } }) }, { _id: -1 }, limit);
+  }
+
+  listReplies(tweetId: string, after: string | undefined, limit: number) {
+    return this.findMany({ replyToId: tweetId, ...(after !== undefined && { _id: { $gt: after } }) }, { _id: 1 }, limit);
+  }
+
+  listRetweetsOf(originalId: string, before: string | undefined, limit: number) {
+    return this.findMany({ retweetOfId: originalId, ...(before !== undefined && { _id: { $lt: before } }) }, { _id: -1 }, limit);
+  }
+
+  async search(filter: TweetFilter, before: string | undefined, limit: number) {
+    const docs = await this.tweets.find(searchQuery(filter, before), WITHOUT_OUTBOX).sort({ _id: -1 }).limit(limit).toArray();
+    return docs.map(toTweet);
+  }
+
+  count(filter: TweetFilter) {
+    return this.tweets.countDocuments(searchQuery(filter, undefined));
+  }
+
+  /** Three grouped counts for the whole batch: likes, live retweet entries, live direct replies. */
+  async counts(tweetIds: string[]) {
+    const grouped = <T extends LikeDocument | TweetDocument>(collection: Collection<T>, field: string, match: Filter<T>) =>
+      collection.aggregate<CountRow>([{ $match: { ...match, [field]: { $in: tweetIds } } }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }]).toArray();
+    const [likes, retweets, replies] = await Promise.all([
+      grouped(this.likes, "tweetId", {}),
+      grouped(this.tweets, "retweetOfId", LIVE),
+      grouped(this.tweets, "replyToId", LIVE),
+    ]);
+    const counts = new Map<string, TweetCounts>(tweetIds.map((id) => [id, { ...NO_COUNTS }]));
+    for (const row of likes) counts.get(row._id)!.likeCount = row.n;
+    for (const row of retweets) counts.get(row._id)!.retweetCount = row.n;
+    for (const row of replies) counts.get(row._id)!.replyCount = row.n;
+    return counts;
+  }
+
+  async likedBy(userId: string, tweetIds: string[]) {
+    const docs = await this.likes.find({ _id: { $in: tweetIds.map((id) => likeKey(id, userId)) } }, { projection: { tweetId: 1 } }).toArray();
+    return new Set(docs.map((doc) => doc.tweetId));
+  }
+
+  async retweetedBy(userId: string, tweetIds: string[]) {
+    const docs = await this.tweets
+      .find({ retweetKey: { $in: tweetIds.map((id) => keyOf(userId, id)) } }, { projection: { retweetOfId: 1 } })
+      .toArray();
+    return new Set(docs.map((doc) => doc.retweetOfId!));
+  }
+
+  async addLike(like: Like) {
+    try {
+      await this.likes.insertOne({ _id: likeKey(like.tweetId, like.userId), tweetId: like.tweetId, userId: like.userId, likeId: like.id, likedAt: like.likedAt });
+      return true;
+    } catch (error) {
+      if (duplicateKeyIndex(error) === undefined) throw error;
+      return false;
+    }
+  }
+
+  async removeLike(tweetId: string, userId: string) {
+    return (await this.likes.deleteOne({ _id: likeKey(tweetId, userId) })).deletedCount === 1;
+  }
+
+  async listLikes(tweetId: string, before: string | undefined, limit: number) {
+    const docs = await this.likes
+      .find({ tweetId, ...(before !== undefined && { likeId: { $lt: before } }) })
+      .sort({ likeId: -1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(toLike);
+  }
+
+  async removeLikesBy(userId: string) {
+    await this.likes.deleteMany({ userId });
+  }
+
+  async removeLikesOf(tweetId: string) {
+    await this.likes.deleteMany({ tweetId });
+  }
+}

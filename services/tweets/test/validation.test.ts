@@ -1,0 +1,143 @@
+import { DomainError, idTime, newId } from "@chirp/kit";
+import { parseContent } from "../src/domain/content.js";
+import { idFloor } from "../src/domain/model.js";
+import * as valid from "../src/domain/validation.js";
+import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, Q_ACUTE } from "./fixtures.js";
+
+function rejects(fn: () => unknown, field: string): DomainError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).code).toBe("INVALID_ARGUMENT");
+    expect((error as DomainError).message.startsWith(`${field}: `)).toBe(true);
+    return error as DomainError;
+  }
+  throw new Error(`expected ${field} to be rejected`);
+}
+
+describe("tweet text", () => {
+  it.each([
+    ["ASCII letters", "x"],
+    ["a family emoji of seven code points", FAMILY],
+    ["a flag of two regional indicators", FLAG],
+    ["e with a combining accent", E_ACUTE_DECOMPOSED],
+    ["q with a combining accent, which has no precomposed form", Q_ACUTE],
+  ])("takes 280 and refuses 281 user-perceived characters made of %s", (_, character) => {
+    expect(valid.text(character.repeat(280))).toBe(character.repeat(280).normalize("NFC"));
+    expect(rejects(() => valid.text(character.repeat(281)), "text").message).toContain("got 281");
+  });
+
+  it("counts after NFC normalisation and trimming", () => {
+    const text = valid.text(`  ${E_ACUTE_DECOMPOSED}\n`);
+    expect(text).toBe("é");
+    expect(text).toHaveLength(1);
+    expect(valid.text(`${" ".repeat(10)}${"x".repeat(280)}${" ".repeat(10)}`)).toHaveLength(280);
+  });
+
+  it("refuses empty, blank and control-character text", () => {
+    rejects(() => valid.text(""), "text");
+    rejects(() => valid.text(" \n\t "), "text");
+    rejects(() => valid.text("bell\u0007"), "text");
+    expect(valid.text("two\nlines")).toBe("two\nlines");
+  });
+});
+
+describe("hashtags and mentions", () => {
+  it("finds hashtags lower-cased without '#', and mentions without '@', each once", () => {
+    expect(parseContent("Hi @Ann and @bob_2! #Launch day #launch #Café #日本 @ann")).toEqual({
+      tags: ["launch", "café", "日本"],
+      mentions: ["Ann", "bob_2"],
+    });
+  });
+
+  it("ignores what only looks like a hashtag or mention", () => {
+    const { tags, mentions } = parseContent("C# a#b ## # mail me at ann@example.org, @sixteen_chars_xx, @ alone, @@x");
+    expect(tags).toEqual([]);
+    expect(mentions).toEqual([]);
+  });
+
+  it("takes a mention of exactly 15 characters and stops a hashtag at punctuation", () => {
+    expect(parseContent("@fifteen_chars_x, #end. #a-b").mentions).toEqual(["fifteen_chars_x"]);
+    expect(parseContent("@fifteen_chars_x, #end. #a-b").tags).toEqual(["end", "a"]);
+  });
+
+  it("skips a hashtag too long to be a tag", () => {
+    expect(parseContent(`#${"x".repeat(valid.MAX_TAG_LENGTH + 1)} #ok`).tags).toEqual(["ok"]);
+  });
+});
+
+describe("explicit tags", () => {
+  it("lower-cases, strips a leading '#' and deduplicates", () => {
+    expect(valid.tags(["News", "#news", "Tech_2"])).toEqual(["news", "tech_2"]);
+  });
+
+  it("names the bad element by its index in the request", () => {
+    rejects(() => valid.tags(["ok", "not ok"]), "tags[1]");
+    rejects(() => valid.tags(["ok", ""]), "tags[1]");
+    rejects(() => valid.tags(["x".repeat(valid.MAX_TAG_LENGTH + 1)]), "tags[0]");
+  });
+
+  it("allows at most 10 distinct tags", () => {
+    const ten = Array.from({ length: 10 }, (_, i) => `t${i}`);
+    expect(valid.tags([...ten, "T0"])).toEqual(ten);
+    rejects(() => valid.tags([...ten, "t10"]), "tags");
+  });
+});
+
+describe("other fields", () => {
+  it("checks ids and names the field", () => {
+    const id = newId();
+    expect(valid.tweetId(id)).toBe(id);
+    rejects(() => valid.tweetId(""), "id");
+    rejects(() => valid.tweetId("nope", "reply_to_id"), "reply_to_id");
+    rejects(() => valid.userId("nope"), "user_id");
+  });
+
+  it("bounds id lists and names the bad element by its request index", () => {
+    const id = newId();
+    expect(valid.idList([id, id])).toEqual([id]);
+    rejects(() => valid.idList([id, "nope"]), "ids[1]");
+    rejects(() => valid.idList(Array.from({ length: 101 }, () => newId())), "ids");
+  });
+
+  it("accepts printable idempotency keys up to 128 characters", () => {
+    expect(valid.idempotencyKey("")).toBeUndefined();
+    expect(valid.idempotencyKey("retry-1f3a")).toBe("retry-1f3a");
+    rejects(() => valid.idempotencyKey("has space"), "idempotency_key");
+    rejects(() => valid.idempotencyKey("k".repeat(129)), "idempotency_key");
+  });
+
+  it("turns search criteria into a filter, refusing an empty or reversed time range", () => {
+    const start = new Date("2026-01-01T00:00:00Z");
+    const end = new Date("2026-01-02T00:00:00Z");
+    const authorId = newId();
+    expect(valid.filter({ tag: "#News", authorId, startTime: start, endTime: end })).toEqual({
+      tag: "news",
+      authorId,
+      fromId: idFloor(start),
+      toId: idFloor(end),
+    });
+    expect(valid.filter({ tag: "", authorId: "" })).toEqual({});
+    rejects(() => valid.filter({ tag: "", authorId: "", startTime: end, endTime: start }), "start_time");
+    rejects(() => valid.filter({ tag: "", authorId: "", startTime: start, endTime: start }), "start_time");
+    rejects(() => valid.filter({ tag: "a b", authorId: "" }), "tag");
+    rejects(() => valid.filter({ tag: "", authorId: "x" }), "author_id");
+  });
+});
+
+describe("time ranges as id ranges", () => {
+  it("puts every id made at a millisecond at or above that millisecond's floor and below the next one's", () => {
+    const id = newId();
+    const at = idTime(id);
+    expect(idTime(idFloor(at))).toEqual(at);
+    expect(idFloor(at) <= id).toBe(true);
+    expect(id < idFloor(new Date(at.getTime() + 1))).toBe(true);
+    expect(idFloor(new Date(at.getTime() - 1)) < idFloor(at)).toBe(true);
+  });
+
+  it("clamps times before 1970 and beyond what an id can hold", () => {
+    expect(idFloor(new Date(-5_000))).toBe("0".repeat(26));
+    expect(idFloor(new Date(8.64e15))).toBe(`7ZZZZZZZZZ${"0".repeat(16)}`);
+  });
+});
