@@ -82,12 +82,23 @@ function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log:
     const started = process.hrtime.bigint();
     const ctx = createCallContext(call, path, log);
     call.sendMetadata(requestIdMetadata(ctx.requestId));
-    // Respect flow control: wait for the transport to drain before producing more.
+    const cancelled = () => Object.assign(new Error("call cancelled"), { code: status.CANCELLED, metadata: new Metadata() });
+    // Respect flow control: wait for the transport to drain before producing more, unless the
+    // client goes away meanwhile (then no drain ever comes).
     const send = (response: unknown) =>
       new Promise<void>((resolve, reject) => {
-        if (ctx.signal.aborted) return reject(Object.assign(new Error("call cancelled"), { code: status.CANCELLED, metadata: new Metadata() }));
-        if (call.write(response)) resolve();
-        else call.once("drain", () => resolve());
+        if (ctx.signal.aborted) return reject(cancelled());
+        if (call.write(response)) return resolve();
+        const settle = (error?: Error) => {
+          call.off("drain", onDrain);
+          ctx.signal.removeEventListener("abort", onAbort);
+          if (error) reject(error);
+          else resolve();
+        };
+        const onDrain = () => settle();
+        const onAbort = () => settle(cancelled());
+        call.once("drain", onDrain);
+        ctx.signal.addEventListener("abort", onAbort, { once: true });
       });
     handler(call.request, ctx, send).then(
       () => {

@@ -5,26 +5,6 @@ import type { FollowListEntry } from "../domain/model.js";
 
 const toEdge = (entry: FollowListEntry): FollowEdge => ({ userId: entry.userId, followedAt: entry.followedAt });
 
-/**
- * The kit's stream `send` waits for the transport to drain, but not for the call to be cancelled:
- * a client that goes away while the server waits would leave the handler suspended for good. So
- * the wait also ends on cancellation, and `send`, asked again, then refuses with the kit's own
- * CANCELLED error, which ends the handler and is logged as such.
- */
-async function sendUnlessCancelled<T>(send: (response: T) => Promise<void>, response: T, signal: AbortSignal): Promise<void> {
-  let onAbort = () => {};
-  const cancelled = new Promise<void>((resolve) => {
-    onAbort = resolve;
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    await Promise.race([send(response), cancelled]);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-  if (signal.aborted) await send(response);
-}
-
 /** `chirp.graph.v1.GraphService` over the domain: translation only, no rules. */
 export function graphHandlers(graph: Graph): ServiceHandlers<typeof GraphServiceService> {
   return {
@@ -53,7 +33,7 @@ export function graphHandlers(graph: Graph): ServiceHandlers<typeof GraphService
       return { followersCount: String(counts.followers), followingCount: String(counts.following) };
     },
     async listFollowerIds(req, ctx, send) {
-      for await (const batch of graph.followerIdBatches(req)) await sendUnlessCancelled(send, batch, ctx.signal);
+      for await (const batch of graph.followerIdBatches(req)) await send(batch);
     },
   };
 }
