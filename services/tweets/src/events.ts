@@ -34,7 +34,7 @@ export const TWEETS_CONSUMER = "tweets";
 export function consumeEvents(bus: EventSubscriber, tweets: Tweets, durable = TWEETS_CONSUMER): Promise<Consumer> {
   return bus.consume({ durable, subjects: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted] }, async (delivery) => {
     const { payload } = decodeEvent(delivery.data);
-    if (payload?.$case === "userDeleted") await tweets.userDeleted(payload.value.userId);
-    if (payload?.$case === "tweetDeleted") await tweets.tweetDeleted(payload.value);
+    if (payload?.$case === "userDeleted") await tweets.onUserDeleted(payload.value.userId);
+    if (payload?.$case === "tweetDeleted") await tweets.onTweetDeleted(payload.value);
   });
 }

@@ -54,6 +54,7 @@ describe("the tweets service process", () => {
     // A call is in flight from its headers on; the server cannot finish it before its message
     // arrives, so holding the message back keeps it in flight for as long as the test needs.
     const session = connect(`http://127.0.0.1:${port}`);
+    const connected = new Promise((resolve) => session.once("connect", resolve));
     const author = newUserId();
     const call = session.request({
       ":method": "POST",
@@ -67,6 +68,7 @@ describe("the tweets service process", () => {
     const trailers = new Promise<IncomingHttpHeaders>((resolve) => call.on("trailers", resolve));
     const goaway = new Promise((resolve) => session.on("goaway", resolve));
     // A ping is answered after every frame sent before it: the server has the call.
+    await connected;
     await new Promise<void>((resolve, reject) => session.ping((error) => (error ? reject(error) : resolve())));
 
     service.child.kill("SIGTERM");

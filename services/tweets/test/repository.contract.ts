@@ -24,14 +24,17 @@ function freshMinute(): Date {
   return new Date(Date.UTC(2001, 0, 1) + (Date.now() % 1_000_000) * 60_000 + minutes * 60_000);
 }
 
-function tweet(overrides: Partial<Tweet> & { at?: Date } = {}): Tweet {
+/** Tweet fields, and `at`: when its id says it was made. */
+type TweetOverrides = Partial<Tweet> & { at?: Date };
+
+function tweet(overrides: TweetOverrides = {}): Tweet {
   const { at, ...fields } = overrides;
   const id = idAt(at ?? new Date());
   return { id, authorId: newId(), text: `tweet ${id}`, createdAt: idTime(id), tags: [], mentions: [], ...fields };
 }
 
 const retweetOf = (original: Tweet, authorId = newId()): Tweet => tweet({ authorId, text: "", retweetOfId: original.id });
-const replyTo = (parent: Tweet, overrides: Partial<Tweet> = {}): Tweet => tweet({ replyToId: parent.id, ...overrides });
+const replyTo = (parent: Tweet, overrides: TweetOverrides = {}): Tweet => tweet({ replyToId: parent.id, ...overrides });
 const like = (tweetId: string, userId = newId()): Like => {
   const id = newId();
   return { id, tweetId, userId, likedAt: idTime(id) };

@@ -5,7 +5,7 @@ import type { Tweets } from "../src/domain/tweets.js";
 import type { InMemoryTweetRepository } from "../src/storage/memory.js";
 import { domainOn, domainWithMemory, FAMILY, instrumented, newUserId, post } from "./fixtures.js";
 
-/** The events recorded in the outbox, decoded, oldest first. */
+/** The events recorded in the outbox, decoded: tweet by tweet, each tweet's oldest first. */
 async function recorded(repository: InMemoryTweetRepository) {
   return (await repository.pending(10_000)).map((p) => decodeEvent(p.message.data).payload);
 }
@@ -204,6 +204,25 @@ describe("Tweets domain", () => {
       expect((await tweets.getTweet(original.id)).retweetCount).toBe(20);
     });
 
+    it("leaves no retweet entry behind when the original is deleted and cleaned up while retweeting", async () => {
+      const original = await tweets.createTweet(ann, post("going"));
+      const racing = new Proxy(repository, {
+        get: (target, name, receiver) =>
+          name === "create"
+            ? async (...args: Parameters<InMemoryTweetRepository["create"]>) => {
+                // The author deletes the original and its clean-up runs just before the entry is written.
+                await tweets.deleteTweet(ann, original.id);
+                await tweets.onTweetDeleted({ tweetId: original.id, retweetOfId: "" });
+                return target.create(...args);
+              }
+            : Reflect.get(target, name, receiver),
+      });
+      const retweeting = domainOn(racing);
+      const failure = await domainFailure(retweeting.retweet(bob, original.id));
+      expect([failure.code, failure.field]).toEqual(["NOT_FOUND", "tweet_id"]);
+      expect(await repository.listByAuthor(bob, undefined, 10)).toEqual([]);
+    });
+
     it("unretweets by removing the entry, whether through Unretweet or DeleteTweet", async () => {
       const original = await tweets.createTweet(ann, post("original"));
       const entry = await tweets.retweet(bob, original.id);
@@ -337,7 +356,7 @@ describe("Tweets domain", () => {
           return payload?.$case === "tweetDeleted" ? [payload.value] : [];
         });
         if (deletions.length === 0) return;
-        for (const deletion of deletions) await tweets.tweetDeleted(deletion);
+        for (const deletion of deletions) await tweets.onTweetDeleted(deletion);
       }
     }
 
@@ -345,7 +364,7 @@ describe("Tweets domain", () => {
       const s = await scene();
       expect(await tweets.getTweet(s.other.id)).toMatchObject({ likeCount: 1, retweetCount: 1, replyCount: 1 });
 
-      await tweets.userDeleted(ann);
+      await tweets.onUserDeleted(ann);
       expect(await tweets.getTweet(s.other.id)).toMatchObject({ likeCount: 0, retweetCount: 0, replyCount: 0 });
       expect((await tweets.batchGetTweets([s.annPost.id, s.annReply.id, s.annRetweet.id])).missingIds).toHaveLength(3);
       expect((await tweets.listUserTweets({ userId: ann, pageSize: 0, pageToken: "" })).items).toEqual([]);
@@ -362,11 +381,11 @@ describe("Tweets domain", () => {
     it("finishes the clean-up when it is redelivered after dying half-way", async () => {
       const s = await scene();
       const dying = domainOn(instrumented(repository, { method: "delete", onCall: 2 }).repository);
-      await expect(dying.userDeleted(ann)).rejects.toThrow("process killed");
+      await expect(dying.onUserDeleted(ann)).rejects.toThrow("process killed");
       expect((await tweets.getTweet(s.other.id)).likeCount).toBe(0);
 
-      await tweets.userDeleted(ann);
-      await tweets.userDeleted(ann);
+      await tweets.onUserDeleted(ann);
+      await tweets.onUserDeleted(ann);
       expect(await tweets.getTweet(s.other.id)).toMatchObject({ likeCount: 0, retweetCount: 0, replyCount: 0 });
       expect((await tweets.batchGetTweets([s.annPost.id, s.annReply.id, s.annRetweet.id])).missingIds).toHaveLength(3);
       const deletions = (await recorded(repository)).filter((e) => e?.$case === "tweetDeleted");
@@ -377,8 +396,8 @@ describe("Tweets domain", () => {
       const s = await scene();
       await tweets.deleteTweet(ann, s.annPost.id);
       const deletion = { tweetId: s.annPost.id, retweetOfId: "" };
-      await tweets.tweetDeleted(deletion);
-      await tweets.tweetDeleted(deletion);
+      await tweets.onTweetDeleted(deletion);
+      await tweets.onTweetDeleted(deletion);
       expect(await repository.findById(s.bobRetweet.id)).toBeUndefined();
       expect(await repository.likedBy(bob, [s.annPost.id])).toEqual(new Set());
       const bobsDeletions = (await recorded(repository)).filter((e) => e?.$case === "tweetDeleted" && e.value.authorId === bob);

@@ -21,10 +21,14 @@ export interface Tweet {
 /**
  * Counted from the like, retweet and reply documents whenever a tweet is read, never stored as
  * numbers. Without multi-document transactions a stored counter needs a second write after the
- * like (or retweet, or reply) itself, and a process dying between the two leaves it wrong with
- * nothing to tell by how much. A count of the documents is exact under any concurrency and after
- * any crash, because the only write is the one that creates or removes the document; it costs an
- * index range count per tweet read, batched into one grouped query per page.
+ * like (or retweet, or reply) itself. A process dying between the two leaves the counter wrong,
+ * and a `counted` flag on the like does not say whether the increment happened before the crash,
+ * so repairing it means recounting, which races with the increments of concurrent likes. A count
+ * of the documents is exact under any concurrency and after any crash, because the only write is
+ * the one that creates or removes the document. The price is on reads: one grouped count per kind
+ * per page, over index ranges as long as the tweets' likes, retweets and replies. Should single
+ * tweets gather millions, a cached counter rebuilt from these documents would take over, with the
+ * documents staying the source of truth.
  */
 export interface TweetCounts {
   likeCount: number;

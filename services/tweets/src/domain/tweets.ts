@@ -9,7 +9,6 @@ export interface TweetsDependencies {
   events: TweetEvents;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
-  clock?: () => Date;
 }
 
 export interface NewTweet {
@@ -44,11 +43,7 @@ const CLEANUP_BATCH = 100;
  * A retweet entry whose original is gone reads as missing too until it is removed with it.
  */
 export class Tweets {
-  private readonly clock: () => Date;
-
-  constructor(private readonly deps: TweetsDependencies) {
-    this.clock = deps.clock ?? (() => new Date());
-  }
+  constructor(private readonly deps: TweetsDependencies) {}
 
   private get repository(): TweetRepository {
     return this.deps.repository;
@@ -117,7 +112,7 @@ export class Tweets {
   /** Liking a tweet the caller already likes changes nothing. */
   async likeTweet(callerId: string, tweetId: string): Promise<TweetView> {
     const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
-    const id = newId(this.clock().getTime());
+    const id = newId();
     await this.repository.addLike({ id, tweetId: tweet.id, userId: callerId, likedAt: idTime(id) });
     return this.view(tweet, callerId, "tweet_id");
   }
@@ -144,7 +139,13 @@ export class Tweets {
     const entry =
       (await this.repository.findRetweet(callerId, original.id)) ??
       (await this.save({ ...this.stamp(callerId), text: "", retweetOfId: original.id, tags: [], mentions: [] }));
-    return this.view(entry, callerId, "tweet_id");
+    // Reading the entry back also reads its original. If that was deleted meanwhile, its clean-up
+    // may have run before the entry existed and missed it, so the entry goes here instead; if it
+    // is still there, its deletion comes later and the clean-up will find the entry.
+    const [view] = await this.views([entry], callerId);
+    if (view) return view;
+    await this.remove(entry);
+    throw noTweet("tweet_id", tweetId);
   }
 
   /** Removes the caller's retweet entry, if any, and answers with the original. */
@@ -169,18 +170,18 @@ export class Tweets {
   /**
    * A deleted account leaves nothing behind here: its likes go, and each of its tweets and
    * retweets is deleted and announced with TweetDeleted like any other deletion, which in turn
-   * removes the likes and retweets others made of them (see `tweetDeleted`). Counts on other
+   * removes the likes and retweets others made of them (see `onTweetDeleted`). Counts on other
    * users' tweets follow at once, being counted from what is left. Safe to repeat after a crash
    * or a redelivery: only what is still there is touched.
    */
-  async userDeleted(userId: string): Promise<void> {
+  async onUserDeleted(userId: string): Promise<void> {
     valid.userId(userId);
     await this.repository.removeLikesBy(userId);
     await this.removeEach((before) => this.repository.listByAuthor(userId, before, CLEANUP_BATCH));
   }
 
   /** Once a post is deleted, its likes and the retweet entries pointing at it go too. Safe to repeat. */
-  async tweetDeleted(deleted: { tweetId: string; retweetOfId: string }): Promise<void> {
+  async onTweetDeleted(deleted: { tweetId: string; retweetOfId: string }): Promise<void> {
     const tweetId = valid.tweetId(deleted.tweetId, "tweet_id");
     if (deleted.retweetOfId !== "") return;
     await this.repository.removeLikesOf(tweetId);
@@ -189,7 +190,7 @@ export class Tweets {
 
   /** A fresh id and its creation time, which the id encodes: time ranges are id ranges. */
   private stamp(authorId: string): Pick<Tweet, "id" | "authorId" | "createdAt"> {
-    const id = newId(this.clock().getTime());
+    const id = newId();
     return { id, authorId, createdAt: idTime(id) };
   }
 
@@ -201,7 +202,7 @@ export class Tweets {
   }
 
   private async remove(tweet: Tweet): Promise<boolean> {
-    const removed = await this.repository.delete(tweet.id, [this.deps.events.deleted(tweet, this.clock())]);
+    const removed = await this.repository.delete(tweet.id, [this.deps.events.deleted(tweet, new Date())]);
     if (removed) this.deps.onEventsRecorded?.();
     return removed;
   }

@@ -1,11 +1,11 @@
 import { graphemeCount, hasControlCharacters, invalidArgument, isId, normalizeText } from "@chirp/kit";
 import { idFloor, type TweetFilter } from "./model.js";
 
-export const MAX_TEXT = 280;
-export const MAX_EXPLICIT_TAGS = 10;
+const MAX_TEXT = 280;
+const MAX_EXPLICIT_TAGS = 10;
 export const MAX_TAG_LENGTH = 100;
-export const MAX_BATCH = 100;
-export const MAX_IDEMPOTENCY_KEY = 128;
+const MAX_BATCH = 100;
+const MAX_IDEMPOTENCY_KEY = 128;
 
 /** Letters, marks and digits of any script, and underscores: what a hashtag is made of. */
 export const TAG_CHARACTER = String.raw`[\p{L}\p{M}\p{N}_]`;

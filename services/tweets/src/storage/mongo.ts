@@ -44,8 +44,14 @@ const WITHOUT_OUTBOX = { projection: { outbox: 0 } } as const;
 
 /**
  * Every query has an index whose prefix is its equality fields and whose next key is its sort or
- * range, so each reads only what it returns (or counts): ids are ULIDs, so `_id` order is time
- * order and a time range is an `_id` range.
+ * range, so it scans just the index range of its answer (plus any tombstones awaiting relay, and
+ * for author searches the author's retweet entries). Ids are ULIDs: `_id` order is time order and
+ * a time range is an `_id` range, so a search or count by time alone uses the `_id` index.
+ *
+ * The unique keys are single fields holding both parts, `<authorId>:<…>`, present only while
+ * they must be unique: a compound unique index on (authorId, key) would also index every tweet
+ * without a key, and collide on them (MongoDB's sparse skips only documents missing every indexed
+ * field, and FerretDB has no partial indexes).
  */
 const TWEET_INDEXES: IndexDescription[] = [
   // ListUserTweets, search and count by author (with or without a time range), account clean-up.
@@ -103,7 +109,7 @@ function toDocument(tweet: Tweet, events: BusMessage[]): TweetDocument {
 
 const toLike = (doc: LikeDocument): Like => ({ id: doc.likeId, tweetId: doc.tweetId, userId: doc.userId, likedAt: doc.likedAt });
 
-/** Posts matching the filter: never retweet entries, which have no text or tags of their own. */
+/** Posts and replies matching the filter; never retweet entries, which have no text or tags of their own. */
 function searchQuery(filter: TweetFilter, before: string | undefined): Filter<TweetDocument> {
   const upper = [filter.toId, before].filter((id) => id !== undefined).sort()[0];
   const idRange = { ...(filter.fromId !== undefined && { $gte: filter.fromId }), ...(upper !== undefined && { $lt: upper }) };
