@@ -26,12 +26,14 @@ COPY mesh/package.json mesh/
 # Compiles the workspace and the packages it references (tsc -b follows the project
 # references), plus the gateway's web client bundle.
 FROM workspace-manifests AS build
-ARG SERVICE
-RUN test -n "$SERVICE" || { echo "set --build-arg SERVICE=<workspace folder>, e.g. services/users" >&2; exit 1; }
-# The workspace's own dependencies and dev dependencies, and the root's (TypeScript).
-RUN npm ci --workspace "$SERVICE" --include-workspace-root --no-audit --no-fund
+# Everything up to the shared packages' compilation comes before ARG SERVICE, so these layers are
+# the same for all five images: built once, then reused from the cache by every artifact.
+RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages/ packages/
+RUN npx tsc -b packages/*/
+ARG SERVICE
+RUN test -n "$SERVICE" || { echo "set --build-arg SERVICE=<workspace folder>, e.g. services/users" >&2; exit 1; }
 # Only this workspace's sources: a change in another service does not rebuild this image.
 COPY ${SERVICE}/ ${SERVICE}/
 RUN npx tsc -b "$SERVICE" \

@@ -29,6 +29,9 @@ function increment(digits: number[]): number[] | undefined {
   return undefined;
 }
 
+/** ULIDs hold 48 bits of milliseconds. */
+const MAX_TIME = 2 ** 48 - 1;
+
 function encodeTime(ms: number): string {
   let out = "";
   for (let i = 0; i < 10; i++) {
@@ -58,6 +61,15 @@ export function newId(now: number = Date.now()): string {
 }
 
 export const isId = (value: string): boolean => ID_PATTERN.test(value);
+
+/**
+ * The smallest id of a given millisecond: every id made at or after `time` sorts at or above it,
+ * every earlier one below, so `[idFloor(start), idFloor(end))` is exactly the ids of `[start, end)`.
+ * (newId cannot serve: it never goes back in time.)
+ */
+export function idFloor(time: Date): string {
+  return encodeTime(Math.min(Math.max(time.getTime(), 0), MAX_TIME)) + "0".repeat(RANDOM_CHARS);
+}
 
 /** The creation time encoded in an id. */
 export function idTime(id: string): Date {

@@ -1,7 +1,8 @@
 import { randomInt } from "node:crypto";
 import { idTime, newId, type BusMessage, type OutboxStore } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
-import { idFloor, type Like, type Tweet } from "../src/domain/model.js";
+import { idFloor } from "@chirp/kit";
+import type { Like, Tweet } from "../src/domain/model.js";
 import type { TweetRepository } from "../src/domain/ports.js";
 
 export interface RepositoryUnderTest {

@@ -1,6 +1,5 @@
-import { DomainError, idTime, newId } from "@chirp/kit";
+import { DomainError, idFloor, idTime, newId } from "@chirp/kit";
 import { parseContent } from "../src/domain/content.js";
-import { idFloor } from "../src/domain/model.js";
 import * as valid from "../src/domain/validation.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, Q_ACUTE } from "./fixtures.js";
 

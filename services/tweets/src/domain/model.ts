@@ -64,22 +64,3 @@ export interface TweetFilter {
 
 export const NO_COUNTS: TweetCounts = { likeCount: 0, retweetCount: 0, replyCount: 0 };
 
-const ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/** ULIDs hold 48 bits of milliseconds. */
-const MAX_ID_TIME = 2 ** 48 - 1;
-
-/**
- * The smallest id a tweet created at `time` can have: its time part followed by the smallest
- * random part. Every id made at or after that millisecond sorts at or above it, and every earlier
- * one below, so `[idFloor(start), idFloor(end))` holds exactly the tweets of `[start, end)`.
- * (The kit's newId cannot be used for this: it never goes back in time.)
- */
-export function idFloor(time: Date): string {
-  let ms = Math.min(Math.max(time.getTime(), 0), MAX_ID_TIME);
-  let encoded = "";
-  for (let i = 0; i < 10; i++) {
-    encoded = ID_ALPHABET[ms % 32] + encoded;
-    ms = Math.floor(ms / 32);
-  }
-  return encoded + "0".repeat(16);
-}

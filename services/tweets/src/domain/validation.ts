@@ -1,5 +1,5 @@
-import { graphemeCount, hasControlCharacters, invalidArgument, isId, normalizeText } from "@chirp/kit";
-import { idFloor, type TweetFilter } from "./model.js";
+import { graphemeCount, hasControlCharacters, idFloor, invalidArgument, isId, normalizeText } from "@chirp/kit";
+import type { TweetFilter } from "./model.js";
 
 const MAX_TEXT = 280;
 const MAX_EXPLICIT_TAGS = 10;
