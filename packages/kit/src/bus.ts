@@ -42,6 +42,25 @@ export interface EventSubscriber {
 
 export interface EventBus extends EventPublisher, EventSubscriber {}
 
+/** Handles one message of a live subscription. A failure is logged; the message is not offered again. */
+export type LiveHandler = (message: BusMessage) => Promise<void>;
+
+export interface LiveSubscription {
+  /** Stops delivery and waits for the message being handled, if any. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Live, non-durable subscriptions: only messages published after `subscribe` resolves, in publish
+ * order, each at most once, nothing acknowledged or redelivered. For pushing what happens now to
+ * connected clients, never for keeping state: whatever is published while nobody subscribes is
+ * not seen. Durable, at-least-once processing is `EventSubscriber.consume`.
+ */
+export interface LiveSubscriber {
+  /** @param subjects NATS subject filters (`*` and `>` wildcards). */
+  subscribe(subjects: string[], handler: LiveHandler): Promise<LiveSubscription>;
+}
+
 export const DEFAULT_MAX_DELIVER = 5;
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 

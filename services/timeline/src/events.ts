@@ -47,16 +47,18 @@ function followChange(event: Event, pair: { followerId: string; followeeId: stri
 /**
  * The durable consumer that fans out. Explicit acknowledgement, bounded redelivery and dead
  * letters come from the bus; a malformed event fails every delivery and so ends up dead-lettered.
- * Stopping interrupts a fan-out between batches, leaving the event for redelivery.
+ * Stopping interrupts a fan-out (its follower listing, or between batches), leaving the event for
+ * redelivery. `ackWaitMs` is also how soon the event a crashed process was handling is redelivered.
  */
 export async function consumeTimelineEvents(
   bus: EventSubscriber,
   durable: string,
   fanOut: FanOut,
   graphFor: (eventId: string) => FollowerDirectory,
+  ackWaitMs = ACK_WAIT_MS,
 ): Promise<Consumer> {
   const stopping = new AbortController();
-  const consumer = await bus.consume({ durable, subjects: CONSUMED_SUBJECTS, ackWaitMs: ACK_WAIT_MS }, async (delivery) => {
+  const consumer = await bus.consume({ durable, subjects: CONSUMED_SUBJECTS, ackWaitMs }, async (delivery) => {
     const event = decodeEvent(delivery.data);
     const payload = event.payload;
     switch (payload?.$case) {

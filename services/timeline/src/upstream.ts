@@ -105,15 +105,18 @@ export class Upstream {
         const counts = await fromUpstream("graph", () => unary(graph, graph.getCounts, { userId }, metadata, options));
         return Number(counts.followersCount);
       },
-      async *followers(userId: string, resumeToken?: string): AsyncIterable<FollowerBatch> {
+      async *followers(userId: string, resumeToken: string | undefined, signal?: AbortSignal): AsyncIterable<FollowerBatch> {
         const { metadata, options } = forwardListing();
         const call = graph.listFollowerIds({ userId, batchSize: FOLLOWER_BATCH_SIZE, resumeToken: resumeToken ?? "" }, metadata, options);
+        const cancel = () => call.cancel();
+        signal?.addEventListener("abort", cancel, { once: true });
         try {
           for await (const batch of call as AsyncIterable<ListFollowerIdsResponse>) {
             yield { followerIds: batch.followerIds, resumeToken: batch.resumeToken };
           }
         } finally {
           // Stops the server's listing when the fan-out ends early (tweet deleted, shutdown).
+          signal?.removeEventListener("abort", cancel);
           call.cancel();
         }
       },

@@ -30,6 +30,9 @@ export class FakeGraph implements FollowerDirectory {
   readonly listings: Array<{ userId: string; resumeToken: string | undefined }> = [];
   /** When set, the next listing breaks after this many batches. */
   breakAfterBatches: number | undefined;
+  /** When set, listings hang after this many batches until aborted or released, like a process that died. */
+  stallAfterBatches: number | undefined;
+  private readonly stalled = new Set<() => void>();
 
   constructor(readonly batchSize = 2) {}
 
@@ -47,7 +50,12 @@ export class FakeGraph implements FollowerDirectory {
     return this.followersOf.get(userId)?.length ?? 0;
   }
 
-  async *followers(userId: string, resumeToken?: string): AsyncIterable<FollowerBatch> {
+  /** Ends every hanging listing with an error. */
+  releaseStalled(): void {
+    for (const release of this.stalled) release();
+  }
+
+  async *followers(userId: string, resumeToken: string | undefined, signal?: AbortSignal): AsyncIterable<FollowerBatch> {
     this.listings.push({ userId, resumeToken });
     const all = [...(this.followersOf.get(userId) ?? [])];
     let sent = 0;
@@ -56,9 +64,21 @@ export class FakeGraph implements FollowerDirectory {
         this.breakAfterBatches = undefined;
         throw new Error("the follower listing broke off");
       }
+      if (this.stallAfterBatches !== undefined && sent === this.stallAfterBatches) await this.stall(signal);
       yield { followerIds: all.slice(start, start + this.batchSize), resumeToken: String(start + this.batchSize) };
       sent += 1;
     }
+  }
+
+  private stall(signal: AbortSignal | undefined): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      const release = () => {
+        this.stalled.delete(release);
+        reject(new Error("the follower listing was cut off"));
+      };
+      this.stalled.add(release);
+      signal?.addEventListener("abort", release, { once: true });
+    });
   }
 }
 

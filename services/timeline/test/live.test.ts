@@ -57,7 +57,7 @@ describe("live timelines", () => {
     const { world, live, offer } = setUp();
     const author = world.user();
     const open = new AbortController();
-    const streams = [];
+    const streams: Array<ReturnType<typeof collect>> = [];
     for (let i = 0; i < 5; i++) {
       const reader = world.user();
       await world.follow(reader, author);

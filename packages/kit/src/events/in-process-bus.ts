@@ -8,6 +8,9 @@ import {
   type ConsumerSpec,
   type EventBus,
   type EventHandler,
+  type LiveHandler,
+  type LiveSubscriber,
+  type LiveSubscription,
 } from "../bus.js";
 import type { Logger } from "../logger.js";
 
@@ -17,17 +20,26 @@ interface Cursor {
   wake?: () => void;
 }
 
+interface LiveFeed {
+  subjects: string[];
+  handler: LiveHandler;
+  /** The feed's deliveries run one after another, in publish order, without holding up the publisher. */
+  tail: Promise<void>;
+}
+
 /**
  * The event bus inside one process, for the embedded mesh and unit tests. It mirrors the
  * JetStream semantics the services rely on: an append-only log, durable consumers that resume
  * from their last acknowledged message, duplicate publishes dropped by id, failed deliveries
- * retried with backoff and dead-lettered after `maxDeliver` attempts. Nothing survives a restart.
+ * retried with backoff and dead-lettered after `maxDeliver` attempts, and live subscriptions that
+ * see only what is published after they start. Nothing survives a restart.
  */
-export class InProcessEventBus implements EventBus {
+export class InProcessEventBus implements EventBus, LiveSubscriber {
   private readonly log: BusMessage[] = [];
   private readonly seenIds = new Set<string>();
   private readonly cursors = new Map<string, Cursor>();
   private readonly waiters = new Set<() => void>();
+  private readonly feeds = new Set<LiveFeed>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -36,6 +48,24 @@ export class InProcessEventBus implements EventBus {
     this.seenIds.add(message.id);
     this.log.push({ ...message, data: Uint8Array.from(message.data) });
     for (const wake of this.waiters) wake();
+    for (const feed of this.feeds) {
+      if (!feed.subjects.some((filter) => subjectMatches(filter, message.subject))) continue;
+      const copy = { ...message, data: Uint8Array.from(message.data) };
+      feed.tail = feed.tail
+        .then(() => feed.handler(copy))
+        .catch((error: unknown) => this.logger.warn({ err: error, eventId: message.id, subject: message.subject }, "live subscriber failed; message dropped"));
+    }
+  }
+
+  async subscribe(subjects: string[], handler: LiveHandler): Promise<LiveSubscription> {
+    const feed: LiveFeed = { subjects, handler, tail: Promise.resolve() };
+    this.feeds.add(feed);
+    return {
+      stop: async () => {
+        this.feeds.delete(feed);
+        await feed.tail;
+      },
+    };
   }
 
   /** Everything published so far, for tests and diagnostics. */

@@ -24,6 +24,9 @@ import {
   type ConsumerSpec,
   type EventBus,
   type EventHandler,
+  type LiveHandler,
+  type LiveSubscriber,
+  type LiveSubscription,
 } from "../bus.js";
 import type { StreamSpec } from "../events/catalog.js";
 import type { Logger } from "../logger.js";
@@ -46,9 +49,10 @@ const MSG_ID_HEADER = "Nats-Msg-Id";
 
 /**
  * The JetStream event bus. Publishes carry the message id as `Nats-Msg-Id` for server-side
- * deduplication; consumers are durable pull consumers with explicit acknowledgement.
+ * deduplication; consumers are durable pull consumers with explicit acknowledgement; live
+ * subscriptions are ordered consumers (ephemeral, unacknowledged) starting after the stream's end.
  */
-export class JetStreamBus implements EventBus {
+export class JetStreamBus implements EventBus, LiveSubscriber {
   private readonly js: JetStreamClient;
 
   private constructor(
@@ -100,11 +104,7 @@ export class JetStreamBus implements EventBus {
    * the dead-letter stream instead of dropping the message.
    */
   async consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer> {
-    const byStream = new Map<string, string[]>();
-    for (const subject of spec.subjects) {
-      const stream = await this.manager.streams.find(subject);
-      byStream.set(stream, [...(byStream.get(stream) ?? []), subject]);
-    }
+    const byStream = await this.subjectsByStream(spec.subjects);
     const running: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
     for (const [stream, subjects] of byStream) {
       const config = {
@@ -132,6 +132,55 @@ export class JetStreamBus implements EventBus {
         await Promise.all(running.map((r) => r.done));
       },
     };
+  }
+
+  /** The stream each subject filter falls in, with the filters per stream. */
+  private async subjectsByStream(subjects: string[]): Promise<Map<string, string[]>> {
+    const byStream = new Map<string, string[]>();
+    for (const subject of subjects) {
+      const stream = await this.manager.streams.find(subject);
+      byStream.set(stream, [...(byStream.get(stream) ?? []), subject]);
+    }
+    return byStream;
+  }
+
+  /**
+   * An ordered consumer per stream the subjects fall in, starting after the stream's last message
+   * at the time of the call. (An explicit start sequence rather than DeliverPolicy.New: when the
+   * ordered consumer is recreated after a reconnect it resumes after the last message it saw, never
+   * from the stream's beginning.) The server removes the consumer once it has been idle for a while
+   * after a crash; `stop` removes it at once.
+   */
+  async subscribe(subjects: string[], handler: LiveHandler): Promise<LiveSubscription> {
+    const running: Array<{ messages: ConsumerMessages; done: Promise<void>; remove: () => Promise<unknown> }> = [];
+    for (const [stream, filters] of await this.subjectsByStream(subjects)) {
+      const { state } = await this.manager.streams.info(stream);
+      const consumer = await this.js.consumers.get(stream, {
+        filter_subjects: filters,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: state.last_seq + 1,
+      });
+      const messages = await consumer.consume({ max_messages: 256 });
+      running.push({ messages, done: this.relayLive(messages, handler), remove: () => consumer.delete().catch(() => false) });
+    }
+    return {
+      stop: async () => {
+        for (const r of running) await r.messages.close();
+        await Promise.all(running.map((r) => r.done));
+        await Promise.all(running.map((r) => r.remove()));
+      },
+    };
+  }
+
+  private async relayLive(messages: ConsumerMessages, handler: LiveHandler): Promise<void> {
+    for await (const msg of messages) {
+      const message = { id: msg.headers?.get(MSG_ID_HEADER) || `${msg.info.stream}:${msg.seq}`, subject: msg.subject, data: msg.data };
+      try {
+        await handler(message);
+      } catch (error) {
+        this.log.warn({ err: error, eventId: message.id, subject: message.subject }, "live subscriber failed; message dropped");
+      }
+    }
   }
 
   private async dispatch(spec: ConsumerSpec, messages: ConsumerMessages, handler: EventHandler): Promise<void> {

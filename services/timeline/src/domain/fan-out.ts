@@ -95,7 +95,7 @@ export class FanOut {
 
   private async fanOut(post: Post, posts: Post[], graph: FollowerDirectory, signal: AbortSignal | undefined): Promise<boolean> {
     const resumeToken = await this.store.fanOutProgress(post.tweetId);
-    for await (const batch of graph.followers(post.authorId, resumeToken)) {
+    for await (const batch of graph.followers(post.authorId, resumeToken, signal)) {
       signal?.throwIfAborted();
       const entries = batch.followerIds.flatMap((ownerId) => posts.map((p) => ({ ...p, ownerId })));
       if (!(await this.write(entries, post))) return false;

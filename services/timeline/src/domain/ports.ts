@@ -95,8 +95,11 @@ export interface FollowerBatch {
 /** The graph service, as fan-out needs it. */
 export interface FollowerDirectory {
   followerCount(userId: string): Promise<number>;
-  /** Every follower of the user, batch by batch; after the batch that gave `resumeToken` when one is given. */
-  followers(userId: string, resumeToken?: string): AsyncIterable<FollowerBatch>;
+  /**
+   * Every follower of the user, batch by batch; after the batch that gave `resumeToken` when one
+   * is given. Aborting `signal` breaks the listing off with an error.
+   */
+  followers(userId: string, resumeToken: string | undefined, signal?: AbortSignal): AsyncIterable<FollowerBatch>;
 }
 
 /**

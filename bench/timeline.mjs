@@ -1,0 +1,278 @@
+#!/usr/bin/env node
+// Timeline benchmark: fan-out lag and home-timeline reads against real servers. Starts the users,
+// tweets, graph and timeline services in-process from their built dist, on MongoDB (MONGODB_URI,
+// one fresh database per service) and JetStream (NATS_URL, durable consumers of this run only,
+// starting at the streams' end). Then:
+//   1. an author posts a backlog of tweets, then N followers register and follow them (each follow
+//      backfills the backlog, so every reader has a full first page);
+//   2. fan-out lag: the author posts; the time until the post shows in the home timeline of the
+//      follower the fan-out writes last (the graph lists followers newest first, so the oldest
+//      follower), and of the one it writes first, read through GetHomeTimeline;
+//   3. reads: GetHomeTimeline at page size 20 for random followers, concurrently: latency
+//      percentiles and throughput (each read renders its page through BatchGetTweets and
+//      BatchGetUsers, so the tweets and users services are part of every figure).
+// The events a run publishes stay in the shared streams for their retention (7 days): point
+// NATS_URL at a scratch server when other people's suites replay those streams.
+//
+// Usage: npm run build && node bench/timeline.mjs [--followers 10000] [--posts 3] [--backlog 20]
+//        [--reads 2000] [--read-concurrency 8] [--concurrency 32] [--keep]
+import { createRequire } from "node:module";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+
+const require = createRequire(import.meta.url);
+const { credentials, Metadata } = require("@grpc/grpc-js");
+const { AckPolicy, DeliverPolicy } = require("@nats-io/jetstream");
+const { createLogger } = require("@chirp/kit");
+const { EVENT_SUBJECTS, STREAMS } = require("@chirp/kit/events");
+const { CALLER_ID_KEY, unary } = require("@chirp/kit/grpc");
+const { connectMongo } = require("@chirp/kit/mongo");
+const { JetStreamBus } = require("@chirp/kit/nats");
+const { GraphServiceClient } = require("@chirp/proto/grpc/chirp/graph/v1/graph");
+const { TimelineServiceClient } = require("@chirp/proto/grpc/chirp/timeline/v1/timeline");
+const { TweetsServiceClient } = require("@chirp/proto/grpc/chirp/tweets/v1/tweets");
+const { UsersServiceClient } = require("@chirp/proto/grpc/chirp/users/v1/users");
+const { startUsers } = require("@chirp/users");
+const { loadConfig: usersConfig } = require("@chirp/users/config");
+const { startTweets } = require("@chirp/tweets");
+const { loadConfig: tweetsConfig } = require("@chirp/tweets/config");
+const { startGraph } = require("@chirp/graph");
+const { loadConfig: graphConfig } = require("@chirp/graph/config");
+const { startTimeline } = require("@chirp/timeline");
+const { loadConfig: timelineConfig } = require("@chirp/timeline/config");
+
+const { values: options } = parseArgs({
+  options: {
+    followers: { type: "string", default: "10000" },
+    posts: { type: "string", default: "3" },
+    backlog: { type: "string", default: "20" },
+    reads: { type: "string", default: "2000" },
+    "read-concurrency": { type: "string", default: "8" },
+    concurrency: { type: "string", default: "32" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const FOLLOWERS = Number(options.followers);
+const POSTS = Number(options.posts);
+const BACKLOG = Number(options.backlog);
+const READS = Number(options.reads);
+const READ_CONCURRENCY = Number(options["read-concurrency"]);
+const CONCURRENCY = Number(options.concurrency);
+const PAGE_SIZE = 20;
+
+const { MONGODB_URI, NATS_URL } = process.env;
+if (!MONGODB_URI || !NATS_URL) {
+  console.error("MONGODB_URI and NATS_URL must name the MongoDB and NATS (JetStream) servers to measure against");
+  process.exit(2);
+}
+
+const log = createLogger("bench", "silent");
+const run = `bench_${Date.now().toString(36)}`;
+const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
+const say = (message) => console.error(`[${elapsed()}] ${message}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const asCaller = (id) => {
+  const metadata = new Metadata();
+  metadata.set(CALLER_ID_KEY, id);
+  return metadata;
+};
+
+/** Runs `task` over the items with at most `limit` in flight. */
+async function inParallel(items, limit, task) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        await task(items[index], index);
+      }
+    }),
+  );
+}
+
+// --- servers: this run's consumers start at the streams' end, so earlier runs' events are not replayed
+const admin = await JetStreamBus.connect(NATS_URL, "timeline-bench", log);
+await admin.ensureStreams([STREAMS.users, STREAMS.tweets, STREAMS.graph, STREAMS.deadLetters]);
+const timelineSubjects = [EVENT_SUBJECTS.tweetCreated, EVENT_SUBJECTS.tweetDeleted, EVENT_SUBJECTS.userFollowed, EVENT_SUBJECTS.userUnfollowed, EVENT_SUBJECTS.userDeleted];
+const consumers = {
+  [`${run}_tweets`]: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted],
+  [`${run}_graph`]: [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted],
+  [`${run}_timeline`]: timelineSubjects,
+};
+const createdConsumers = [];
+for (const [durable, subjects] of Object.entries(consumers)) {
+  const byStream = new Map();
+  for (const subject of subjects) {
+    const stream = await admin.manager.streams.find(subject);
+    byStream.set(stream, [...(byStream.get(stream) ?? []), subject]);
+  }
+  for (const [stream, filters] of byStream) {
+    await admin.manager.consumers.add(stream, { durable_name: durable, filter_subjects: filters, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, max_deliver: -1 });
+    createdConsumers.push([stream, durable]);
+  }
+}
+
+/** Waits until the timeline's consumer has handled everything published so far. */
+async function timelineCaughtUp() {
+  for (;;) {
+    let outstanding = 0;
+    for (const [stream, durable] of createdConsumers) {
+      if (durable !== `${run}_timeline`) continue;
+      const info = await admin.manager.consumers.info(stream, durable);
+      outstanding += info.num_pending + info.num_ack_pending;
+    }
+    if (outstanding === 0) return;
+    await sleep(100);
+  }
+}
+
+const env = (service) => ({
+  GRPC_HOST: "127.0.0.1",
+  GRPC_PORT: "0",
+  LOG_LEVEL: "silent",
+  MONGODB_URI,
+  MONGODB_DATABASE: `${run}_${service}`,
+  NATS_URL,
+  PASSWORD_HASH_COST: "4",
+  OUTBOX_POLL_MS: "200",
+});
+const users = await startUsers(usersConfig(env("users")), { log });
+const tweets = await startTweets(tweetsConfig(env("tweets")), { log, consumerName: `${run}_tweets` });
+const graph = await startGraph(graphConfig({ ...env("graph"), USER_EVENTS_CONSUMER: `${run}_graph` }), { log });
+const timelineSettings = timelineConfig({
+  ...env("timeline"),
+  USERS_ADDRESS: `127.0.0.1:${users.port}`,
+  TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
+  GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
+  CONSUMER_NAME: `${run}_timeline`,
+  // The author must be fanned out, not merged in at read time.
+  CELEBRITY_FOLLOWERS: String(Math.max(10_000, FOLLOWERS)),
+});
+const timeline = await startTimeline(timelineSettings, { log });
+const client = {
+  users: new UsersServiceClient(`127.0.0.1:${users.port}`, credentials.createInsecure()),
+  tweets: new TweetsServiceClient(`127.0.0.1:${tweets.port}`, credentials.createInsecure()),
+  graph: new GraphServiceClient(`127.0.0.1:${graph.port}`, credentials.createInsecure()),
+  timeline: new TimelineServiceClient(`127.0.0.1:${timeline.port}`, credentials.createInsecure()),
+};
+say(`services up (run ${run}); ${FOLLOWERS} followers, ${BACKLOG} backlog posts, ${POSTS} measured posts`);
+
+const register = async (name) =>
+  (await unary(client.users, client.users.createUser, { username: name, email: `${name}@bench.example`, password: "correct horse battery", displayName: name })).user;
+const post = async (author, text) => (await unary(client.tweets, client.tweets.createTweet, { text, replyToId: "", tags: [], idempotencyKey: "" }, asCaller(author.id))).tweet;
+const firstPage = (reader, pageSize = PAGE_SIZE) => unary(client.timeline, client.timeline.getHomeTimeline, { pageSize, pageToken: "" }, asCaller(reader));
+
+// --- 1. the author, the backlog, the followers and their follows
+const tag = run.slice(-6);
+const author = await register(`a_${tag}`);
+for (let i = 0; i < BACKLOG; i++) await post(author, `backlog post ${i}`);
+let phase = performance.now();
+const followers = new Array(FOLLOWERS);
+await inParallel([...followers.keys()], CONCURRENCY, async (i) => {
+  followers[i] = (await register(`f${i}_${tag}`)).id;
+});
+const registerSeconds = (performance.now() - phase) / 1000;
+say(`${FOLLOWERS} followers registered in ${registerSeconds.toFixed(1)} s`);
+
+phase = performance.now();
+await inParallel(followers, CONCURRENCY, async (follower) => {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await unary(client.graph, client.graph.follow, { followeeId: author.id }, asCaller(follower));
+      return;
+    } catch (error) {
+      // The graph learns of the author from UserCreated; until then the author is NOT_FOUND.
+      if (error.code !== 5 || attempt > 100) throw error;
+      await sleep(100);
+    }
+  }
+});
+const followSeconds = (performance.now() - phase) / 1000;
+say(`${FOLLOWERS} follows recorded by the graph in ${followSeconds.toFixed(1)} s`);
+await timelineCaughtUp();
+const backfillSeconds = (performance.now() - phase) / 1000;
+say(`timeline caught up with every follow and backfill after ${backfillSeconds.toFixed(1)} s`);
+
+// The graph streams followers newest relationship first: the last batch holds the oldest.
+const listed = [];
+await new Promise((resolve, reject) => {
+  const call = client.graph.listFollowerIds({ userId: author.id, batchSize: 0, resumeToken: "" });
+  call.on("data", (batch) => listed.push(...batch.followerIds));
+  call.on("end", resolve);
+  call.on("error", reject);
+});
+const writtenFirst = listed[0];
+const writtenLast = listed.at(-1);
+
+// --- 2. fan-out lag, to a resolution of one read plus 10 ms
+const shows = async (reader, tweetId) => (await firstPage(reader, 1)).items[0]?.id === tweetId;
+const lags = [];
+for (let i = 0; i < POSTS; i++) {
+  const postedAt = performance.now();
+  const tweet = await post(author, `measured post ${i}`);
+  let first;
+  let last;
+  while (last === undefined) {
+    const [firstShows, lastShows] = await Promise.all([first === undefined ? shows(writtenFirst, tweet.id) : true, shows(writtenLast, tweet.id)]);
+    const at = performance.now() - postedAt;
+    if (first === undefined && firstShows) first = at;
+    if (lastShows) last = at;
+    else await sleep(10);
+  }
+  lags.push({ first, last });
+  say(`post ${i + 1}: first follower after ${first.toFixed(0)} ms, last after ${last.toFixed(0)} ms`);
+  await timelineCaughtUp();
+}
+
+// --- 3. reads at page size 20
+const pageSizes = [];
+const latencies = [];
+phase = performance.now();
+await inParallel([...Array(READS).keys()], READ_CONCURRENCY, async () => {
+  const reader = followers[Math.floor(Math.random() * followers.length)];
+  const t0 = performance.now();
+  const page = await firstPage(reader);
+  latencies.push(performance.now() - t0);
+  pageSizes.push(page.items.length);
+});
+const readSeconds = (performance.now() - phase) / 1000;
+
+// --- report
+const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+const entries = await (async () => {
+  const connection = await connectMongo(MONGODB_URI, `${run}_timeline`, log);
+  try {
+    return await connection.db.collection("entries").estimatedDocumentCount();
+  } finally {
+    await connection.close();
+  }
+})();
+const row = (label, value) => console.log(`${label.padEnd(44)} ${value}`);
+console.log(`\ntimeline benchmark: ${FOLLOWERS} followers, MongoDB ${MONGODB_URI}, NATS ${NATS_URL}, Node ${process.version}`);
+row("setup: followers registered", `${registerSeconds.toFixed(1)} s (${(FOLLOWERS / registerSeconds).toFixed(0)}/s)`);
+row("setup: follows via gRPC", `${followSeconds.toFixed(1)} s (${(FOLLOWERS / followSeconds).toFixed(0)}/s)`);
+row(`setup: follows + ${BACKLOG}-post backfills applied`, `${backfillSeconds.toFixed(1)} s`);
+row("timeline entries stored", String(entries));
+for (const [i, lag] of lags.entries()) row(`fan-out lag, post ${i + 1}: first / last follower`, `${lag.first.toFixed(0)} ms / ${lag.last.toFixed(0)} ms`);
+row("fan-out lag to the last follower, median", `${quantile(lags.map((l) => l.last), 0.5).toFixed(0)} ms`);
+row(`reads: GetHomeTimeline page size ${PAGE_SIZE}`, `${READS} reads, ${READ_CONCURRENCY} in flight, ${mean(pageSizes).toFixed(1)} items per page`);
+row("read latency p50 / p90 / p99", `${quantile(latencies, 0.5).toFixed(1)} / ${quantile(latencies, 0.9).toFixed(1)} / ${quantile(latencies, 0.99).toFixed(1)} ms`);
+row("read latency mean / max", `${mean(latencies).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms`);
+row("read throughput", `${(READS / readSeconds).toFixed(0)} reads/s`);
+
+// --- clean up
+for (const c of Object.values(client)) c.close();
+await timeline.stop();
+await graph.stop();
+await tweets.stop();
+await users.stop();
+if (!options.keep) {
+  for (const [stream, durable] of createdConsumers) await admin.manager.consumers.delete(stream, durable).catch(() => false);
+  const connection = await connectMongo(MONGODB_URI, `${run}_users`, log);
+  for (const service of ["users", "tweets", "graph", "timeline"]) await connection.client.db(`${run}_${service}`).dropDatabase();
+  await connection.close();
+}
+await admin.close();
+say("done");

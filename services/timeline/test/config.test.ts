@@ -1,0 +1,55 @@
+import { ConfigError } from "@chirp/kit";
+import { loadConfig } from "../src/config.js";
+
+describe("timeline configuration", () => {
+  it("runs on development defaults with nothing set", () => {
+    expect(loadConfig({})).toMatchObject({
+      port: 50054,
+      host: "0.0.0.0",
+      mongo: undefined,
+      natsUrl: undefined,
+      upstreams: { users: "127.0.0.1:50051", tweets: "127.0.0.1:50052", graph: "127.0.0.1:50053" },
+      consumerName: "timeline",
+      celebrityFollowers: 10_000,
+      timelineLength: 800,
+    });
+  });
+
+  it("reads every setting from the environment", () => {
+    const config = loadConfig({
+      GRPC_PORT: "6004",
+      MONGODB_URI: "mongodb://db:27017",
+      NATS_URL: "nats://nats:4222",
+      USERS_ADDRESS: "users:50051",
+      TWEETS_ADDRESS: "tweets:50052",
+      GRAPH_ADDRESS: "graph:50053",
+      CONSUMER_NAME: "timeline_blue",
+      CELEBRITY_FOLLOWERS: "2",
+      TIMELINE_LENGTH: "50",
+      LOG_LEVEL: "debug",
+    });
+    expect(config).toMatchObject({
+      port: 6004,
+      mongo: { uri: "mongodb://db:27017", database: "chirp_timeline" },
+      natsUrl: "nats://nats:4222",
+      upstreams: { users: "users:50051", tweets: "tweets:50052", graph: "graph:50053" },
+      consumerName: "timeline_blue",
+      celebrityFollowers: 2,
+      timelineLength: 50,
+      logLevel: "debug",
+    });
+    expect(loadConfig({ MONGODB_URI: "mongodb://db", MONGODB_DATABASE: "tl" }).mongo?.database).toBe("tl");
+  });
+
+  it("refuses development fallbacks in production and bad values, listing every problem", () => {
+    let error: unknown;
+    try {
+      loadConfig({ NODE_ENV: "production", GRPC_PORT: "99999", CELEBRITY_FOLLOWERS: "0", TIMELINE_LENGTH: "5", CONSUMER_NAME: "a.b" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join("\n");
+    for (const name of ["MONGODB_URI", "NATS_URL", "GRPC_PORT", "CELEBRITY_FOLLOWERS", "TIMELINE_LENGTH", "CONSUMER_NAME"]) expect(problems).toContain(name);
+  });
+});

@@ -1,0 +1,234 @@
+import { newId } from "@chirp/kit";
+import type { Entry, FollowChange, Post } from "../src/domain/model.js";
+import { timelineSlack, type TimelineStore } from "../src/domain/ports.js";
+
+/** The timeline length every store under the contract is opened with. */
+export const CONTRACT_TIMELINE_LENGTH = 20;
+
+/** Ids made in order sort in order: newer posts get greater ids. */
+const ids = (count: number) => Array.from({ length: count }, () => newId());
+const entry = (ownerId: string, post: Post): Entry => ({ ...post, ownerId });
+const tweetIds = (posts: Post[]) => posts.map((p) => p.tweetId);
+
+/**
+ * The behaviour every TimelineStore must share, run against each adapter: what the fan-out, the
+ * reads and the live hub rely on, idempotency above all.
+ */
+export function timelineStoreContract(open: () => Promise<TimelineStore>) {
+  let store: TimelineStore;
+
+  beforeEach(async () => {
+    store = await open();
+  });
+
+  describe("posts", () => {
+    it("are kept once and listed by author, newest first, within a range", async () => {
+      const [alice, bob] = ids(2);
+      const [p1, p2, p3, p4] = ids(4).map((tweetId, i) => ({ tweetId, authorId: i % 2 === 0 ? alice! : bob! }));
+      for (const post of [p3!, p1!, p2!, p4!, p1!]) await store.savePost(post);
+      expect(await store.postsBy([alice!], {}, 10)).toEqual([p3, p1]);
+      expect(await store.postsBy([alice!, bob!], {}, 10)).toEqual([p4, p3, p2, p1]);
+      expect(await store.postsBy([alice!, bob!], {}, 2)).toEqual([p4, p3]);
+      expect(await store.postsBy([alice!, bob!], { before: p4!.tweetId, after: p1!.tweetId }, 10)).toEqual([p3, p2]);
+      expect(await store.postsBy([], {}, 10)).toEqual([]);
+    });
+
+    it("find retweets of a tweet, and are removed by id or by author", async () => {
+      const [alice, bob] = ids(2);
+      const [original, retweet, other] = ids(3);
+      await store.savePost({ tweetId: original!, authorId: alice! });
+      await store.savePost({ tweetId: retweet!, authorId: bob!, retweetOfId: original! });
+      await store.savePost({ tweetId: other!, authorId: bob! });
+      expect(await store.retweetsOf([original!])).toEqual([retweet]);
+      expect(await store.postsBy([bob!], {}, 10)).toEqual([{ tweetId: other, authorId: bob }, { tweetId: retweet, authorId: bob, retweetOfId: original }]);
+
+      await store.removePosts([retweet!]);
+      expect(await store.retweetsOf([original!])).toEqual([]);
+      expect(await store.removePostsBy(bob!)).toEqual([other]);
+      expect(await store.postsBy([alice!, bob!], {}, 10)).toEqual([{ tweetId: original, authorId: alice }]);
+    });
+
+    it("are trimmed to an author's newest", async () => {
+      const [alice, bob] = ids(2);
+      const posts = ids(5).map((tweetId) => ({ tweetId, authorId: alice! }));
+      const bobs = { tweetId: newId(), authorId: bob! };
+      for (const post of [...posts, bobs]) await store.savePost(post);
+      await store.trimPosts(alice!, 3);
+      expect(tweetIds(await store.postsBy([alice!], {}, 10))).toEqual(tweetIds(posts.slice(2)).reverse());
+      expect(await store.postsBy([bob!], {}, 10)).toEqual([bobs]);
+      await store.trimPosts(alice!, 3);
+      expect(await store.postsBy([alice!], {}, 10)).toHaveLength(3);
+    });
+  });
+
+  describe("timelines", () => {
+    it("hold one entry per owner and tweet, listed newest first within a range", async () => {
+      const [owner, other, author] = ids(3);
+      const posts = ids(4).map((tweetId) => ({ tweetId, authorId: author! }));
+      await store.addEntries(posts.map((p) => entry(owner!, p)));
+      await store.addEntries([entry(owner!, posts[1]!), entry(owner!, posts[1]!), entry(other!, posts[0]!)]);
+      const newest = [...posts].reverse();
+      expect(await store.entries(owner!, {}, 10)).toEqual(newest.map((p) => entry(owner!, p)));
+      expect(tweetIds(await store.entries(owner!, {}, 2))).toEqual(tweetIds(newest.slice(0, 2)));
+      expect(tweetIds(await store.entries(owner!, { before: posts[3]!.tweetId }, 10))).toEqual(tweetIds(newest.slice(1)));
+      expect(tweetIds(await store.entries(owner!, { after: posts[1]!.tweetId }, 10))).toEqual(tweetIds(newest.slice(0, 2)));
+      expect(tweetIds(await store.entries(other!, {}, 10))).toEqual([posts[0]!.tweetId]);
+      expect(await store.entries(author!, {}, 10)).toEqual([]);
+    });
+
+    it("keep the retweet an entry stands for", async () => {
+      const [owner, author, original] = ids(3);
+      const retweet = { tweetId: newId(), authorId: author!, retweetOfId: original! };
+      await store.addEntries([entry(owner!, retweet)]);
+      expect(await store.entries(owner!, {}, 10)).toEqual([entry(owner!, retweet)]);
+    });
+
+    it("keep their newest entries, within the slack, however they grow", async () => {
+      const [owner, quiet, author] = ids(3);
+      const length = CONTRACT_TIMELINE_LENGTH;
+      const posts = ids(length * 3).map((tweetId) => ({ tweetId, authorId: author! }));
+      // One at a time and in batches, as fan-outs and backfills write them.
+      for (const post of posts.slice(0, length)) await store.addEntries([entry(owner!, post)]);
+      await store.addEntries(posts.slice(length).map((p) => entry(owner!, p)));
+      await store.addEntries([entry(quiet!, posts[0]!)]);
+
+      const kept = tweetIds(await store.entries(owner!, {}, 1_000));
+      expect(kept.length).toBeGreaterThanOrEqual(length);
+      expect(kept.length).toBeLessThanOrEqual(length + timelineSlack(length));
+      expect(kept.slice(0, length)).toEqual(tweetIds(posts.slice(-length)).reverse());
+      expect(tweetIds(await store.entries(quiet!, {}, 10))).toEqual([posts[0]!.tweetId]);
+    });
+
+    it("lose tweets everywhere, an author's posts per owner or everywhere, and whole timelines", async () => {
+      const [o1, o2, alice, bob] = ids(4);
+      const [a1, a2, b1] = [{ tweetId: newId(), authorId: alice! }, { tweetId: newId(), authorId: alice! }, { tweetId: newId(), authorId: bob! }];
+      const fill = () => store.addEntries([o1!, o2!].flatMap((owner) => [a1, a2, b1].map((p) => entry(owner, p))));
+      await fill();
+      await store.removeEntriesOf([a1.tweetId]);
+      expect(tweetIds(await store.entries(o1!, {}, 10))).toEqual([b1.tweetId, a2.tweetId]);
+      expect(tweetIds(await store.entries(o2!, {}, 10))).toEqual([b1.tweetId, a2.tweetId]);
+
+      await fill();
+      await store.removeEntriesBy(alice!, o1!);
+      expect(tweetIds(await store.entries(o1!, {}, 10))).toEqual([b1.tweetId]);
+      expect(tweetIds(await store.entries(o2!, {}, 10))).toEqual([b1.tweetId, a2.tweetId, a1.tweetId]);
+      await store.removeEntriesBy(alice!);
+      expect(tweetIds(await store.entries(o2!, {}, 10))).toEqual([b1.tweetId]);
+
+      await store.removeTimeline(o2!);
+      expect(await store.entries(o2!, {}, 10)).toEqual([]);
+      expect(tweetIds(await store.entries(o1!, {}, 10))).toEqual([b1.tweetId]);
+    });
+  });
+
+  describe("follows", () => {
+    const change = (followerId: string, followeeId: string, following: boolean, at: number, eventId = newId(at)): FollowChange => ({
+      followerId,
+      followeeId,
+      following,
+      at: new Date(at),
+      eventId,
+    });
+
+    it("apply the latest change of a pair whatever order they come in, and answer replays as current", async () => {
+      const [reader, author] = ids(2);
+      const now = Date.now();
+      const follow = change(reader!, author!, true, now - 1_000);
+      const unfollow = change(reader!, author!, false, now);
+      expect(await store.applyFollow(unfollow)).toBe(true);
+      expect(await store.applyFollow(follow)).toBe(false);
+      expect(await store.isFollowing(reader!, author!)).toBe(false);
+      expect(await store.applyFollow(unfollow)).toBe(true);
+
+      const refollow = change(reader!, author!, true, now + 1_000);
+      expect(await store.applyFollow(refollow)).toBe(true);
+      expect(await store.isFollowing(reader!, author!)).toBe(true);
+      expect(await store.applyFollow(refollow)).toBe(true);
+      expect(await store.applyFollow(unfollow)).toBe(false);
+      expect(await store.isFollowing(reader!, author!)).toBe(true);
+    });
+
+    it("order changes of the same millisecond by event id", async () => {
+      const [reader, author] = ids(2);
+      const at = Date.now();
+      const [first, second] = [newId(at), newId(at)];
+      expect(await store.applyFollow(change(reader!, author!, false, at, second!))).toBe(true);
+      expect(await store.applyFollow(change(reader!, author!, true, at, first!))).toBe(false);
+      expect(await store.isFollowing(reader!, author!)).toBe(false);
+    });
+
+    it("list whom a user follows and which candidates follow a user", async () => {
+      const [reader, other, alice, bob, carol] = ids(5);
+      const now = Date.now();
+      for (const followee of [alice!, bob!, carol!]) await store.applyFollow(change(reader!, followee, true, now));
+      await store.applyFollow(change(reader!, carol!, false, now + 1));
+      await store.applyFollow(change(other!, alice!, true, now));
+      expect((await store.followees(reader!)).sort()).toEqual([alice, bob].sort());
+      expect((await store.followersAmong(alice!, [reader!, other!, bob!, reader!])).sort()).toEqual([reader, other].sort());
+      expect(await store.followersAmong(carol!, [reader!])).toEqual([]);
+      expect(await store.followersAmong(alice!, [])).toEqual([]);
+    });
+
+    it("forget a user's follows both ways", async () => {
+      const [gone, reader, author] = ids(3);
+      const now = Date.now();
+      await store.applyFollow(change(gone!, author!, true, now));
+      await store.applyFollow(change(reader!, gone!, true, now));
+      await store.applyFollow(change(reader!, author!, true, now));
+      await store.removeFollowsOf(gone!);
+      expect(await store.followees(gone!)).toEqual([]);
+      expect(await store.followees(reader!)).toEqual([author]);
+      expect(await store.isFollowing(reader!, gone!)).toBe(false);
+    });
+  });
+
+  describe("celebrities", () => {
+    it("are marked from their oldest unfanned post, listed and unmarked", async () => {
+      const [star, other] = ids(2);
+      const [older, newer] = ids(2);
+      expect(await store.celebrity(star!)).toBeUndefined();
+      await store.markCelebrity(star!, newer!);
+      await store.markCelebrity(star!, older!);
+      await store.markCelebrity(star!, newer!);
+      expect(await store.celebrity(star!)).toEqual({ authorId: star, since: older });
+      expect(await store.celebritiesAmong([other!, star!, star!])).toEqual([star]);
+      await store.unmarkCelebrity(star!);
+      await store.unmarkCelebrity(star!);
+      expect(await store.celebrity(star!)).toBeUndefined();
+      expect(await store.celebritiesAmong([star!])).toEqual([]);
+    });
+  });
+
+  describe("tombstones and fan-out progress", () => {
+    it("record deleted tweets and users apart, and are forgotten after the cutoff", async () => {
+      const [tweet, otherTweet, user] = ids(3);
+      const longAgo = new Date(Date.now() - 10 * 86_400_000);
+      await store.markTweetsDeleted([tweet!], longAgo);
+      await store.markTweetsDeleted([tweet!], new Date());
+      await store.markUserDeleted(user!, new Date());
+      // A user id asked as a tweet id is not a deleted tweet, and the other way round.
+      expect(await store.findTombstones({ tweetIds: [tweet!, otherTweet!, user!], userIds: [user!, tweet!] })).toEqual({ tweetIds: [tweet], userIds: [user] });
+      expect(await store.findTombstones({ tweetIds: [], userIds: [] })).toEqual({ tweetIds: [], userIds: [] });
+
+      await store.forgetBefore(new Date(Date.now() - 86_400_000));
+      // The first deletion's time is kept, so the tweet's tombstone was old enough to go.
+      expect(await store.findTombstones({ tweetIds: [tweet!], userIds: [user!] })).toEqual({ tweetIds: [], userIds: [user] });
+    });
+
+    it("keep a fan-out's resume token until cleared or stale", async () => {
+      const [done, abandoned, running] = ids(3);
+      expect(await store.fanOutProgress(done!)).toBeUndefined();
+      await store.saveFanOutProgress(done!, "first", new Date());
+      await store.saveFanOutProgress(done!, "second", new Date());
+      expect(await store.fanOutProgress(done!)).toBe("second");
+      await store.clearFanOutProgress([done!]);
+      expect(await store.fanOutProgress(done!)).toBeUndefined();
+
+      await store.saveFanOutProgress(abandoned!, "old", new Date(Date.now() - 10 * 86_400_000));
+      await store.saveFanOutProgress(running!, "new", new Date());
+      await store.forgetBefore(new Date(Date.now() - 86_400_000));
+      expect(await store.fanOutProgress(abandoned!)).toBeUndefined();
+      expect(await store.fanOutProgress(running!)).toBe("new");
+    });
+  });
+}

@@ -1,0 +1,45 @@
+import { newId } from "@chirp/kit";
+import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
+import { describeWith, testLogger, uniqueName } from "@chirp/testing";
+import { MongoTimelineStore } from "../src/storage/mongo.js";
+import { CONTRACT_TIMELINE_LENGTH, timelineStoreContract } from "./store.contract.js";
+
+describeWith(["MONGODB_URI"], "MongoTimelineStore", ({ MONGODB_URI }) => {
+  let connection: MongoConnection;
+
+  beforeAll(async () => {
+    connection = await connectMongo(MONGODB_URI, uniqueName("chirp_timeline_test"), testLogger());
+  });
+
+  afterAll(async () => {
+    await connection.db.dropDatabase();
+    await connection.close();
+  });
+
+  timelineStoreContract(() => MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH));
+
+  it("creates its indexes idempotently", async () => {
+    await MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH);
+    const names = async (collection: string) => (await connection.db.collection(collection).indexes()).map((i) => i.name);
+    expect(await names("entries")).toEqual(expect.arrayContaining(["entries_by_tweet", "entries_by_author"]));
+    expect(await names("posts")).toEqual(expect.arrayContaining(["posts_by_author", "posts_by_original"]));
+    expect(await names("follows")).toEqual(expect.arrayContaining(["follows_by_followee"]));
+    expect(await names("tombstones")).toEqual(expect.arrayContaining(["tombstones_by_age"]));
+    expect(await names("fanout_progress")).toEqual(expect.arrayContaining(["fanout_progress_by_age"]));
+  });
+
+  it("trims a timeline in steps, recounting when deletions left its count too high", async () => {
+    const store = await MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH);
+    const [owner, author] = [newId(), newId()];
+    const sizes = connection.db.collection<{ _id: string; size: number }>("timeline_sizes");
+    const posts = Array.from({ length: CONTRACT_TIMELINE_LENGTH + 3 }, () => ({ tweetId: newId(), authorId: author, ownerId: owner }));
+    await store.addEntries(posts);
+    expect((await sizes.findOne({ _id: owner }))?.size).toBe(CONTRACT_TIMELINE_LENGTH);
+    expect(await store.entries(owner, {}, 100)).toHaveLength(CONTRACT_TIMELINE_LENGTH);
+
+    // Deleted entries leave the count high; the next trim finds less to cut and recounts.
+    await store.removeEntriesOf(posts.slice(-10).map((p) => p.tweetId));
+    await store.addEntries(Array.from({ length: 3 }, () => ({ tweetId: newId(), authorId: author, ownerId: owner })));
+    expect((await sizes.findOne({ _id: owner }))?.size).toBe(CONTRACT_TIMELINE_LENGTH - 10 + 3);
+  });
+});
