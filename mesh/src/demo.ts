@@ -42,7 +42,7 @@ export async function seedDemo(baseUrl: string, log: Logger): Promise<void> {
   for (const [follower, followee] of FOLLOWS) {
     await followWhenKnown(() => graph.follow({ followeeId: tokens.get(followee)!.id }, { headers: tokens.get(follower)!.headers }));
   }
-  log.info({ users: PEOPLE.map((p) => p.username), password: DEMO_PASSWORD }, "demo data ready");
+  log.info({ users: PEOPLE.map((p) => p.username) }, `demo data ready: log in with password "${DEMO_PASSWORD}"`);
 }
 
 /** The graph service learns of new users from events: a brand-new user may need a moment. */

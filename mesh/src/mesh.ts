@@ -1,6 +1,6 @@
 import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLogger, generateSigningKeyPair, type EventBus, type Logger } from "@chirp/kit";
+import { createLogger, generateSigningKeyPair, type EventBus, type LevelWithSilent, type Logger } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
 import { startGateway, type GatewayApp } from "@chirp/gateway";
 import { loadConfig as gatewayConfig } from "@chirp/gateway/config";
@@ -30,12 +30,12 @@ export interface Mesh {
  * configured ones.
  */
 export async function startMesh(env: Env = process.env, log: Logger = createLogger("mesh", "info")): Promise<Mesh> {
-  const bus = env.NATS_URL ? undefined : new InProcessEventBus(log.child({ component: "bus" }));
+  const child = (service: string) => createLogger(service, log.level as LevelWithSilent);
+  const bus = env.NATS_URL ? undefined : new InProcessEventBus(child("bus"));
   // One signing key for the whole mesh: the configured one, or a throwaway for development.
   const signingKey = env.AUTH_SIGNING_KEY_FILE ? readFileSync(env.AUTH_SIGNING_KEY_FILE, "utf8") : (env.AUTH_SIGNING_KEY ?? generateSigningKeyPair().privateKeyPem);
   const publicKey = createPublicKey(signingKey).export({ type: "spki", format: "pem" }).toString();
   const internal: Env = { ...env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", AUTH_SIGNING_KEY: signingKey, AUTH_SIGNING_KEY_FILE: undefined };
-  const child = (service: string) => log.child({ service });
   const stops: Array<() => Promise<void>> = [];
   try {
     const users = await startUsers(usersConfig(internal), { log: child("users"), bus });

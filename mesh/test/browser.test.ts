@@ -31,8 +31,9 @@ describeInBrowser("the web client in headless Chromium against the embedded mesh
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
+    // The mesh first: it ends the pages' live streams itself instead of writing into closed sockets.
     await mesh?.stop();
+    await browser?.close();
   });
 
   async function register(username: string): Promise<Page> {
