@@ -8,7 +8,7 @@ const text = (data: Uint8Array) => Buffer.from(data).toString("utf8");
 describeWith(["NATS_URL"], "JetStreamBus", ({ NATS_URL }) => {
   const log = testLogger();
   const prefix = uniqueName("kittest");
-  const stream = { name: prefix.toUpperCase(), subjects: [`${prefix}.>`] };
+  const stream = { name: prefix.toUpperCase(), subjects: [`${prefix}.>`], maxAgeMs: 3_600_000 };
   const consumers: Consumer[] = [];
   const deadLetterConsumers: string[] = [];
   const deadLetterSubjects: string[] = [];
@@ -46,12 +46,16 @@ describeWith(["NATS_URL"], "JetStreamBus", ({ NATS_URL }) => {
     await bus.publish(message("ensure", "kept"));
     const before = await bus.manager.streams.info(stream.name);
     expect(before.config.subjects).toEqual(stream.subjects);
+    expect(before.config.max_age).toBe(3_600_000 * 1_000_000);
     expect(before.state.messages).toBe(1);
 
     await expect(bus.ensureStreams([stream])).resolves.toBeUndefined();
     await expect(bus.ensureStreams([stream, STREAMS.deadLetters])).resolves.toBeUndefined();
     const after = await bus.manager.streams.info(stream.name);
     expect(after.config.subjects).toEqual(stream.subjects);
+    // Streams others rebuild their records from keep everything, also once they exist already.
+    await bus.ensureStreams([STREAMS.users]);
+    expect((await bus.manager.streams.info(STREAMS.users.name)).config.max_age).toBe(0);
     expect(after.state.messages).toBe(1);
     expect(after.state.first_seq).toBe(before.state.first_seq);
     expect(after.created).toEqual(before.created);

@@ -134,8 +134,8 @@ describe("InProcessEventBus live subscriptions", () => {
 
 describeWith(["NATS_URL"], "JetStreamBus live subscriptions", ({ NATS_URL }) => {
   const prefix = uniqueName("livetest");
-  const stream = { name: prefix.toUpperCase(), subjects: [`${prefix}.>`] };
-  const secondStream = { name: `${prefix.toUpperCase()}_2`, subjects: [`${prefix}2.>`] };
+  const stream = { name: prefix.toUpperCase(), subjects: [`${prefix}.>`], maxAgeMs: 3_600_000 };
+  const secondStream = { name: `${prefix.toUpperCase()}_2`, subjects: [`${prefix}2.>`], maxAgeMs: 3_600_000 };
   let bus: JetStreamBus;
 
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import { createLogger, Lifecycle, type EventBus, type LiveSubscriber, type Logge
 import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
-import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "@chirp/kit/nats";
+import { JetStreamBus } from "@chirp/kit/nats";
 import { TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
@@ -31,10 +31,10 @@ export interface TimelineApp {
 }
 
 /**
- * Tombstones and fan-out progress are kept a day longer than JetStream keeps events: after that
- * no event they guard against can be delivered any more.
+ * Tombstones and fan-out progress are kept a day longer than JetStream keeps tweet events: after
+ * that no event they guard against can be delivered any more.
  */
-const TOMBSTONE_RETENTION_MS = DEFAULT_STREAM_SETTINGS.maxAgeMs + 24 * 3_600_000;
+const TOMBSTONE_RETENTION_MS = STREAMS.tweets.maxAgeMs + 24 * 3_600_000;
 const FORGET_EVERY_MS = 3_600_000;
 
 /**

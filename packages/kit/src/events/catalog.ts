@@ -15,15 +15,24 @@ export const EVENT_SUBJECTS: Record<EventType, string> = {
 export interface StreamSpec {
   name: string;
   subjects: string[];
+  /**
+   * How long messages are kept; 0 keeps them for good. Streams that other services rebuild
+   * their own records from (who exists, who follows whom) keep everything, so a consumer created
+   * later (a new service, a lost durable) can still learn the whole history.
+   */
+  maxAgeMs: number;
 }
+
+const WEEK_MS = 7 * 24 * 3_600_000;
 
 /**
  * Every stream of the system. Publishers and consumers both declare the ones they touch at
  * start-up (idempotently), so services can start in any order.
  */
 export const STREAMS = {
-  users: { name: "CHIRP_USERS", subjects: ["chirp.users.>"] },
-  tweets: { name: "CHIRP_TWEETS", subjects: ["chirp.tweets.>"] },
-  graph: { name: "CHIRP_GRAPH", subjects: ["chirp.graph.>"] },
-  deadLetters: { name: "CHIRP_DEADLETTER", subjects: ["chirp.deadletter.>"] },
+  users: { name: "CHIRP_USERS", subjects: ["chirp.users.>"], maxAgeMs: 0 },
+  graph: { name: "CHIRP_GRAPH", subjects: ["chirp.graph.>"], maxAgeMs: 0 },
+  /** Timelines hold recent posts only; a week covers any consumer catching up. */
+  tweets: { name: "CHIRP_TWEETS", subjects: ["chirp.tweets.>"], maxAgeMs: WEEK_MS },
+  deadLetters: { name: "CHIRP_DEADLETTER", subjects: ["chirp.deadletter.>"], maxAgeMs: 4 * WEEK_MS },
 } satisfies Record<string, StreamSpec>;

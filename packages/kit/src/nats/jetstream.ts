@@ -34,14 +34,11 @@ import type { Logger } from "../logger.js";
 export interface StreamSettings {
   /** Publishes of one message id inside this window are stored once. */
   duplicateWindowMs: number;
-  /** How long events are kept for consumers that fall behind. */
-  maxAgeMs: number;
   replicas: number;
 }
 
 export const DEFAULT_STREAM_SETTINGS: StreamSettings = {
   duplicateWindowMs: 10 * 60_000,
-  maxAgeMs: 7 * 24 * 3_600_000,
   replicas: 1,
 };
 
@@ -79,7 +76,7 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         retention: RetentionPolicy.Limits,
         storage: StorageType.File,
         duplicate_window: nanos(settings.duplicateWindowMs),
-        max_age: nanos(settings.maxAgeMs),
+        max_age: nanos(spec.maxAgeMs),
         num_replicas: settings.replicas,
       };
       try {
