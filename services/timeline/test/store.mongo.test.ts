@@ -21,9 +21,9 @@ describeWith(["MONGODB_URI"], "MongoTimelineStore", ({ MONGODB_URI }) => {
   it("creates its indexes idempotently", async () => {
     await MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH);
     const names = async (collection: string) => (await connection.db.collection(collection).indexes()).map((i) => i.name);
-    expect(await names("entries")).toEqual(expect.arrayContaining(["entries_by_tweet", "entries_by_author"]));
+    expect(await names("entries")).toEqual(expect.arrayContaining(["entries_by_owner", "entries_by_tweet", "entries_by_author"]));
     expect(await names("posts")).toEqual(expect.arrayContaining(["posts_by_author", "posts_by_original"]));
-    expect(await names("follows")).toEqual(expect.arrayContaining(["follows_by_followee"]));
+    expect(await names("follows")).toEqual(expect.arrayContaining(["follows_by_follower", "follows_by_followee"]));
     expect(await names("tombstones")).toEqual(expect.arrayContaining(["tombstones_by_age"]));
     expect(await names("fanout_progress")).toEqual(expect.arrayContaining(["fanout_progress_by_age"]));
   });

@@ -1,5 +1,5 @@
 import { duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
-import type { AnyBulkWriteOperation, Collection, Db, Filter } from "mongodb";
+import type { Collection, Db } from "mongodb";
 import { followVersion, unique, type Celebrity, type Entry, type FollowChange, type IdRange, type Post } from "../domain/model.js";
 import { timelineSlack, type TimelineStore } from "../domain/ports.js";
 
@@ -12,7 +12,7 @@ interface PostDocument {
 }
 
 interface EntryDocument {
-  /** `<owner id>:<tweet id>`: unique per owner and tweet, and the key home timelines are read by. */
+  /** `<owner id>:<tweet id>`: one entry per owner and tweet, whoever writes it how often. */
   _id: string;
   ownerId: string;
   tweetId: string;
@@ -20,7 +20,7 @@ interface EntryDocument {
   retweetOfId?: string;
 }
 
-/** How many entries a timeline holds, counted upwards on insert and set exactly when trimmed. */
+/** How many entries a timeline holds: counted up as entries are added, set exactly when trimmed. */
 interface TimelineSizeDocument {
   /** The owner id. */
   _id: string;
@@ -56,27 +56,14 @@ interface ProgressDocument {
   updatedAt: Date;
 }
 
-/**
- * The `_id` range of the keys `<prefixId>:<id>` with `id` in the range. Ids are 26-character
- * ULIDs and `:` sorts below every id character, so such keys sort by their first id, then by the
- * second: a home timeline page (`<owner>:<tweet>`) or whom a reader follows
- * (`<follower>:<followee>`) is one scan of the `_id` index, and fan-out writes maintain no extra
- * owner index. (`;` is the character after `:`.)
- */
-function keyRange(prefixId: string, range: IdRange = {}) {
-  return {
-    $gt: range.after === undefined ? `${prefixId}:` : `${prefixId}:${range.after}`,
-    $lt: range.before === undefined ? `${prefixId};` : `${prefixId}:${range.before}`,
-  };
-}
-
 const entryKey = (ownerId: string, tweetId: string) => `${ownerId}:${tweetId}`;
 const followKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
-const ownerOfEntryKey = (key: string) => key.slice(0, key.indexOf(":"));
 
-function idFilter(range: IdRange): Filter<PostDocument> {
+/** The range as a condition on an id field; nothing when it is open both ways. */
+function rangeOn<F extends string>(field: F, range: IdRange): Partial<Record<F, { $gt?: string; $lt?: string }>> {
   if (range.before === undefined && range.after === undefined) return {};
-  return { _id: { ...(range.after !== undefined ? { $gt: range.after } : {}), ...(range.before !== undefined ? { $lt: range.before } : {}) } };
+  const bounds = { ...(range.after !== undefined ? { $gt: range.after } : {}), ...(range.before !== undefined ? { $lt: range.before } : {}) };
+  return { [field]: bounds } as Partial<Record<F, { $gt?: string; $lt?: string }>>;
 }
 
 const toPost = (doc: PostDocument | EntryDocument): Post => ({
@@ -89,12 +76,14 @@ const toEntry = (doc: EntryDocument): Entry => ({ ...toPost(doc), ownerId: doc.o
 
 /**
  * The timeline service's database. Collections and the indexes they are read by:
- * - `entries`: materialised home timelines; `_id` (owner range, see `keyRange`), `tweetId`
- *   (a deleted tweet leaves every timeline), `authorId, ownerId` (unfollow, deleted user);
+ * - `entries`: materialised home timelines; `ownerId, tweetId` (a page: one owner, a tweet id
+ *   range, newest first), `tweetId` (a deleted tweet leaves every timeline), `authorId, ownerId`
+ *   (unfollow, deleted user);
  * - `timeline_sizes`: per-owner entry counts that tell when to trim;
  * - `posts`: recent posts per author; `authorId, _id` (backfill, celebrity merge), sparse
  *   `retweetOfId` (retweets of a deleted tweet);
- * - `follows`: the follows projection; `_id` (whom a reader follows), `followeeId` (deleted user);
+ * - `follows`: the follows projection; `followerId` (whom a reader follows), `followeeId`
+ *   (a deleted user's followers), `_id` (does this reader follow that author);
  * - `celebrities`, `tombstones` (`deletedAt` for pruning), `fanout_progress` (`updatedAt`).
  */
 export class MongoTimelineStore implements TimelineStore {
@@ -128,6 +117,7 @@ export class MongoTimelineStore implements TimelineStore {
   static async open(db: Db, timelineLength: number): Promise<MongoTimelineStore> {
     const store = new MongoTimelineStore(db, timelineLength);
     await ensureIndexes(store.collections.entries, [
+      { key: { ownerId: 1, tweetId: -1 }, name: "entries_by_owner" },
       { key: { tweetId: 1 }, name: "entries_by_tweet" },
       { key: { authorId: 1, ownerId: 1 }, name: "entries_by_author" },
     ]);
@@ -135,7 +125,10 @@ export class MongoTimelineStore implements TimelineStore {
       { key: { authorId: 1, _id: -1 }, name: "posts_by_author" },
       { key: { retweetOfId: 1 }, name: "posts_by_original", sparse: true },
     ]);
-    await ensureIndexes(store.collections.follows, [{ key: { followeeId: 1 }, name: "follows_by_followee" }]);
+    await ensureIndexes(store.collections.follows, [
+      { key: { followerId: 1 }, name: "follows_by_follower" },
+      { key: { followeeId: 1 }, name: "follows_by_followee" },
+    ]);
     await ensureIndexes(store.collections.tombstones, [{ key: { deletedAt: 1 }, name: "tombstones_by_age" }]);
     await ensureIndexes(store.collections.progress, [{ key: { updatedAt: 1 }, name: "fanout_progress_by_age" }]);
     return store;
@@ -149,7 +142,7 @@ export class MongoTimelineStore implements TimelineStore {
   async postsBy(authorIds: string[], range: IdRange, limit: number): Promise<Post[]> {
     if (authorIds.length === 0) return [];
     const docs = await this.collections.posts
-      .find({ authorId: { $in: unique(authorIds) }, ...idFilter(range) })
+      .find({ authorId: { $in: unique(authorIds) }, ...rangeOn("_id", range) })
       .sort({ _id: -1 })
       .limit(limit)
       .toArray();
@@ -179,9 +172,9 @@ export class MongoTimelineStore implements TimelineStore {
 
   /**
    * One unordered bulk write of upserts keyed by owner and tweet, so a replayed batch changes
-   * nothing. The owners that gained entries have their counts raised in a second bulk write, and
-   * only those past length plus slack are trimmed, one query each: trimming is paid once per
-   * `timelineSlack` inserts, not on every one.
+   * nothing. The owners that gained entries have their counts raised, and only those past length
+   * plus slack are trimmed, one query each: trimming is paid once per `timelineSlack` inserts per
+   * timeline, not on every insert.
    */
   async addEntries(entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
@@ -196,38 +189,58 @@ export class MongoTimelineStore implements TimelineStore {
       { ordered: false },
     );
     // The upserted ids name the owners (FerretDB misreports their positions, so read the ids).
+    const inserted = new Set(Object.values(result.upsertedIds) as string[]);
     const grown = new Map<string, number>();
-    for (const key of Object.values(result.upsertedIds) as string[]) {
-      const ownerId = ownerOfEntryKey(key);
-      grown.set(ownerId, (grown.get(ownerId) ?? 0) + 1);
+    for (const e of entries) {
+      if (inserted.has(entryKey(e.ownerId, e.tweetId))) grown.set(e.ownerId, (grown.get(e.ownerId) ?? 0) + 1);
     }
-    if (grown.size === 0) return;
-    await this.collections.sizes.bulkWrite(
-      [...grown].map(([ownerId, added]): AnyBulkWriteOperation<TimelineSizeDocument> => ({
-        updateOne: { filter: { _id: ownerId }, update: { $inc: { size: added } }, upsert: true },
-      })),
-      { ordered: false },
-    );
-    const overfull = await this.collections.sizes.find({ _id: { $in: [...grown.keys()] }, size: { $gt: this.trimAbove } }).toArray();
-    for (const { _id: ownerId } of overfull) await this.trim(ownerId);
+    if (grown.size > 0) await this.count(grown);
+  }
+
+  /**
+   * Raises the owners' counts: one update per distinct increase (a fan-out batch adds one entry
+   * to each of its owners), then one read that finds the owners without a count yet and those
+   * over the limit. (Plain updates, not upserts with $inc: under load, FerretDB v1 kept back a
+   * connection per such upsert until its pool ran dry and every client of the server hung.)
+   */
+  private async count(grown: Map<string, number>): Promise<void> {
+    const byIncrease = new Map<number, string[]>();
+    for (const [ownerId, added] of grown) byIncrease.set(added, [...(byIncrease.get(added) ?? []), ownerId]);
+    for (const [added, ownerIds] of byIncrease) await this.collections.sizes.updateMany({ _id: { $in: ownerIds } }, { $inc: { size: added } });
+    const sizes = new Map((await this.collections.sizes.find({ _id: { $in: [...grown.keys()] } }).toArray()).map((c) => [c._id, c.size]));
+    const uncounted = [...grown].filter(([ownerId]) => !sizes.has(ownerId)).map(([ownerId, added]) => ({ _id: ownerId, size: added }));
+    if (uncounted.length > 0) {
+      // Timelines new to the store: what was just added is all they hold.
+      await this.collections.sizes.insertMany(uncounted, { ordered: false }).catch((error: unknown) => {
+        // Another writer counted the same new timeline first: these entries go uncounted, which
+        // only puts its next trim off a little.
+        if (duplicateKeyIndex(error) === undefined) throw error;
+      });
+      for (const { _id, size } of uncounted) sizes.set(_id, size);
+    }
+    for (const [ownerId, size] of sizes) if (size > this.trimAbove) await this.trim(ownerId);
   }
 
   /** Cuts the timeline back to its newest `timelineLength` entries and records its true size. */
   private async trim(ownerId: string): Promise<void> {
     const oldestKept = await this.collections.entries
-      .find({ _id: keyRange(ownerId) }, { projection: { _id: 1 } })
-      .sort({ _id: -1 })
+      .find({ ownerId }, { projection: { tweetId: 1 } })
+      .sort({ tweetId: -1 })
       .skip(this.timelineLength - 1)
       .limit(1)
       .next();
-    if (oldestKept) await this.collections.entries.deleteMany({ _id: { $gt: `${ownerId}:`, $lt: oldestKept._id } });
+    if (oldestKept) await this.collections.entries.deleteMany({ ownerId, tweetId: { $lt: oldestKept.tweetId } });
     // Deletions elsewhere (tweets, unfollows) leave counts too high; recount when there was less to cut.
-    const size = oldestKept ? this.timelineLength : await this.collections.entries.countDocuments({ _id: keyRange(ownerId) });
+    const size = oldestKept ? this.timelineLength : await this.collections.entries.countDocuments({ ownerId });
     await this.collections.sizes.updateOne({ _id: ownerId }, { $set: { size } });
   }
 
   async entries(ownerId: string, range: IdRange, limit: number): Promise<Entry[]> {
-    const docs = await this.collections.entries.find({ _id: keyRange(ownerId, range) }).sort({ _id: -1 }).limit(limit).toArray();
+    const docs = await this.collections.entries
+      .find({ ownerId, ...rangeOn("tweetId", range) })
+      .sort({ tweetId: -1 })
+      .limit(limit)
+      .toArray();
     return docs.map(toEntry);
   }
 
@@ -240,7 +253,7 @@ export class MongoTimelineStore implements TimelineStore {
   }
 
   async removeTimeline(ownerId: string): Promise<void> {
-    await this.collections.entries.deleteMany({ _id: keyRange(ownerId) });
+    await this.collections.entries.deleteMany({ ownerId });
     await this.collections.sizes.deleteOne({ _id: ownerId });
   }
 
@@ -269,7 +282,7 @@ export class MongoTimelineStore implements TimelineStore {
   }
 
   async followees(followerId: string): Promise<string[]> {
-    const docs = await this.collections.follows.find({ _id: keyRange(followerId), following: true }, { projection: { followeeId: 1 } }).toArray();
+    const docs = await this.collections.follows.find({ followerId, following: true }, { projection: { followeeId: 1 } }).toArray();
     return docs.map((d) => d.followeeId);
   }
 
@@ -281,7 +294,7 @@ export class MongoTimelineStore implements TimelineStore {
   }
 
   async removeFollowsOf(userId: string): Promise<void> {
-    await this.collections.follows.deleteMany({ _id: keyRange(userId) });
+    await this.collections.follows.deleteMany({ followerId: userId });
     await this.collections.follows.deleteMany({ followeeId: userId });
   }
 
