@@ -55,13 +55,8 @@ export class OutboxRelay {
   /** Asks for a pass soon; calls while a pass runs fold into one more pass. */
   notify(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-    });
+    this.again = true;
+    this.running ??= this.loop();
   }
 
   /** Publishes until nothing is pending (or publishing fails); resolves when done. */
@@ -77,16 +72,22 @@ export class OutboxRelay {
   }
 
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        await this.publishPending();
-      } catch (error) {
-        // The messages stay pending; the next poll retries them in the same order.
-        this.log.warn({ err: error }, "outbox relay could not publish; will retry");
-        return;
+    try {
+      // No await between the last check of `again` and clearing `running`, so a notify() can
+      // never land in between and go unanswered until the next poll.
+      while (this.again && !this.stopped) {
+        this.again = false;
+        try {
+          await this.publishPending();
+        } catch (error) {
+          // The messages stay pending; the next poll retries them in the same order.
+          this.log.warn({ err: error }, "outbox relay could not publish; will retry");
+          return;
+        }
       }
-    } while (this.again && !this.stopped);
+    } finally {
+      this.running = undefined;
+    }
   }
 
   private async publishPending(): Promise<void> {
