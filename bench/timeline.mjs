@@ -10,12 +10,14 @@
 //      follower), and of the one it writes first, read through GetHomeTimeline;
 //   3. reads: GetHomeTimeline at page size 20 for random followers, concurrently: latency
 //      percentiles and throughput (each read renders its page through BatchGetTweets and
-//      BatchGetUsers, so the tweets and users services are part of every figure).
+//      BatchGetUsers, so the tweets and users services are part of every figure);
+//   4. reads one at a time, each followed by the same two rendering calls made directly, to show
+//      how much of a read is the timeline's own work.
 // The events a run publishes stay in the shared streams for their retention (7 days): point
 // NATS_URL at a scratch server when other people's suites replay those streams.
 //
 // Usage: npm run build && node bench/timeline.mjs [--followers 10000] [--posts 3] [--backlog 20]
-//        [--reads 2000] [--read-concurrency 8] [--concurrency 32] [--keep]
+//        [--reads 2000] [--read-concurrency 8] [--concurrency 16] [--keep]
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -48,7 +50,7 @@ const { values: options } = parseArgs({
     backlog: { type: "string", default: "20" },
     reads: { type: "string", default: "2000" },
     "read-concurrency": { type: "string", default: "8" },
-    concurrency: { type: "string", default: "32" },
+    concurrency: { type: "string", default: "16" },
     keep: { type: "boolean", default: false },
   },
 });
@@ -238,6 +240,21 @@ await inParallel([...Array(READS).keys()], READ_CONCURRENCY, async () => {
 });
 const readSeconds = (performance.now() - phase) / 1000;
 
+// --- 4. where an unloaded read's time goes: the same page's two rendering calls, made directly
+const sequential = { read: [], rendering: [] };
+for (let i = 0; i < Math.min(100, READS); i++) {
+  const reader = followers[Math.floor(Math.random() * followers.length)];
+  let t0 = performance.now();
+  const page = await firstPage(reader);
+  sequential.read.push(performance.now() - t0);
+  const people = [...new Set(page.items.flatMap((item) => [item.author.id, ...(item.retweetedBy ? [item.retweetedBy.id] : [])]))];
+  t0 = performance.now();
+  const { tweets: rendered } = await unary(client.tweets, client.tweets.batchGetTweets, { ids: page.items.map((item) => item.id) }, asCaller(reader));
+  await unary(client.users, client.users.batchGetUsers, { ids: people }, asCaller(reader));
+  if (rendered.length !== page.items.length) throw new Error("the page and its rendering disagree");
+  sequential.rendering.push(performance.now() - t0);
+}
+
 // --- report
 const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -261,6 +278,8 @@ row(`reads: GetHomeTimeline page size ${PAGE_SIZE}`, `${READS} reads, ${READ_CON
 row("read latency p50 / p90 / p99", `${quantile(latencies, 0.5).toFixed(1)} / ${quantile(latencies, 0.9).toFixed(1)} / ${quantile(latencies, 0.99).toFixed(1)} ms`);
 row("read latency mean / max", `${mean(latencies).toFixed(1)} / ${Math.max(...latencies).toFixed(1)} ms`);
 row("read throughput", `${(READS / readSeconds).toFixed(0)} reads/s`);
+row("one read at a time: latency p50", `${quantile(sequential.read, 0.5).toFixed(1)} ms`);
+row("  of which BatchGetTweets + BatchGetUsers, p50", `${quantile(sequential.rendering, 0.5).toFixed(1)} ms`);
 
 // --- clean up
 for (const c of Object.values(client)) c.close();

@@ -1,6 +1,6 @@
 import { connectMongo } from "@chirp/kit/mongo";
 import type { StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
-import { describeWith, testLogger } from "@chirp/testing";
+import { describeWith, eventually, testLogger } from "@chirp/testing";
 import { asCaller, startServices, type Services } from "./mesh.js";
 
 /** Over this many followers an author's posts are merged in at read time. */
@@ -11,7 +11,11 @@ const CELEBRITY_FOLLOWERS = 2;
  * delete, a celebrity merged in at read time, and a live stream. `fannedOutEntries` answers how
  * many materialised entries a tweet has, where the storage can be looked at.
  */
-function timelineStory(services: () => Services, fannedOutEntries?: (tweetId: string) => Promise<number>) {
+function timelineStory(
+  services: () => Services,
+  fannedOutEntries?: (tweetId: string) => Promise<number>,
+  followersRecorded?: (followeeId: string) => Promise<number>,
+) {
   it("serves home timelines through fan-out, unfollow, deletion, a celebrity and a live stream", async () => {
     const mesh = services();
     const [a, b, c] = [await mesh.register("a"), await mesh.register("b"), await mesh.register("c")];
@@ -53,6 +57,9 @@ function timelineStory(services: () => Services, fannedOutEntries?: (tweetId: st
     // in order with A's fanned-out posts; P's retweet of A's post shows who retweeted it.
     const [p, d, e] = [await mesh.register("p"), await mesh.register("d"), await mesh.register("e")];
     for (const follower of [b, d, e]) await mesh.follow(follower, p);
+    // Follows and posts travel on different streams: wait until the timeline has seen these
+    // follows, or their backfill could copy P's next post into timelines after all.
+    if (followersRecorded) await eventually(async () => expect(await followersRecorded(p.id)).toBe(3), 15_000);
     const p1 = await mesh.post(p, "celebrity one");
     const a3 = await mesh.post(a, "third post");
     const p2 = await mesh.post(p, "celebrity two");
@@ -88,13 +95,16 @@ describeWith(["MONGODB_URI", "NATS_URL"], "the timeline with the real services",
 
   timelineStory(
     () => services,
-    async (tweetId) => {
-      const connection = await connectMongo(MONGODB_URI, services.timelineDatabase, testLogger());
-      try {
-        return await connection.db.collection("entries").countDocuments({ tweetId });
-      } finally {
-        await connection.close();
-      }
-    },
+    (tweetId) => countIn("entries", { tweetId }),
+    (followeeId) => countIn("follows", { followeeId, following: true }),
   );
+
+  async function countIn(collection: string, filter: object): Promise<number> {
+    const connection = await connectMongo(MONGODB_URI, services.timelineDatabase, testLogger());
+    try {
+      return await connection.db.collection(collection).countDocuments(filter);
+    } finally {
+      await connection.close();
+    }
+  }
 });
