@@ -17,6 +17,7 @@ module.exports = {
     "^@chirp/proto/descriptor-set$": "<rootDir>/packages/proto/src/descriptor_set.ts",
     "^@chirp/proto/(.*)$": "<rootDir>/packages/proto/src/$1",
     "^@chirp/(users|tweets|graph|timeline)$": "<rootDir>/services/$1/src/app.ts",
+    "^@chirp/(users|tweets|graph|timeline)/config$": "<rootDir>/services/$1/src/config.ts",
     "^@chirp/gateway$": "<rootDir>/gateway/src/app.ts",
     "^@chirp/testing$": "<rootDir>/test/support/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",

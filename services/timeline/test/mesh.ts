@@ -12,11 +12,9 @@ import { startGraph } from "@chirp/graph";
 import { startTweets } from "@chirp/tweets";
 import { startUsers } from "@chirp/users";
 import { eventually, uniqueName } from "@chirp/testing";
-// The jest configuration maps each service's entry point only, so their configuration loaders are
-// reached by path.
-import { loadConfig as graphConfig } from "../../graph/src/config.js";
-import { loadConfig as tweetsConfig } from "../../tweets/src/config.js";
-import { loadConfig as usersConfig } from "../../users/src/config.js";
+import { loadConfig as graphConfig } from "@chirp/graph/config";
+import { loadConfig as tweetsConfig } from "@chirp/tweets/config";
+import { loadConfig as usersConfig } from "@chirp/users/config";
 import { startTimeline } from "../src/app.js";
 import { loadConfig as timelineConfig } from "../src/config.js";
 import { CONSUMED_SUBJECTS } from "../src/events.js";
@@ -45,8 +43,11 @@ export interface MeshOptions {
 export async function startServices(options: MeshOptions) {
   const run = uniqueName("e2e");
   const stops: Array<() => Promise<unknown>> = [];
+  /** Every step runs even when one before it fails, so a failed run still removes its consumers. */
   const stopAll = async () => {
-    for (const stop of stops.splice(0).reverse()) await stop();
+    const failures: unknown[] = [];
+    for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw failures[0];
   };
   try {
     const env = (service: string): Record<string, string> => ({

@@ -15,8 +15,6 @@ const toMessage = (item: TimelineItem<Tweet, User>): TimelineItemMessage => ({
   createdAt: item.createdAt,
 });
 
-/** Settles when the signal aborts: a send waiting for a client that left would otherwise wait forever. */
-const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 
 /** `chirp.timeline.v1.TimelineService` over the domain: translation only, no rules. */
 export function timelineHandlers(
@@ -35,10 +33,9 @@ export function timelineHandlers(
     },
     async streamHomeTimeline(_req, ctx, send) {
       const readerId = ctx.requireCaller();
-      const left = aborted(ctx.signal);
       const feed = live.follow(readerId, ctx.signal);
       ctx.log.debug({ streams: live.streams }, "stream opened");
-      for await (const item of feed) await Promise.race([send({ item: toMessage(item) }), left]);
+      for await (const item of feed) await send({ item: toMessage(item) });
     },
   };
 }
