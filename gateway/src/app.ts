@@ -3,6 +3,7 @@ import { createServer as createHttp1Server, type Server as Http1Server } from "n
 import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import { createLogger, parseVerificationKey, TokenVerifier, type Logger } from "@chirp/kit";
@@ -22,6 +23,14 @@ export interface GatewayOverrides {
   log?: Logger;
   /** Keys to verify tokens with, instead of AUTH_PUBLIC_KEY (the embedded mesh shares its own). */
   publicKeys?: KeyObject[];
+  /** Services to forward beside the mesh's four, such as the benchmark's do-nothing backend. */
+  extraUpstreams?: UpstreamService[];
+}
+
+export interface UpstreamService {
+  name: string;
+  address: string;
+  service: DescService;
 }
 
 export interface GatewayApp {
@@ -45,12 +54,14 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const verifier = new TokenVerifier(keys, { issuer: config.auth.issuer, audience: config.auth.audience });
 
   const transport = (address: string) => createGrpcTransport({ baseUrl: `http://${address}` });
-  const upstreams = [
+  const services: UpstreamService[] = [
     { name: "users", address: config.upstreams.users, service: UsersService },
     { name: "tweets", address: config.upstreams.tweets, service: TweetsService },
     { name: "graph", address: config.upstreams.graph, service: GraphService },
     { name: "timeline", address: config.upstreams.timeline, service: TimelineService },
-  ].map((u) => ({ ...u, transport: transport(u.address) }));
+    ...(overrides.extraUpstreams ?? []),
+  ];
+  const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
   const limiter = new RateLimiter(config.writesPerMinute, config.writeBurst);
   const sweeper = setInterval(() => limiter.sweep(), 60_000);

@@ -1,0 +1,337 @@
+#!/usr/bin/env node
+// `npm run bench`: a social-network workload against the whole mesh, through the public gateway.
+//
+//   1. starts the mesh in a child process (bench/social/server.mjs): embedded (memory and an
+//      in-process bus) by default, or on MongoDB and JetStream with `--backend external`;
+//   2. loads a synthetic social graph through the gateway (see social-graph.mjs);
+//   3. measures fan-out lag: post created → visible in the home timeline of the follower written
+//      last, for authors with 100, 1,000 and 10,000 followers and for the celebrity path;
+//   4. sweeps the offered rate (open loop, see load.mjs) for the ceiling (a do-nothing backend
+//      behind the same gateway), for home-timeline reads alone and for the mixed workload
+//      (60% home timeline, 30% a user's tweets, 10% compose), each to the highest rate that keeps
+//      p99 under 100 ms; then runs the mix at that rate in binary protobuf and in JSON;
+//   5. with `--ghz`, cross-checks the generator against ghz on the timeline service's own gRPC port.
+//
+// Usage: npm run bench [-- --quick] [-- --users 10000 --step-seconds 10 --backend external --ghz]
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { openLoop, random, sweep } from "./load.mjs";
+import { loadSocialGraph } from "./social-graph.mjs";
+
+const require = createRequire(import.meta.url);
+const { createClient } = require("@connectrpc/connect");
+const { createConnectTransport, createGrpcTransport } = require("@connectrpc/connect-node");
+const { CALLER_ID_KEY } = require("@chirp/kit/grpc");
+const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
+const { TimelineService } = require("@chirp/proto/es/chirp/timeline/v1/timeline_pb");
+const { TweetsService } = require("@chirp/proto/es/chirp/tweets/v1/tweets_pb");
+const { UsersService } = require("@chirp/proto/es/chirp/users/v1/users_pb");
+const { GraphService } = require("@chirp/proto/es/chirp/graph/v1/graph_pb");
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    users: { type: "string" },
+    "posts-per-user": { type: "string" },
+    "step-seconds": { type: "string" },
+    "mix-seconds": { type: "string" },
+    refinements: { type: "string" },
+    "lag-posts": { type: "string" },
+    "start-rate": { type: "string" },
+    "max-rate": { type: "string" },
+    backend: { type: "string", default: "embedded" },
+    ghz: { type: "boolean" },
+    profile: { type: "string" },
+    seed: { type: "string", default: "42" },
+  },
+});
+const quick = args.quick;
+const option = (name, full, fast) => Number(args[name] ?? (quick ? fast : full));
+const settings = {
+  users: option("users", 10_000, 1_000),
+  postsPerUser: option("posts-per-user", 2, 1),
+  stepSeconds: option("step-seconds", 10, 3),
+  mixSeconds: option("mix-seconds", 20, 5),
+  refinements: option("refinements", 3, 2),
+  lagPosts: option("lag-posts", 3, 1),
+  startRate: option("start-rate", 100, 200),
+  maxRate: option("max-rate", 20_000, 20_000),
+  ghz: args.ghz ?? !quick,
+  seed: Number(args.seed),
+};
+if (!["embedded", "external"].includes(args.backend)) fail(`--backend must be "embedded" or "external", got "${args.backend}"`);
+const external = args.backend === "external";
+if (external && (!process.env.MONGODB_URI || !process.env.NATS_URL)) fail("--backend external needs MONGODB_URI and NATS_URL");
+// At most this many followers are fanned out; the celebrity has more (10,000 is the service default).
+const celebrityThreshold = Math.min(10_000, settings.users);
+
+const started = performance.now();
+const say = (message) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}\n`);
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// --- 1. the system under test
+const run = `b${Date.now().toString(36).slice(-5)}`;
+const serverEnv = {
+  ...process.env,
+  LOG_LEVEL: "warn",
+  HTTP_HOST: "127.0.0.1",
+  HTTP2_PORT: "0",
+  HTTP_PORT: "0",
+  PASSWORD_HASH_COST: "4",
+  AUTH_TOKEN_TTL_SECONDS: "86400",
+  WRITES_PER_MINUTE: "1000000",
+  WRITE_BURST: "1000000",
+  CELEBRITY_FOLLOWERS: String(celebrityThreshold),
+  MONGODB_DATABASE_PREFIX: run,
+};
+if (!external) {
+  delete serverEnv.MONGODB_URI;
+  delete serverEnv.NATS_URL;
+}
+// --profile DIR writes a V8 CPU profile of the mesh (open it in Chrome DevTools or speedscope).
+const profiling = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : [];
+const server = spawn(process.execPath, [...profiling, join(dirname(fileURLToPath(import.meta.url)), "server.mjs")], { env: serverEnv, stdio: ["ignore", "pipe", "inherit"] });
+const ports = await new Promise((resolve, reject) => {
+  server.once("exit", (code) => reject(new Error(`the mesh exited with ${code} before it served`)));
+  // The mesh logs (warnings and worse) on the same stdout: they go to our stderr.
+  createInterface({ input: server.stdout }).on("line", (line) => {
+    const message = JSON.parse(line);
+    if (message.ready) resolve(message);
+    else process.stderr.write(`${line}\n`);
+  });
+});
+const stopServer = async () => {
+  if (server.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  server.kill("SIGTERM");
+  await exited;
+};
+process.once("SIGINT", () => void stopServer().then(() => process.exit(130)));
+const backend = external ? `MongoDB ${process.env.MONGODB_URI} + NATS JetStream ${process.env.NATS_URL}` : "embedded (memory, in-process bus)";
+say(`mesh up: ${backend}; gateway h2c :${ports.http2Port}`);
+
+const gatewayUrl = `http://127.0.0.1:${ports.http2Port}`;
+const clientsOver = (transport) => ({
+  users: createClient(UsersService, transport),
+  tweets: createClient(TweetsService, transport),
+  graph: createClient(GraphService, transport),
+  timeline: createClient(TimelineService, transport),
+  loadtest: createClient(LoadTestService, transport),
+});
+const binary = clientsOver(createConnectTransport({ baseUrl: gatewayUrl, httpVersion: "2", useBinaryFormat: true }));
+const json = clientsOver(createConnectTransport({ baseUrl: gatewayUrl, httpVersion: "2", useBinaryFormat: false }));
+
+try {
+  // --- 2. the social graph
+  const rng = random(settings.seed);
+  const graph = await loadSocialGraph(binary, { ...settings, celebrityThreshold, tag: run, rng, say });
+  const { people } = graph;
+  const asUser = (person) => ({ headers: { authorization: `Bearer ${person.token}` } });
+  const anyone = () => people[Math.floor(rng() * people.length)];
+
+  // --- 3. fan-out lag
+  const topOf = async (reader) => (await binary.timeline.getHomeTimeline({ pageSize: 1 }, asUser(reader))).items[0]?.id;
+  const visible = async (reader, tweetId, timeoutMs = 600_000) => {
+    const postedAt = performance.now();
+    for (;;) {
+      if ((await topOf(reader)) === tweetId) return performance.now() - postedAt;
+      if (performance.now() - postedAt > timeoutMs) throw new Error(`post ${tweetId} not visible to ${reader.username} after ${timeoutMs} ms`);
+      await sleep(5);
+    }
+  };
+  const lags = [];
+  for (const probe of graph.probes) {
+    const measured = [];
+    for (let i = 0; i < settings.lagPosts; i++) {
+      const postedAt = performance.now();
+      const { tweet } = await binary.tweets.createTweet({ text: `lag probe ${i}` }, asUser(probe.author));
+      const created = performance.now() - postedAt;
+      const lag = (await visible(probe.lastFollower, tweet.id)) + created;
+      measured.push(lag);
+      say(`fan-out lag, ${probe.label}: ${lag.toFixed(0)} ms`);
+      await sleep(200);
+    }
+    lags.push({ label: probe.label, followers: probe.followers, lags: measured });
+  }
+
+  // --- 4. sweeps and the mix
+  const operations = (clients) => ({
+    noop: (person) => clients.loadtest.noop({ payload: "ping" }, asUser(person)),
+    home: (person) => clients.timeline.getHomeTimeline({ pageSize: 20 }, asUser(person)),
+    userTweets: (person) => clients.tweets.listUserTweets({ userId: anyone().id, pageSize: 20 }, asUser(person)),
+    compose: (person) => clients.tweets.createTweet({ text: `bench post ${Math.floor(rng() * 1e9)} #bench` }, asUser(person)),
+  });
+  const only = (clients, name) => () => {
+    const person = anyone();
+    const call = operations(clients)[name];
+    return { name, call: () => call(person) };
+  };
+  const mix = (clients) => {
+    const ops = operations(clients);
+    return () => {
+      const person = anyone();
+      const draw = rng();
+      const name = draw < 0.6 ? "home" : draw < 0.9 ? "userTweets" : "compose";
+      return { name, call: () => ops[name](person) };
+    };
+  };
+  const runAt = (pick, seconds) => async (rate) => {
+    const result = await openLoop({ rate, seconds, pick });
+    await sleep(1_000); // lets the fan-out of this step's posts finish before the next step
+    return result;
+  };
+  const onStep = (label) => (step) =>
+    say(`${label} at ${step.rate}/s: p99 ${step.result.all.p99.toFixed(1)} ms, ${step.result.all.throughput.toFixed(0)}/s, ${step.result.all.errors} errors → ${step.held ? "holds" : "does not hold"}`);
+  const sweepOf = (label, pick) =>
+    sweep({ startRate: settings.startRate, maxRate: settings.maxRate, refinements: settings.refinements, run: runAt(pick, settings.stepSeconds), onStep: onStep(label) });
+
+  const ceiling = await sweepOf("ceiling (no-op)", only(binary, "noop"));
+  const homeSweep = await sweepOf("home timeline", only(binary, "home"));
+  const mixSweep = await sweepOf("mix", mix(binary));
+  const mixRate = mixSweep.best?.offered ?? settings.startRate;
+  say(`mix at ${mixRate}/s for ${settings.mixSeconds} s, binary then JSON`);
+  const mixBinary = await runAt(mix(binary), settings.mixSeconds)(mixRate);
+  const mixJson = await runAt(mix(json), settings.mixSeconds)(mixRate);
+
+  // --- 5. the cross-check
+  const crossCheck = settings.ghz ? await ghzCrossCheck(ports.timeline, people, Math.max(50, Math.round((homeSweep.best?.offered ?? 100) / 2))) : undefined;
+
+  report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, crossCheck });
+} finally {
+  await stopServer();
+}
+
+/**
+ * The same load from two tools against the timeline service's own gRPC port (no gateway): ghz,
+ * then this generator over gRPC, one reader, the same rate; their percentiles should agree.
+ */
+async function ghzCrossCheck(timelinePort, people, rate) {
+  const ghz = findGhz();
+  if (!ghz) {
+    say("ghz not found: `go install github.com/bojand/ghz/cmd/ghz@v0.120.0` to run the cross-check");
+    return { skipped: "ghz is not installed (go install github.com/bojand/ghz/cmd/ghz@v0.120.0)" };
+  }
+  const reader = people[0];
+  const seconds = Math.max(5, settings.stepSeconds);
+  say(`cross-check: ghz and this generator, GetHomeTimeline on :${timelinePort} at ${rate}/s for ${seconds} s each`);
+  const output = execFileSync(
+    ghz,
+    [
+      "--insecure",
+      "--call", "chirp.timeline.v1.TimelineService/GetHomeTimeline",
+      "-d", JSON.stringify({ page_size: 20 }),
+      "-m", JSON.stringify({ [CALLER_ID_KEY]: reader.id }),
+      "--rps", String(rate),
+      "-c", "50",
+      "-z", `${seconds}s`,
+      "--connections", "1",
+      "-O", "json",
+      `127.0.0.1:${timelinePort}`,
+    ],
+    { encoding: "utf8", maxBuffer: 512 * 1024 * 1024 },
+  );
+  const report = JSON.parse(output);
+  const percentile = (p) => (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
+  const errors = Object.values(report.statusCodeDistribution ?? {}).reduce((a, b) => a + b, 0) - (report.statusCodeDistribution?.OK ?? 0);
+  const timeline = createClient(TimelineService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${timelinePort}` }));
+  const ours = await openLoop({
+    rate,
+    seconds,
+    pick: () => ({ name: "home", call: () => timeline.getHomeTimeline({ pageSize: 20 }, { headers: { [CALLER_ID_KEY]: reader.id } }) }),
+  });
+  return {
+    rate,
+    seconds,
+    ghz: { throughput: report.rps, p50: percentile(50), p90: percentile(90), p99: percentile(99), errors },
+    ours: ours.operations.home,
+  };
+}
+
+function findGhz() {
+  for (const dir of (process.env.PATH ?? "").split(":")) if (dir && existsSync(join(dir, "ghz"))) return join(dir, "ghz");
+  try {
+    const gopath = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
+    if (existsSync(join(gopath, "bin", "ghz"))) return join(gopath, "bin", "ghz");
+  } catch {
+    // no Go either
+  }
+  return undefined;
+}
+
+function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, crossCheck }) {
+  const ms = (v) => (Number.isFinite(v) ? v.toFixed(1) : "–");
+  const pad = (cells, widths) => cells.map((c, i) => String(c).padEnd(widths[i])).join(" ");
+  const out = (line = "") => process.stdout.write(`${line}\n`);
+  const table = (header, rows) => {
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+    out(pad(header, widths));
+    out(widths.map((w) => "-".repeat(w)).join(" "));
+    for (const row of rows) out(pad(row, widths));
+    out();
+  };
+  const opRow = (label, s) => [label, s.throughput.toFixed(0), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.p999), s.errors];
+  const opHeader = ["operation", "ok/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"];
+  const bestRate = (s) => (s.best ? `${s.best.offered}/s (achieved ${s.best.all.throughput.toFixed(0)}/s, p99 ${ms(s.best.all.p99)} ms)` : `none: even ${settings.startRate}/s missed`);
+
+  out();
+  out(`Chirp benchmark ${new Date().toISOString()}${quick ? " (--quick)" : ""}`);
+  out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}`);
+  out(`backend: ${backend}`);
+  out(`graph: ${graph.people.length} users, ${graph.follows} follows (followers per user: median ${graph.followerMedian}, max ${graph.followerMax}), ${graph.posts} posts; celebrity threshold ${celebrityThreshold}`);
+  out(`loaded in ${graph.seconds.toFixed(1)} s through the gateway; sweep steps ${settings.stepSeconds} s, mix runs ${settings.mixSeconds} s`);
+  out();
+  table(
+    ["fan-out lag (post → last follower's home timeline)", "followers", "lags ms"],
+    lags.map((l) => [l.label, l.followers, l.lags.map((v) => v.toFixed(0)).join(", ")]),
+  );
+  const ceilingRate = ceiling.best?.all.throughput ?? NaN;
+  const homeRate = homeSweep.best?.all.throughput ?? NaN;
+  table(
+    ["highest rate with p99 < 100 ms", "rate"],
+    [
+      ["ceiling: no-op through the gateway", bestRate(ceiling)],
+      ["home timeline reads alone", bestRate(homeSweep)],
+      ["mix 60/30/10", bestRate(mixSweep)],
+      ["home timeline / ceiling", Number.isFinite(homeRate / ceilingRate) ? (homeRate / ceilingRate).toFixed(2) : "–"],
+    ],
+  );
+  for (const [label, result] of [
+    [`mix at ${mixRate}/s, Connect binary`, mixBinary],
+    [`mix at ${mixRate}/s, Connect JSON`, mixJson],
+  ]) {
+    out(label);
+    table(opHeader, [...Object.entries(result.operations).map(([name, s]) => opRow(name, s)), opRow("all", result.all)]);
+  }
+  if (crossCheck?.skipped) out(`cross-check: not run, ${crossCheck.skipped}\n`);
+  else if (crossCheck) {
+    out(`cross-check: GetHomeTimeline straight to the timeline service over gRPC, ${crossCheck.rate}/s for ${crossCheck.seconds} s, one reader`);
+    table(
+      ["tool", "ok/s", "p50 ms", "p90 ms", "p99 ms", "errors"],
+      [
+        ["ghz", crossCheck.ghz.throughput.toFixed(0), ms(crossCheck.ghz.p50), ms(crossCheck.ghz.p90), ms(crossCheck.ghz.p99), crossCheck.ghz.errors],
+        ["this generator", crossCheck.ours.throughput.toFixed(0), ms(crossCheck.ours.p50), ms(crossCheck.ours.p90), ms(crossCheck.ours.p99), crossCheck.ours.errors],
+      ],
+    );
+  }
+  out("sweep steps");
+  table(
+    ["target", "offered/s", "achieved/s", "p50 ms", "p99 ms", "errors", "holds"],
+    [
+      ...ceiling.steps.map((s) => ["ceiling", s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, s.held ? "yes" : "no"]),
+      ...homeSweep.steps.map((s) => ["home", s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, s.held ? "yes" : "no"]),
+      ...mixSweep.steps.map((s) => ["mix", s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, s.held ? "yes" : "no"]),
+    ],
+  );
+  say("done");
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The system under test, in its own process so the load generator does not share its CPU: the
+// whole mesh (memory and an in-process bus, or MongoDB and JetStream when MONGODB_URI and NATS_URL
+// are set) plus the do-nothing LoadTestService, which the same gateway forwards like any service.
+// Prints one JSON line with the ports once everything serves; stops on SIGTERM.
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { createLogger } = require("@chirp/kit");
+const { bindService, GrpcServer } = require("@chirp/kit/grpc");
+const { startMesh } = require("@chirp/mesh");
+const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
+const { LoadTestServiceService } = require("@chirp/proto/grpc/chirp/loadtest/v1/loadtest");
+
+const log = createLogger("bench-server", process.env.LOG_LEVEL ?? "warn");
+const noopLog = log.child({ service: "loadtest" });
+const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog });
+noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog));
+const mesh = await startMesh(process.env, log, [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }]);
+process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port })}\n`);
+
+let stopping = false;
+process.on("SIGTERM", () => {
+  if (stopping) return;
+  stopping = true;
+  setTimeout(() => process.exit(1), 15_000).unref();
+  void Promise.all([mesh.stop(), noop.shutdown()]).then(() => process.exit(0));
+});
