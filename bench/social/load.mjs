@@ -122,10 +122,11 @@ export async function openLoop({ rate, seconds, pick, maxInFlight = 4_000 }) {
 
 /**
  * The highest offered rate whose run keeps p99 under `p99Ms` with no more than 0.1% errors:
- * doubles from `startRate` until a run fails, then bisects `refinements` times between the last
- * rate that held and the first that did not. Returns the best run and every step.
+ * doubles from `startRate` until a run fails (or halves until one holds, down to `minRate`), then
+ * bisects `refinements` times between the last rate that held and the first that did not.
+ * Returns the best run (undefined when even `minRate` missed) and every step.
  */
-export async function sweep({ startRate, maxRate, refinements, run, p99Ms = 100, onStep }) {
+export async function sweep({ startRate, maxRate, minRate = 5, refinements, run, p99Ms = 100, onStep }) {
   const holds = (result) => result.all.p99 < p99Ms && result.all.errors <= result.all.ok * 0.001;
   const steps = [];
   const step = async (rate) => {
@@ -136,7 +137,7 @@ export async function sweep({ startRate, maxRate, refinements, run, p99Ms = 100,
     return held ? result : undefined;
   };
   let best;
-  let good = 0;
+  let good;
   let bad;
   for (let rate = startRate; rate <= maxRate; rate *= 2) {
     const result = await step(rate);
@@ -147,7 +148,12 @@ export async function sweep({ startRate, maxRate, refinements, run, p99Ms = 100,
     best = result;
     good = rate;
   }
-  for (let i = 0; bad !== undefined && i < refinements; i++) {
+  for (let rate = startRate / 2; good === undefined && rate >= minRate; rate /= 2) {
+    best = await step(rate);
+    if (best) good = rate;
+    else bad = rate;
+  }
+  for (let i = 0; good !== undefined && bad !== undefined && i < refinements; i++) {
     const rate = (good + bad) / 2;
     const result = await step(rate);
     if (result) {

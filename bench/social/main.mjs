@@ -199,7 +199,7 @@ try {
   const ceiling = await sweepOf("ceiling (no-op)", only(binary, "noop"));
   const homeSweep = await sweepOf("home timeline", only(binary, "home"));
   const mixSweep = await sweepOf("mix", mix(binary));
-  const mixRate = mixSweep.best?.offered ?? settings.startRate;
+  const mixRate = mixSweep.best?.offered ?? Math.min(...mixSweep.steps.map((s) => s.rate));
   say(`mix at ${mixRate}/s for ${settings.mixSeconds} s, binary then JSON`);
   const mixBinary = await runAt(mix(binary), settings.mixSeconds)(mixRate);
   const mixJson = await runAt(mix(json), settings.mixSeconds)(mixRate);

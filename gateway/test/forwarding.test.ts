@@ -3,7 +3,9 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { createPrivateKey } from "node:crypto";
 import { generateSigningKeyPair, parseVerificationKey, TokenSigner } from "@chirp/kit";
 import { bindService, GrpcServer, type ServiceHandlers } from "@chirp/kit/grpc";
+import { LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/loadtest";
 import { UsersServiceService } from "@chirp/proto/grpc/chirp/users/v1/users";
+import { LoadTestService } from "@chirp/proto/es/chirp/loadtest/v1/loadtest_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
 import { testLogger } from "@chirp/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
@@ -80,5 +82,30 @@ describe("what the gateway forwards upstream", () => {
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toMatch(/^internal error \(request id [0-9a-f-]{36}\)$/);
     expect(error.rawMessage).not.toContain("hunter2");
+  });
+});
+
+describe("extra upstreams", () => {
+  it("forwards a service it is given beside the mesh's four, behind the same authentication", async () => {
+    const log = testLogger();
+    const keys = generateSigningKeyPair();
+    const signer = new TokenSigner(createPrivateKey(keys.privateKeyPem), { issuer: "chirp", audience: "chirp", ttlSeconds: 900 });
+    const backend = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log });
+    backend.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (req) => ({ payload: `echo ${req.payload}` }) }, log));
+    const gateway = await startGateway(gatewayConfig({}), {
+      log,
+      publicKeys: [parseVerificationKey(keys.publicKeyPem)],
+      extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${backend.port}`, service: LoadTestService }],
+    });
+    try {
+      const client = createClient(LoadTestService, createConnectTransport({ baseUrl: `http://127.0.0.1:${gateway.http2Port}`, httpVersion: "2" }));
+      const authorization = `Bearer ${signer.sign("01M83VMQVV99P26KZM1TRZB034").token}`;
+      expect((await client.noop({ payload: "ping" }, { headers: { authorization } })).payload).toBe("echo ping");
+      const refused = (await client.noop({ payload: "ping" }).catch((e: ConnectError) => e)) as ConnectError;
+      expect(refused.code).toBe(Code.Unauthenticated);
+    } finally {
+      await gateway.stop();
+      await backend.shutdown();
+    }
   });
 });

@@ -82,8 +82,17 @@ export class TokenSigner {
   }
 }
 
+/** How many verified tokens a verifier remembers: about one per active client. */
+const REMEMBERED_TOKENS = 10_000;
+
 export class TokenVerifier {
   private readonly keys: Map<string, KeyObject>;
+  /**
+   * Tokens whose signature, issuer and audience already checked out, by the whole token string:
+   * a client sends the same token with every request, and an Ed25519 verification costs more than
+   * the rest of a small call. The times are checked on every use. Oldest remembered is forgotten first.
+   */
+  private readonly verified = new Map<string, AccessClaims>();
 
   constructor(
     publicKeys: KeyObject[],
@@ -94,6 +103,21 @@ export class TokenVerifier {
 
   /** Returns the claims of a valid token; anything else is UNAUTHENTICATED with a reason. */
   verify(token: string, now = Date.now()): AccessClaims {
+    let claims = this.verified.get(token);
+    if (!claims) {
+      claims = this.verifySigned(token);
+      if (this.verified.size >= REMEMBERED_TOKENS) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, claims);
+    }
+    const tolerance = this.settings.clockToleranceSeconds ?? 30;
+    const seconds = Math.floor(now / 1000);
+    if (claims.exp + tolerance <= seconds) throw unauthenticated("access token has expired");
+    if (claims.iat - tolerance > seconds) throw unauthenticated("access token is not valid yet");
+    return claims;
+  }
+
+  /** Everything about a token that does not change with time. */
+  private verifySigned(token: string): AccessClaims {
     const parts = token.split(".");
     if (parts.length !== 3) throw unauthenticated("access token is malformed");
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -108,10 +132,6 @@ export class TokenVerifier {
 
     const claims = decodeJson(payloadPart);
     if (!isAccessClaims(claims)) throw unauthenticated("access token claims are malformed");
-    const tolerance = this.settings.clockToleranceSeconds ?? 30;
-    const seconds = Math.floor(now / 1000);
-    if (claims.exp + tolerance <= seconds) throw unauthenticated("access token has expired");
-    if (claims.iat - tolerance > seconds) throw unauthenticated("access token is not valid yet");
     if (claims.iss !== this.settings.issuer) throw unauthenticated("access token has the wrong issuer");
     if (claims.aud !== this.settings.audience) throw unauthenticated("access token has the wrong audience");
     return claims;

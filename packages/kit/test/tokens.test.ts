@@ -70,6 +70,19 @@ describe("access tokens", () => {
     expect(strict.verify(token, expiry - 1_000).sub).toBe("user-1");
   });
 
+  it("remembers a verified token without skipping the checks that change with time or signature", () => {
+    const remembering = new TokenVerifier([signer.publicKey], settings);
+    const { token } = signer.sign("user-3", [], NOW);
+    expect(remembering.verify(token, NOW).sub).toBe("user-3");
+    expect(remembering.verify(token, NOW + 60_000).sub).toBe("user-3");
+    // A remembered token still expires, and a look-alike with another signature is checked afresh.
+    expect(refusal(() => remembering.verify(token, NOW + (TTL + 30) * 1000)).message).toMatch(/expired/);
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const forged = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith("AA") ? "BA" : "AA"}`;
+    expect(refusal(() => remembering.verify(forged, NOW)).message).toMatch(/signature/);
+    expect(remembering.verify(token, NOW).sub).toBe("user-3");
+  });
+
   it("refuses a token issued in the future", () => {
     const { token } = signer.sign("user-1", [], NOW + 120_000);
     expect(refusal(() => verifier.verify(token, NOW)).message).toMatch(/not valid yet/);
