@@ -1,4 +1,5 @@
 import { randomUUID, type KeyObject } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
 import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -68,6 +69,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   sweeper.unref();
 
   const shutdown = new AbortController();
+  // Every in-flight request listens for shutdown: hundreds at once are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const rpc = connectNodeAdapter({
     routes: forwardingRoutes(upstreams, config.defaultTimeoutMs),
     interceptors: [observe(log), authenticate(verifier), limitWrites(limiter)],
