@@ -21,6 +21,53 @@ export interface OutboxStore {
   markPublished(pending: PendingMessage): Promise<void>;
 }
 
+/**
+ * For stores that keep their documents in process memory: the owners whose outbox holds messages,
+ * so `pending` looks at those alone instead of at every document. Owners come out lowest rank
+ * first; the rank is the store's document order (an id, or when the document was added), so the
+ * order does not depend on when an owner's messages were recorded.
+ */
+export class PendingOwners<Rank extends string | number> {
+  private readonly ranks = new Map<string, Rank>();
+  /** The same owners, sorted by rank: new owners mostly rank last, so inserts are cheap. */
+  private readonly queue: { ownerId: string; rank: Rank }[] = [];
+
+  /** Call when the owner's outbox gains messages; adding an owner already here changes nothing. */
+  add(ownerId: string, rank: Rank): void {
+    if (this.ranks.has(ownerId)) return;
+    this.ranks.set(ownerId, rank);
+    let index = this.firstAtOrAbove(rank);
+    while (this.queue[index]?.rank === rank) index++; // equal ranks keep the order they came in
+    this.queue.splice(index, 0, { ownerId, rank });
+  }
+
+  /** Call when the owner's outbox is empty, or the owner is gone. */
+  delete(ownerId: string): void {
+    const rank = this.ranks.get(ownerId);
+    if (rank === undefined) return;
+    this.ranks.delete(ownerId);
+    let index = this.firstAtOrAbove(rank);
+    while (this.queue[index]!.ownerId !== ownerId) index++; // past owners of equal rank
+    this.queue.splice(index, 1);
+  }
+
+  /** The `limit` owners of lowest rank. */
+  first(limit: number): string[] {
+    return this.queue.slice(0, limit).map((o) => o.ownerId);
+  }
+
+  private firstAtOrAbove(rank: Rank): number {
+    let low = 0;
+    let high = this.queue.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.queue[mid]!.rank < rank) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
+
 export interface OutboxRelayOptions {
   /** How often to look for messages left behind, e.g. by a crash or a bus outage. */
   pollIntervalMs?: number;

@@ -1,4 +1,4 @@
-import { OutboxRelay, type BusMessage, type EventPublisher, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import { OutboxRelay, PendingOwners, type BusMessage, type EventPublisher, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
 import { eventually, testLogger } from "@chirp/testing";
 
@@ -236,5 +236,24 @@ describe("OutboxRelay", () => {
     await flushing;
     expect(publisher.ids()).toEqual(["a1", "b1"]);
     expect(store.pendingIds()).toEqual([]);
+  });
+});
+
+describe("PendingOwners", () => {
+  it("lists the owners of lowest rank first, once each, until they are deleted", () => {
+    const owners = new PendingOwners<number>();
+    owners.add("c", 3);
+    owners.add("a", 1);
+    owners.add("b", 2);
+    owners.add("b2", 2);
+    owners.add("a", 9); // already pending: keeps its rank
+    expect(owners.first(10)).toEqual(["a", "b", "b2", "c"]);
+    expect(owners.first(2)).toEqual(["a", "b"]);
+    owners.delete("b2");
+    owners.delete("missing");
+    expect(owners.first(10)).toEqual(["a", "b", "c"]);
+    owners.delete("a");
+    owners.add("a", 4);
+    expect(owners.first(10)).toEqual(["b", "c", "a"]);
   });
 });

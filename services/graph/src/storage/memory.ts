@@ -1,4 +1,4 @@
-import type { BusMessage, OutboxStore, PendingMessage } from "@chirp/kit";
+import { PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import type { Follow, UserStatus } from "../domain/model.js";
 import type { GraphRepository } from "../domain/ports.js";
 import { edgeKey } from "./edge-key.js";
@@ -7,6 +7,8 @@ interface Edge {
   follow: Follow;
   active: boolean;
   outbox: BusMessage[];
+  /** When the edge was added: `pending` lists owners in that order. */
+  seq: number;
 }
 
 const newestFirst = (a: Follow, b: Follow) => (a.since < b.since ? 1 : a.since > b.since ? -1 : 0);
@@ -22,28 +24,34 @@ export class InMemoryGraphRepository implements GraphRepository, OutboxStore {
   private readonly byFollowee = new Map<string, Set<string>>();
   private readonly byFollower = new Map<string, Set<string>>();
   private readonly users = new Map<string, Exclude<UserStatus, "unknown">>();
+  private readonly withOutbox = new PendingOwners<number>();
+  private nextSeq = 0;
 
   async follow(follow: Follow, event: BusMessage): Promise<boolean> {
     const key = edgeKey(follow.followerId, follow.followeeId);
-    const edge = this.edges.get(key);
+    let edge = this.edges.get(key);
     if (edge?.active) return false;
     if (edge) {
       edge.follow = { ...follow };
       edge.active = true;
       edge.outbox.push(event);
     } else {
-      this.edges.set(key, { follow: { ...follow }, active: true, outbox: [event] });
+      edge = { follow: { ...follow }, active: true, outbox: [event], seq: this.nextSeq++ };
+      this.edges.set(key, edge);
       this.index(this.byFollowee, follow.followeeId).add(key);
       this.index(this.byFollower, follow.followerId).add(key);
     }
+    this.withOutbox.add(key, edge.seq);
     return true;
   }
 
   async unfollow(followerId: string, followeeId: string, event: BusMessage): Promise<boolean> {
-    const edge = this.edges.get(edgeKey(followerId, followeeId));
+    const key = edgeKey(followerId, followeeId);
+    const edge = this.edges.get(key);
     if (!edge?.active) return false;
     edge.active = false;
     edge.outbox.push(event);
+    this.withOutbox.add(key, edge.seq);
     return true;
   }
 
@@ -89,16 +97,14 @@ export class InMemoryGraphRepository implements GraphRepository, OutboxStore {
   }
 
   async pending(limit: number): Promise<PendingMessage[]> {
-    return [...this.edges.entries()]
-      .filter(([, edge]) => edge.outbox.length > 0)
-      .slice(0, limit)
-      .flatMap(([ownerId, edge]) => edge.outbox.map((message) => ({ ownerId, message })));
+    return this.withOutbox.first(limit).flatMap((ownerId) => this.edges.get(ownerId)!.outbox.map((message) => ({ ownerId, message })));
   }
 
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     const edge = this.edges.get(ownerId);
     if (!edge || edge.outbox[0]?.id !== message.id) return;
     edge.outbox.shift();
+    if (edge.outbox.length === 0) this.withOutbox.delete(ownerId);
     this.purgeIfDrained(ownerId, edge);
   }
 

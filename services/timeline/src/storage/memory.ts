@@ -9,15 +9,91 @@ interface FollowRecord {
 const pairKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 const copy = <T extends Post>(post: T): T => ({ ...post });
 
+function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
+  let values = index.get(key);
+  if (!values) index.set(key, (values = new Set()));
+  values.add(value);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
+  const values = index.get(key);
+  values?.delete(value);
+  if (values?.size === 0) index.delete(key);
+}
+
+/** The first position in the ascending `ids` whose id is not below `id`. */
+function firstAtOrAbove(ids: string[], id: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (ids[mid]! < id) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** One owner's timeline, its tweet ids kept sorted so that neither reads nor trims sort it. */
+class Timeline {
+  private readonly byId = new Map<string, Entry>();
+  /** Oldest first; new tweets mostly go last. */
+  private ids: string[] = [];
+
+  add(entry: Entry): boolean {
+    if (this.byId.has(entry.tweetId)) return false;
+    this.byId.set(entry.tweetId, copy(entry));
+    this.ids.splice(firstAtOrAbove(this.ids, entry.tweetId), 0, entry.tweetId);
+    return true;
+  }
+
+  delete(tweetId: string): void {
+    if (this.byId.delete(tweetId)) this.ids.splice(firstAtOrAbove(this.ids, tweetId), 1);
+  }
+
+  deleteWhere(drop: (entry: Entry) => boolean): void {
+    this.ids = this.ids.filter((id) => {
+      const gone = drop(this.byId.get(id)!);
+      if (gone) this.byId.delete(id);
+      return !gone;
+    });
+  }
+
+  /** Keeps only the newest `length` entries. */
+  trim(length: number): void {
+    if (this.ids.length <= length) return;
+    for (const id of this.ids.splice(0, this.ids.length - length)) this.byId.delete(id);
+  }
+
+  /** Within the range, newest first, at most `limit`. */
+  newest(range: IdRange, limit: number): Entry[] {
+    const found: Entry[] = [];
+    const end = range.before === undefined ? this.ids.length : firstAtOrAbove(this.ids, range.before);
+    for (let i = end - 1; i >= 0 && found.length < limit; i--) {
+      const id = this.ids[i]!;
+      if (range.after !== undefined && id <= range.after) break;
+      found.push(copy(this.byId.get(id)!));
+    }
+    return found;
+  }
+}
+
 /**
  * Timelines in process memory, for the embedded mesh and fast tests. Same contract as the MongoDB
  * store; timelines are trimmed to their exact length on every insert.
  */
 export class InMemoryTimelineStore implements TimelineStore {
   private readonly posts = new Map<string, Post>();
-  /** Owner → tweet id → entry. */
-  private readonly timelines = new Map<string, Map<string, Entry>>();
+  /** Post ids by author and by the original they retweet, so neither reads every post. */
+  private readonly postsByAuthor = new Map<string, Set<string>>();
+  private readonly retweetsByOriginal = new Map<string, Set<string>>();
+  private readonly timelines = new Map<string, Timeline>();
   private readonly follows = new Map<string, FollowRecord>();
+  /**
+   * Whom each user has a follow record with, either way and whatever its state, so followees and
+   * forgetting a user look only at that user's records.
+   */
+  private readonly recordedFollowees = new Map<string, Set<string>>();
+  private readonly recordedFollowers = new Map<string, Set<string>>();
   private readonly celebrities = new Map<string, Celebrity>();
   /** "tweet:<id>" or "user:<id>" → when deleted. */
   private readonly tombstones = new Map<string, Date>();
@@ -26,29 +102,38 @@ export class InMemoryTimelineStore implements TimelineStore {
   constructor(private readonly timelineLength: number) {}
 
   async savePost(post: Post): Promise<void> {
-    if (!this.posts.has(post.tweetId)) this.posts.set(post.tweetId, copy(post));
+    if (this.posts.has(post.tweetId)) return;
+    this.posts.set(post.tweetId, copy(post));
+    addTo(this.postsByAuthor, post.authorId, post.tweetId);
+    if (post.retweetOfId !== undefined) addTo(this.retweetsByOriginal, post.retweetOfId, post.tweetId);
   }
 
   async postsBy(authorIds: string[], range: IdRange, limit: number): Promise<Post[]> {
-    const authors = new Set(authorIds);
-    return [...this.posts.values()]
-      .filter((p) => authors.has(p.authorId) && inRange(p.tweetId, range))
+    return unique(authorIds)
+      .flatMap((authorId) => [...(this.postsByAuthor.get(authorId) ?? [])])
+      .filter((id) => inRange(id, range))
+      .map((id) => this.posts.get(id)!)
       .sort(newestFirst)
       .slice(0, limit)
       .map(copy);
   }
 
   async retweetsOf(tweetIds: string[]): Promise<string[]> {
-    const originals = new Set(tweetIds);
-    return [...this.posts.values()].filter((p) => p.retweetOfId !== undefined && originals.has(p.retweetOfId)).map((p) => p.tweetId);
+    return unique(tweetIds).flatMap((id) => [...(this.retweetsByOriginal.get(id) ?? [])]);
   }
 
   async removePosts(tweetIds: string[]): Promise<void> {
-    for (const id of tweetIds) this.posts.delete(id);
+    for (const id of tweetIds) {
+      const post = this.posts.get(id);
+      if (!post) continue;
+      this.posts.delete(id);
+      removeFrom(this.postsByAuthor, post.authorId, id);
+      if (post.retweetOfId !== undefined) removeFrom(this.retweetsByOriginal, post.retweetOfId, id);
+    }
   }
 
   async removePostsBy(authorId: string): Promise<string[]> {
-    const ids = [...this.posts.values()].filter((p) => p.authorId === authorId).map((p) => p.tweetId);
+    const ids = [...(this.postsByAuthor.get(authorId) ?? [])];
     await this.removePosts(ids);
     return ids;
   }
@@ -59,28 +144,16 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async addEntries(entries: Entry[]): Promise<void> {
-    const grown = new Set<string>();
     for (const entry of entries) {
-      const timeline = this.timelines.get(entry.ownerId) ?? new Map<string, Entry>();
-      this.timelines.set(entry.ownerId, timeline);
-      if (timeline.has(entry.tweetId)) continue;
-      timeline.set(entry.tweetId, copy(entry));
-      grown.add(entry.ownerId);
-    }
-    for (const ownerId of grown) {
-      const timeline = this.timelines.get(ownerId)!;
-      if (timeline.size <= this.timelineLength) continue;
-      const oldest = [...timeline.values()].sort(newestFirst).slice(this.timelineLength);
-      for (const entry of oldest) timeline.delete(entry.tweetId);
+      let timeline = this.timelines.get(entry.ownerId);
+      if (!timeline) this.timelines.set(entry.ownerId, (timeline = new Timeline()));
+      // Ids are sorted, so trimming on every insert costs no more than trimming once at the end.
+      if (timeline.add(entry)) timeline.trim(this.timelineLength);
     }
   }
 
   async entries(ownerId: string, range: IdRange, limit: number): Promise<Entry[]> {
-    return [...(this.timelines.get(ownerId)?.values() ?? [])]
-      .filter((e) => inRange(e.tweetId, range))
-      .sort(newestFirst)
-      .slice(0, limit)
-      .map(copy);
+    return this.timelines.get(ownerId)?.newest(range, limit) ?? [];
   }
 
   async removeEntriesOf(tweetIds: string[]): Promise<void> {
@@ -88,10 +161,8 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async removeEntriesBy(authorId: string, ownerId?: string): Promise<void> {
-    const timelines = ownerId === undefined ? [...this.timelines.values()] : [this.timelines.get(ownerId) ?? new Map<string, Entry>()];
-    for (const timeline of timelines) {
-      for (const entry of [...timeline.values()]) if (entry.authorId === authorId) timeline.delete(entry.tweetId);
-    }
+    const timelines = ownerId === undefined ? [...this.timelines.values()] : [this.timelines.get(ownerId) ?? new Timeline()];
+    for (const timeline of timelines) timeline.deleteWhere((entry) => entry.authorId === authorId);
   }
 
   async removeTimeline(ownerId: string): Promise<void> {
@@ -104,6 +175,8 @@ export class InMemoryTimelineStore implements TimelineStore {
     const recorded = this.follows.get(key);
     if (recorded && recorded.version > version) return false;
     this.follows.set(key, { following: change.following, version });
+    addTo(this.recordedFollowees, change.followerId, change.followeeId);
+    addTo(this.recordedFollowers, change.followeeId, change.followerId);
     return true;
   }
 
@@ -112,8 +185,7 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async followees(followerId: string): Promise<string[]> {
-    const prefix = `${followerId}:`;
-    return [...this.follows.entries()].filter(([key, r]) => r.following && key.startsWith(prefix)).map(([key]) => key.slice(prefix.length));
+    return [...(this.recordedFollowees.get(followerId) ?? [])].filter((id) => this.follows.get(pairKey(followerId, id))?.following === true);
   }
 
   async followersAmong(followeeId: string, candidateIds: string[]): Promise<string[]> {
@@ -121,10 +193,16 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async removeFollowsOf(userId: string): Promise<void> {
-    for (const key of [...this.follows.keys()]) {
-      const [followerId, followeeId] = key.split(":");
-      if (followerId === userId || followeeId === userId) this.follows.delete(key);
+    for (const followeeId of this.recordedFollowees.get(userId) ?? []) {
+      this.follows.delete(pairKey(userId, followeeId));
+      removeFrom(this.recordedFollowers, followeeId, userId);
     }
+    for (const followerId of this.recordedFollowers.get(userId) ?? []) {
+      this.follows.delete(pairKey(followerId, userId));
+      removeFrom(this.recordedFollowees, followerId, userId);
+    }
+    this.recordedFollowees.delete(userId);
+    this.recordedFollowers.delete(userId);
   }
 
   async celebrity(authorId: string): Promise<Celebrity | undefined> {

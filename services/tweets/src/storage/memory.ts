@@ -1,5 +1,5 @@
-import type { BusMessage, OutboxStore, PendingMessage } from "@chirp/kit";
-import { NO_COUNTS, type Like, type Tweet, type TweetCounts, type TweetFilter } from "../domain/model.js";
+import { PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import type { Like, Tweet, TweetCounts, TweetFilter } from "../domain/model.js";
 import type { TweetRepository } from "../domain/ports.js";
 
 interface Entry {
@@ -13,6 +13,18 @@ const newestFirst = (a: { id: string }, b: { id: string }): number => (a.id < b.
 const oldestFirst = (a: { id: string }, b: { id: string }) => -newestFirst(a, b);
 const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
 const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
+
+function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
+  let values = index.get(key);
+  if (!values) index.set(key, (values = new Set()));
+  values.add(value);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
+  const values = index.get(key);
+  values?.delete(value);
+  if (values?.size === 0) index.delete(key);
+}
 
 function matches(tweet: Tweet, filter: TweetFilter): boolean {
   return (
@@ -33,10 +45,40 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   private readonly entries = new Map<string, Entry>();
   private readonly byIdempotencyKey = new Map<string, string>();
   private readonly byRetweet = new Map<string, string>();
+  /**
+   * Ids of live tweets by author, by the tweet they reply to and by the original they retweet, so
+   * lists and counts look only at their own tweets. A tombstone leaves them when it is made.
+   */
+  private readonly byAuthor = new Map<string, Set<string>>();
+  private readonly byReplyTo = new Map<string, Set<string>>();
+  private readonly byRetweetOf = new Map<string, Set<string>>();
   private readonly likes = new Map<string, Like>();
+  /** Like keys by tweet and by user. */
+  private readonly likesOf = new Map<string, Set<string>>();
+  private readonly likesBy = new Map<string, Set<string>>();
+  private readonly withOutbox = new PendingOwners<string>();
 
   private liveTweets(): Tweet[] {
     return [...this.entries.values()].filter((e) => !e.deleted).map((e) => e.tweet);
+  }
+
+  private liveAmong(ids: Set<string> | undefined, keep: (tweet: Tweet) => boolean): Tweet[] {
+    return [...(ids ?? [])].flatMap((id) => {
+      const entry = this.entries.get(id);
+      return entry && !entry.deleted && keep(entry.tweet) ? [entry.tweet] : [];
+    });
+  }
+
+  /** Adds (or with `remove`, removes) a live tweet to the indexes above. */
+  private indexTweet(tweet: Tweet, remove = false): void {
+    const update = remove ? removeFrom : addTo;
+    update(this.byAuthor, tweet.authorId, tweet.id);
+    if (tweet.replyToId !== undefined) update(this.byReplyTo, tweet.replyToId, tweet.id);
+    if (tweet.retweetOfId !== undefined) update(this.byRetweetOf, tweet.retweetOfId, tweet.id);
+  }
+
+  private recorded(id: string, entry: Entry): void {
+    if (entry.outbox.length > 0) this.withOutbox.add(id, id);
   }
 
   private live(id: string | undefined): Tweet | undefined {
@@ -55,7 +97,10 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
         ? this.live(this.byIdempotencyKey.get(keyOf(tweet.authorId, tweet.idempotencyKey)))
         : undefined;
     if (earlier) return { tweet: earlier, created: false };
-    this.entries.set(tweet.id, { tweet: copy(tweet), outbox: [...events], deleted: false });
+    const entry: Entry = { tweet: copy(tweet), outbox: [...events], deleted: false };
+    this.entries.set(tweet.id, entry);
+    this.recorded(tweet.id, entry);
+    this.indexTweet(entry.tweet);
     if (tweet.retweetOfId) this.byRetweet.set(keyOf(tweet.authorId, tweet.retweetOfId), tweet.id);
     if (tweet.idempotencyKey) this.byIdempotencyKey.set(keyOf(tweet.authorId, tweet.idempotencyKey), tweet.id);
     return { tweet: copy(tweet), created: true };
@@ -83,6 +128,8 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
     const { tweet } = entry;
     entry.deleted = true;
     entry.outbox.push(...events);
+    this.recorded(id, entry);
+    this.indexTweet(tweet, true);
     if (tweet.retweetOfId) this.byRetweet.delete(keyOf(tweet.authorId, tweet.retweetOfId));
     if (tweet.idempotencyKey) this.byIdempotencyKey.delete(keyOf(tweet.authorId, tweet.idempotencyKey));
     entry.tweet = { ...tweet, text: "", tags: [], mentions: [] };
@@ -90,17 +137,17 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   }
 
   async listByAuthor(authorId: string, before: string | undefined, limit: number) {
-    const tweets = this.liveTweets().filter((t) => t.authorId === authorId && (before === undefined || t.id < before));
+    const tweets = this.liveAmong(this.byAuthor.get(authorId), (t) => before === undefined || t.id < before);
     return this.listed(tweets, newestFirst, limit);
   }
 
   async listReplies(tweetId: string, after: string | undefined, limit: number) {
-    const tweets = this.liveTweets().filter((t) => t.replyToId === tweetId && (after === undefined || t.id > after));
+    const tweets = this.liveAmong(this.byReplyTo.get(tweetId), (t) => after === undefined || t.id > after);
     return this.listed(tweets, oldestFirst, limit);
   }
 
   async listRetweetsOf(originalId: string, before: string | undefined, limit: number) {
-    const tweets = this.liveTweets().filter((t) => t.retweetOfId === originalId && (before === undefined || t.id < before));
+    const tweets = this.liveAmong(this.byRetweetOf.get(originalId), (t) => before === undefined || t.id < before);
     return this.listed(tweets, newestFirst, limit);
   }
 
@@ -114,18 +161,17 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   }
 
   async counts(tweetIds: string[]) {
-    const counts = new Map<string, TweetCounts>(tweetIds.map((id) => [id, { ...NO_COUNTS }]));
-    for (const like of this.likes.values()) {
-      const c = counts.get(like.tweetId);
-      if (c) c.likeCount += 1;
-    }
-    for (const tweet of this.liveTweets()) {
-      const retweeted = tweet.retweetOfId === undefined ? undefined : counts.get(tweet.retweetOfId);
-      if (retweeted) retweeted.retweetCount += 1;
-      const repliedTo = tweet.replyToId === undefined ? undefined : counts.get(tweet.replyToId);
-      if (repliedTo) repliedTo.replyCount += 1;
-    }
-    return counts;
+    // The indexes hold live tweets and current likes only, so their sizes are the counts.
+    return new Map<string, TweetCounts>(
+      tweetIds.map((id) => [
+        id,
+        {
+          likeCount: this.likesOf.get(id)?.size ?? 0,
+          retweetCount: this.byRetweetOf.get(id)?.size ?? 0,
+          replyCount: this.byReplyTo.get(id)?.size ?? 0,
+        },
+      ]),
+    );
   }
 
   async likedBy(userId: string, tweetIds: string[]) {
@@ -140,41 +186,52 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
     const key = likeKey(like.tweetId, like.userId);
     if (this.likes.has(key)) return false;
     this.likes.set(key, { ...like });
+    addTo(this.likesOf, like.tweetId, key);
+    addTo(this.likesBy, like.userId, key);
     return true;
   }
 
   async removeLike(tweetId: string, userId: string) {
-    return this.likes.delete(likeKey(tweetId, userId));
+    return this.dropLike(likeKey(tweetId, userId));
+  }
+
+  private dropLike(key: string): boolean {
+    const like = this.likes.get(key);
+    if (!like) return false;
+    this.likes.delete(key);
+    removeFrom(this.likesOf, like.tweetId, key);
+    removeFrom(this.likesBy, like.userId, key);
+    return true;
   }
 
   async listLikes(tweetId: string, before: string | undefined, limit: number) {
-    return [...this.likes.values()]
-      .filter((like) => like.tweetId === tweetId && (before === undefined || like.id < before))
+    return [...(this.likesOf.get(tweetId) ?? [])]
+      .map((key) => this.likes.get(key)!)
+      .filter((like) => before === undefined || like.id < before)
       .sort(newestFirst)
       .slice(0, limit)
       .map((like) => ({ ...like }));
   }
 
   async removeLikesBy(userId: string) {
-    for (const [key, like] of this.likes) if (like.userId === userId) this.likes.delete(key);
+    for (const key of [...(this.likesBy.get(userId) ?? [])]) this.dropLike(key);
   }
 
   async removeLikesOf(tweetId: string) {
-    for (const [key, like] of this.likes) if (like.tweetId === tweetId) this.likes.delete(key);
+    for (const key of [...(this.likesOf.get(tweetId) ?? [])]) this.dropLike(key);
   }
 
   async pending(limit: number): Promise<PendingMessage[]> {
-    return [...this.entries.entries()]
-      .filter(([, entry]) => entry.outbox.length > 0)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .slice(0, limit)
-      .flatMap(([ownerId, entry]) => entry.outbox.map((message) => ({ ownerId, message })));
+    // Owners by id, as the MongoDB store lists them.
+    return this.withOutbox.first(limit).flatMap((ownerId) => this.entries.get(ownerId)!.outbox.map((message) => ({ ownerId, message })));
   }
 
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     const entry = this.entries.get(ownerId);
     if (!entry || entry.outbox[0]?.id !== message.id) return;
     entry.outbox.shift();
-    if (entry.deleted && entry.outbox.length === 0) this.entries.delete(ownerId);
+    if (entry.outbox.length > 0) return;
+    this.withOutbox.delete(ownerId);
+    if (entry.deleted) this.entries.delete(ownerId);
   }
 }

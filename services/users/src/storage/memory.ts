@@ -1,4 +1,4 @@
-import { alreadyExists, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import { alreadyExists, PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
 import type { UserRepository } from "../domain/ports.js";
 
@@ -6,6 +6,8 @@ interface Entry {
   account: Account;
   outbox: BusMessage[];
   deleted: boolean;
+  /** When the account was added: `pending` lists owners in that order. */
+  seq: number;
 }
 
 const copy = (account: Account): Account => ({ ...account, roles: [...account.roles] });
@@ -18,11 +20,15 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
   private readonly entries = new Map<string, Entry>();
   private readonly byUsername = new Map<string, string>();
   private readonly byEmail = new Map<string, string>();
+  private readonly withOutbox = new PendingOwners<number>();
+  private nextSeq = 0;
 
   async create(account: Account, events: BusMessage[]): Promise<void> {
     if (this.byUsername.has(usernameKey(account.username))) throw alreadyExists("username", `"${account.username}" is already taken`);
     if (this.byEmail.has(emailKey(account.email))) throw alreadyExists("email", "is already registered");
-    this.entries.set(account.id, { account: copy(account), outbox: [...events], deleted: false });
+    const entry: Entry = { account: copy(account), outbox: [...events], deleted: false, seq: this.nextSeq++ };
+    this.entries.set(account.id, entry);
+    this.recorded(account.id, entry);
     this.byUsername.set(usernameKey(account.username), account.id);
     this.byEmail.set(emailKey(account.email), account.id);
   }
@@ -68,22 +74,26 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
     if (!entry || entry.deleted) return false;
     entry.deleted = true;
     entry.outbox.push(...events);
+    this.recorded(id, entry);
     this.byUsername.delete(usernameKey(entry.account.username));
     this.byEmail.delete(emailKey(entry.account.email));
     return true;
   }
 
+  private recorded(id: string, entry: Entry): void {
+    if (entry.outbox.length > 0) this.withOutbox.add(id, entry.seq);
+  }
+
   async pending(limit: number): Promise<PendingMessage[]> {
-    return [...this.entries.entries()]
-      .filter(([, entry]) => entry.outbox.length > 0)
-      .slice(0, limit)
-      .flatMap(([ownerId, entry]) => entry.outbox.map((message) => ({ ownerId, message })));
+    return this.withOutbox.first(limit).flatMap((ownerId) => this.entries.get(ownerId)!.outbox.map((message) => ({ ownerId, message })));
   }
 
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     const entry = this.entries.get(ownerId);
     if (!entry || entry.outbox[0]?.id !== message.id) return;
     entry.outbox.shift();
-    if (entry.deleted && entry.outbox.length === 0) this.entries.delete(ownerId);
+    if (entry.outbox.length > 0) return;
+    this.withOutbox.delete(ownerId);
+    if (entry.deleted) this.entries.delete(ownerId);
   }
 }
