@@ -14,7 +14,7 @@
 //
 // Usage: npm run bench [-- --quick] [-- --users 10000 --step-seconds 10 --backend external --ghz]
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -84,7 +84,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const run = `b${Date.now().toString(36).slice(-5)}`;
 const serverEnv = {
   ...process.env,
-  LOG_LEVEL: "warn",
+  LOG_LEVEL: "error",
+  // --profile DIR: a V8 CPU profile of the mesh per measured phase (Chrome DevTools or speedscope).
+  ...(args.profile ? { BENCH_PROFILE_DIR: args.profile } : {}),
   HTTP_HOST: "127.0.0.1",
   HTTP2_PORT: "0",
   HTTP_PORT: "0",
@@ -99,9 +101,7 @@ if (!external) {
   delete serverEnv.MONGODB_URI;
   delete serverEnv.NATS_URL;
 }
-// --profile DIR writes a V8 CPU profile of the mesh (open it in Chrome DevTools or speedscope).
-const profiling = args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : [];
-const server = spawn(process.execPath, [...profiling, join(dirname(fileURLToPath(import.meta.url)), "server.mjs")], { env: serverEnv, stdio: ["ignore", "pipe", "inherit"] });
+const server = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), "server.mjs")], { env: serverEnv, stdio: ["ignore", "pipe", "inherit"] });
 const ports = await new Promise((resolve, reject) => {
   server.once("exit", (code) => reject(new Error(`the mesh exited with ${code} before it served`)));
   // The mesh logs (warnings and worse) on the same stdout: they go to our stderr.
@@ -111,6 +111,19 @@ const ports = await new Promise((resolve, reject) => {
     else process.stderr.write(`${line}\n`);
   });
 });
+/**
+ * CPU time the mesh process has used (every thread), from /proc: divided by the requests of a run,
+ * what one request costs the server, however fast the machine answers. NaN where there is no /proc.
+ */
+function serverCpuMs() {
+  try {
+    const fields = readFileSync(`/proc/${server.pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100;
 const stopServer = async () => {
   if (server.exitCode !== null) return;
   const exited = new Promise((resolve) => server.once("exit", resolve));
@@ -186,8 +199,19 @@ try {
       return { name, call: () => ops[name](person) };
     };
   };
+  // What the mesh burns doing nothing (relays and consumers polling), taken out of each run's cost.
+  const idleStart = serverCpuMs();
+  await sleep(3_000);
+  const idleCpuMsPerSecond = (serverCpuMs() - idleStart) / 3;
   const runAt = (pick, seconds) => async (rate) => {
+    if (args.profile) {
+      server.kill("SIGUSR2");
+      await sleep(500); // starting the profiler stalls the process briefly
+    }
+    const cpuBefore = serverCpuMs();
     const result = await openLoop({ rate, seconds, pick });
+    result.serverCpuMsPerRequest = (serverCpuMs() - cpuBefore - idleCpuMsPerSecond * result.seconds) / Math.max(1, result.all.ok + result.all.errors);
+    if (args.profile) server.kill("SIGUSR2");
     await sleep(1_000); // lets the fan-out of this step's posts finish before the next step
     return result;
   };
@@ -282,7 +306,10 @@ function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary,
   };
   const opRow = (label, s) => [label, s.throughput.toFixed(0), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.p999), s.errors];
   const opHeader = ["operation", "ok/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "errors"];
-  const bestRate = (s) => (s.best ? `${s.best.offered}/s (achieved ${s.best.all.throughput.toFixed(0)}/s, p99 ${ms(s.best.all.p99)} ms)` : `none: even ${settings.startRate}/s missed`);
+  const bestRate = (s) =>
+    s.best
+      ? `${s.best.offered}/s (achieved ${s.best.all.throughput.toFixed(0)}/s, p99 ${ms(s.best.all.p99)} ms, server CPU ${ms(s.best.serverCpuMsPerRequest)} ms/req)`
+      : `none: even ${Math.min(...s.steps.map((step) => step.rate))}/s missed`;
 
   out();
   out(`Chirp benchmark ${new Date().toISOString()}${quick ? " (--quick)" : ""}`);
@@ -310,7 +337,7 @@ function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary,
     [`mix at ${mixRate}/s, Connect binary`, mixBinary],
     [`mix at ${mixRate}/s, Connect JSON`, mixJson],
   ]) {
-    out(label);
+    out(`${label}: server CPU ${ms(result.serverCpuMsPerRequest)} ms per request`);
     table(opHeader, [...Object.entries(result.operations).map(([name, s]) => opRow(name, s)), opRow("all", result.all)]);
   }
   if (crossCheck?.skipped) out(`cross-check: not run, ${crossCheck.skipped}\n`);
@@ -326,11 +353,15 @@ function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary,
   }
   out("sweep steps");
   table(
-    ["target", "offered/s", "achieved/s", "p50 ms", "p99 ms", "errors", "holds"],
+    ["target", "offered/s", "achieved/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req", "holds"],
     [
-      ...ceiling.steps.map((s) => ["ceiling", s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, s.held ? "yes" : "no"]),
-      ...homeSweep.steps.map((s) => ["home", s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, s.held ? "yes" : "no"]),
-      ...mixSweep.steps.map((s) => ["mix", s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, s.held ? "yes" : "no"]),
+      ...[
+        ["ceiling", ceiling],
+        ["home", homeSweep],
+        ["mix", mixSweep],
+      ].flatMap(([target, { steps }]) =>
+        steps.map((s) => [target, s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, ms(s.result.serverCpuMsPerRequest), s.held ? "yes" : "no"]),
+      ),
     ],
   );
   say("done");
