@@ -10,7 +10,9 @@
 //      behind the same gateway), for home-timeline reads alone and for the mixed workload
 //      (60% home timeline, 30% a user's tweets, 10% compose), each to the highest rate that keeps
 //      p99 under 100 ms; then runs the mix at that rate in binary protobuf and in JSON;
-//   5. with `--ghz`, cross-checks the generator against ghz on the timeline service's own gRPC port.
+//   5. measures each hop of a home-timeline read on its own (through the gateway or straight to
+//      the service), in server CPU per request;
+//   6. with `--ghz`, cross-checks the generator against ghz on the timeline service's own gRPC port.
 //
 // Usage: npm run bench [-- --quick] [-- --users 10000 --step-seconds 10 --backend external --ghz]
 import { spawn, execFileSync } from "node:child_process";
@@ -228,10 +230,39 @@ try {
   const mixBinary = await runAt(mix(binary), settings.mixSeconds)(mixRate);
   const mixJson = await runAt(mix(json), settings.mixSeconds)(mixRate);
 
-  // --- 5. the cross-check
+  // --- 5. where a read's time goes: each hop of the home-timeline read on its own, at a rate every
+  // one of them sustains, in server CPU per request (the gateway's share is the difference between
+  // a call through it and the same call made straight to the service).
+  const direct = (service, port) => createClient(service, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  const inside = {
+    loadtest: direct(LoadTestService, ports.loadtest),
+    timeline: direct(TimelineService, ports.timeline),
+    tweets: direct(TweetsService, ports.tweets),
+    users: direct(UsersService, ports.users),
+  };
+  const reader = people[0];
+  const asCaller = { headers: { [CALLER_ID_KEY]: reader.id } };
+  const page = await inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller);
+  const pageTweetIds = page.items.map((item) => item.id);
+  const pagePeople = [...new Set(page.items.flatMap((item) => [item.author.id, ...(item.retweetedBy ? [item.retweetedBy.id] : [])]))];
+  const costRate = Math.max(10, Math.round((homeSweep.best?.offered ?? 20) / 2));
+  const costs = [];
+  for (const [label, call] of [
+    ["no-op through the gateway", () => binary.loadtest.noop({ payload: "ping" }, asUser(reader))],
+    ["no-op straight to its service", () => inside.loadtest.noop({ payload: "ping" }, asCaller)],
+    ["home timeline through the gateway", () => binary.timeline.getHomeTimeline({ pageSize: 20 }, asUser(reader))],
+    ["home timeline straight to the timeline service", () => inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller)],
+    [`  of which BatchGetTweets (${pageTweetIds.length} ids)`, () => inside.tweets.batchGetTweets({ ids: pageTweetIds }, asCaller)],
+    [`  of which BatchGetUsers (${pagePeople.length} ids)`, () => inside.users.batchGetUsers({ ids: pagePeople }, asCaller)],
+  ]) {
+    const result = await runAt(() => ({ name: label, call }), Math.max(3, Math.round(settings.stepSeconds / 2)))(costRate);
+    costs.push({ label, rate: costRate, cpu: result.serverCpuMsPerRequest, p50: result.all.p50, errors: result.all.errors });
+  }
+
+  // --- 6. the cross-check
   const crossCheck = settings.ghz ? await ghzCrossCheck(ports.timeline, people, Math.max(50, Math.round((homeSweep.best?.offered ?? 100) / 2))) : undefined;
 
-  report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, crossCheck });
+  report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, costs, crossCheck });
 } finally {
   await stopServer();
 }
@@ -293,7 +324,7 @@ function findGhz() {
   return undefined;
 }
 
-function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, crossCheck }) {
+function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, costs, crossCheck }) {
   const ms = (v) => (Number.isFinite(v) ? v.toFixed(1) : "–");
   const pad = (cells, widths) => cells.map((c, i) => String(c).padEnd(widths[i])).join(" ");
   const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -340,6 +371,11 @@ function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary,
     out(`${label}: server CPU ${ms(result.serverCpuMsPerRequest)} ms per request`);
     table(opHeader, [...Object.entries(result.operations).map(([name, s]) => opRow(name, s)), opRow("all", result.all)]);
   }
+  out(`where a home-timeline read's time goes: each call alone at ${costs[0]?.rate}/s, one reader`);
+  table(
+    ["call", "server CPU ms/req", "p50 ms", "errors"],
+    costs.map((c) => [c.label, ms(c.cpu), ms(c.p50), c.errors]),
+  );
   if (crossCheck?.skipped) out(`cross-check: not run, ${crossCheck.skipped}\n`);
   else if (crossCheck) {
     out(`cross-check: GetHomeTimeline straight to the timeline service over gRPC, ${crossCheck.rate}/s for ${crossCheck.seconds} s, one reader`);
