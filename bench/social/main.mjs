@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     "max-rate": { type: "string" },
     backend: { type: "string", default: "embedded" },
     ghz: { type: "boolean" },
+    keep: { type: "boolean", default: false },
     profile: { type: "string" },
     seed: { type: "string", default: "42" },
   },
@@ -245,7 +246,9 @@ try {
   const page = await inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller);
   const pageTweetIds = page.items.map((item) => item.id);
   const pagePeople = [...new Set(page.items.flatMap((item) => [item.author.id, ...(item.retweetedBy ? [item.retweetedBy.id] : [])]))];
-  const costRate = Math.max(10, Math.round((homeSweep.best?.offered ?? 20) / 2));
+  // Half the highest home-timeline rate that held (or of the lowest tried): every call keeps up.
+  const homeHeld = homeSweep.best?.offered ?? Math.min(...homeSweep.steps.map((step) => step.rate)) / 2;
+  const costRate = Math.max(1, Math.round(homeHeld / 2));
   const costs = [];
   for (const [label, call] of [
     ["no-op through the gateway", () => binary.loadtest.noop({ payload: "ping" }, asUser(reader))],
@@ -260,11 +263,23 @@ try {
   }
 
   // --- 6. the cross-check
-  const crossCheck = settings.ghz ? await ghzCrossCheck(ports.timeline, people, Math.max(50, Math.round((homeSweep.best?.offered ?? 100) / 2))) : undefined;
+  const crossCheck = settings.ghz ? await ghzCrossCheck(ports.timeline, people, costRate) : undefined;
 
   report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, costs, crossCheck });
 } finally {
   await stopServer();
+  if (external && !args.keep) await dropDatabases();
+}
+
+/** An external run leaves nothing behind in MongoDB (its events stay in the streams for their retention). */
+async function dropDatabases() {
+  const { MongoClient } = require("mongodb");
+  const client = await MongoClient.connect(process.env.MONGODB_URI);
+  try {
+    for (const service of ["users", "tweets", "graph", "timeline"]) await client.db(`${run}_${service}`).dropDatabase();
+  } finally {
+    await client.close();
+  }
 }
 
 /**

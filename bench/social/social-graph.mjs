@@ -24,15 +24,19 @@ async function inParallel(items, limit, task) {
   );
 }
 
-/** Retries what fails only because an event has not reached a service yet (the graph learns of users from UserCreated). */
+/**
+ * Retries what fails only because an event has not reached a service yet (the graph learns of
+ * users from UserCreated), for up to five minutes: on a slow database the backlog takes a while.
+ */
 async function eventually(call) {
-  for (let attempt = 0; ; attempt++) {
+  const deadline = performance.now() + 5 * 60_000;
+  for (;;) {
     try {
       return await call();
     } catch (error) {
       const transient = error instanceof ConnectError && [Code.NotFound, Code.Unavailable].includes(error.code);
-      if (!transient || attempt >= 200) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (!transient || performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }

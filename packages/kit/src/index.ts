@@ -1,5 +1,6 @@
 // Transport- and storage-neutral plumbing; domain code may import from here.
 export * from "./bus.js";
+export * from "./cache.js";
 export * from "./config.js";
 export * from "./errors.js";
 export * from "./ids.js";

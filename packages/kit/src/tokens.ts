@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify, type KeyObject } from "node:crypto";
 import { unauthenticated } from "./errors.js";
+import { ExpiringCache } from "./cache.js";
 
 /**
  * Access tokens are compact JWS (JWT) signed with Ed25519 ("EdDSA"). The users service signs with
@@ -82,17 +83,18 @@ export class TokenSigner {
   }
 }
 
-/** How many verified tokens a verifier remembers: about one per active client. */
+/** How many verified tokens a verifier remembers (about one per active client), and for how long. */
 const REMEMBERED_TOKENS = 10_000;
+const REMEMBER_FOR_MS = 15 * 60_000;
 
 export class TokenVerifier {
   private readonly keys: Map<string, KeyObject>;
   /**
    * Tokens whose signature, issuer and audience already checked out, by the whole token string:
    * a client sends the same token with every request, and an Ed25519 verification costs more than
-   * the rest of a small call. The times are checked on every use. Oldest remembered is forgotten first.
+   * the rest of a small call. The times are checked on every use.
    */
-  private readonly verified = new Map<string, AccessClaims>();
+  private readonly verified = new ExpiringCache<AccessClaims>(REMEMBER_FOR_MS, REMEMBERED_TOKENS);
 
   constructor(
     publicKeys: KeyObject[],
@@ -106,7 +108,6 @@ export class TokenVerifier {
     let claims = this.verified.get(token);
     if (!claims) {
       claims = this.verifySigned(token);
-      if (this.verified.size >= REMEMBERED_TOKENS) this.verified.delete(this.verified.keys().next().value!);
       this.verified.set(token, claims);
     }
     const tolerance = this.settings.clockToleranceSeconds ?? 30;

@@ -69,7 +69,7 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
       bus = new InProcessEventBus(log);
     }
 
-    const upstream = new Upstream(config.upstreams);
+    const upstream = new Upstream(config.upstreams, { profileCacheMs: config.profileCacheMs });
     lifecycle.onStop("upstream clients", () => upstream.close());
 
     const fanOut = new FanOut(store, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength });

@@ -17,6 +17,8 @@ export interface TimelineConfig {
   celebrityFollowers: number;
   /** How many of the newest entries each home timeline keeps. */
   timelineLength: number;
+  /** How long public profiles are reused when rendering pages; 0 asks the users service every time. */
+  profileCacheMs: number;
   shutdownDeadlineMs: number;
 }
 
@@ -48,6 +50,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     consumerName: read.string("CONSUMER_NAME", "timeline"),
     celebrityFollowers: read.int("CELEBRITY_FOLLOWERS", 10_000, { min: 1 }),
     timelineLength: read.int("TIMELINE_LENGTH", 800, { min: 20, max: 10_000 }),
+    profileCacheMs: read.int("PROFILE_CACHE_MS", 10_000, { min: 0, max: 3_600_000 }),
     shutdownDeadlineMs: read.int("SHUTDOWN_DEADLINE_MS", 15_000, { min: 1_000, max: 120_000 }),
   };
   if (!/^[A-Za-z0-9_-]+$/.test(config.consumerName)) read.problem(`CONSUMER_NAME may only hold letters, digits, "_" and "-", got "${config.consumerName}"`);

@@ -1,5 +1,5 @@
 import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
-import { DomainError } from "@chirp/kit";
+import { DomainError, ExpiringCache } from "@chirp/kit";
 import { insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
 import { GraphServiceClient, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import { TweetsServiceClient, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
@@ -34,13 +34,23 @@ async function fromUpstream<T>(service: string, call: () => Promise<T>): Promise
   }
 }
 
-/** gRPC clients of the users, tweets and graph services, bound per request to what they forward. */
+/** Profiles kept at most: enough for every author a busy replica renders within the cache time. */
+const MAX_CACHED_PROFILES = 50_000;
+
+/**
+ * gRPC clients of the users, tweets and graph services, bound per request to what they forward.
+ * Public profiles are kept for `profileCacheMs`: every page shows a handful of people, mostly the
+ * same ones, and a renamed author may show the old name that long. Profiles are the same for
+ * every reader; tweets are not (liked/retweeted by me), so tweets are always asked for.
+ */
 export class Upstream {
   private readonly users: UsersServiceClient;
   private readonly tweets: TweetsServiceClient;
   private readonly graph: GraphServiceClient;
+  private readonly profileCache: ExpiringCache<User> | undefined;
 
-  constructor(addresses: { users: string; tweets: string; graph: string }) {
+  constructor(addresses: { users: string; tweets: string; graph: string }, options: { profileCacheMs: number } = { profileCacheMs: 0 }) {
+    this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<User>(options.profileCacheMs, MAX_CACHED_PROFILES) : undefined;
     this.users = new UsersServiceClient(addresses.users, insecureChannel());
     this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel());
     this.graph = new GraphServiceClient(addresses.graph, insecureChannel());
@@ -83,16 +93,19 @@ export class Upstream {
       // A page names at most 100 tweets but up to twice as many people (authors and retweeters);
       // past 100 distinct people it takes a second call.
       profiles: async (ids) => {
-        const batches = await Promise.all(
-          chunks(ids, MAX_BATCH_IDS).map((batch) =>
-            fromUpstream("users", () => {
-              const { metadata, options } = forward();
-              return unary(this.users, this.users.batchGetUsers, { ids: batch }, metadata, options);
-            }),
-          ),
-        );
-        // Public profiles only: the users service shows callers their own email.
-        return batches.flatMap((response) => response.users.map((user) => ({ ...user, email: "" })));
+        const load = async (missing: string[]) => {
+          const batches = await Promise.all(
+            chunks(missing, MAX_BATCH_IDS).map((batch) =>
+              fromUpstream("users", () => {
+                const { metadata, options } = forward();
+                return unary(this.users, this.users.batchGetUsers, { ids: batch }, metadata, options);
+              }),
+            ),
+          );
+          // Public profiles only: the users service shows callers their own email.
+          return batches.flatMap((response) => response.users.map((user) => ({ ...user, email: "" })));
+        };
+        return this.profileCache ? this.profileCache.getMany(ids, load, (user) => user.id) : load(ids);
       },
     };
   }

@@ -18,6 +18,7 @@ export function testConfig(overrides: Partial<TimelineConfig> = {}): TimelineCon
     consumerName: "timeline",
     celebrityFollowers: 10_000,
     timelineLength: 800,
+    profileCacheMs: 10_000,
     shutdownDeadlineMs: 5_000,
     ...overrides,
   };

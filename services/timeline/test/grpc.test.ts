@@ -61,7 +61,8 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
     fakes = await new FakeUpstreamServices().start();
     bus = new InProcessEventBus(testLogger());
     const upstreams = { users: fakes.address, tweets: fakes.address, graph: fakes.address };
-    app = await startTimeline(testConfig({ upstreams }), { log: testLogger(), bus });
+    // Every page asks for its profiles, so each test sees the calls its own reads make.
+    app = await startTimeline(testConfig({ upstreams, profileCacheMs: 0 }), { log: testLogger(), bus });
     client = new TimelineServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   });
 
@@ -184,6 +185,35 @@ describe("TimelineService when an upstream service is down", () => {
     } finally {
       client.close();
       await app.stop();
+    }
+  });
+});
+
+describe("TimelineService reusing public profiles (PROFILE_CACHE_MS)", () => {
+  it("asks the users service once for the people of pages read within the cache time, and the tweets service every time", async () => {
+    const fakes = await new FakeUpstreamServices().start();
+    const bus = new InProcessEventBus(testLogger());
+    const upstreams = { users: fakes.address, tweets: fakes.address, graph: fakes.address };
+    const app = await startTimeline(testConfig({ upstreams, profileCacheMs: 60_000 }), { log: testLogger(), bus });
+    const client = new TimelineServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    try {
+      const [author, reader] = [fakes.addUser("author"), fakes.addUser("reader")];
+      fakes.followers.set(author.id, [reader.id]);
+      await bus.publish(followed(reader.id, author.id));
+      const tweet = fakes.addTweet(author.id, "hello", "");
+      await bus.publish(created(tweet));
+      const page = () => unary(client, client.getHomeTimeline, { pageSize: 20, pageToken: "" }, asCaller(reader.id));
+      await eventually(async () => expect((await page()).items).toHaveLength(1));
+
+      const tweetsCalls = fakes.callsTo("BatchGetTweets").length;
+      for (let i = 0; i < 3; i++) expect((await page()).items[0]).toMatchObject({ id: tweet.id, author: { id: author.id, username: "author", email: "" } });
+      expect(fakes.callsTo("BatchGetTweets")).toHaveLength(tweetsCalls + 3);
+      // Pages were empty until the post arrived; the first page that showed it asked for its people.
+      expect(fakes.callsTo("BatchGetUsers")).toHaveLength(1);
+    } finally {
+      client.close();
+      await app.stop();
+      await fakes.stop();
     }
   });
 });
