@@ -255,8 +255,8 @@ try {
     ["no-op straight to its service", () => inside.loadtest.noop({ payload: "ping" }, asCaller)],
     ["home timeline through the gateway", () => binary.timeline.getHomeTimeline({ pageSize: 20 }, asUser(reader))],
     ["home timeline straight to the timeline service", () => inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller)],
-    [`  of which BatchGetTweets (${pageTweetIds.length} ids)`, () => inside.tweets.batchGetTweets({ ids: pageTweetIds }, asCaller)],
-    [`  of which BatchGetUsers (${pagePeople.length} ids)`, () => inside.users.batchGetUsers({ ids: pagePeople }, asCaller)],
+    [`  its BatchGetTweets (${pageTweetIds.length} ids), alone`, () => inside.tweets.batchGetTweets({ ids: pageTweetIds }, asCaller)],
+    [`  its BatchGetUsers (${pagePeople.length} ids), alone; skipped while the profiles are cached`, () => inside.users.batchGetUsers({ ids: pagePeople }, asCaller)],
   ]) {
     const result = await runAt(() => ({ name: label, call }), Math.max(3, Math.round(settings.stepSeconds / 2)))(costRate);
     costs.push({ label, rate: costRate, cpu: result.serverCpuMsPerRequest, p50: result.all.p50, errors: result.all.errors });

@@ -75,6 +75,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     routes: forwardingRoutes(upstreams, config.defaultTimeoutMs),
     interceptors: [observe(log), authenticate(verifier), limitWrites(limiter)],
     readMaxBytes: config.maxBodyBytes,
+    compressMinBytes: config.compressMinBytes,
     shutdownSignal: shutdown.signal,
     contextValues: (req) => {
       const values = createContextValues();

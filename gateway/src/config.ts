@@ -18,6 +18,8 @@ export interface GatewayConfig {
   /** Origins allowed to call from a browser; never a wildcard. */
   corsOrigins: string[];
   maxBodyBytes: number;
+  /** Responses at least this large are compressed when the client accepts it. */
+  compressMinBytes: number;
   /** Per caller (or per client address for register and login): sustained writes per minute, and the burst allowed. */
   writesPerMinute: number;
   writeBurst: number;
@@ -58,6 +60,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     corsOrigins,
     maxBodyBytes: read.int("MAX_BODY_BYTES", 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
+    compressMinBytes: read.int("COMPRESS_MIN_BYTES", 1024, { min: 0, max: 1024 * 1024 * 1024 }),
     writesPerMinute: read.int("WRITES_PER_MINUTE", 120, { min: 1, max: 1_000_000 }),
     writeBurst: read.int("WRITE_BURST", 30, { min: 1, max: 1_000_000 }),
     defaultTimeoutMs: read.int("UPSTREAM_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),

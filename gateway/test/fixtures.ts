@@ -15,6 +15,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     auth: { publicKeysPem: [], issuer: "chirp", audience: "chirp" },
     corsOrigins: ["https://app.chirp.test"],
     maxBodyBytes: 64 * 1024,
+    compressMinBytes: 1024,
     writesPerMinute: 120,
     writeBurst: 30,
     defaultTimeoutMs: 5_000,
