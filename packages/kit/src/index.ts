@@ -8,5 +8,6 @@ export * from "./lifecycle.js";
 export * from "./logger.js";
 export * from "./outbox.js";
 export * from "./pagination.js";
+export * from "./set-index.js";
 export * from "./text.js";
 export * from "./tokens.js";

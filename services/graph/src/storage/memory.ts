@@ -1,4 +1,4 @@
-import { PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import { PendingOwners, SetIndex, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import type { Follow, UserStatus } from "../domain/model.js";
 import type { GraphRepository } from "../domain/ports.js";
 import { edgeKey } from "./edge-key.js";
@@ -21,8 +21,8 @@ const newestFirst = (a: Follow, b: Follow) => (a.since < b.since ? 1 : a.since >
 export class InMemoryGraphRepository implements GraphRepository, OutboxStore {
   private readonly edges = new Map<string, Edge>();
   /** Edge keys by each end, so a user's lists need not look at every edge. */
-  private readonly byFollowee = new Map<string, Set<string>>();
-  private readonly byFollower = new Map<string, Set<string>>();
+  private readonly byFollowee = new SetIndex();
+  private readonly byFollower = new SetIndex();
   private readonly users = new Map<string, Exclude<UserStatus, "unknown">>();
   private readonly withOutbox = new PendingOwners<number>();
   private nextSeq = 0;
@@ -38,8 +38,8 @@ export class InMemoryGraphRepository implements GraphRepository, OutboxStore {
     } else {
       edge = { follow: { ...follow }, active: true, outbox: [event], seq: this.nextSeq++ };
       this.edges.set(key, edge);
-      this.index(this.byFollowee, follow.followeeId).add(key);
-      this.index(this.byFollower, follow.followerId).add(key);
+      this.byFollowee.add(follow.followeeId, key);
+      this.byFollower.add(follow.followerId, key);
     }
     this.withOutbox.add(key, edge.seq);
     return true;
@@ -112,30 +112,18 @@ export class InMemoryGraphRepository implements GraphRepository, OutboxStore {
   private purgeIfDrained(key: string, edge: Edge): void {
     if (edge.active || edge.outbox.length > 0) return;
     this.edges.delete(key);
-    this.unindex(this.byFollowee, edge.follow.followeeId, key);
-    this.unindex(this.byFollower, edge.follow.followerId, key);
+    this.byFollowee.delete(edge.follow.followeeId, key);
+    this.byFollower.delete(edge.follow.followerId, key);
   }
 
-  private index(index: Map<string, Set<string>>, userId: string): Set<string> {
-    let keys = index.get(userId);
-    if (!keys) index.set(userId, (keys = new Set()));
-    return keys;
-  }
-
-  private unindex(index: Map<string, Set<string>>, userId: string, key: string): void {
-    const keys = index.get(userId);
-    keys?.delete(key);
-    if (keys?.size === 0) index.delete(userId);
-  }
-
-  private active(keys: Set<string> | undefined): Follow[] {
+  private active(keys: ReadonlySet<string> | undefined): Follow[] {
     return [...(keys ?? [])].flatMap((key) => {
       const edge = this.edges.get(key);
       return edge?.active ? [{ ...edge.follow }] : [];
     });
   }
 
-  private list(keys: Set<string> | undefined, before: string | undefined, limit: number): Follow[] {
+  private list(keys: ReadonlySet<string> | undefined, before: string | undefined, limit: number): Follow[] {
     return this.active(keys)
       .filter((f) => before === undefined || f.since < before)
       .sort(newestFirst)

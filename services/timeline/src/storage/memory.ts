@@ -1,3 +1,4 @@
+import { SetIndex } from "@chirp/kit";
 import { followVersion, inRange, newestFirst, unique, type Celebrity, type Entry, type FollowChange, type IdRange, type Post } from "../domain/model.js";
 import type { TimelineStore } from "../domain/ports.js";
 
@@ -8,18 +9,6 @@ interface FollowRecord {
 
 const pairKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 const copy = <T extends Post>(post: T): T => ({ ...post });
-
-function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
-  let values = index.get(key);
-  if (!values) index.set(key, (values = new Set()));
-  values.add(value);
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
-  const values = index.get(key);
-  values?.delete(value);
-  if (values?.size === 0) index.delete(key);
-}
 
 /** The first position in the ascending `ids` whose id is not below `id`. */
 function firstAtOrAbove(ids: string[], id: string): number {
@@ -84,16 +73,16 @@ class Timeline {
 export class InMemoryTimelineStore implements TimelineStore {
   private readonly posts = new Map<string, Post>();
   /** Post ids by author and by the original they retweet, so neither reads every post. */
-  private readonly postsByAuthor = new Map<string, Set<string>>();
-  private readonly retweetsByOriginal = new Map<string, Set<string>>();
+  private readonly postsByAuthor = new SetIndex();
+  private readonly retweetsByOriginal = new SetIndex();
   private readonly timelines = new Map<string, Timeline>();
   private readonly follows = new Map<string, FollowRecord>();
   /**
    * Whom each user has a follow record with, either way and whatever its state, so followees and
    * forgetting a user look only at that user's records.
    */
-  private readonly recordedFollowees = new Map<string, Set<string>>();
-  private readonly recordedFollowers = new Map<string, Set<string>>();
+  private readonly recordedFollowees = new SetIndex();
+  private readonly recordedFollowers = new SetIndex();
   private readonly celebrities = new Map<string, Celebrity>();
   /** "tweet:<id>" or "user:<id>" → when deleted. */
   private readonly tombstones = new Map<string, Date>();
@@ -104,8 +93,8 @@ export class InMemoryTimelineStore implements TimelineStore {
   async savePost(post: Post): Promise<void> {
     if (this.posts.has(post.tweetId)) return;
     this.posts.set(post.tweetId, copy(post));
-    addTo(this.postsByAuthor, post.authorId, post.tweetId);
-    if (post.retweetOfId !== undefined) addTo(this.retweetsByOriginal, post.retweetOfId, post.tweetId);
+    this.postsByAuthor.add(post.authorId, post.tweetId);
+    if (post.retweetOfId !== undefined) this.retweetsByOriginal.add(post.retweetOfId, post.tweetId);
   }
 
   async postsBy(authorIds: string[], range: IdRange, limit: number): Promise<Post[]> {
@@ -127,8 +116,8 @@ export class InMemoryTimelineStore implements TimelineStore {
       const post = this.posts.get(id);
       if (!post) continue;
       this.posts.delete(id);
-      removeFrom(this.postsByAuthor, post.authorId, id);
-      if (post.retweetOfId !== undefined) removeFrom(this.retweetsByOriginal, post.retweetOfId, id);
+      this.postsByAuthor.delete(post.authorId, id);
+      if (post.retweetOfId !== undefined) this.retweetsByOriginal.delete(post.retweetOfId, id);
     }
   }
 
@@ -175,8 +164,8 @@ export class InMemoryTimelineStore implements TimelineStore {
     const recorded = this.follows.get(key);
     if (recorded && recorded.version > version) return false;
     this.follows.set(key, { following: change.following, version });
-    addTo(this.recordedFollowees, change.followerId, change.followeeId);
-    addTo(this.recordedFollowers, change.followeeId, change.followerId);
+    this.recordedFollowees.add(change.followerId, change.followeeId);
+    this.recordedFollowers.add(change.followeeId, change.followerId);
     return true;
   }
 
@@ -195,14 +184,14 @@ export class InMemoryTimelineStore implements TimelineStore {
   async removeFollowsOf(userId: string): Promise<void> {
     for (const followeeId of this.recordedFollowees.get(userId) ?? []) {
       this.follows.delete(pairKey(userId, followeeId));
-      removeFrom(this.recordedFollowers, followeeId, userId);
+      this.recordedFollowers.delete(followeeId, userId);
     }
     for (const followerId of this.recordedFollowers.get(userId) ?? []) {
       this.follows.delete(pairKey(followerId, userId));
-      removeFrom(this.recordedFollowees, followerId, userId);
+      this.recordedFollowees.delete(followerId, userId);
     }
-    this.recordedFollowees.delete(userId);
-    this.recordedFollowers.delete(userId);
+    this.recordedFollowees.deleteKey(userId);
+    this.recordedFollowers.deleteKey(userId);
   }
 
   async celebrity(authorId: string): Promise<Celebrity | undefined> {

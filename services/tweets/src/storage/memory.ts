@@ -1,4 +1,4 @@
-import { PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import { PendingOwners, SetIndex, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import type { Like, Tweet, TweetCounts, TweetFilter } from "../domain/model.js";
 import type { TweetRepository } from "../domain/ports.js";
 
@@ -13,18 +13,6 @@ const newestFirst = (a: { id: string }, b: { id: string }): number => (a.id < b.
 const oldestFirst = (a: { id: string }, b: { id: string }) => -newestFirst(a, b);
 const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
 const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
-
-function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
-  let values = index.get(key);
-  if (!values) index.set(key, (values = new Set()));
-  values.add(value);
-}
-
-function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
-  const values = index.get(key);
-  values?.delete(value);
-  if (values?.size === 0) index.delete(key);
-}
 
 function matches(tweet: Tweet, filter: TweetFilter): boolean {
   return (
@@ -49,20 +37,20 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
    * Ids of live tweets by author, by the tweet they reply to and by the original they retweet, so
    * lists and counts look only at their own tweets. A tombstone leaves them when it is made.
    */
-  private readonly byAuthor = new Map<string, Set<string>>();
-  private readonly byReplyTo = new Map<string, Set<string>>();
-  private readonly byRetweetOf = new Map<string, Set<string>>();
+  private readonly byAuthor = new SetIndex();
+  private readonly byReplyTo = new SetIndex();
+  private readonly byRetweetOf = new SetIndex();
   private readonly likes = new Map<string, Like>();
   /** Like keys by tweet and by user. */
-  private readonly likesOf = new Map<string, Set<string>>();
-  private readonly likesBy = new Map<string, Set<string>>();
+  private readonly likesOf = new SetIndex();
+  private readonly likesBy = new SetIndex();
   private readonly withOutbox = new PendingOwners<string>();
 
   private liveTweets(): Tweet[] {
     return [...this.entries.values()].filter((e) => !e.deleted).map((e) => e.tweet);
   }
 
-  private liveAmong(ids: Set<string> | undefined, keep: (tweet: Tweet) => boolean): Tweet[] {
+  private liveAmong(ids: ReadonlySet<string> | undefined, keep: (tweet: Tweet) => boolean): Tweet[] {
     return [...(ids ?? [])].flatMap((id) => {
       const entry = this.entries.get(id);
       return entry && !entry.deleted && keep(entry.tweet) ? [entry.tweet] : [];
@@ -71,10 +59,10 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
 
   /** Adds (or with `remove`, removes) a live tweet to the indexes above. */
   private indexTweet(tweet: Tweet, remove = false): void {
-    const update = remove ? removeFrom : addTo;
-    update(this.byAuthor, tweet.authorId, tweet.id);
-    if (tweet.replyToId !== undefined) update(this.byReplyTo, tweet.replyToId, tweet.id);
-    if (tweet.retweetOfId !== undefined) update(this.byRetweetOf, tweet.retweetOfId, tweet.id);
+    const update = (index: SetIndex, key: string) => (remove ? index.delete(key, tweet.id) : index.add(key, tweet.id));
+    update(this.byAuthor, tweet.authorId);
+    if (tweet.replyToId !== undefined) update(this.byReplyTo, tweet.replyToId);
+    if (tweet.retweetOfId !== undefined) update(this.byRetweetOf, tweet.retweetOfId);
   }
 
   private recorded(id: string, entry: Entry): void {
@@ -186,8 +174,8 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
     const key = likeKey(like.tweetId, like.userId);
     if (this.likes.has(key)) return false;
     this.likes.set(key, { ...like });
-    addTo(this.likesOf, like.tweetId, key);
-    addTo(this.likesBy, like.userId, key);
+    this.likesOf.add(like.tweetId, key);
+    this.likesBy.add(like.userId, key);
     return true;
   }
 
@@ -199,8 +187,8 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
     const like = this.likes.get(key);
     if (!like) return false;
     this.likes.delete(key);
-    removeFrom(this.likesOf, like.tweetId, key);
-    removeFrom(this.likesBy, like.userId, key);
+    this.likesOf.delete(like.tweetId, key);
+    this.likesBy.delete(like.userId, key);
     return true;
   }
 

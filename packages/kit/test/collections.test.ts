@@ -1,4 +1,4 @@
-import { ExpiringCache } from "@chirp/kit";
+import { ExpiringCache, SetIndex } from "@chirp/kit";
 
 describe("ExpiringCache", () => {
   let now = 0;
@@ -41,5 +41,23 @@ describe("ExpiringCache", () => {
     await cache.getMany(["a"], load, (v) => v.id);
     expect(load).toHaveBeenLastCalledWith(["a"]);
     expect(load).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe("SetIndex", () => {
+  it("files ids under keys and lets a key go once its last id leaves", () => {
+    const index = new SetIndex();
+    index.add("ada", "t1");
+    index.add("ada", "t2");
+    index.add("ada", "t1");
+    index.add("bob", "t3");
+    expect([...(index.get("ada") ?? [])]).toEqual(["t1", "t2"]);
+    index.delete("ada", "t1");
+    index.delete("ada", "missing");
+    expect([...(index.get("ada") ?? [])]).toEqual(["t2"]);
+    index.delete("ada", "t2");
+    expect(index.get("ada")).toBeUndefined();
+    index.deleteKey("bob");
+    expect(index.get("bob")).toBeUndefined();
   });
 });
