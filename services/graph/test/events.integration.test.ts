@@ -1,7 +1,7 @@
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { newId, OutboxRelay, type BusMessage, type Consumer, type Delivery, type EventPublisher } from "@chirp/kit";
-import { decodeEvent, STREAMS } from "@chirp/kit/events";
+import { decodeEvent, EVENT_SUBJECTS, STREAMS } from "@chirp/kit/events";
 import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
@@ -77,6 +77,16 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
 
     beforeAll(async () => {
       mongo = await connectMongo(MONGODB_URI, database, log);
+      // This run's consumer starts at the stream's end: the users stream keeps every event, and
+      // replaying every earlier run's users would only make the test wait. (The service keeps an
+      // existing consumer's start position.)
+      await bus.ensureStreams([STREAMS.users]);
+      await bus.manager.consumers.add(STREAMS.users.name, {
+        durable_name: userEventsConsumer,
+        filter_subjects: [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted],
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+      });
       app = await startGraph(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, userEventsConsumer }), { log });
       client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
     });
