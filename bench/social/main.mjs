@@ -61,7 +61,7 @@ const settings = {
   users: option("users", 10_000, 1_000),
   postsPerUser: option("posts-per-user", 2, 1),
   stepSeconds: option("step-seconds", 10, 3),
-  mixSeconds: option("mix-seconds", 20, 5),
+  mixSeconds: option("mix-seconds", 20, 4),
   refinements: option("refinements", 3, 2),
   lagPosts: option("lag-posts", 3, 1),
   startRate: option("start-rate", 100, 200),
@@ -258,7 +258,7 @@ try {
     [`  its BatchGetTweets (${pageTweetIds.length} ids), alone`, () => inside.tweets.batchGetTweets({ ids: pageTweetIds }, asCaller)],
     [`  its BatchGetUsers (${pagePeople.length} ids), alone; skipped while the profiles are cached`, () => inside.users.batchGetUsers({ ids: pagePeople }, asCaller)],
   ]) {
-    const result = await runAt(() => ({ name: label, call }), Math.max(3, Math.round(settings.stepSeconds / 2)))(costRate);
+    const result = await runAt(() => ({ name: label, call }), quick ? 2 : Math.max(3, Math.round(settings.stepSeconds / 2)))(costRate);
     costs.push({ label, rate: costRate, cpu: result.serverCpuMsPerRequest, p50: result.all.p50, errors: result.all.errors });
   }
 
