@@ -23,6 +23,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
+import { progress } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const { Long, MongoClient } = require("mongodb");
@@ -210,8 +211,7 @@ try {
   }
 
   // --- 2. seed: 12 people and a celebrity everyone follows
-  const started = performance.now();
-  const say = (message) => console.error(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`);
+  const say = progress();
   const NAMES = ["ada", "grace", "linus", "margaret", "dennis", "barbara", "ken", "frances", "alan", "edsger", "radia", "guido"];
   const people = {};
   for (const name of [...NAMES, "nasa"]) {

@@ -21,6 +21,7 @@
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { inParallel, progress, sleep } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const { credentials, Metadata } = require("@grpc/grpc-js");
@@ -70,28 +71,13 @@ if (!MONGODB_URI || !NATS_URL) {
 
 const log = createLogger("bench", "silent");
 const run = `bench_${Date.now().toString(36)}`;
-const started = performance.now();
-const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-const say = (message) => console.error(`[${elapsed()}] ${message}`);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const say = progress();
 const asCaller = (id) => {
   const metadata = new Metadata();
   metadata.set(CALLER_ID_KEY, id);
   return metadata;
 };
 
-/** Runs `task` over the items with at most `limit` in flight. */
-async function inParallel(items, limit, task) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        await task(items[index], index);
-      }
-    }),
-  );
-}
 
 // --- servers: this run's consumers start at the streams' end, so earlier runs' events are not replayed
 const admin = await JetStreamBus.connect(NATS_URL, "timeline-bench", log);

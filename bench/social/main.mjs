@@ -24,6 +24,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { progress, sleep } from "../common.mjs";
 import { openLoop, random, sweep } from "./load.mjs";
 import { loadSocialGraph } from "./social-graph.mjs";
 
@@ -75,13 +76,11 @@ if (external && (!process.env.MONGODB_URI || !process.env.NATS_URL)) fail("--bac
 // At most this many followers are fanned out; the celebrity has more (10,000 is the service default).
 const celebrityThreshold = Math.min(10_000, settings.users);
 
-const started = performance.now();
-const say = (message) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}\n`);
+const say = progress();
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
   process.exit(2);
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // --- 1. the system under test
 const run = `b${Date.now().toString(36).slice(-5)}`;

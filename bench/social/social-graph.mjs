@@ -7,22 +7,11 @@
 // celebrity, followed by everyone: over the threshold, so its posts are merged in at read time.
 import { performance } from "node:perf_hooks";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { inParallel, sleep } from "../common.mjs";
 
 const PASSWORD = "bench password 1";
 const CONCURRENCY = 64;
 
-/** Runs `task` over the items with at most `limit` in flight. */
-async function inParallel(items, limit, task) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        await task(items[index], index);
-      }
-    }),
-  );
-}
 
 /**
  * Retries what fails only because an event has not reached a service yet (the graph learns of
@@ -36,7 +25,7 @@ async function eventually(call) {
     } catch (error) {
       const transient = error instanceof ConnectError && [Code.NotFound, Code.Unavailable].includes(error.code);
       if (!transient || performance.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 }
@@ -111,7 +100,7 @@ export async function loadSocialGraph(clients, { users, postsPerUser, celebrityT
     const deadline = performance.now() + 30 * 60_000;
     while ((await clients.timeline.getHomeTimeline({ pageSize: 1 }, as(probe.lastFollower))).items[0]?.id !== tweet.id) {
       if (performance.now() > deadline) throw new Error(`${probe.label}: the warm-up post never reached its last follower`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     posts++;
   }

@@ -9,5 +9,6 @@ export * from "./logger.js";
 export * from "./outbox.js";
 export * from "./pagination.js";
 export * from "./set-index.js";
+export * from "./sorted.js";
 export * from "./text.js";
 export * from "./tokens.js";

@@ -1,5 +1,6 @@
 import type { BusMessage, EventPublisher } from "./bus.js";
 import type { Logger } from "./logger.js";
+import { firstAtOrAbove } from "./sorted.js";
 
 /**
  * The transactional outbox. A write that must announce itself stores its bus messages in the same
@@ -36,7 +37,7 @@ export class PendingOwners<Rank extends string | number> {
   add(ownerId: string, rank: Rank): void {
     if (this.ranks.has(ownerId)) return;
     this.ranks.set(ownerId, rank);
-    let index = this.firstAtOrAbove(rank);
+    let index = firstAtOrAbove(this.queue, rank, (owner) => owner.rank);
     while (this.queue[index]?.rank === rank) index++; // equal ranks keep the order they came in
     this.queue.splice(index, 0, { ownerId, rank });
   }
@@ -46,7 +47,7 @@ export class PendingOwners<Rank extends string | number> {
     const rank = this.ranks.get(ownerId);
     if (rank === undefined) return;
     this.ranks.delete(ownerId);
-    let index = this.firstAtOrAbove(rank);
+    let index = firstAtOrAbove(this.queue, rank, (owner) => owner.rank);
     while (this.queue[index]!.ownerId !== ownerId) index++; // past owners of equal rank
     this.queue.splice(index, 1);
   }
@@ -56,16 +57,6 @@ export class PendingOwners<Rank extends string | number> {
     return this.queue.slice(0, limit).map((o) => o.ownerId);
   }
 
-  private firstAtOrAbove(rank: Rank): number {
-    let low = 0;
-    let high = this.queue.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (this.queue[mid]!.rank < rank) low = mid + 1;
-      else high = mid;
-    }
-    return low;
-  }
 }
 
 export interface OutboxRelayOptions {

@@ -1,4 +1,4 @@
-import { SetIndex } from "@chirp/kit";
+import { firstAtOrAbove, SetIndex } from "@chirp/kit";
 import { followVersion, inRange, newestFirst, unique, type Celebrity, type Entry, type FollowChange, type IdRange, type Post } from "../domain/model.js";
 import type { TimelineStore } from "../domain/ports.js";
 
@@ -9,18 +9,7 @@ interface FollowRecord {
 
 const pairKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 const copy = <T extends Post>(post: T): T => ({ ...post });
-
-/** The first position in the ascending `ids` whose id is not below `id`. */
-function firstAtOrAbove(ids: string[], id: string): number {
-  let low = 0;
-  let high = ids.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (ids[mid]! < id) low = mid + 1;
-    else high = mid;
-  }
-  return low;
-}
+const asIs = (id: string) => id;
 
 /** One owner's timeline, its tweet ids kept sorted so that neither reads nor trims sort it. */
 class Timeline {
@@ -31,12 +20,12 @@ class Timeline {
   add(entry: Entry): boolean {
     if (this.byId.has(entry.tweetId)) return false;
     this.byId.set(entry.tweetId, copy(entry));
-    this.ids.splice(firstAtOrAbove(this.ids, entry.tweetId), 0, entry.tweetId);
+    this.ids.splice(firstAtOrAbove(this.ids, entry.tweetId, asIs), 0, entry.tweetId);
     return true;
   }
 
   delete(tweetId: string): void {
-    if (this.byId.delete(tweetId)) this.ids.splice(firstAtOrAbove(this.ids, tweetId), 1);
+    if (this.byId.delete(tweetId)) this.ids.splice(firstAtOrAbove(this.ids, tweetId, asIs), 1);
   }
 
   deleteWhere(drop: (entry: Entry) => boolean): void {
@@ -56,7 +45,7 @@ class Timeline {
   /** Within the range, newest first, at most `limit`. */
   newest(range: IdRange, limit: number): Entry[] {
     const found: Entry[] = [];
-    const end = range.before === undefined ? this.ids.length : firstAtOrAbove(this.ids, range.before);
+    const end = range.before === undefined ? this.ids.length : firstAtOrAbove(this.ids, range.before, asIs);
     for (let i = end - 1; i >= 0 && found.length < limit; i--) {
       const id = this.ids[i]!;
       if (range.after !== undefined && id <= range.after) break;
