@@ -16,12 +16,14 @@ export const tweetEvents: TweetEvents = {
           replyToId: tweet.replyToId ?? "",
           retweetOfId: tweet.retweetOfId ?? "",
           tags: tweet.tags,
+          text: tweet.text,
+          mentions: tweet.mentions,
         },
       },
       tweet.createdAt,
     ),
   deleted: (tweet, at) =>
-    eventMessage({ $case: "tweetDeleted", value: { tweetId: tweet.id, authorId: tweet.authorId, retweetOfId: tweet.retweetOfId ?? "" } }, at),
+    eventMessage({ $case: "tweetDeleted", value: { tweetId: tweet.id, authorId: tweet.authorId, retweetOfId: tweet.retweetOfId ?? "", replyToId: tweet.replyToId ?? "" } }, at),
 };
 
 /** The durable consumer every replica of the service shares, so each event is handled once. */

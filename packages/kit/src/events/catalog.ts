@@ -8,6 +8,8 @@ export const EVENT_SUBJECTS: Record<EventType, string> = {
   userDeleted: "chirp.users.user_deleted",
   tweetCreated: "chirp.tweets.tweet_created",
   tweetDeleted: "chirp.tweets.tweet_deleted",
+  tweetLiked: "chirp.tweets.tweet_liked",
+  tweetUnliked: "chirp.tweets.tweet_unliked",
   userFollowed: "chirp.graph.user_followed",
   userUnfollowed: "chirp.graph.user_unfollowed",
 };

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chirp/events/v1/events.proto.
  */
 export const file_chirp_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxjaGlycC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9jaGlycC5ldmVudHMudjEinwMKBUV2ZW50EgoKAmlkGAEgASgJEi8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0Cgx1c2VyX2NyZWF0ZWQYCiABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckNyZWF0ZWRIABI0Cgx1c2VyX2RlbGV0ZWQYCyABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckRlbGV0ZWRIABI2Cg10d2VldF9jcmVhdGVkGAwgASgLMh0uY2hpcnAuZXZlbnRzLnYxLlR3ZWV0Q3JlYXRlZEgAEjYKDXR3ZWV0X2RlbGV0ZWQYDSABKAsyHS5jaGlycC5ldmVudHMudjEuVHdlZXREZWxldGVkSAASNgoNdXNlcl9mb2xsb3dlZBgOIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Vc2VyRm9sbG93ZWRIABI6Cg91c2VyX3VuZm9sbG93ZWQYDyABKAsyHy5jaGlycC5ldmVudHMudjEuVXNlclVuZm9sbG93ZWRIAEIJCgdwYXlsb2FkIkYKC1VzZXJDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIh4KC1VzZXJEZWxldGVkEg8KB3VzZXJfaWQYASABKAkinQEKDFR3ZWV0Q3JlYXRlZBIQCgh0d2VldF9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLcmVwbHlfdG9faWQYBCABKAkSFQoNcmV0d2VldF9vZl9pZBgFIAEoCRIMCgR0YWdzGAYgAygJIkoKDFR3ZWV0RGVsZXRlZBIQCgh0d2VldF9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSFQoNcmV0d2VldF9vZl9pZBgDIAEoCSJpCgxVc2VyRm9sbG93ZWQSEwoLZm9sbG93ZXJfaWQYASABKAkSEwoLZm9sbG93ZWVfaWQYAiABKAkSLwoLZm9sbG93ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm0KDlVzZXJVbmZvbGxvd2VkEhMKC2ZvbGxvd2VyX2lkGAEgASgJEhMKC2ZvbGxvd2VlX2lkGAIgASgJEjEKDXVuZm9sbG93ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChxjaGlycC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9jaGlycC5ldmVudHMudjEiiwQKBUV2ZW50EgoKAmlkGAEgASgJEi8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0Cgx1c2VyX2NyZWF0ZWQYCiABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckNyZWF0ZWRIABI0Cgx1c2VyX2RlbGV0ZWQYCyABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckRlbGV0ZWRIABI2Cg10d2VldF9jcmVhdGVkGAwgASgLMh0uY2hpcnAuZXZlbnRzLnYxLlR3ZWV0Q3JlYXRlZEgAEjYKDXR3ZWV0X2RlbGV0ZWQYDSABKAsyHS5jaGlycC5ldmVudHMudjEuVHdlZXREZWxldGVkSAASNgoNdXNlcl9mb2xsb3dlZBgOIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Vc2VyRm9sbG93ZWRIABI6Cg91c2VyX3VuZm9sbG93ZWQYDyABKAsyHy5jaGlycC5ldmVudHMudjEuVXNlclVuZm9sbG93ZWRIABIyCgt0d2VldF9saWtlZBgQIAEoCzIbLmNoaXJwLmV2ZW50cy52MS5Ud2VldExpa2VkSAASNgoNdHdlZXRfdW5saWtlZBgRIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Ud2VldFVubGlrZWRIAEIJCgdwYXlsb2FkIkYKC1VzZXJDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIh4KC1VzZXJEZWxldGVkEg8KB3VzZXJfaWQYASABKAkivQEKDFR3ZWV0Q3JlYXRlZBIQCgh0d2VldF9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLcmVwbHlfdG9faWQYBCABKAkSFQoNcmV0d2VldF9vZl9pZBgFIAEoCRIMCgR0YWdzGAYgAygJEgwKBHRleHQYByABKAkSEAoIbWVudGlvbnMYCCADKAkiXwoMVHdlZXREZWxldGVkEhAKCHR3ZWV0X2lkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIVCg1yZXR3ZWV0X29mX2lkGAMgASgJEhMKC3JlcGx5X3RvX2lkGAQgASgJIl0KClR3ZWV0TGlrZWQSEAoIdHdlZXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIsCghsaWtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoMVHdlZXRVbmxpa2VkEhAKCHR3ZWV0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKdW5saWtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaQoMVXNlckZvbGxvd2VkEhMKC2ZvbGxvd2VyX2lkGAEgASgJEhMKC2ZvbGxvd2VlX2lkGAIgASgJEi8KC2ZvbGxvd2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJtCg5Vc2VyVW5mb2xsb3dlZBITCgtmb2xsb3dlcl9pZBgBIAEoCRITCgtmb2xsb3dlZV9pZBgCIAEoCRIxCg11bmZvbGxvd2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Every message on the event bus is an Event, encoded as binary protobuf. Its id is also the
@@ -73,6 +73,18 @@ export type Event = Message<"chirp.events.v1.Event"> & {
      */
     value: UserUnfollowed;
     case: "userUnfollowed";
+  } | {
+    /**
+     * @generated from field: chirp.events.v1.TweetLiked tweet_liked = 16;
+     */
+    value: TweetLiked;
+    case: "tweetLiked";
+  } | {
+    /**
+     * @generated from field: chirp.events.v1.TweetUnliked tweet_unliked = 17;
+     */
+    value: TweetUnliked;
+    case: "tweetUnliked";
   } | { case: undefined; value?: undefined };
 };
 
@@ -162,6 +174,18 @@ export type TweetCreated = Message<"chirp.events.v1.TweetCreated"> & {
    * @generated from field: repeated string tags = 6;
    */
   tags: string[];
+
+  /**
+   * Empty for a retweet entry, whose content is its original's.
+   *
+   * @generated from field: string text = 7;
+   */
+  text: string;
+
+  /**
+   * @generated from field: repeated string mentions = 8;
+   */
+  mentions: string[];
 };
 
 /**
@@ -189,6 +213,11 @@ export type TweetDeleted = Message<"chirp.events.v1.TweetDeleted"> & {
    * @generated from field: string retweet_of_id = 3;
    */
   retweetOfId: string;
+
+  /**
+   * @generated from field: string reply_to_id = 4;
+   */
+  replyToId: string;
 };
 
 /**
@@ -197,6 +226,64 @@ export type TweetDeleted = Message<"chirp.events.v1.TweetDeleted"> & {
  */
 export const TweetDeletedSchema: GenMessage<TweetDeleted> = /*@__PURE__*/
   messageDesc(file_chirp_events_v1_events, 4);
+
+/**
+ * A user liked a tweet: always an original, never a retweet entry. Liking again announces nothing.
+ *
+ * @generated from message chirp.events.v1.TweetLiked
+ */
+export type TweetLiked = Message<"chirp.events.v1.TweetLiked"> & {
+  /**
+   * @generated from field: string tweet_id = 1;
+   */
+  tweetId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp liked_at = 3;
+   */
+  likedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chirp.events.v1.TweetLiked.
+ * Use `create(TweetLikedSchema)` to create a new message.
+ */
+export const TweetLikedSchema: GenMessage<TweetLiked> = /*@__PURE__*/
+  messageDesc(file_chirp_events_v1_events, 5);
+
+/**
+ * A user took a like back. Consumers order a pair's likes and unlikes by their times.
+ *
+ * @generated from message chirp.events.v1.TweetUnliked
+ */
+export type TweetUnliked = Message<"chirp.events.v1.TweetUnliked"> & {
+  /**
+   * @generated from field: string tweet_id = 1;
+   */
+  tweetId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp unliked_at = 3;
+   */
+  unlikedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chirp.events.v1.TweetUnliked.
+ * Use `create(TweetUnlikedSchema)` to create a new message.
+ */
+export const TweetUnlikedSchema: GenMessage<TweetUnliked> = /*@__PURE__*/
+  messageDesc(file_chirp_events_v1_events, 6);
 
 /**
  * @generated from message chirp.events.v1.UserFollowed
@@ -223,7 +310,7 @@ export type UserFollowed = Message<"chirp.events.v1.UserFollowed"> & {
  * Use `create(UserFollowedSchema)` to create a new message.
  */
 export const UserFollowedSchema: GenMessage<UserFollowed> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 5);
+  messageDesc(file_chirp_events_v1_events, 7);
 
 /**
  * @generated from message chirp.events.v1.UserUnfollowed
@@ -250,5 +337,5 @@ export type UserUnfollowed = Message<"chirp.events.v1.UserUnfollowed"> & {
  * Use `create(UserUnfollowedSchema)` to create a new message.
  */
 export const UserUnfollowedSchema: GenMessage<UserUnfollowed> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 6);
+  messageDesc(file_chirp_events_v1_events, 8);
 

@@ -28,6 +28,8 @@ export interface Event {
     | { $case: "tweetDeleted"; value: TweetDeleted }
     | { $case: "userFollowed"; value: UserFollowed }
     | { $case: "userUnfollowed"; value: UserUnfollowed }
+    | { $case: "tweetLiked"; value: TweetLiked }
+    | { $case: "tweetUnliked"; value: TweetUnliked }
     | undefined;
 }
 
@@ -49,12 +51,30 @@ export interface TweetCreated {
   replyToId: string;
   retweetOfId: string;
   tags: string[];
+  /** Empty for a retweet entry, whose content is its original's. */
+  text: string;
+  mentions: string[];
 }
 
 export interface TweetDeleted {
   tweetId: string;
   authorId: string;
   retweetOfId: string;
+  replyToId: string;
+}
+
+/** A user liked a tweet: always an original, never a retweet entry. Liking again announces nothing. */
+export interface TweetLiked {
+  tweetId: string;
+  userId: string;
+  likedAt: Date | undefined;
+}
+
+/** A user took a like back. Consumers order a pair's likes and unlikes by their times. */
+export interface TweetUnliked {
+  tweetId: string;
+  userId: string;
+  unlikedAt: Date | undefined;
 }
 
 export interface UserFollowed {
@@ -99,6 +119,12 @@ export const Event: MessageFns<Event> = {
         break;
       case "userUnfollowed":
         UserUnfollowed.encode(message.payload.value, writer.uint32(122).fork()).join();
+        break;
+      case "tweetLiked":
+        TweetLiked.encode(message.payload.value, writer.uint32(130).fork()).join();
+        break;
+      case "tweetUnliked":
+        TweetUnliked.encode(message.payload.value, writer.uint32(138).fork()).join();
         break;
     }
     return writer;
@@ -181,6 +207,22 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "userUnfollowed", value: UserUnfollowed.decode(reader, reader.uint32()) };
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.payload = { $case: "tweetLiked", value: TweetLiked.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.payload = { $case: "tweetUnliked", value: TweetUnliked.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -225,6 +267,14 @@ export const Event: MessageFns<Event> = {
         ? { $case: "userUnfollowed", value: UserUnfollowed.fromJSON(object.userUnfollowed) }
         : isSet(object.user_unfollowed)
         ? { $case: "userUnfollowed", value: UserUnfollowed.fromJSON(object.user_unfollowed) }
+        : isSet(object.tweetLiked)
+        ? { $case: "tweetLiked", value: TweetLiked.fromJSON(object.tweetLiked) }
+        : isSet(object.tweet_liked)
+        ? { $case: "tweetLiked", value: TweetLiked.fromJSON(object.tweet_liked) }
+        : isSet(object.tweetUnliked)
+        ? { $case: "tweetUnliked", value: TweetUnliked.fromJSON(object.tweetUnliked) }
+        : isSet(object.tweet_unliked)
+        ? { $case: "tweetUnliked", value: TweetUnliked.fromJSON(object.tweet_unliked) }
         : undefined,
     };
   },
@@ -249,6 +299,10 @@ export const Event: MessageFns<Event> = {
       obj.userFollowed = UserFollowed.toJSON(message.payload.value);
     } else if (message.payload?.$case === "userUnfollowed") {
       obj.userUnfollowed = UserUnfollowed.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "tweetLiked") {
+      obj.tweetLiked = TweetLiked.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "tweetUnliked") {
+      obj.tweetUnliked = TweetUnliked.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -294,6 +348,18 @@ export const Event: MessageFns<Event> = {
       case "userUnfollowed": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "userUnfollowed", value: UserUnfollowed.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "tweetLiked": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "tweetLiked", value: TweetLiked.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "tweetUnliked": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "tweetUnliked", value: TweetUnliked.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -485,7 +551,16 @@ export const UserDeleted: MessageFns<UserDeleted> = {
 };
 
 function createBaseTweetCreated(): TweetCreated {
-  return { tweetId: "", authorId: "", createdAt: undefined, replyToId: "", retweetOfId: "", tags: [] };
+  return {
+    tweetId: "",
+    authorId: "",
+    createdAt: undefined,
+    replyToId: "",
+    retweetOfId: "",
+    tags: [],
+    text: "",
+    mentions: [],
+  };
 }
 
 export const TweetCreated: MessageFns<TweetCreated> = {
@@ -507,6 +582,12 @@ export const TweetCreated: MessageFns<TweetCreated> = {
     }
     for (const v of message.tags) {
       writer.uint32(50).string(v!);
+    }
+    if (message.text !== "") {
+      writer.uint32(58).string(message.text);
+    }
+    for (const v of message.mentions) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -572,6 +653,22 @@ export const TweetCreated: MessageFns<TweetCreated> = {
             message.tags.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.mentions.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -614,6 +711,10 @@ export const TweetCreated: MessageFns<TweetCreated> = {
       tags: globalThis.Array.isArray(object?.tags)
         ? object.tags.map((e: any) => globalThis.String(e))
         : [],
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      mentions: globalThis.Array.isArray(object?.mentions)
+        ? object.mentions.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -637,6 +738,12 @@ export const TweetCreated: MessageFns<TweetCreated> = {
     if (message.tags?.length) {
       obj.tags = message.tags;
     }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.mentions?.length) {
+      obj.mentions = message.mentions;
+    }
     return obj;
   },
 
@@ -651,12 +758,14 @@ export const TweetCreated: MessageFns<TweetCreated> = {
     message.replyToId = object.replyToId ?? "";
     message.retweetOfId = object.retweetOfId ?? "";
     message.tags = object.tags?.map((e) => e) || [];
+    message.text = object.text ?? "";
+    message.mentions = object.mentions?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseTweetDeleted(): TweetDeleted {
-  return { tweetId: "", authorId: "", retweetOfId: "" };
+  return { tweetId: "", authorId: "", retweetOfId: "", replyToId: "" };
 }
 
 export const TweetDeleted: MessageFns<TweetDeleted> = {
@@ -669,6 +778,9 @@ export const TweetDeleted: MessageFns<TweetDeleted> = {
     }
     if (message.retweetOfId !== "") {
       writer.uint32(26).string(message.retweetOfId);
+    }
+    if (message.replyToId !== "") {
+      writer.uint32(34).string(message.replyToId);
     }
     return writer;
   },
@@ -710,6 +822,14 @@ export const TweetDeleted: MessageFns<TweetDeleted> = {
             message.retweetOfId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.replyToId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -739,6 +859,11 @@ export const TweetDeleted: MessageFns<TweetDeleted> = {
         : isSet(object.retweet_of_id)
         ? globalThis.String(object.retweet_of_id)
         : "",
+      replyToId: isSet(object.replyToId)
+        ? globalThis.String(object.replyToId)
+        : isSet(object.reply_to_id)
+        ? globalThis.String(object.reply_to_id)
+        : "",
     };
   },
 
@@ -753,6 +878,9 @@ export const TweetDeleted: MessageFns<TweetDeleted> = {
     if (message.retweetOfId !== "") {
       obj.retweetOfId = message.retweetOfId;
     }
+    if (message.replyToId !== "") {
+      obj.replyToId = message.replyToId;
+    }
     return obj;
   },
 
@@ -764,6 +892,233 @@ export const TweetDeleted: MessageFns<TweetDeleted> = {
     message.tweetId = object.tweetId ?? "";
     message.authorId = object.authorId ?? "";
     message.retweetOfId = object.retweetOfId ?? "";
+    message.replyToId = object.replyToId ?? "";
+    return message;
+  },
+};
+
+function createBaseTweetLiked(): TweetLiked {
+  return { tweetId: "", userId: "", likedAt: undefined };
+}
+
+export const TweetLiked: MessageFns<TweetLiked> = {
+  encode(message: TweetLiked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tweetId !== "") {
+      writer.uint32(10).string(message.tweetId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.likedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.likedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TweetLiked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTweetLiked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tweetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.likedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TweetLiked {
+    return {
+      tweetId: isSet(object.tweetId)
+        ? globalThis.String(object.tweetId)
+        : isSet(object.tweet_id)
+        ? globalThis.String(object.tweet_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      likedAt: isSet(object.likedAt)
+        ? fromJsonTimestamp(object.likedAt)
+        : isSet(object.liked_at)
+        ? fromJsonTimestamp(object.liked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TweetLiked): unknown {
+    const obj: any = {};
+    if (message.tweetId !== "") {
+      obj.tweetId = message.tweetId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.likedAt !== undefined) {
+      obj.likedAt = message.likedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TweetLiked>, I>>(base?: I): TweetLiked {
+    return TweetLiked.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TweetLiked>, I>>(object: I): TweetLiked {
+    const message = createBaseTweetLiked();
+    message.tweetId = object.tweetId ?? "";
+    message.userId = object.userId ?? "";
+    message.likedAt = object.likedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseTweetUnliked(): TweetUnliked {
+  return { tweetId: "", userId: "", unlikedAt: undefined };
+}
+
+export const TweetUnliked: MessageFns<TweetUnliked> = {
+  encode(message: TweetUnliked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tweetId !== "") {
+      writer.uint32(10).string(message.tweetId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.unlikedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.unlikedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TweetUnliked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTweetUnliked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tweetId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.unlikedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TweetUnliked {
+    return {
+      tweetId: isSet(object.tweetId)
+        ? globalThis.String(object.tweetId)
+        : isSet(object.tweet_id)
+        ? globalThis.String(object.tweet_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      unlikedAt: isSet(object.unlikedAt)
+        ? fromJsonTimestamp(object.unlikedAt)
+        : isSet(object.unliked_at)
+        ? fromJsonTimestamp(object.unliked_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TweetUnliked): unknown {
+    const obj: any = {};
+    if (message.tweetId !== "") {
+      obj.tweetId = message.tweetId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.unlikedAt !== undefined) {
+      obj.unlikedAt = message.unlikedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TweetUnliked>, I>>(base?: I): TweetUnliked {
+    return TweetUnliked.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TweetUnliked>, I>>(object: I): TweetUnliked {
+    const message = createBaseTweetUnliked();
+    message.tweetId = object.tweetId ?? "";
+    message.userId = object.userId ?? "";
+    message.unlikedAt = object.unlikedAt ?? undefined;
     return message;
   },
 };
