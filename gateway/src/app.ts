@@ -71,6 +71,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const shutdown = new AbortController();
   // Every in-flight request listens for shutdown: hundreds at once are normal, not a leak.
   setMaxListeners(0, shutdown.signal);
+  // No binaryOptions here: binary answers are the upstream's fields carried as unknown fields
+  // (see forwardingRoutes), so writeUnknownFields must stay on, as it is by default.
   const rpc = connectNodeAdapter({
     routes: forwardingRoutes(upstreams, config.defaultTimeoutMs),
     interceptors: [observe(log), authenticate(verifier), limitWrites(limiter)],
