@@ -24,6 +24,8 @@ export const tweetEvents: TweetEvents = {
     ),
   deleted: (tweet, at) =>
     eventMessage({ $case: "tweetDeleted", value: { tweetId: tweet.id, authorId: tweet.authorId, retweetOfId: tweet.retweetOfId ?? "", replyToId: tweet.replyToId ?? "" } }, at),
+  liked: (like) => eventMessage({ $case: "tweetLiked", value: { tweetId: like.tweetId, userId: like.userId, likedAt: like.likedAt } }, like.likedAt),
+  unliked: (like, at) => eventMessage({ $case: "tweetUnliked", value: { tweetId: like.tweetId, userId: like.userId, unlikedAt: at } }, at),
 };
 
 /** The durable consumer every replica of the service shares, so each event is handled once. */

@@ -91,7 +91,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     expect(created!.id).toBe(decodeEvent(created!.data).id);
     expect(payloadOf(created!)).toEqual({
       $case: "tweetCreated",
-      value: { tweetId: original.id, authorId: ann, createdAt: original.createdAt, replyToId: "", retweetOfId: "", tags: ["jetstream"] },
+      value: { tweetId: original.id, authorId: ann, createdAt: original.createdAt, replyToId: "", retweetOfId: "", tags: ["jetstream"], text: "hello #jetstream", mentions: [] },
     });
 
     const replyEvents = await eventually(() => {
@@ -101,6 +101,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     });
     expect(replyEvents.map((p) => p?.$case)).toEqual(["tweetCreated", "tweetDeleted"]);
     expect(replyEvents[0]!.value).toMatchObject({ replyToId: original.id, authorId: bob });
+    expect(replyEvents[1]!.value).toEqual({ tweetId: reply.id, authorId: bob, retweetOfId: "", replyToId: original.id });
 
     const retweetEvents = await eventually(() => {
       const mine = receivedFor(retweet.id);
@@ -108,7 +109,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
       return mine.map(payloadOf);
     });
     expect(retweetEvents[0]).toMatchObject({ $case: "tweetCreated", value: { retweetOfId: original.id, authorId: bob, tags: [] } });
-    expect(retweetEvents[1]).toEqual({ $case: "tweetDeleted", value: { tweetId: retweet.id, authorId: bob, retweetOfId: original.id } });
+    expect(retweetEvents[1]).toEqual({ $case: "tweetDeleted", value: { tweetId: retweet.id, authorId: bob, retweetOfId: original.id, replyToId: "" } });
 
     // Tombstones are gone once their deletion was announced.
     const tweets = mongo.db.collection("tweets");
@@ -116,22 +117,63 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     expect(await tweets.countDocuments({ _id: original.id } as never)).toBe(1);
   });
 
+  it("publishes TweetLiked and TweetUnliked once per real change, and purges an unlike's tombstone once published", async () => {
+    const tweet = await createTweet(newUserId(), { text: "like me on JetStream" });
+    const bob = newUserId();
+    const likes = mongo.db.collection<{ _id: string }>("likes");
+    const likesOf = (subject: string) => receivedFor(tweet.id).filter((d) => d.subject === subject).map(payloadOf);
+    await unary(client, client.likeTweet, { tweetId: tweet.id }, asCaller(bob));
+    await unary(client, client.likeTweet, { tweetId: tweet.id }, asCaller(bob));
+    const [liker] = (await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 10, pageToken: "" })).likers;
+    // FerretDB can lose an update racing the relay's on the same like: each change is relayed before the next.
+    await eventually(() => expect(likesOf("chirp.tweets.tweet_liked")).toEqual([{ $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: liker!.likedAt } }]));
+
+    await unary(client, client.unlikeTweet, { tweetId: tweet.id }, asCaller(bob));
+    await unary(client, client.unlikeTweet, { tweetId: tweet.id }, asCaller(bob));
+    await eventually(() => expect(likesOf("chirp.tweets.tweet_unliked")).toEqual([{ $case: "tweetUnliked", value: { tweetId: tweet.id, userId: bob, unlikedAt: expect.any(Date) } }]));
+    await eventually(async () => expect(await likes.countDocuments({ _id: `${tweet.id}:${bob}` })).toBe(0));
+    expect(await getTweet(tweet.id)).toMatchObject({ likeCount: "0" });
+
+    await unary(client, client.likeTweet, { tweetId: tweet.id }, asCaller(bob));
+    const [again] = (await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 10, pageToken: "" })).likers;
+    expect(again!.likedAt!.getTime()).toBeGreaterThan(liker!.likedAt!.getTime());
+    await eventually(() => expect(likesOf("chirp.tweets.tweet_liked")).toHaveLength(2));
+    expect(likesOf("chirp.tweets.tweet_liked")[1]).toEqual({ $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: again!.likedAt } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receivedFor(tweet.id).map((d) => d.subject)).toEqual([
+      "chirp.tweets.tweet_created",
+      "chirp.tweets.tweet_liked",
+      "chirp.tweets.tweet_unliked",
+      "chirp.tweets.tweet_liked",
+    ]);
+  });
+
   it("loses nothing when the process dies between the database write and the publish", async () => {
     // A process that saved the tweet and the retweet and died before its relay ran: nothing was published.
     const { repository, tweets } = await domainWithoutRelay();
     const tweet = await tweets.createTweet(newUserId(), post("written, not yet published"));
     const retweet = await tweets.retweet(newUserId(), tweet.id);
+    const liker = newUserId();
+    const unliker = newUserId();
+    await tweets.likeTweet(liker, tweet.id);
+    await tweets.likeTweet(unliker, tweet.id);
+    await tweets.unlikeTweet(unliker, tweet.id);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receivedFor(tweet.id)).toHaveLength(0);
     expect(receivedFor(retweet.id)).toHaveLength(0);
 
     // The restarted process's relay finds the pending events and publishes them.
     await new OutboxRelay(repository.outbox, bus, log).flush();
+    const userIdOf = (d: Delivery) => (payloadOf(d)?.value as { userId?: string }).userId;
     await eventually(() => {
-      expect(receivedFor(tweet.id).map((d) => d.subject)).toEqual(["chirp.tweets.tweet_created"]);
+      expect(receivedFor(tweet.id).filter((d) => d.subject === "chirp.tweets.tweet_created")).toHaveLength(1);
+      expect(receivedFor(tweet.id).filter((d) => userIdOf(d) === liker).map((d) => d.subject)).toEqual(["chirp.tweets.tweet_liked"]);
+      expect(receivedFor(tweet.id).filter((d) => userIdOf(d) === unliker).map((d) => d.subject)).toEqual(["chirp.tweets.tweet_liked", "chirp.tweets.tweet_unliked"]);
       expect(receivedFor(retweet.id).map((d) => d.subject)).toEqual(["chirp.tweets.tweet_created"]);
     });
-    expect((await repository.outbox.pending(100)).filter((p) => [tweet.id, retweet.id].includes(p.ownerId))).toEqual([]);
+    expect((await repository.outbox.pending(100)).filter((p) => [tweet.id, retweet.id].includes(p.ownerId) || p.ownerId.startsWith(`${tweet.id}:`))).toEqual([]);
+    expect(await repository.likedBy(unliker, [tweet.id])).toEqual(new Set());
+    expect(await repository.likedBy(liker, [tweet.id])).toEqual(new Set([tweet.id]));
   });
 
   it("stores an event once when the process dies after publishing but before marking it published", async () => {

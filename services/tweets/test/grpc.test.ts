@@ -52,7 +52,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     return error;
   }
 
-  const published = (type: "tweetCreated" | "tweetDeleted", tweetId: string) =>
+  const published = (type: "tweetCreated" | "tweetDeleted" | "tweetLiked" | "tweetUnliked", tweetId: string) =>
     bus
       .messages("chirp.tweets.>")
       .map((m) => decodeEvent(m.data).payload)
@@ -93,7 +93,16 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
       expect(events).toHaveLength(1);
       return events;
     });
-    expect(created!.value).toEqual({ tweetId: tweet.id, authorId: ann, createdAt: tweet.createdAt, replyToId: "", retweetOfId: "", tags: ["chirp", "launch"] });
+    expect(created!.value).toEqual({
+      tweetId: tweet.id,
+      authorId: ann,
+      createdAt: tweet.createdAt,
+      replyToId: "",
+      retweetOfId: "",
+      tags: ["chirp", "launch"],
+      text: "Hi @bob #Chirp",
+      mentions: ["bob"],
+    });
     await rejected(unary(client, client.createTweet, { text: "hi", replyToId: "", tags: [], idempotencyKey: "" }), status.UNAUTHENTICATED);
   });
 
@@ -196,7 +205,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
       expect(events).toHaveLength(1);
       return events;
     });
-    expect(deleted!.value).toEqual({ tweetId: tweet.id, authorId: ann, retweetOfId: "" });
+    expect(deleted!.value).toEqual({ tweetId: tweet.id, authorId: ann, retweetOfId: "", replyToId: "" });
   });
 
   it("counts 50 simultaneous likes exactly, and a second like by the same user not at all", async () => {
@@ -208,6 +217,29 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     expect(await call.unlikeTweet(tweet.id, asCaller(users[0]!))).toMatchObject({ likeCount: "49", likedByMe: false });
     expect(await call.unlikeTweet(tweet.id, asCaller(users[0]!))).toMatchObject({ likeCount: "49", likedByMe: false });
     expect((await call.getTweet(tweet.id, asCaller(users[1]!))).likedByMe).toBe(true);
+  });
+
+  it("announces a new like and a removed like, once each, as likes of the original", async () => {
+    const original = await call.createTweet(newUserId(), { text: "announce my likes" });
+    const bob = newUserId();
+    const entry = await call.retweet(original.id, asCaller(newUserId()));
+    await call.likeTweet(entry.id, asCaller(bob));
+    await call.likeTweet(original.id, asCaller(bob));
+    const [liker] = (await call.listLikers(original.id, 10)).likers;
+    await eventually(() => expect(published("tweetLiked", original.id)).toEqual([{ $case: "tweetLiked", value: { tweetId: original.id, userId: bob, likedAt: liker!.likedAt } }]));
+
+    await call.unlikeTweet(entry.id, asCaller(bob));
+    await call.unlikeTweet(original.id, asCaller(bob));
+    const [unliked] = await eventually(() => {
+      const events = published("tweetUnliked", original.id);
+      expect(events).toHaveLength(1);
+      return events;
+    });
+    expect(unliked).toEqual({ $case: "tweetUnliked", value: { tweetId: original.id, userId: bob, unlikedAt: expect.any(Date) } });
+    await sleep(200);
+    expect(published("tweetLiked", original.id)).toHaveLength(1);
+    expect(published("tweetUnliked", original.id)).toHaveLength(1);
+    expect([...published("tweetLiked", entry.id), ...published("tweetUnliked", entry.id)]).toEqual([]);
   });
 
   it("lists likers newest like first, page by page", async () => {
@@ -252,7 +284,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     expect(await call.unretweet(original.id, asCaller(bob))).toMatchObject({ id: original.id, retweetCount: "0", retweetedByMe: false });
     expect(await call.unretweet(original.id, asCaller(bob))).toMatchObject({ retweetCount: "0" });
     await rejected(call.getTweet(retweet.id), status.NOT_FOUND, "id");
-    await eventually(() => expect(published("tweetDeleted", retweet.id)).toEqual([{ $case: "tweetDeleted", value: { tweetId: retweet.id, authorId: bob, retweetOfId: original.id } }]));
+    await eventually(() => expect(published("tweetDeleted", retweet.id)).toEqual([{ $case: "tweetDeleted", value: { tweetId: retweet.id, authorId: bob, retweetOfId: original.id, replyToId: "" } }]));
 
     const again = await call.retweet(original.id, asCaller(bob));
     await call.deleteTweet(again.id, asCaller(bob));

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
-import { idTime, newId, type BusMessage, type OutboxStore } from "@chirp/kit";
-import { eventMessage } from "@chirp/kit/events";
+import { idTime, newId, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
+import { decodeEvent, eventMessage } from "@chirp/kit/events";
 import { idFloor } from "@chirp/kit";
 import type { Like, Tweet } from "../src/domain/model.js";
 import type { TweetRepository } from "../src/domain/ports.js";
@@ -40,8 +40,11 @@ const like = (tweetId: string, userId = newId()): Like => {
   const id = newId();
   return { id, tweetId, userId, likedAt: idTime(id) };
 };
-const created = (t: Tweet): BusMessage => eventMessage({ $case: "tweetCreated", value: { tweetId: t.id, authorId: t.authorId, createdAt: t.createdAt, replyToId: "", retweetOfId: "", tags: [] } });
-const deleted = (t: Tweet): BusMessage => eventMessage({ $case: "tweetDeleted", value: { tweetId: t.id, authorId: t.authorId, retweetOfId: t.retweetOfId ?? "" } });
+const created = (t: Tweet): BusMessage =>
+  eventMessage({ $case: "tweetCreated", value: { tweetId: t.id, authorId: t.authorId, createdAt: t.createdAt, replyToId: "", retweetOfId: "", tags: [], text: t.text, mentions: [] } });
+const deleted = (t: Tweet): BusMessage => eventMessage({ $case: "tweetDeleted", value: { tweetId: t.id, authorId: t.authorId, retweetOfId: t.retweetOfId ?? "", replyToId: "" } });
+const liked = (l: Like): BusMessage => eventMessage({ $case: "tweetLiked", value: { tweetId: l.tweetId, userId: l.userId, likedAt: l.likedAt } });
+const unliked = (l: Like): BusMessage => eventMessage({ $case: "tweetUnliked", value: { tweetId: l.tweetId, userId: l.userId, unlikedAt: new Date() } });
 const uniqueTag = () => `t${newId().slice(-10).toLowerCase()}`;
 const ids = (tweets: Tweet[]) => tweets.map((t) => t.id);
 
@@ -62,6 +65,26 @@ export function tweetRepositoryContract(open: () => Promise<RepositoryUnderTest>
     return tweets;
   }
 
+  /** Saves the like with its TweetLiked, as the domain does; false when the user likes the tweet already. */
+  const addLike = (l: Like) => repository.addLike(l, [liked(l)]);
+  /** Removes the user's like with its TweetUnliked, as the domain does. */
+  const removeLike = (tweetId: string, userId: string) => repository.removeLike(tweetId, userId, [unliked(like(tweetId, userId))]);
+
+  /** The pending TweetLiked and TweetUnliked events about the tweet, in the order the relay gets them. */
+  async function pendingLikeEvents(tweetId: string): Promise<PendingMessage[]> {
+    return (await outbox.pending(10_000)).filter((p) => {
+      const payload = decodeEvent(p.message.data).payload;
+      return (payload?.$case === "tweetLiked" || payload?.$case === "tweetUnliked") && payload.value.tweetId === tweetId;
+    });
+  }
+
+  const messageIds = (pending: PendingMessage[]) => pending.map((p) => p.message.id);
+
+  /** What the relay does once it has published them. */
+  async function relayed(pending: PendingMessage[]): Promise<void> {
+    for (const p of pending) await outbox.markPublished(p);
+  }
+
   it("stores a tweet and finds it by id and among ids", async () => {
     const [post] = await saved(tweet({ tags: ["a", "b"], mentions: ["Ann"] }));
     const [reply] = await saved(replyTo(post!));
@@ -77,7 +100,7 @@ export function tweetRepositoryContract(open: () => Promise<RepositoryUnderTest>
     expect(await repository.findByIdempotencyKey(newId(), "key")).toBeUndefined();
     expect(await repository.findRetweet(newId(), newId())).toBeUndefined();
     expect(await repository.delete(newId(), [])).toBe(false);
-    expect(await repository.removeLike(newId(), newId())).toBe(false);
+    expect(await removeLike(newId(), newId())).toBe(false);
   });
 
   it("creates one tweet per author and idempotency key, however many creates race", async () => {
@@ -231,7 +254,7 @@ export function tweetRepositoryContract(open: () => Promise<RepositoryUnderTest>
     await saved(replyTo(reply!));
     const [entry] = await saved(retweetOf(a!), retweetOf(a!));
     await repository.delete(entry!.id, []);
-    for (const l of [like(a!.id), like(a!.id), like(b!.id)]) await repository.addLike(l);
+    for (const l of [like(a!.id), like(a!.id), like(b!.id)]) await addLike(l);
     const unknown = newId();
 
     const counts = await repository.counts([a!.id, b!.id, unknown]);
@@ -243,18 +266,18 @@ export function tweetRepositoryContract(open: () => Promise<RepositoryUnderTest>
   it("counts every like exactly when 50 users like at once, and refuses a second like by anyone", async () => {
     const [t] = await saved(tweet());
     const likes = Array.from({ length: 50 }, () => like(t!.id));
-    expect(await Promise.all(likes.map((l) => repository.addLike(l)))).toEqual(likes.map(() => true));
-    expect(await Promise.all(likes.slice(0, 10).map((l) => repository.addLike({ ...l, id: newId() })))).toEqual(Array(10).fill(false));
+    expect(await Promise.all(likes.map((l) => addLike(l)))).toEqual(likes.map(() => true));
+    expect(await Promise.all(likes.slice(0, 10).map((l) => addLike({ ...l, id: newId() })))).toEqual(Array(10).fill(false));
     expect((await repository.counts([t!.id])).get(t!.id)?.likeCount).toBe(50);
-    await Promise.all(likes.slice(0, 20).map((l) => repository.removeLike(t!.id, l.userId)));
+    await Promise.all(likes.slice(0, 20).map((l) => removeLike(t!.id, l.userId)));
     expect((await repository.counts([t!.id])).get(t!.id)?.likeCount).toBe(30);
   });
 
   it("tells which of a batch of tweets a user likes or has retweeted", async () => {
     const [a, b, c] = await saved(tweet(), tweet(), tweet());
     const user = newId();
-    await repository.addLike(like(a!.id, user));
-    await repository.addLike(like(b!.id));
+    await addLike(like(a!.id, user));
+    await addLike(like(b!.id));
     await saved(retweetOf(c!, user), retweetOf(b!));
     expect(await repository.likedBy(user, [a!.id, b!.id, c!.id])).toEqual(new Set([a!.id]));
     expect(await repository.retweetedBy(user, [a!.id, b!.id, c!.id])).toEqual(new Set([c!.id]));
@@ -263,23 +286,130 @@ export function tweetRepositoryContract(open: () => Promise<RepositoryUnderTest>
   it("lists likes newest first below a cursor and removes a like once", async () => {
     const [t] = await saved(tweet());
     const likes = [like(t!.id), like(t!.id), like(t!.id)];
-    for (const l of likes) expect(await repository.addLike(l)).toBe(true);
+    for (const l of likes) expect(await addLike(l)).toBe(true);
     expect(await repository.listLikes(t!.id, undefined, 2)).toEqual([likes[2], likes[1]]);
     expect(await repository.listLikes(t!.id, likes[1]!.id, 2)).toEqual([likes[0]]);
-    expect(await repository.removeLike(t!.id, likes[1]!.userId)).toBe(true);
-    expect(await repository.removeLike(t!.id, likes[1]!.userId)).toBe(false);
+    expect(await removeLike(t!.id, likes[1]!.userId)).toBe(true);
+    expect(await removeLike(t!.id, likes[1]!.userId)).toBe(false);
     expect(await repository.listLikes(t!.id, undefined, 10)).toEqual([likes[2], likes[0]]);
+    // The removed like's tombstone, still awaiting relay, takes no place in a page.
+    expect(await repository.listLikes(t!.id, likes[2]!.id, 1)).toEqual([likes[0]]);
   });
 
   it("removes every like of a user, and every like of a tweet", async () => {
     const [a, b] = await saved(tweet(), tweet());
     const user = newId();
     const other = newId();
-    for (const l of [like(a!.id, user), like(b!.id, user), like(a!.id, other), like(b!.id, other)]) await repository.addLike(l);
+    for (const l of [like(a!.id, user), like(b!.id, user), like(a!.id, other), like(b!.id, other)]) await addLike(l);
     await repository.removeLikesBy(user);
     expect(await repository.likedBy(user, [a!.id, b!.id])).toEqual(new Set());
     expect(await repository.likedBy(other, [a!.id, b!.id])).toEqual(new Set([a!.id, b!.id]));
     await repository.removeLikesOf(a!.id);
     expect(await repository.likedBy(other, [a!.id, b!.id])).toEqual(new Set([b!.id]));
+  });
+
+  it("records TweetLiked with a new like only, and TweetUnliked with a removed like only", async () => {
+    const [t] = await saved(tweet());
+    const first = like(t!.id);
+    const [likedFirst, unlikedFirst] = [liked(first), unliked(first)];
+    expect(await repository.addLike(first, [likedFirst])).toBe(true);
+    const again = like(t!.id, first.userId);
+    expect(await repository.addLike(again, [liked(again)])).toBe(false);
+    expect(messageIds(await pendingLikeEvents(t!.id))).toEqual([likedFirst.id]);
+
+    expect(await repository.removeLike(t!.id, first.userId, [unlikedFirst])).toBe(true);
+    expect(await removeLike(t!.id, first.userId)).toBe(false);
+    expect(await removeLike(t!.id, newId())).toBe(false);
+    expect(messageIds(await pendingLikeEvents(t!.id))).toEqual([likedFirst.id, unlikedFirst.id]);
+  });
+
+  it("hides a removed like from counts and reads at once, and keeps a live like once its events are relayed", async () => {
+    const [t] = await saved(tweet());
+    const [kept, removed] = [like(t!.id), like(t!.id)];
+    await addLike(kept);
+    await addLike(removed);
+    expect(await removeLike(t!.id, removed.userId)).toBe(true);
+    expect((await repository.counts([t!.id])).get(t!.id)?.likeCount).toBe(1);
+    expect(await repository.likedBy(removed.userId, [t!.id])).toEqual(new Set());
+    expect(await repository.likedBy(kept.userId, [t!.id])).toEqual(new Set([t!.id]));
+    expect(await repository.listLikes(t!.id, undefined, 1)).toEqual([kept]);
+
+    const pending = await pendingLikeEvents(t!.id);
+    expect(pending.map((p) => decodeEvent(p.message.data).payload?.$case).sort()).toEqual(["tweetLiked", "tweetLiked", "tweetUnliked"]);
+    await relayed(pending);
+    expect(await pendingLikeEvents(t!.id)).toEqual([]);
+    expect(await repository.listLikes(t!.id, undefined, 10)).toEqual([kept]);
+    expect((await repository.counts([t!.id])).get(t!.id)?.likeCount).toBe(1);
+
+    // The drained tombstone is gone: the user can like again, once.
+    const back = like(t!.id, removed.userId);
+    expect(await addLike(back)).toBe(true);
+    expect(await addLike(like(t!.id, removed.userId))).toBe(false);
+    expect(await repository.listLikes(t!.id, undefined, 10)).toEqual([back, kept]);
+  });
+
+  it("takes a new like over a tombstone still awaiting relay, announcing it after the unlike", async () => {
+    const [t] = await saved(tweet());
+    const first = like(t!.id);
+    const second = like(t!.id, first.userId);
+    const messages = [liked(first), unliked(first), liked(second)];
+    expect(await repository.addLike(first, [messages[0]!])).toBe(true);
+    expect(await repository.removeLike(t!.id, first.userId, [messages[1]!])).toBe(true);
+    expect(await repository.addLike(second, [messages[2]!])).toBe(true);
+    expect(await addLike(like(t!.id, first.userId))).toBe(false);
+
+    expect(await repository.listLikes(t!.id, undefined, 10)).toEqual([second]);
+    expect(await repository.likedBy(first.userId, [t!.id])).toEqual(new Set([t!.id]));
+    expect((await repository.counts([t!.id])).get(t!.id)?.likeCount).toBe(1);
+    const pending = await pendingLikeEvents(t!.id);
+    expect(messageIds(pending)).toEqual(messages.map((m) => m.id));
+
+    // Relayed out of order, nothing moves; in order, all go and the like stays.
+    await outbox.markPublished(pending[1]!);
+    expect(messageIds(await pendingLikeEvents(t!.id))).toEqual(messages.map((m) => m.id));
+    await relayed(pending);
+    expect(await pendingLikeEvents(t!.id)).toEqual([]);
+    expect(await repository.listLikes(t!.id, undefined, 10)).toEqual([second]);
+    expect(await removeLike(t!.id, first.userId)).toBe(true);
+    expect((await repository.counts([t!.id])).get(t!.id)?.likeCount).toBe(0);
+  });
+
+  it("lets one of many concurrent likes by a user win, with one TweetLiked", async () => {
+    const [t] = await saved(tweet());
+    const user = newId();
+    const attempts = Array.from({ length: 8 }, () => like(t!.id, user));
+    const results = await Promise.all(attempts.map((l) => addLike(l)));
+    expect(results.filter((won) => won)).toHaveLength(1);
+    const winner = attempts[results.indexOf(true)]!;
+    expect(await repository.listLikes(t!.id, undefined, 10)).toEqual([winner]);
+    const events = (await pendingLikeEvents(t!.id)).map((p) => decodeEvent(p.message.data).payload);
+    expect(events).toEqual([{ $case: "tweetLiked", value: { tweetId: t!.id, userId: user, likedAt: winner.likedAt } }]);
+  });
+
+  it("cleans up live likes with their unrelayed events, leaving tombstones to the relay", async () => {
+    const [a, b] = await saved(tweet(), tweet());
+    const user = newId();
+    const other = like(a!.id);
+    await addLike(like(a!.id, user));
+    await addLike(other);
+    await addLike(like(b!.id, user));
+    await removeLike(b!.id, user);
+    const tombstoneEvents = messageIds(await pendingLikeEvents(b!.id));
+    expect(tombstoneEvents).toHaveLength(2);
+
+    await repository.removeLikesBy(user);
+    const pendingOnA = await pendingLikeEvents(a!.id);
+    expect(pendingOnA.map((p) => decodeEvent(p.message.data).payload?.value)).toEqual([expect.objectContaining({ userId: other.userId })]);
+    expect(messageIds(await pendingLikeEvents(b!.id))).toEqual(tombstoneEvents);
+
+    await repository.removeLikesOf(a!.id);
+    await repository.removeLikesOf(b!.id);
+    expect(await pendingLikeEvents(a!.id)).toEqual([]);
+    expect((await repository.counts([a!.id])).get(a!.id)?.likeCount).toBe(0);
+    const stillPending = await pendingLikeEvents(b!.id);
+    expect(messageIds(stillPending)).toEqual(tombstoneEvents);
+    await relayed(stillPending);
+    expect(await pendingLikeEvents(b!.id)).toEqual([]);
+    expect(await addLike(like(b!.id, user))).toBe(true);
   });
 }

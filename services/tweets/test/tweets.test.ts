@@ -2,12 +2,17 @@ import { newId } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
 import { domainFailure } from "@chirp/testing";
 import type { Tweets } from "../src/domain/tweets.js";
+import { tweetEvents } from "../src/events.js";
 import type { InMemoryTweetRepository } from "../src/storage/memory.js";
 import { domainOn, domainWithMemory, FAMILY, instrumented, newUserId, post } from "./fixtures.js";
 
-/** The events recorded in the outbox, decoded: tweet by tweet, each tweet's oldest first. */
+/** The events recorded in the outbox, decoded: tweet by tweet, then like by like, each one's oldest first. */
 async function recorded(repository: InMemoryTweetRepository) {
   return (await repository.pending(10_000)).map((p) => decodeEvent(p.message.data).payload);
+}
+
+async function recordedLikeEvents(repository: InMemoryTweetRepository) {
+  return (await recorded(repository)).filter((e) => e?.$case === "tweetLiked" || e?.$case === "tweetUnliked");
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,7 +46,16 @@ describe("Tweets domain", () => {
       expect(await recorded(repository)).toEqual([
         {
           $case: "tweetCreated",
-          value: { tweetId: tweet.id, authorId: ann, createdAt: tweet.createdAt, replyToId: "", retweetOfId: "", tags: ["chirp", "launch", "news"] },
+          value: {
+            tweetId: tweet.id,
+            authorId: ann,
+            createdAt: tweet.createdAt,
+            replyToId: "",
+            retweetOfId: "",
+            tags: ["chirp", "launch", "news"],
+            text: "Hello @Bob and @bob, #Chirp #launch",
+            mentions: ["Bob"],
+          },
         },
       ]);
     });
@@ -164,18 +178,70 @@ describe("Tweets domain", () => {
       const tweet = await tweets.createTweet(ann, post("crash"));
       const like = { id: newId(), tweetId: tweet.id, userId: bob, likedAt: new Date() };
       // What a process that died inside LikeTweet leaves behind, if it got that far at all.
-      await repository.addLike(like);
+      await repository.addLike(like, [tweetEvents.liked(like)]);
       const restarted = domainOn(repository);
       expect(await restarted.getTweet(tweet.id, bob)).toMatchObject({ likeCount: 1, likedByMe: true });
       expect((await restarted.likeTweet(bob, tweet.id)).likeCount).toBe(1);
+      expect(await recordedLikeEvents(repository)).toEqual([{ $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: like.likedAt } }]);
     });
 
-    it("likes the original when given a retweet entry, and refuses missing tweets", async () => {
+    it("likes and unlikes the original when given a retweet entry, and refuses missing tweets", async () => {
       const original = await tweets.createTweet(ann, post("original"));
       const entry = await tweets.retweet(bob, original.id);
       expect(await tweets.likeTweet(bob, entry.id)).toMatchObject({ id: original.id, likeCount: 1 });
+      expect(await tweets.unlikeTweet(bob, entry.id)).toMatchObject({ id: original.id, likeCount: 0 });
+      const events = await recordedLikeEvents(repository);
+      expect(events.map((e) => [e?.$case, e?.value.tweetId])).toEqual([
+        ["tweetLiked", original.id],
+        ["tweetUnliked", original.id],
+      ]);
       const missing = await domainFailure(tweets.likeTweet(bob, newId()));
       expect([missing.code, missing.field]).toEqual(["NOT_FOUND", "tweet_id"]);
+      expect(await recordedLikeEvents(repository)).toHaveLength(2);
+    });
+
+    it("records TweetLiked only for a new like and TweetUnliked only for a removed one, and only then nudges the relay", async () => {
+      const tweet = await tweets.createTweet(ann, post("like me once"));
+      const nudges = jest.fn();
+      const watched = domainOn(repository, { onEventsRecorded: nudges });
+      await watched.likeTweet(bob, tweet.id);
+      await watched.likeTweet(bob, tweet.id);
+      const [like] = (await watched.listLikers({ tweetId: tweet.id, pageSize: 0, pageToken: "" })).items;
+      const liked = { $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: like!.likedAt } };
+      expect(await recordedLikeEvents(repository)).toEqual([liked]);
+      expect(nudges).toHaveBeenCalledTimes(1);
+
+      const before = new Date();
+      await watched.unlikeTweet(bob, tweet.id);
+      await watched.unlikeTweet(bob, tweet.id);
+      await watched.unlikeTweet(ann, tweet.id);
+      const events = await recordedLikeEvents(repository);
+      expect(events).toEqual([liked, { $case: "tweetUnliked", value: { tweetId: tweet.id, userId: bob, unlikedAt: expect.any(Date) } }]);
+      const { unlikedAt } = events[1]!.value as { unlikedAt: Date };
+      expect(unlikedAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+      expect(unlikedAt.getTime()).toBeLessThanOrEqual(Date.now());
+      expect(nudges).toHaveBeenCalledTimes(2);
+    });
+
+    it("likes again after an unlike whose event still awaits relay: a new like with its own id, time and TweetLiked", async () => {
+      const tweet = await tweets.createTweet(ann, post("on and off"));
+      const likers = () => tweets.listLikers({ tweetId: tweet.id, pageSize: 0, pageToken: "" });
+      await tweets.likeTweet(bob, tweet.id);
+      const [first] = (await likers()).items;
+      expect(await tweets.unlikeTweet(bob, tweet.id)).toMatchObject({ likeCount: 0, likedByMe: false });
+      expect(await likers()).toEqual({ items: [], nextPageToken: "" });
+
+      await sleep(2);
+      expect(await tweets.likeTweet(bob, tweet.id)).toMatchObject({ likeCount: 1, likedByMe: true });
+      const [second] = (await likers()).items;
+      expect(second!.id).not.toBe(first!.id);
+      expect(second!.likedAt.getTime()).toBeGreaterThan(first!.likedAt.getTime());
+      expect(await recordedLikeEvents(repository)).toEqual([
+        { $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: first!.likedAt } },
+        { $case: "tweetUnliked", value: { tweetId: tweet.id, userId: bob, unlikedAt: expect.any(Date) } },
+        { $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: second!.likedAt } },
+      ]);
+      expect((await tweets.getTweet(tweet.id, bob)).likedByMe).toBe(true);
     });
   });
 
@@ -192,7 +258,7 @@ describe("Tweets domain", () => {
       const events = await recorded(repository);
       expect(events.at(-1)).toEqual({
         $case: "tweetCreated",
-        value: { tweetId: entry.id, authorId: bob, createdAt: entry.createdAt, replyToId: "", retweetOfId: original.id, tags: [] },
+        value: { tweetId: entry.id, authorId: bob, createdAt: entry.createdAt, replyToId: "", retweetOfId: original.id, tags: [], text: "", mentions: [] },
       });
       expect(events).toHaveLength(2);
     });
@@ -236,8 +302,8 @@ describe("Tweets domain", () => {
       expect((await tweets.getTweet(original.id, bob)).retweetCount).toBe(0);
       const deletions = (await recorded(repository)).filter((e) => e?.$case === "tweetDeleted").map((e) => e!.value);
       expect(deletions).toEqual([
-        { tweetId: entry.id, authorId: bob, retweetOfId: original.id },
-        { tweetId: second.id, authorId: bob, retweetOfId: original.id },
+        { tweetId: entry.id, authorId: bob, retweetOfId: original.id, replyToId: "" },
+        { tweetId: second.id, authorId: bob, retweetOfId: original.id, replyToId: "" },
       ]);
     });
 
@@ -376,6 +442,8 @@ describe("Tweets domain", () => {
 
       const deletions = (await recorded(repository)).filter((e) => e?.$case === "tweetDeleted").map((e) => (e!.value as { tweetId: string }).tweetId);
       expect(deletions.sort()).toEqual([s.annPost.id, s.annReply.id, s.annRetweet.id, s.bobRetweet.id].sort());
+      // UserDeleted and TweetDeleted say the likes went; no unlike is announced for them.
+      expect((await recorded(repository)).filter((e) => e?.$case === "tweetUnliked")).toEqual([]);
     });
 
     it("finishes the clean-up when it is redelivered after dying half-way", async () => {

@@ -43,18 +43,33 @@ export interface TweetRepository {
   /** Which of the tweets the user has a live retweet of. */
   retweetedBy(userId: string, tweetIds: string[]): Promise<Set<string>>;
 
-  /** Saves the like; false (and nothing written) when the user already likes the tweet. */
-  addLike(like: Like): Promise<boolean>;
-  /** False when the user did not like the tweet. */
-  removeLike(tweetId: string, userId: string): Promise<boolean>;
+  /**
+   * Saves the like and records its events; false (and nothing written) when the user already
+   * likes the tweet. Concurrent likes by one user leave one like and one set of events.
+   */
+  addLike(like: Like, events: BusMessage[]): Promise<boolean>;
+  /**
+   * Removes the user's like and records the events; false (and nothing written) when the user
+   * does not like the tweet. Like a deleted tweet, a removed like may linger as a tombstone,
+   * hidden from every read, until its events are relayed; liking again is a new like.
+   */
+  removeLike(tweetId: string, userId: string, events: BusMessage[]): Promise<boolean>;
   /** The tweet's likes with ids below `before`, newest first. */
   listLikes(tweetId: string, before: string | undefined, limit: number): Promise<Like[]>;
+  /**
+   * The clean-ups after a deleted account or post. They delete the live likes outright, with any
+   * of their events not yet relayed, and announce nothing: the UserDeleted or TweetDeleted that
+   * caused them already tells every consumer those likes are gone, and an unlike per like would
+   * only repeat it. Tombstones are left to be relayed and purged as usual.
+   */
   removeLikesBy(userId: string): Promise<void>;
   removeLikesOf(tweetId: string): Promise<void>;
 }
 
-/** Builds the event messages that announce tweet changes. */
+/** Builds the event messages that announce changes to tweets and likes. */
 export interface TweetEvents {
   created(tweet: Tweet): BusMessage;
   deleted(tweet: Tweet, at: Date): BusMessage;
+  liked(like: Like): BusMessage;
+  unliked(like: Pick<Like, "tweetId" | "userId">, at: Date): BusMessage;
 }

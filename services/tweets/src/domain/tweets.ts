@@ -109,17 +109,20 @@ export class Tweets {
     return this.page(await this.repository.listReplies(query.tweetId, after, size + 1), size, query, viewerId);
   }
 
-  /** Liking a tweet the caller already likes changes nothing. */
+  /** Liking a tweet the caller already likes changes nothing and announces nothing. */
   async likeTweet(callerId: string, tweetId: string): Promise<TweetView> {
     const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
     const id = newId();
-    await this.repository.addLike({ id, tweetId: tweet.id, userId: callerId, likedAt: idTime(id) });
+    const like: Like = { id, tweetId: tweet.id, userId: callerId, likedAt: idTime(id) };
+    if (await this.repository.addLike(like, [this.deps.events.liked(like)])) this.deps.onEventsRecorded?.();
     return this.view(tweet, callerId, "tweet_id");
   }
 
+  /** Unliking a tweet the caller does not like changes nothing and announces nothing. */
   async unlikeTweet(callerId: string, tweetId: string): Promise<TweetView> {
     const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
-    await this.repository.removeLike(tweet.id, callerId);
+    const unliked = this.deps.events.unliked({ tweetId: tweet.id, userId: callerId }, new Date());
+    if (await this.repository.removeLike(tweet.id, callerId, [unliked])) this.deps.onEventsRecorded?.();
     return this.view(tweet, callerId, "tweet_id");
   }
 
@@ -168,7 +171,8 @@ export class Tweets {
   }
 
   /**
-   * A deleted account leaves nothing behind here: its likes go, and each of its tweets and
+   * A deleted account leaves nothing behind here: its likes go, unannounced since UserDeleted
+   * says so already (see `TweetRepository.removeLikesBy`), and each of its tweets and
    * retweets is deleted and announced with TweetDeleted like any other deletion, which in turn
    * removes the likes and retweets others made of them (see `onTweetDeleted`). Counts on other
    * users' tweets follow at once, being counted from what is left. Safe to repeat after a crash
@@ -180,7 +184,10 @@ export class Tweets {
     await this.removeEach((before) => this.repository.listByAuthor(userId, before, CLEANUP_BATCH));
   }
 
-  /** Once a post is deleted, its likes and the retweet entries pointing at it go too. Safe to repeat. */
+  /**
+   * Once a post is deleted, its likes (unannounced, as TweetDeleted says so already) and the
+   * retweet entries pointing at it go too. Safe to repeat.
+   */
   async onTweetDeleted(deleted: { tweetId: string; retweetOfId: string }): Promise<void> {
     const tweetId = valid.tweetId(deleted.tweetId, "tweet_id");
     if (deleted.retweetOfId !== "") return;

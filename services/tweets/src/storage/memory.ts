@@ -1,6 +1,7 @@
 import { PendingOwners, SetIndex, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import type { Like, Tweet, TweetCounts, TweetFilter } from "../domain/model.js";
 import type { TweetRepository } from "../domain/ports.js";
+import { isLikeKey, likeKey } from "./like-key.js";
 
 interface Entry {
   tweet: Tweet;
@@ -8,11 +9,17 @@ interface Entry {
   deleted: boolean;
 }
 
+interface LikeEntry {
+  like: Like;
+  outbox: BusMessage[];
+  /** A tombstone, kept only until its TweetUnliked event is relayed; liking again revives it. */
+  unliked: boolean;
+}
+
 const copy = (tweet: Tweet): Tweet => ({ ...tweet, tags: [...tweet.tags], mentions: [...tweet.mentions] });
 const newestFirst = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 const oldestFirst = (a: { id: string }, b: { id: string }) => -newestFirst(a, b);
 const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
-const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
 
 function matches(tweet: Tweet, filter: TweetFilter): boolean {
   return (
@@ -26,8 +33,8 @@ function matches(tweet: Tweet, filter: TweetFilter): boolean {
 
 /**
  * Tweets and likes in process memory, for the embedded mesh and fast tests. Same contract as the
- * MongoDB store, including the outbox: a deleted tweet lingers as a tombstone until its events
- * are relayed.
+ * MongoDB store, including the outbox: a deleted tweet or a removed like lingers as a tombstone
+ * until its events are relayed.
  */
 export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   private readonly entries = new Map<string, Entry>();
@@ -40,11 +47,14 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   private readonly byAuthor = new SetIndex();
   private readonly byReplyTo = new SetIndex();
   private readonly byRetweetOf = new SetIndex();
-  private readonly likes = new Map<string, Like>();
-  /** Like keys by tweet and by user. */
+  /** Live likes and tombstones by like key. */
+  private readonly likes = new Map<string, LikeEntry>();
+  /** Keys of live likes by tweet and by user; a tombstone leaves them when it is made. */
   private readonly likesOf = new SetIndex();
   private readonly likesBy = new SetIndex();
-  private readonly withOutbox = new PendingOwners<string>();
+  /** Tweets and likes whose outbox holds messages, ranked by tweet id and by like key. */
+  private readonly tweetsWithOutbox = new PendingOwners<string>();
+  private readonly likesWithOutbox = new PendingOwners<string>();
 
   private liveTweets(): Tweet[] {
     return [...this.entries.values()].filter((e) => !e.deleted).map((e) => e.tweet);
@@ -66,7 +76,7 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   }
 
   private recorded(id: string, entry: Entry): void {
-    if (entry.outbox.length > 0) this.withOutbox.add(id, id);
+    if (entry.outbox.length > 0) this.tweetsWithOutbox.add(id, id);
   }
 
   private live(id: string | undefined): Tweet | undefined {
@@ -163,63 +173,99 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   }
 
   async likedBy(userId: string, tweetIds: string[]) {
-    return new Set(tweetIds.filter((id) => this.likes.has(likeKey(id, userId))));
+    return new Set(tweetIds.filter((id) => this.likes.get(likeKey(id, userId))?.unliked === false));
   }
 
   async retweetedBy(userId: string, tweetIds: string[]) {
     return new Set(tweetIds.filter((id) => this.byRetweet.has(keyOf(userId, id))));
   }
 
-  async addLike(like: Like) {
+  async addLike(like: Like, events: BusMessage[]) {
     const key = likeKey(like.tweetId, like.userId);
-    if (this.likes.has(key)) return false;
-    this.likes.set(key, { ...like });
+    const earlier = this.likes.get(key);
+    if (earlier && !earlier.unliked) return false;
+    // A tombstone's unlike events, if still pending, stay ahead of the new like's.
+    const entry: LikeEntry = { like: { ...like }, outbox: [...(earlier?.outbox ?? []), ...events], unliked: false };
+    this.likes.set(key, entry);
     this.likesOf.add(like.tweetId, key);
     this.likesBy.add(like.userId, key);
+    if (entry.outbox.length > 0) this.likesWithOutbox.add(key, key);
     return true;
   }
 
-  async removeLike(tweetId: string, userId: string) {
-    return this.dropLike(likeKey(tweetId, userId));
+  async removeLike(tweetId: string, userId: string, events: BusMessage[]) {
+    const key = likeKey(tweetId, userId);
+    const entry = this.likes.get(key);
+    if (!entry || entry.unliked) return false;
+    entry.unliked = true;
+    entry.outbox.push(...events);
+    this.likesOf.delete(tweetId, key);
+    this.likesBy.delete(userId, key);
+    if (entry.outbox.length > 0) this.likesWithOutbox.add(key, key);
+    else this.likes.delete(key);
+    return true;
   }
 
-  private dropLike(key: string): boolean {
-    const like = this.likes.get(key);
-    if (!like) return false;
+  /** Deletes a live like outright, with any events it still holds (see `removeLikesBy`). */
+  private dropLike(key: string): void {
+    const { like } = this.likes.get(key)!;
     this.likes.delete(key);
     this.likesOf.delete(like.tweetId, key);
     this.likesBy.delete(like.userId, key);
-    return true;
+    this.likesWithOutbox.delete(key);
   }
 
   async listLikes(tweetId: string, before: string | undefined, limit: number) {
     return [...(this.likesOf.get(tweetId) ?? [])]
-      .map((key) => this.likes.get(key)!)
+      .map((key) => this.likes.get(key)!.like)
       .filter((like) => before === undefined || like.id < before)
       .sort(newestFirst)
       .slice(0, limit)
       .map((like) => ({ ...like }));
   }
 
+  /**
+   * Deletes live likes even with a TweetLiked not yet relayed: the UserDeleted behind this
+   * clean-up tells consumers they are gone. Tombstones, not in the index, stay until relayed.
+   */
   async removeLikesBy(userId: string) {
     for (const key of [...(this.likesBy.get(userId) ?? [])]) this.dropLike(key);
   }
 
+  /** As `removeLikesBy`, the TweetDeleted behind it telling consumers the likes are gone. */
   async removeLikesOf(tweetId: string) {
     for (const key of [...(this.likesOf.get(tweetId) ?? [])]) this.dropLike(key);
   }
 
   async pending(limit: number): Promise<PendingMessage[]> {
-    // Owners by id, as the MongoDB store lists them.
-    return this.withOutbox.first(limit).flatMap((ownerId) => this.entries.get(ownerId)!.outbox.map((message) => ({ ownerId, message })));
+    // As the MongoDB store lists them: up to `limit` tweets by id, then up to `limit` likes by key.
+    const messagesOf = (ownerId: string, outbox: BusMessage[]) => outbox.map((message) => ({ ownerId, message }));
+    return [
+      ...this.tweetsWithOutbox.first(limit).flatMap((id) => messagesOf(id, this.entries.get(id)!.outbox)),
+      ...this.likesWithOutbox.first(limit).flatMap((key) => messagesOf(key, this.likes.get(key)!.outbox)),
+    ];
   }
 
-  async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
+  async markPublished(pending: PendingMessage): Promise<void> {
+    if (isLikeKey(pending.ownerId)) this.likePublished(pending);
+    else this.tweetPublished(pending);
+  }
+
+  private tweetPublished({ ownerId, message }: PendingMessage): void {
     const entry = this.entries.get(ownerId);
     if (!entry || entry.outbox[0]?.id !== message.id) return;
     entry.outbox.shift();
     if (entry.outbox.length > 0) return;
-    this.withOutbox.delete(ownerId);
+    this.tweetsWithOutbox.delete(ownerId);
     if (entry.deleted) this.entries.delete(ownerId);
+  }
+
+  private likePublished({ ownerId, message }: PendingMessage): void {
+    const entry = this.likes.get(ownerId);
+    if (!entry || entry.outbox[0]?.id !== message.id) return;
+    entry.outbox.shift();
+    if (entry.outbox.length > 0) return;
+    this.likesWithOutbox.delete(ownerId);
+    if (entry.unliked) this.likes.delete(ownerId);
   }
 }

@@ -1,8 +1,9 @@
-import type { BusMessage } from "@chirp/kit";
+import type { BusMessage, OutboxStore, PendingMessage } from "@chirp/kit";
 import { duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
 import type { Collection, Db, Filter, IndexDescription } from "mongodb";
 import { NO_COUNTS, type Like, type Tweet, type TweetCounts, type TweetFilter } from "../domain/model.js";
 import type { TweetRepository } from "../domain/ports.js";
+import { isLikeKey, likeKey } from "./like-key.js";
 
 interface TweetDocument extends WithOutbox {
   authorId: string;
@@ -22,7 +23,7 @@ interface TweetDocument extends WithOutbox {
   deletedAt?: Date;
 }
 
-interface LikeDocument {
+interface LikeDocument extends WithOutbox {
   /** `<tweetId>:<userId>`: a user likes a tweet at most once, and "do I like these?" is an _id lookup. */
   _id: string;
   tweetId: string;
@@ -30,6 +31,11 @@ interface LikeDocument {
   /** A ULID: likes list newest first by it. */
   likeId: string;
   likedAt: Date;
+  /**
+   * Set on a tombstone, which lives until its TweetUnliked event is relayed: deleting the like at
+   * once would delete the event with it. Liking again revives the tombstone as a new like.
+   */
+  unlikedAt?: Date;
 }
 
 interface CountRow {
@@ -38,8 +44,9 @@ interface CountRow {
 }
 
 const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
-const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
 const LIVE: Filter<TweetDocument> = { deletedAt: { $exists: false } };
+const LIVE_LIKE: Filter<LikeDocument> = { unlikedAt: { $exists: false } };
+const UNLIKED: Filter<LikeDocument> = { unlikedAt: { $exists: true } };
 const WITHOUT_OUTBOX = { projection: { outbox: 0 } } as const;
 
 /**
@@ -73,6 +80,7 @@ const LIKE_INDEXES: IndexDescription[] = [
   { key: { tweetId: 1, likeId: -1 }, name: "tweet_likes_newest" },
   // Removing a deleted account's likes.
   { key: { userId: 1 }, name: "user_likes" },
+  OUTBOX_INDEX,
 ];
 
 function toTweet(doc: TweetDocument): Tweet {
@@ -122,15 +130,38 @@ function searchQuery(filter: TweetFilter, before: string | undefined): Filter<Tw
   };
 }
 
-/** Tweets in the `tweets` collection and likes in `likes`, in the service's own database. */
+/**
+ * The one outbox the relay reads, over the two collections that keep messages in their documents.
+ * Each pending() takes up to `limit` owners from both, so a backlog of one never holds up the other.
+ */
+class TweetsAndLikesOutbox implements OutboxStore {
+  constructor(
+    private readonly tweets: OutboxStore,
+    private readonly likes: OutboxStore,
+  ) {}
+
+  async pending(limit: number): Promise<PendingMessage[]> {
+    const [tweets, likes] = await Promise.all([this.tweets.pending(limit), this.likes.pending(limit)]);
+    return [...tweets, ...likes];
+  }
+
+  markPublished(pending: PendingMessage): Promise<void> {
+    return (isLikeKey(pending.ownerId) ? this.likes : this.tweets).markPublished(pending);
+  }
+}
+
+/**
+ * Tweets in the `tweets` collection and likes in `likes`, in the service's own database. A like's
+ * tombstone, like a tweet's, is purged once its events are relayed.
+ */
 export class MongoTweetRepository implements TweetRepository {
-  readonly outbox: MongoOutboxStore<TweetDocument>;
+  readonly outbox: OutboxStore;
 
   constructor(
     private readonly tweets: Collection<TweetDocument>,
     private readonly likes: Collection<LikeDocument>,
   ) {
-    this.outbox = new MongoOutboxStore(tweets, { deletedAt: { $exists: true } });
+    this.outbox = new TweetsAndLikesOutbox(new MongoOutboxStore(tweets, { deletedAt: { $exists: true } }), new MongoOutboxStore(likes, UNLIKED));
   }
 
   static async open(db: Db): Promise<MongoTweetRepository> {
@@ -228,7 +259,7 @@ export class MongoTweetRepository implements TweetRepository {
     const grouped = <T extends LikeDocument | TweetDocument>(collection: Collection<T>, field: string, match: Filter<T>) =>
       collection.aggregate<CountRow>([{ $match: { ...match, [field]: { $in: tweetIds } } }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }]).toArray();
     const [likes, retweets, replies] = await Promise.all([
-      grouped(this.likes, "tweetId", {}),
+      grouped(this.likes, "tweetId", LIVE_LIKE),
       grouped(this.tweets, "retweetOfId", LIVE),
       grouped(this.tweets, "replyToId", LIVE),
     ]);
@@ -240,7 +271,7 @@ export class MongoTweetRepository implements TweetRepository {
   }
 
   async likedBy(userId: string, tweetIds: string[]) {
-    const docs = await this.likes.find({ _id: { $in: tweetIds.map((id) => likeKey(id, userId)) } }, { projection: { tweetId: 1 } }).toArray();
+    const docs = await this.likes.find({ _id: { $in: tweetIds.map((id) => likeKey(id, userId)) }, ...LIVE_LIKE }, { projection: { tweetId: 1 } }).toArray();
     return new Set(docs.map((doc) => doc.tweetId));
   }
 
@@ -251,34 +282,55 @@ export class MongoTweetRepository implements TweetRepository {
     return new Set(docs.map((doc) => doc.retweetOfId!));
   }
 
-  async addLike(like: Like) {
+  async addLike(like: Like, events: BusMessage[]) {
     try {
-      await this.likes.insertOne({ _id: likeKey(like.tweetId, like.userId), tweetId: like.tweetId, userId: like.userId, likeId: like.id, likedAt: like.likedAt });
+      // Revives a tombstone (its unlike's events, if still pending, stay ahead of the new like's)
+      // or else inserts: the unique _id, or the atomic update of the one tombstone, lets exactly
+      // one of concurrent likes by the user write.
+      await this.likes.updateOne(
+        { _id: likeKey(like.tweetId, like.userId), ...UNLIKED },
+        {
+          $set: { tweetId: like.tweetId, userId: like.userId, likeId: like.id, likedAt: like.likedAt },
+          $unset: { unlikedAt: "" },
+          $push: { outbox: { $each: storedMessages(events) } },
+        },
+        { upsert: true },
+      );
       return true;
     } catch (error) {
+      // No tombstone matched and the insert collided: the user likes the tweet already.
       if (duplicateKeyIndex(error) === undefined) throw error;
       return false;
     }
   }
 
-  async removeLike(tweetId: string, userId: string) {
-    return (await this.likes.deleteOne({ _id: likeKey(tweetId, userId) })).deletedCount === 1;
+  async removeLike(tweetId: string, userId: string, events: BusMessage[]) {
+    const _id = likeKey(tweetId, userId);
+    const result = await this.likes.updateOne({ _id, ...LIVE_LIKE }, { $set: { unlikedAt: new Date() }, $push: { outbox: { $each: storedMessages(events) } } });
+    // A tombstone with nothing to relay would wait for a markPublished that never comes.
+    if (result.matchedCount === 1 && events.length === 0) await this.likes.deleteOne({ _id, ...UNLIKED, "outbox.id": { $exists: false } });
+    return result.matchedCount === 1;
   }
 
   async listLikes(tweetId: string, before: string | undefined, limit: number) {
     const docs = await this.likes
-      .find({ tweetId, ...(before !== undefined && { likeId: { $lt: before } }) })
+      .find({ tweetId, ...LIVE_LIKE, ...(before !== undefined && { likeId: { $lt: before } }) })
       .sort({ likeId: -1 })
       .limit(limit)
       .toArray();
     return docs.map(toLike);
   }
 
+  /**
+   * Deletes live likes even with a TweetLiked not yet relayed: the UserDeleted behind this
+   * clean-up tells consumers they are gone. Tombstones stay until the relay purges them.
+   */
   async removeLikesBy(userId: string) {
-    await this.likes.deleteMany({ userId });
+    await this.likes.deleteMany({ userId, ...LIVE_LIKE });
   }
 
+  /** As `removeLikesBy`, the TweetDeleted behind it telling consumers the likes are gone. */
   async removeLikesOf(tweetId: string) {
-    await this.likes.deleteMany({ tweetId });
+    await this.likes.deleteMany({ tweetId, ...LIVE_LIKE });
   }
 }
