@@ -42,7 +42,9 @@ const { graphEvents, consumeUserEvents } = dist("graph", "events.js");
 const { MongoTimelineStore } = dist("timeline", "storage/mongo.js");
 const { FanOut } = dist("timeline", "domain/fan-out.js");
 const { HomeTimelines } = dist("timeline", "domain/home.js");
+const { TweetCards } = dist("timeline", "domain/tweet-cards.js");
 const { consumeTimelineEvents } = dist("timeline", "events.js");
+const { projectionFirst } = dist("timeline", "hydration.js");
 
 const { values: options } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
 const { MONGODB_URI } = process.env;
@@ -63,7 +65,7 @@ const FOLLOWER_BATCH_SIZE = 1_000;
 const HOT_PATHS = {
   home: {
     title: "home-timeline read (GetHomeTimeline, a next page, GetHomeTimelineUpdates)",
-    expect: ["timeline.entries", "timeline.followees", "timeline.celebritiesAmong", "timeline.postsBy", "tweets.findByIds", "tweets.counts", "tweets.likedBy", "tweets.retweetedBy", "users.findByIds"],
+    expect: ["timeline.entries", "timeline.followees", "timeline.celebritiesAmong", "timeline.postsBy", "timeline.cards", "timeline.engagement", "timeline.reactionsOf", "users.findByIds"],
   },
   profile: {
     title: "a user's tweets (ListUserTweets, two pages)",
@@ -72,7 +74,7 @@ const HOT_PATHS = {
   compose: {
     title: "compose + fan-out (CreateTweet, its TweetCreated handled by the timeline)",
     expect: [
-      "tweets.create", "timeline.savePost", "timeline.addEntries", "timeline.findTombstones", "timeline.celebrity", "timeline.fanOutProgress",
+      "tweets.create", "timeline.saveCard", "timeline.savePost", "timeline.addEntries", "timeline.findTombstones", "timeline.celebrity", "timeline.fanOutProgress",
       "timeline.saveFanOutProgress", "timeline.trimPosts", "graph.listFollowers", "graph.countFollowers",
     ],
   },
@@ -184,13 +186,16 @@ try {
       yield* graph.followerIdBatches({ userId, batchSize: FOLLOWER_BATCH_SIZE, resumeToken: resumeToken ?? "" });
     },
   };
-  const hydration = (viewerId) => ({
-    tweets: async (ids) => (await tweets.batchGetTweets(ids, viewerId)).tweets,
-    profiles: async (ids) => (await users.batchGetUsers(ids, viewerId)).users,
-  });
+  const cards = new TweetCards(store);
+  // Pages render from the timeline's tweets projection; the tweets service is asked only for what it cannot render.
+  const hydration = (viewerId) =>
+    projectionFirst(cards, viewerId, {
+      tweets: async (ids) => (await tweets.batchGetTweets(ids, viewerId)).tweets,
+      profiles: async (ids) => (await users.batchGetUsers(ids, viewerId)).users,
+    });
   await consumeUserEvents(bus, "graph", graph);
   await consumeTweetsEvents(bus, tweets, "tweets");
-  await consumeTimelineEvents(bus, "timeline", fanOut, () => followerDirectory);
+  await consumeTimelineEvents(bus, "timeline", fanOut, cards, () => followerDirectory);
 
   /**
    * Waits until every relay pass the services started is over, events handled downstream included.

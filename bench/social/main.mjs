@@ -237,13 +237,11 @@ try {
   const inside = {
     loadtest: direct(LoadTestService, ports.loadtest),
     timeline: direct(TimelineService, ports.timeline),
-    tweets: direct(TweetsService, ports.tweets),
     users: direct(UsersService, ports.users),
   };
   const reader = people[0];
   const asCaller = { headers: { [CALLER_ID_KEY]: reader.id } };
   const page = await inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller);
-  const pageTweetIds = page.items.map((item) => item.id);
   const pagePeople = [...new Set(page.items.flatMap((item) => [item.author.id, ...(item.retweetedBy ? [item.retweetedBy.id] : [])]))];
   // Half the highest home-timeline rate that held (or of the lowest tried): every call keeps up.
   const homeHeld = homeSweep.best?.offered ?? Math.min(...homeSweep.steps.map((step) => step.rate)) / 2;
@@ -254,7 +252,6 @@ try {
     ["no-op straight to its service", () => inside.loadtest.noop({ payload: "ping" }, asCaller)],
     ["home timeline through the gateway", () => binary.timeline.getHomeTimeline({ pageSize: 20 }, asUser(reader))],
     ["home timeline straight to the timeline service", () => inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller)],
-    [`  its BatchGetTweets (${pageTweetIds.length} ids), alone`, () => inside.tweets.batchGetTweets({ ids: pageTweetIds }, asCaller)],
     [`  its BatchGetUsers (${pagePeople.length} ids), alone; skipped while the profiles are cached`, () => inside.users.batchGetUsers({ ids: pagePeople }, asCaller)],
   ]) {
     const result = await runAt(() => ({ name: label, call }), quick ? 2 : Math.max(3, Math.round(settings.stepSeconds / 2)))(costRate);

@@ -11,8 +11,10 @@ import { FanOut } from "./domain/fan-out.js";
 import { HomeTimelines } from "./domain/home.js";
 import { LiveTimelines } from "./domain/live.js";
 import type { TimelineStore } from "./domain/ports.js";
+import { TweetCards } from "./domain/tweet-cards.js";
 import { consumeTimelineEvents, pushNewPosts } from "./events.js";
 import { timelineHandlers } from "./grpc/handlers.js";
+import { projectionFirst } from "./hydration.js";
 import { InMemoryTimelineStore } from "./storage/memory.js";
 import { MongoTimelineStore } from "./storage/mongo.js";
 import { Upstream } from "./upstream.js";
@@ -76,9 +78,12 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
     const home = new HomeTimelines<Tweet, User>(store);
     const live = new LiveTimelines<Tweet, User>(store, home, log);
 
-    const consumer = await consumeTimelineEvents(bus, config.consumerName, fanOut, (eventId) => upstream.forEvent(eventId));
+    const cards = new TweetCards(store);
+
+    const consumer = await consumeTimelineEvents(bus, config.consumerName, fanOut, cards, (eventId) => upstream.forEvent(eventId));
     lifecycle.onStop("event consumer", () => consumer.stop());
-    const newPosts = await pushNewPosts(bus, live, (eventId) => upstream.forEvent(eventId));
+    // A post pushed live is rendered once for all its readers, as nobody in particular.
+    const newPosts = await pushNewPosts(bus, live, (eventId) => projectionFirst(cards, undefined, upstream.forEvent(eventId)));
     lifecycle.onStop("live subscription", () => newPosts.stop());
 
     const forget = setInterval(() => {
@@ -92,7 +97,7 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
     // Registered after the server so it stops before it: open streams end at once instead of
     // holding the drain until its deadline.
     lifecycle.onStop("live streams", () => live.close());
-    server.activate(TimelineServiceService, bindService(TimelineServiceService, timelineHandlers(home, live, upstream), log));
+    server.activate(TimelineServiceService, bindService(TimelineServiceService, timelineHandlers(home, live, (ctx) => projectionFirst(cards, ctx.callerId, upstream.forCall(ctx))), log));
     log.info({ port: server.port, consumer: config.consumerName }, "timeline service ready");
 
     return { port: server.port, bus, stop: () => lifecycle.stop() };

@@ -3,13 +3,16 @@ import { decodeEvent, EVENT_SUBJECTS } from "@chirp/kit/events";
 import type { Event, TweetCreated } from "@chirp/proto/grpc/chirp/events/v1/events";
 import type { FanOut } from "./domain/fan-out.js";
 import type { LiveTimelines } from "./domain/live.js";
-import type { CreatedTweet, FollowChange, ProfileView, TweetView } from "./domain/model.js";
+import type { CreatedTweet, FollowChange, LikeChange, ProfileView, TweetCard, TweetView } from "./domain/model.js";
+import type { TweetCards } from "./domain/tweet-cards.js";
 import type { FollowerDirectory, Hydration } from "./domain/ports.js";
 
-/** What keeps home timelines in step. */
+/** What keeps home timelines and the tweets projection in step. */
 export const CONSUMED_SUBJECTS = [
   EVENT_SUBJECTS.tweetCreated,
   EVENT_SUBJECTS.tweetDeleted,
+  EVENT_SUBJECTS.tweetLiked,
+  EVENT_SUBJECTS.tweetUnliked,
   EVENT_SUBJECTS.userFollowed,
   EVENT_SUBJECTS.userUnfollowed,
   EVENT_SUBJECTS.userDeleted,
@@ -34,6 +37,34 @@ const createdTweet = (value: TweetCreated): CreatedTweet => ({
   ...(value.replyToId ? { replyToId: value.replyToId } : {}),
 });
 
+/**
+ * The card TweetCreated describes; none when the event comes from a tweets service too old to
+ * send the text (every post and reply has text), so such tweets are rendered by asking it.
+ */
+function tweetCard(value: TweetCreated): TweetCard | undefined {
+  if (value.text === "" && value.retweetOfId === "") return undefined;
+  return {
+    tweetId: required(value.tweetId, "tweet_created.tweet_id"),
+    authorId: required(value.authorId, "tweet_created.author_id"),
+    text: value.text,
+    createdAt: value.createdAt ?? idTime(value.tweetId),
+    tags: value.tags,
+    mentions: value.mentions,
+    ...(value.replyToId ? { replyToId: value.replyToId } : {}),
+    ...(value.retweetOfId ? { retweetOfId: value.retweetOfId } : {}),
+  };
+}
+
+function likeChange(event: Event, like: { tweetId: string; userId: string }, liking: boolean, at: Date | undefined): LikeChange {
+  return {
+    tweetId: required(like.tweetId, "tweet_id"),
+    userId: required(like.userId, "user_id"),
+    liking,
+    at: at ?? event.occurredAt ?? idTime(event.id),
+    eventId: event.id,
+  };
+}
+
 function followChange(event: Event, pair: { followerId: string; followeeId: string }, following: boolean, at: Date | undefined): FollowChange {
   return {
     followerId: required(pair.followerId, "follower_id"),
@@ -45,7 +76,8 @@ function followChange(event: Event, pair: { followerId: string; followeeId: stri
 }
 
 /**
- * The durable consumer that fans out. Explicit acknowledgement, bounded redelivery and dead
+ * The durable consumer that fans out and keeps the tweets projection. Each tweet's card is saved
+ * before its fan-out, so an entry a reader can see always has its card. Explicit acknowledgement, bounded redelivery and dead
  * letters come from the bus; a malformed event fails every delivery and so ends up dead-lettered.
  * Stopping interrupts a fan-out (its follower listing, or between batches), leaving the event for
  * redelivery. `ackWaitMs` is also how soon the event a crashed process was handling is redelivered.
@@ -54,6 +86,7 @@ export async function consumeTimelineEvents(
   bus: EventSubscriber,
   durable: string,
   fanOut: FanOut,
+  cards: TweetCards,
   graphFor: (eventId: string) => FollowerDirectory,
   ackWaitMs = ACK_WAIT_MS,
 ): Promise<Consumer> {
@@ -62,16 +95,29 @@ export async function consumeTimelineEvents(
     const event = decodeEvent(delivery.data);
     const payload = event.payload;
     switch (payload?.$case) {
-      case "tweetCreated":
+      case "tweetCreated": {
+        const card = tweetCard(payload.value);
+        if (card) await cards.tweetCreated(card);
         return fanOut.tweetCreated(createdTweet(payload.value), graphFor(event.id), stopping.signal);
-      case "tweetDeleted":
-        return fanOut.tweetDeleted(required(payload.value.tweetId, "tweet_deleted.tweet_id"));
+      }
+      case "tweetDeleted": {
+        const tweetId = required(payload.value.tweetId, "tweet_deleted.tweet_id");
+        await fanOut.tweetDeleted(tweetId);
+        return cards.tweetDeleted(tweetId);
+      }
+      case "tweetLiked":
+        return cards.likeChanged(likeChange(event, payload.value, true, payload.value.likedAt));
+      case "tweetUnliked":
+        return cards.likeChanged(likeChange(event, payload.value, false, payload.value.unlikedAt));
       case "userFollowed":
         return fanOut.followChanged(followChange(event, payload.value, true, payload.value.followedAt));
       case "userUnfollowed":
         return fanOut.followChanged(followChange(event, payload.value, false, payload.value.unfollowedAt));
-      case "userDeleted":
-        return fanOut.userDeleted(required(payload.value.userId, "user_deleted.user_id"));
+      case "userDeleted": {
+        const userId = required(payload.value.userId, "user_deleted.user_id");
+        await fanOut.userDeleted(userId);
+        return cards.userDeleted(userId);
+      }
       default:
         throw new Error(`unexpected event ${payload?.$case ?? "without payload"} on ${delivery.subject}`);
     }

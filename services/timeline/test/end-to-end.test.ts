@@ -16,7 +16,7 @@ function timelineStory(
   fannedOutEntries?: (tweetId: string) => Promise<number>,
   followersRecorded?: (followeeId: string) => Promise<number>,
 ) {
-  it("serves home timelines through fan-out, unfollow, deletion, a celebrity and a live stream", async () => {
+  it("serves home timelines through fan-out, unfollow, deletion, a celebrity, a live stream and likes", async () => {
     const mesh = services();
     const [a, b, c] = [await mesh.register("a"), await mesh.register("b"), await mesh.register("c")];
     await mesh.follow(b, a);
@@ -73,6 +73,17 @@ function timelineStory(
     await mesh.homeShows(b, [retweet, p2, a3, p1, second]);
     const shared = (await mesh.home(b)).items[0]!;
     expect(shared).toMatchObject({ id: retweet.id, tweet: { id: a3.id, text: "third post" }, author: { id: a.id }, retweetedBy: { id: p.id } });
+
+    // Likes reach pages through the timeline's own tweets projection: counts and the reader's own.
+    await mesh.like(b, a3);
+    await mesh.like(d, a3);
+    await mesh.unlike(d, a3);
+    await mesh.reply(d, a3, "replies are counted too");
+    await eventually(async () => {
+      const [asB, asA] = [(await mesh.home(b)).items[0]!, (await mesh.home(a)).items.find((item) => item.id === a3.id)!];
+      expect(asB.tweet).toMatchObject({ id: a3.id, likeCount: "1", retweetCount: "1", replyCount: "1", likedByMe: true, retweetedByMe: false });
+      expect(asA.tweet).toMatchObject({ id: a3.id, likeCount: "1", likedByMe: false });
+    }, 15_000);
   }, 60_000);
 }
 

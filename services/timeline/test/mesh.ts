@@ -149,6 +149,12 @@ function actionsOn(clients: { users: UsersServiceClient; tweets: TweetsServiceCl
       const { retweet } = await unary(clients.tweets, clients.tweets.retweet, { tweetId: original.id }, asCaller(user.id));
       return retweet!;
     },
+    async like(user: User, tweet: Tweet): Promise<void> {
+      await unary(clients.tweets, clients.tweets.likeTweet, { tweetId: tweet.id }, asCaller(user.id));
+    },
+    async unlike(user: User, tweet: Tweet): Promise<void> {
+      await unary(clients.tweets, clients.tweets.unlikeTweet, { tweetId: tweet.id }, asCaller(user.id));
+    },
     async deleteTweet(author: User, tweet: Tweet): Promise<void> {
       await unary(clients.tweets, clients.tweets.deleteTweet, { id: tweet.id }, asCaller(author.id));
     },

@@ -1,5 +1,5 @@
 import { newId } from "@chirp/kit";
-import type { Entry, FollowChange, Post } from "../src/domain/model.js";
+import type { Entry, FollowChange, LikeChange, Post, TweetCard } from "../src/domain/model.js";
 import { timelineSlack, type TimelineStore } from "../src/domain/ports.js";
 
 /** The timeline length every store under the contract is opened with. */
@@ -196,6 +196,86 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       await store.unmarkCelebrity(star!);
       expect(await store.celebrity(star!)).toBeUndefined();
       expect(await store.celebritiesAmong([star!])).toEqual([]);
+    });
+  });
+
+  describe("the tweets projection", () => {
+    const card = (tweetId: string, authorId: string, extra: Partial<TweetCard> = {}): TweetCard => ({
+      tweetId,
+      authorId,
+      text: `tweet ${tweetId} ✓ with @friend`,
+      createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
+      tags: ["chirp"],
+      mentions: ["friend"],
+      ...extra,
+    });
+    const like = (tweetId: string, userId: string, liking: boolean, at: number, eventId = newId()): LikeChange => ({ tweetId, userId, liking, at: new Date(at), eventId });
+    const byId = (cards: TweetCard[]) => [...cards].sort((a, b) => (a.tweetId < b.tweetId ? -1 : 1));
+
+    it("keeps each card once, as first saved, and finds them by id", async () => {
+      const [alice, bob] = ids(2);
+      const [post, reply, retweet, unknown] = ids(4);
+      const saved = [card(post!, alice!), card(reply!, bob!, { replyToId: post! }), card(retweet!, bob!, { text: "", tags: [], mentions: [], retweetOfId: post! })];
+      for (const c of [...saved, { ...saved[0]!, text: "edited by a replay" }]) await store.saveCard(c);
+      expect(byId(await store.cards([unknown!, retweet!, post!, reply!, post!]))).toEqual(byId(saved));
+      expect(await store.cards([])).toEqual([]);
+    });
+
+    it("counts likes, retweet entries and replies, and tells a user's own likes and retweets", async () => {
+      const [alice, bob, carol] = ids(3);
+      const [post, other, reply, retweet] = ids(4);
+      await store.saveCard(card(post!, alice!));
+      await store.saveCard(card(other!, alice!));
+      await store.saveCard(card(reply!, bob!, { replyToId: post! }));
+      await store.saveCard(card(retweet!, carol!, { text: "", retweetOfId: post! }));
+      await store.applyLike(like(post!, bob!, true, 1_000));
+      await store.applyLike(like(post!, carol!, true, 1_000));
+      await store.applyLike(like(post!, carol!, false, 2_000));
+      // A replay of the like, older than the unlike, changes nothing.
+      await store.applyLike(like(post!, carol!, true, 1_000));
+      await store.applyLike(like(other!, carol!, true, 1_500));
+
+      const counts = await store.engagement([post!, other!, reply!, post!]);
+      expect(counts.get(post!)).toEqual({ likeCount: 1, retweetCount: 1, replyCount: 1 });
+      expect(counts.get(other!)).toEqual({ likeCount: 1, retweetCount: 0, replyCount: 0 });
+      expect(counts.get(reply!)).toEqual({ likeCount: 0, retweetCount: 0, replyCount: 0 });
+      expect(await store.reactionsOf(carol!, [post!, other!])).toEqual({ liked: new Set([other]), retweeted: new Set([post]) });
+      expect(await store.reactionsOf(bob!, [post!, other!])).toEqual({ liked: new Set([post]), retweeted: new Set() });
+      expect(await store.reactionsOf(bob!, [])).toEqual({ liked: new Set(), retweeted: new Set() });
+    });
+
+    it("applies a pair's likes and unlikes by time, then event id, whatever order they arrive in", async () => {
+      const [author, fan] = ids(2);
+      const [post] = ids(1);
+      await store.saveCard(card(post!, author!));
+      const [first, second] = ids(2);
+      await store.applyLike(like(post!, fan!, false, 5_000, second!));
+      await store.applyLike(like(post!, fan!, true, 5_000, first!));
+      expect((await store.engagement([post!])).get(post!)?.likeCount).toBe(0);
+      await store.applyLike(like(post!, fan!, true, 6_000));
+      expect((await store.engagement([post!])).get(post!)?.likeCount).toBe(1);
+      expect((await store.reactionsOf(fan!, [post!])).liked).toEqual(new Set([post]));
+    });
+
+    it("forgets removed cards with their likes, and a user's likes", async () => {
+      const [alice, bob, carol] = ids(3);
+      const [post, kept, retweet] = ids(3);
+      await store.saveCard(card(post!, alice!));
+      await store.saveCard(card(kept!, alice!));
+      await store.saveCard(card(retweet!, bob!, { text: "", retweetOfId: kept! }));
+      for (const tweetId of [post!, kept!]) {
+        await store.applyLike(like(tweetId, bob!, true, 1_000));
+        await store.applyLike(like(tweetId, carol!, true, 1_000));
+      }
+      await store.removeCards([post!, retweet!]);
+      expect(await store.cards([post!, retweet!])).toEqual([]);
+      expect((await store.engagement([post!])).get(post!)).toEqual({ likeCount: 0, retweetCount: 0, replyCount: 0 });
+      expect((await store.engagement([kept!])).get(kept!)).toEqual({ likeCount: 2, retweetCount: 0, replyCount: 0 });
+      expect(await store.reactionsOf(bob!, [kept!])).toEqual({ liked: new Set([kept]), retweeted: new Set() });
+
+      await store.removeLikesBy(bob!);
+      expect((await store.engagement([kept!])).get(kept!)?.likeCount).toBe(1);
+      expect((await store.reactionsOf(carol!, [kept!, post!])).liked).toEqual(new Set([kept]));
     });
   });
 

@@ -43,10 +43,66 @@ export interface FollowChange {
 }
 
 /**
- * Orders follow changes of one pair by when they happened, whatever order they are delivered in:
- * the time (zero-padded milliseconds, so strings compare like numbers), then the event id.
+ * Orders the changes of one pair (a follow, a like) by when they happened, whatever order they are
+ * delivered in: the time (zero-padded milliseconds, so strings compare like numbers), then the
+ * event id.
  */
-export const followVersion = (change: FollowChange) => `${String(change.at.getTime()).padStart(15, "0")}:${change.eventId}`;
+export const changeVersion = (change: { at: Date; eventId: string }) => `${String(change.at.getTime()).padStart(15, "0")}:${change.eventId}`;
+
+/**
+ * A tweet as the tweets projection keeps it, from TweetCreated: every post, reply and retweet
+ * entry, so pages render without asking the tweets service.
+ */
+export interface TweetCard {
+  tweetId: string;
+  authorId: string;
+  /** Empty for a retweet entry: it shows its original. */
+  text: string;
+  createdAt: Date;
+  tags: string[];
+  mentions: string[];
+  replyToId?: string;
+  retweetOfId?: string;
+}
+
+/** A like or its withdrawal, as the tweets service announced it. */
+export interface LikeChange {
+  tweetId: string;
+  userId: string;
+  liking: boolean;
+  at: Date;
+  /** The announcing event's id: orders changes made in the same millisecond. */
+  eventId: string;
+}
+
+/** What a tweet has drawn, counted from the projection. */
+export interface Engagement {
+  likeCount: number;
+  /** Retweet entries pointing at it. */
+  retweetCount: number;
+  /** Direct replies to it. */
+  replyCount: number;
+}
+
+export const NO_ENGAGEMENT: Engagement = { likeCount: 0, retweetCount: 0, replyCount: 0 };
+
+/** A tweet as one reader sees it, rendered from the projection: the tweets service's view of it. */
+export interface RenderedTweet extends Engagement {
+  id: string;
+  authorId: string;
+  text: string;
+  createdAt: Date;
+  /** Empty unless a reply. */
+  replyToId: string;
+  /** Empty unless a retweet entry. */
+  retweetOfId: string;
+  tags: string[];
+  mentions: string[];
+  likedByMe: boolean;
+  retweetedByMe: boolean;
+  /** For a retweet entry, its original. */
+  retweetedTweet?: RenderedTweet;
+}
 
 /** An author whose posts are merged in at read time instead of fanned out. */
 export interface Celebrity {

@@ -1,4 +1,4 @@
-import type { Celebrity, Entry, FollowChange, IdRange, Post, ProfileView, TweetView } from "./model.js";
+import type { Celebrity, Engagement, Entry, FollowChange, IdRange, LikeChange, Post, ProfileView, TweetCard, TweetView } from "./model.js";
 
 /**
  * How far past its length a stored timeline may grow before it is trimmed back to the newest
@@ -44,7 +44,7 @@ export interface TimelineStore {
   // --- the follows projection, from UserFollowed and UserUnfollowed ---
 
   /**
-   * Records the change unless a later change of the same pair is recorded (by `followVersion`).
+   * Records the change unless a later change of the same pair is recorded (by `changeVersion`).
    * Answers whether the pair's recorded state is now this change's, as it is after a replay.
    */
   applyFollow(change: FollowChange): Promise<boolean>;
@@ -64,6 +64,23 @@ export interface TimelineStore {
   unmarkCelebrity(authorId: string): Promise<void>;
   /** Those of the authors who are marked. */
   celebritiesAmong(authorIds: string[]): Promise<string[]>;
+
+  // --- the tweets projection, from TweetCreated, TweetDeleted, TweetLiked and TweetUnliked ---
+
+  /** Keeps the card; saving it again changes nothing. */
+  saveCard(card: TweetCard): Promise<void>;
+  /** The cards kept among the ids, in no particular order. */
+  cards(tweetIds: string[]): Promise<TweetCard[]>;
+  /** Removes the cards and every like of those tweets. */
+  removeCards(tweetIds: string[]): Promise<void>;
+  /** Records the like or unlike unless a later change of the same pair is recorded (by `changeVersion`). */
+  applyLike(change: LikeChange): Promise<void>;
+  /** Forgets every like the user gave. */
+  removeLikesBy(userId: string): Promise<void>;
+  /** For each of the tweets: its likes, and the kept retweet entries and replies pointing at it. */
+  engagement(tweetIds: string[]): Promise<Map<string, Engagement>>;
+  /** Which of the tweets the user likes, and which they have a kept retweet entry of. */
+  reactionsOf(userId: string, tweetIds: string[]): Promise<{ liked: Set<string>; retweeted: Set<string> }>;
 
   // --- tombstones: what was deleted, so late or replayed events cannot bring it back ---
 

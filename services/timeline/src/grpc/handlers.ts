@@ -1,11 +1,11 @@
-import type { ServiceHandlers } from "@chirp/kit/grpc";
+import type { CallContext, ServiceHandlers } from "@chirp/kit/grpc";
 import type { TimelineItem as TimelineItemMessage, TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { HomeTimelines } from "../domain/home.js";
 import type { LiveTimelines } from "../domain/live.js";
 import type { TimelineItem } from "../domain/model.js";
-import type { Upstream } from "../upstream.js";
+import type { Hydration } from "../domain/ports.js";
 
 const toMessage = (item: TimelineItem<Tweet, User>): TimelineItemMessage => ({
   id: item.id,
@@ -20,15 +20,15 @@ const toMessage = (item: TimelineItem<Tweet, User>): TimelineItemMessage => ({
 export function timelineHandlers(
   home: HomeTimelines<Tweet, User>,
   live: LiveTimelines<Tweet, User>,
-  upstream: Upstream,
+  hydrationFor: (ctx: CallContext) => Hydration<Tweet, User>,
 ): ServiceHandlers<typeof TimelineServiceService> {
   return {
     async getHomeTimeline(req, ctx) {
-      const page = await home.page(ctx.requireCaller(), req, upstream.forCall(ctx));
+      const page = await home.page(ctx.requireCaller(), req, hydrationFor(ctx));
       return { items: page.items.map(toMessage), nextPageToken: page.nextPageToken, sinceToken: page.sinceToken };
     },
     async getHomeTimelineUpdates(req, ctx) {
-      const updates = await home.updates(ctx.requireCaller(), req, upstream.forCall(ctx));
+      const updates = await home.updates(ctx.requireCaller(), req, hydrationFor(ctx));
       return { items: updates.items.map(toMessage), sinceToken: updates.sinceToken, hasMore: updates.hasMore };
     },
     async streamHomeTimeline(_req, ctx, send) {

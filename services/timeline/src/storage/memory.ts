@@ -1,5 +1,5 @@
 import { firstAtOrAbove, SetIndex } from "@chirp/kit";
-import { followVersion, inRange, newestFirst, unique, type Celebrity, type Entry, type FollowChange, type IdRange, type Post } from "../domain/model.js";
+import { changeVersion, inRange, newestFirst, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
 import type { TimelineStore } from "../domain/ports.js";
 
 interface FollowRecord {
@@ -7,7 +7,14 @@ interface FollowRecord {
   version: string;
 }
 
+interface LikeRecord {
+  liking: boolean;
+  version: string;
+}
+
 const pairKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
+const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
+const copyCard = (card: TweetCard): TweetCard => ({ ...card, tags: [...card.tags], mentions: [...card.mentions] });
 const copy = <T extends Post>(post: T): T => ({ ...post });
 const asIs = (id: string) => id;
 
@@ -76,6 +83,17 @@ export class InMemoryTimelineStore implements TimelineStore {
   /** "tweet:<id>" or "user:<id>" → when deleted. */
   private readonly tombstones = new Map<string, Date>();
   private readonly progress = new Map<string, { resumeToken: string; at: Date }>();
+  private readonly cardsById = new Map<string, TweetCard>();
+  /** Card ids by the tweet they retweet or reply to, and retweet entries by author and original. */
+  private readonly retweetEntries = new SetIndex();
+  private readonly replies = new SetIndex();
+  private readonly retweetsByAuthor = new SetIndex();
+  private readonly likes = new Map<string, LikeRecord>();
+  /** Who has a like record of each tweet, and which tweets each user has records of, whatever their state. */
+  private readonly likeRecordsByTweet = new SetIndex();
+  private readonly likeRecordsByUser = new SetIndex();
+  /** Who likes each tweet now: counts without reading every record. */
+  private readonly likers = new SetIndex();
 
   constructor(private readonly timelineLength: number) {}
 
@@ -149,7 +167,7 @@ export class InMemoryTimelineStore implements TimelineStore {
 
   async applyFollow(change: FollowChange): Promise<boolean> {
     const key = pairKey(change.followerId, change.followeeId);
-    const version = followVersion(change);
+    const version = changeVersion(change);
     const recorded = this.follows.get(key);
     if (recorded && recorded.version > version) return false;
     this.follows.set(key, { following: change.following, version });
@@ -199,6 +217,81 @@ export class InMemoryTimelineStore implements TimelineStore {
 
   async celebritiesAmong(authorIds: string[]): Promise<string[]> {
     return unique(authorIds).filter((id) => this.celebrities.has(id));
+  }
+
+  async saveCard(card: TweetCard): Promise<void> {
+    if (this.cardsById.has(card.tweetId)) return;
+    this.cardsById.set(card.tweetId, copyCard(card));
+    if (card.retweetOfId) {
+      this.retweetEntries.add(card.retweetOfId, card.tweetId);
+      this.retweetsByAuthor.add(card.authorId, card.retweetOfId);
+    }
+    if (card.replyToId) this.replies.add(card.replyToId, card.tweetId);
+  }
+
+  async cards(tweetIds: string[]): Promise<TweetCard[]> {
+    return unique(tweetIds).flatMap((id) => {
+      const card = this.cardsById.get(id);
+      return card ? [copyCard(card)] : [];
+    });
+  }
+
+  async removeCards(tweetIds: string[]): Promise<void> {
+    for (const id of unique(tweetIds)) {
+      const card = this.cardsById.get(id);
+      if (card) {
+        this.cardsById.delete(id);
+        if (card.retweetOfId) {
+          this.retweetEntries.delete(card.retweetOfId, id);
+          this.retweetsByAuthor.delete(card.authorId, card.retweetOfId);
+        }
+        if (card.replyToId) this.replies.delete(card.replyToId, id);
+      }
+      for (const userId of this.likeRecordsByTweet.get(id) ?? []) {
+        this.likes.delete(likeKey(id, userId));
+        this.likeRecordsByUser.delete(userId, id);
+      }
+      this.likeRecordsByTweet.deleteKey(id);
+      this.likers.deleteKey(id);
+    }
+  }
+
+  async applyLike(change: LikeChange): Promise<void> {
+    const key = likeKey(change.tweetId, change.userId);
+    const version = changeVersion(change);
+    const recorded = this.likes.get(key);
+    if (recorded && recorded.version > version) return;
+    this.likes.set(key, { liking: change.liking, version });
+    this.likeRecordsByTweet.add(change.tweetId, change.userId);
+    this.likeRecordsByUser.add(change.userId, change.tweetId);
+    if (change.liking) this.likers.add(change.tweetId, change.userId);
+    else this.likers.delete(change.tweetId, change.userId);
+  }
+
+  async removeLikesBy(userId: string): Promise<void> {
+    for (const tweetId of this.likeRecordsByUser.get(userId) ?? []) {
+      this.likes.delete(likeKey(tweetId, userId));
+      this.likeRecordsByTweet.delete(tweetId, userId);
+      this.likers.delete(tweetId, userId);
+    }
+    this.likeRecordsByUser.deleteKey(userId);
+  }
+
+  async engagement(tweetIds: string[]): Promise<Map<string, Engagement>> {
+    return new Map(
+      unique(tweetIds).map((id) => [
+        id,
+        { likeCount: this.likers.get(id)?.size ?? 0, retweetCount: this.retweetEntries.get(id)?.size ?? 0, replyCount: this.replies.get(id)?.size ?? 0 },
+      ]),
+    );
+  }
+
+  async reactionsOf(userId: string, tweetIds: string[]) {
+    const ids = unique(tweetIds);
+    return {
+      liked: new Set(ids.filter((id) => this.likers.get(id)?.has(userId) === true)),
+      retweeted: new Set(ids.filter((id) => this.retweetsByAuthor.get(userId)?.has(id) === true)),
+    };
   }
 
   async markTweetsDeleted(tweetIds: string[], at: Date): Promise<void> {

@@ -1,6 +1,6 @@
 import { duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
 import type { Collection, Db } from "mongodb";
-import { followVersion, unique, type Celebrity, type Entry, type FollowChange, type IdRange, type Post } from "../domain/model.js";
+import { changeVersion, NO_ENGAGEMENT, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
 import { timelineSlack, type TimelineStore } from "../domain/ports.js";
 
 interface PostDocument {
@@ -33,7 +33,30 @@ interface FollowDocument {
   followerId: string;
   followeeId: string;
   following: boolean;
-  /** `followVersion` of the change recorded; an unfollow stays as a record of its version. */
+  /** `changeVersion` of the change recorded; an unfollow stays as a record of its version. */
+  version: string;
+}
+
+interface CardDocument {
+  /** The tweet id. */
+  _id: string;
+  authorId: string;
+  text: string;
+  createdAt: Date;
+  tags?: string[];
+  mentions?: string[];
+  /** Only on replies and retweet entries, so the sparse indexes hold those alone. */
+  replyToId?: string;
+  retweetOfId?: string;
+}
+
+interface LikeDocument {
+  /** `<tweet id>:<user id>`. */
+  _id: string;
+  tweetId: string;
+  userId: string;
+  liking: boolean;
+  /** `changeVersion` of the change recorded; an unlike stays as a record of its version. */
   version: string;
 }
 
@@ -58,6 +81,19 @@ interface ProgressDocument {
 
 const entryKey = (ownerId: string, tweetId: string) => `${ownerId}:${tweetId}`;
 const followKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
+const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
+
+const toCard = (doc: CardDocument): TweetCard => ({
+  tweetId: doc._id,
+  authorId: doc.authorId,
+  text: doc.text,
+  createdAt: doc.createdAt,
+  // FerretDB drops an empty array from an upsert's $setOnInsert.
+  tags: doc.tags ?? [],
+  mentions: doc.mentions ?? [],
+  ...(doc.replyToId ? { replyToId: doc.replyToId } : {}),
+  ...(doc.retweetOfId ? { retweetOfId: doc.retweetOfId } : {}),
+});
 
 /** The range as a condition on an id field; nothing when it is open both ways. */
 function rangeOn<F extends string>(field: F, range: IdRange): Partial<Record<F, { $gt?: string; $lt?: string }>> {
@@ -84,6 +120,10 @@ const toEntry = (doc: EntryDocument): Entry => ({ ...toPost(doc), ownerId: doc.o
  *   `retweetOfId` (retweets of a deleted tweet);
  * - `follows`: the follows projection; `followerId` (whom a reader follows), `followeeId`
  *   (a deleted user's followers), `_id` (does this reader follow that author);
+ * - `cards`: the tweets projection; `_id` (a page's tweets), sparse `retweetOfId, authorId`
+ *   (retweet counts, "did I retweet it"), sparse `replyToId` (reply counts);
+ * - `likes`: the likes projection; `tweetId, liking` (like counts, a deleted tweet's likes),
+ *   `userId` (a deleted user's likes), `_id` (do I like these);
  * - `celebrities`, `tombstones` (`deletedAt` for pruning), `fanout_progress` (`updatedAt`).
  */
 export class MongoTimelineStore implements TimelineStore {
@@ -93,6 +133,8 @@ export class MongoTimelineStore implements TimelineStore {
     sizes: Collection<TimelineSizeDocument>;
     posts: Collection<PostDocument>;
     follows: Collection<FollowDocument>;
+    cards: Collection<CardDocument>;
+    likes: Collection<LikeDocument>;
     celebrities: Collection<CelebrityDocument>;
     tombstones: Collection<TombstoneDocument>;
     progress: Collection<ProgressDocument>;
@@ -108,6 +150,8 @@ export class MongoTimelineStore implements TimelineStore {
       sizes: db.collection("timeline_sizes"),
       posts: db.collection("posts"),
       follows: db.collection("follows"),
+      cards: db.collection("cards"),
+      likes: db.collection("likes"),
       celebrities: db.collection("celebrities"),
       tombstones: db.collection("tombstones"),
       progress: db.collection("fanout_progress"),
@@ -128,6 +172,14 @@ export class MongoTimelineStore implements TimelineStore {
     await ensureIndexes(store.collections.follows, [
       { key: { followerId: 1 }, name: "follows_by_follower" },
       { key: { followeeId: 1 }, name: "follows_by_followee" },
+    ]);
+    await ensureIndexes(store.collections.cards, [
+      { key: { retweetOfId: 1, authorId: 1 }, name: "cards_by_original", sparse: true },
+      { key: { replyToId: 1 }, name: "cards_by_parent", sparse: true },
+    ]);
+    await ensureIndexes(store.collections.likes, [
+      { key: { tweetId: 1, liking: 1 }, name: "likes_by_tweet" },
+      { key: { userId: 1 }, name: "likes_by_user" },
     ]);
     await ensureIndexes(store.collections.tombstones, [{ key: { deletedAt: 1 }, name: "tombstones_by_age" }]);
     await ensureIndexes(store.collections.progress, [{ key: { updatedAt: 1 }, name: "fanout_progress_by_age" }]);
@@ -263,7 +315,7 @@ export class MongoTimelineStore implements TimelineStore {
    * `_id`: the duplicate-key error is the answer "stale", and nothing changed.
    */
   async applyFollow(change: FollowChange): Promise<boolean> {
-    const version = followVersion(change);
+    const version = changeVersion(change);
     try {
       await this.collections.follows.updateOne(
         { _id: followKey(change.followerId, change.followeeId), version: { $lte: version } },
@@ -315,6 +367,69 @@ export class MongoTimelineStore implements TimelineStore {
     if (authorIds.length === 0) return [];
     const docs = await this.collections.celebrities.find({ _id: { $in: unique(authorIds) } }, { projection: { _id: 1 } }).toArray();
     return docs.map((d) => d._id);
+  }
+
+  async saveCard(card: TweetCard): Promise<void> {
+    const { tweetId, replyToId, retweetOfId, ...content } = card;
+    const fields = { ...content, ...(replyToId ? { replyToId } : {}), ...(retweetOfId ? { retweetOfId } : {}) };
+    await this.collections.cards.updateOne({ _id: tweetId }, { $setOnInsert: fields }, { upsert: true });
+  }
+
+  async cards(tweetIds: string[]): Promise<TweetCard[]> {
+    if (tweetIds.length === 0) return [];
+    return (await this.collections.cards.find({ _id: { $in: unique(tweetIds) } }).toArray()).map(toCard);
+  }
+
+  async removeCards(tweetIds: string[]): Promise<void> {
+    if (tweetIds.length === 0) return;
+    await this.collections.cards.deleteMany({ _id: { $in: unique(tweetIds) } });
+    await this.collections.likes.deleteMany({ tweetId: { $in: unique(tweetIds) } });
+  }
+
+  /** Conditional like `applyFollow`: a newer recorded change makes the upsert collide, and nothing changes. */
+  async applyLike(change: LikeChange): Promise<void> {
+    const version = changeVersion(change);
+    try {
+      await this.collections.likes.updateOne(
+        { _id: likeKey(change.tweetId, change.userId), version: { $lte: version } },
+        { $set: { tweetId: change.tweetId, userId: change.userId, liking: change.liking, version } },
+        { upsert: true },
+      );
+    } catch (error) {
+      if (duplicateKeyIndex(error) === undefined) throw error;
+    }
+  }
+
+  async removeLikesBy(userId: string): Promise<void> {
+    await this.collections.likes.deleteMany({ userId });
+  }
+
+  /** Three grouped counts for the whole batch, each answered from its index. */
+  async engagement(tweetIds: string[]): Promise<Map<string, Engagement>> {
+    const ids = unique(tweetIds);
+    const counts = new Map(ids.map((id) => [id, { ...NO_ENGAGEMENT }]));
+    if (ids.length === 0) return counts;
+    const grouped = async <T extends CardDocument | LikeDocument>(collection: Collection<T>, field: string, match: object) =>
+      (await collection.aggregate<{ _id: string; n: number }>([{ $match: { [field]: { $in: ids }, ...match } }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }]).toArray());
+    const [likes, retweets, replies] = await Promise.all([
+      grouped(this.collections.likes, "tweetId", { liking: true }),
+      grouped(this.collections.cards, "retweetOfId", {}),
+      grouped(this.collections.cards, "replyToId", {}),
+    ]);
+    for (const row of likes) counts.get(row._id)!.likeCount = row.n;
+    for (const row of retweets) counts.get(row._id)!.retweetCount = row.n;
+    for (const row of replies) counts.get(row._id)!.replyCount = row.n;
+    return counts;
+  }
+
+  async reactionsOf(userId: string, tweetIds: string[]) {
+    const ids = unique(tweetIds);
+    if (ids.length === 0) return { liked: new Set<string>(), retweeted: new Set<string>() };
+    const [liked, retweets] = await Promise.all([
+      this.collections.likes.find({ _id: { $in: ids.map((id) => likeKey(id, userId)) }, liking: true }, { projection: { tweetId: 1 } }).toArray(),
+      this.collections.cards.find({ retweetOfId: { $in: ids }, authorId: userId }, { projection: { retweetOfId: 1 } }).toArray(),
+    ]);
+    return { liked: new Set(liked.map((d) => d.tweetId)), retweeted: new Set(retweets.map((d) => d.retweetOfId!)) };
   }
 
   async markTweetsDeleted(tweetIds: string[], at: Date): Promise<void> {
