@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
     "step-seconds": { type: "string" },
     "mix-seconds": { type: "string" },
     refinements: { type: "string" },
+    retries: { type: "string" },
     "lag-posts": { type: "string" },
     "start-rate": { type: "string" },
     "max-rate": { type: "string" },
@@ -64,6 +65,7 @@ const settings = {
   stepSeconds: option("step-seconds", 10, 3),
   mixSeconds: option("mix-seconds", 20, 4),
   refinements: option("refinements", 3, 2),
+  retries: option("retries", 1, 1),
   lagPosts: option("lag-posts", 3, 1),
   startRate: option("start-rate", 100, 200),
   maxRate: option("max-rate", 20_000, 20_000),
@@ -218,9 +220,9 @@ try {
     return result;
   };
   const onStep = (label) => (step) =>
-    say(`${label} at ${step.rate}/s: p99 ${step.result.all.p99.toFixed(1)} ms, ${step.result.all.throughput.toFixed(0)}/s, ${step.result.all.errors} errors → ${step.held ? "holds" : "does not hold"}`);
+    say(`${label} at ${step.rate}/s${step.retry ? " (again)" : ""}: p99 ${step.result.all.p99.toFixed(1)} ms, ${step.result.all.throughput.toFixed(0)}/s, ${step.result.all.errors} errors → ${step.held ? "holds" : "does not hold"}`);
   const sweepOf = (label, pick) =>
-    sweep({ startRate: settings.startRate, maxRate: settings.maxRate, refinements: settings.refinements, run: runAt(pick, settings.stepSeconds), onStep: onStep(label) });
+    sweep({ startRate: settings.startRate, maxRate: settings.maxRate, refinements: settings.refinements, retries: settings.retries, run: runAt(pick, settings.stepSeconds), onStep: onStep(label) });
 
   const ceiling = await sweepOf("ceiling (no-op)", only(binary, "noop"));
   const homeSweep = await sweepOf("home timeline", only(binary, "home"));
@@ -407,7 +409,7 @@ function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary,
         ["home", homeSweep],
         ["mix", mixSweep],
       ].flatMap(([target, { steps }]) =>
-        steps.map((s) => [target, s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, ms(s.result.serverCpuMsPerRequest), s.held ? "yes" : "no"]),
+        steps.map((s) => [target, s.rate, s.result.all.throughput.toFixed(0), ms(s.result.all.p50), ms(s.result.all.p99), s.result.all.errors, ms(s.result.serverCpuMsPerRequest), `${s.held ? "yes" : "no"}${s.retry ? " (run again)" : ""}`]),
       ),
     ],
   );
