@@ -55,12 +55,15 @@ function tweetCard(value: TweetCreated): TweetCard | undefined {
   };
 }
 
+/** When a change happened: as its event says, else when the event was recorded. */
+const changedAt = (event: Event, at: Date | undefined): Date => at ?? event.occurredAt ?? idTime(event.id);
+
 function likeChange(event: Event, like: { tweetId: string; userId: string }, liking: boolean, at: Date | undefined): LikeChange {
   return {
     tweetId: required(like.tweetId, "tweet_id"),
     userId: required(like.userId, "user_id"),
     liking,
-    at: at ?? event.occurredAt ?? idTime(event.id),
+    at: changedAt(event, at),
     eventId: event.id,
   };
 }
@@ -70,15 +73,16 @@ function followChange(event: Event, pair: { followerId: string; followeeId: stri
     followerId: required(pair.followerId, "follower_id"),
     followeeId: required(pair.followeeId, "followee_id"),
     following,
-    at: at ?? event.occurredAt ?? idTime(event.id),
+    at: changedAt(event, at),
     eventId: event.id,
   };
 }
 
 /**
  * The durable consumer that fans out and keeps the tweets projection. Each tweet's card is saved
- * before its fan-out, so an entry a reader can see always has its card. Explicit acknowledgement, bounded redelivery and dead
- * letters come from the bus; a malformed event fails every delivery and so ends up dead-lettered.
+ * before its fan-out, so an entry a reader can see always has its card. Explicit
+ * acknowledgement, bounded redelivery and dead letters come from the bus; a malformed event fails
+ * every delivery and so ends up dead-lettered.
  * Stopping interrupts a fan-out (its follower listing, or between batches), leaving the event for
  * redelivery. `ackWaitMs` is also how soon the event a crashed process was handling is redelivered.
  */
