@@ -11,6 +11,14 @@ describe("protobuf strings encoded with Buffer (loaded with @chirp/kit/grpc)", (
     for (const text of samples) expect(Buffer.from(getTextEncoding().encodeUtf8(text)).equals(Buffer.from(standard.encode(text)))).toBe(true);
   });
 
+  it("takes what is not a string as TextEncoder does: undefined as empty, anything else as its string form", () => {
+    const standard = new TextEncoder();
+    for (const value of [undefined, null, 42]) {
+      const encoded = getTextEncoding().encodeUtf8(value as unknown as string);
+      expect(Buffer.from(encoded).equals(Buffer.from(standard.encode(value as unknown as string)))).toBe(true);
+    }
+  });
+
   it("round-trips messages through the generated code", () => {
     for (const text of samples.filter((s) => !s.includes("\ud800"))) {
       const tweet = Tweet.fromPartial({ id: "01M84D205G6GQM31SDXPD9QPZF", text, tags: [text, "chirp"], likeCount: "3" });

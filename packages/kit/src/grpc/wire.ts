@@ -3,5 +3,10 @@ import { configureTextEncoding, getTextEncoding } from "@bufbuild/protobuf/wire"
 // Every string ts-proto and protobuf-es encode goes through this hook. Node's Buffer.from takes
 // short strings from a preallocated pool where TextEncoder allocates a new array for each, and a
 // timeline page writes hundreds of strings: encoding one got about a quarter faster
-// (bench/RESULTS.md). The bytes are the same; decoding is unchanged.
-configureTextEncoding({ ...getTextEncoding(), encodeUtf8: (text) => Buffer.from(text, "utf8") });
+// (bench/RESULTS.md). The bytes are the same; decoding is unchanged. Like TextEncoder, it takes
+// what is not a string as its string form, and undefined as "": generated code writes a string
+// field left undefined in a partial message, and callers rely on that.
+configureTextEncoding({
+  ...getTextEncoding(),
+  encodeUtf8: (text) => Buffer.from(text === undefined ? "" : String(text), "utf8"),
+});
