@@ -69,7 +69,7 @@ export interface TimelineStore {
 
   /** Keeps the card; saving it again changes nothing. */
   saveCard(card: TweetCard): Promise<void>;
-  /** The cards kept among the ids, in no particular order. */
+  /** The cards kept among the ids, in no particular order; the caller's own to keep. */
   cards(tweetIds: string[]): Promise<TweetCard[]>;
   /** Removes the cards and every like of those tweets. */
   removeCards(tweetIds: string[]): Promise<void>;

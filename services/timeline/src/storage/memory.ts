@@ -7,11 +7,6 @@ interface FollowRecord {
   version: string;
 }
 
-interface LikeRecord {
-  liking: boolean;
-  version: string;
-}
-
 const pairKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
 const copyCard = (card: TweetCard): TweetCard => ({ ...card, tags: [...card.tags], mentions: [...card.mentions] });
@@ -88,7 +83,8 @@ export class InMemoryTimelineStore implements TimelineStore {
   private readonly retweetEntries = new SetIndex();
   private readonly replies = new SetIndex();
   private readonly retweetsByAuthor = new SetIndex();
-  private readonly likes = new Map<string, LikeRecord>();
+  /** The `changeVersion` of each (tweet, user) pair's latest like or unlike; who likes what now is `likers`. */
+  private readonly likeVersions = new Map<string, string>();
   /** Who has a like record of each tweet, and which tweets each user has records of, whatever their state. */
   private readonly likeRecordsByTweet = new SetIndex();
   private readonly likeRecordsByUser = new SetIndex();
@@ -248,7 +244,7 @@ export class InMemoryTimelineStore implements TimelineStore {
         if (card.replyToId) this.replies.delete(card.replyToId, id);
       }
       for (const userId of this.likeRecordsByTweet.get(id) ?? []) {
-        this.likes.delete(likeKey(id, userId));
+        this.likeVersions.delete(likeKey(id, userId));
         this.likeRecordsByUser.delete(userId, id);
       }
       this.likeRecordsByTweet.deleteKey(id);
@@ -259,9 +255,9 @@ export class InMemoryTimelineStore implements TimelineStore {
   async applyLike(change: LikeChange): Promise<void> {
     const key = likeKey(change.tweetId, change.userId);
     const version = changeVersion(change);
-    const recorded = this.likes.get(key);
-    if (recorded && recorded.version > version) return;
-    this.likes.set(key, { liking: change.liking, version });
+    const recorded = this.likeVersions.get(key);
+    if (recorded !== undefined && recorded > version) return;
+    this.likeVersions.set(key, version);
     this.likeRecordsByTweet.add(change.tweetId, change.userId);
     this.likeRecordsByUser.add(change.userId, change.tweetId);
     if (change.liking) this.likers.add(change.tweetId, change.userId);
@@ -270,7 +266,7 @@ export class InMemoryTimelineStore implements TimelineStore {
 
   async removeLikesBy(userId: string): Promise<void> {
     for (const tweetId of this.likeRecordsByUser.get(userId) ?? []) {
-      this.likes.delete(likeKey(tweetId, userId));
+      this.likeVersions.delete(likeKey(tweetId, userId));
       this.likeRecordsByTweet.delete(tweetId, userId);
       this.likers.delete(tweetId, userId);
     }

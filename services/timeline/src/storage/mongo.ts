@@ -1,5 +1,5 @@
 import { duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
-import type { Collection, Db } from "mongodb";
+import type { Collection, Db, Filter } from "mongodb";
 import { changeVersion, NO_ENGAGEMENT, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
 import { timelineSlack, type TimelineStore } from "../domain/ports.js";
 
@@ -109,6 +109,27 @@ const toPost = (doc: PostDocument | EntryDocument): Post => ({
 });
 
 const toEntry = (doc: EntryDocument): Entry => ({ ...toPost(doc), ownerId: doc.ownerId });
+
+/**
+ * Records a pair's change (a follow, a like) unless a newer one is recorded: a conditional upsert
+ * that matches the pair only if its recorded version is not newer. When a newer one is recorded,
+ * nothing matches and the upsert's insert collides with the existing `_id`: the duplicate-key
+ * error is the answer "stale" (false), and nothing changed.
+ */
+async function recordUnlessNewer<D extends { _id: string; version: string }>(
+  collection: Collection<D>,
+  _id: string,
+  fields: Omit<D, "_id" | "version">,
+  version: string,
+): Promise<boolean> {
+  try {
+    await collection.updateOne({ _id, version: { $lte: version } } as Filter<D>, { $set: { ...fields, version } as Partial<D> }, { upsert: true });
+    return true;
+  } catch (error) {
+    if (duplicateKeyIndex(error) !== undefined) return false;
+    throw error;
+  }
+}
 
 /**
  * The timeline service's database. Collections and the indexes they are read by:
@@ -309,24 +330,9 @@ export class MongoTimelineStore implements TimelineStore {
     await this.collections.sizes.deleteOne({ _id: ownerId });
   }
 
-  /**
-   * A conditional upsert: it matches the pair only if the recorded version is not newer. When a
-   * newer one is recorded, nothing matches and the upsert's insert collides with the existing
-   * `_id`: the duplicate-key error is the answer "stale", and nothing changed.
-   */
   async applyFollow(change: FollowChange): Promise<boolean> {
-    const version = changeVersion(change);
-    try {
-      await this.collections.follows.updateOne(
-        { _id: followKey(change.followerId, change.followeeId), version: { $lte: version } },
-        { $set: { followerId: change.followerId, followeeId: change.followeeId, following: change.following, version } },
-        { upsert: true },
-      );
-      return true;
-    } catch (error) {
-      if (duplicateKeyIndex(error) !== undefined) return false;
-      throw error;
-    }
+    const { followerId, followeeId, following } = change;
+    return recordUnlessNewer(this.collections.follows, followKey(followerId, followeeId), { followerId, followeeId, following }, changeVersion(change));
   }
 
   async isFollowing(followerId: string, followeeId: string): Promise<boolean> {
@@ -386,18 +392,9 @@ export class MongoTimelineStore implements TimelineStore {
     await this.collections.likes.deleteMany({ tweetId: { $in: unique(tweetIds) } });
   }
 
-  /** Conditional like `applyFollow`: a newer recorded change makes the upsert collide, and nothing changes. */
   async applyLike(change: LikeChange): Promise<void> {
-    const version = changeVersion(change);
-    try {
-      await this.collections.likes.updateOne(
-        { _id: likeKey(change.tweetId, change.userId), version: { $lte: version } },
-        { $set: { tweetId: change.tweetId, userId: change.userId, liking: change.liking, version } },
-        { upsert: true },
-      );
-    } catch (error) {
-      if (duplicateKeyIndex(error) === undefined) throw error;
-    }
+    const { tweetId, userId, liking } = change;
+    await recordUnlessNewer(this.collections.likes, likeKey(tweetId, userId), { tweetId, userId, liking }, changeVersion(change));
   }
 
   async removeLikesBy(userId: string): Promise<void> {
