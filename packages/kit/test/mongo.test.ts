@@ -4,6 +4,7 @@ import {
   MongoOutboxStore,
   OUTBOX_INDEX,
   connectMongo,
+  countBy,
   duplicateKeyIndex,
   ensureIndexes,
   storedMessages,
@@ -104,6 +105,22 @@ describeWith(["MONGODB_URI"], "MongoDB helpers", ({ MONGODB_URI }) => {
       expect(duplicateKeyIndex(serverError)).toBeUndefined();
       expect(duplicateKeyIndex(new Error("E11000 duplicate key error index: x"))).toBeUndefined();
       expect(duplicateKeyIndex(undefined)).toBeUndefined();
+    });
+  });
+
+  describe("countBy", () => {
+    it("counts the matching documents per value of a field, leaving out values nobody holds", async () => {
+      const collection = mongo.db.collection<{ tweetId: string; live: boolean }>(uniqueName("counted"));
+      await collection.insertMany([
+        { tweetId: "a", live: true },
+        { tweetId: "a", live: true },
+        { tweetId: "a", live: false },
+        { tweetId: "b", live: true },
+        { tweetId: "c", live: true },
+      ]);
+      expect(await countBy(collection, "tweetId", ["a", "b", "z"], { live: true })).toEqual(new Map([["a", 2], ["b", 1]]));
+      expect(await countBy(collection, "tweetId", ["a"])).toEqual(new Map([["a", 3]]));
+      expect(await countBy(collection, "tweetId", [])).toEqual(new Map());
     });
   });
 

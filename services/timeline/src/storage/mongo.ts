@@ -1,6 +1,6 @@
-import { duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
+import { countBy, duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
 import type { Collection, Db, Filter } from "mongodb";
-import { changeVersion, NO_ENGAGEMENT, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
+import { changeVersion, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
 import { timelineSlack, type TimelineStore } from "../domain/ports.js";
 
 interface PostDocument {
@@ -404,19 +404,12 @@ export class MongoTimelineStore implements TimelineStore {
   /** Three grouped counts for the whole batch, each answered from its index. */
   async engagement(tweetIds: string[]): Promise<Map<string, Engagement>> {
     const ids = unique(tweetIds);
-    const counts = new Map(ids.map((id) => [id, { ...NO_ENGAGEMENT }]));
-    if (ids.length === 0) return counts;
-    const grouped = async <T extends CardDocument | LikeDocument>(collection: Collection<T>, field: string, match: object) =>
-      (await collection.aggregate<{ _id: string; n: number }>([{ $match: { [field]: { $in: ids }, ...match } }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }]).toArray());
     const [likes, retweets, replies] = await Promise.all([
-      grouped(this.collections.likes, "tweetId", { liking: true }),
-      grouped(this.collections.cards, "retweetOfId", {}),
-      grouped(this.collections.cards, "replyToId", {}),
+      countBy(this.collections.likes, "tweetId", ids, { liking: true }),
+      countBy(this.collections.cards, "retweetOfId", ids),
+      countBy(this.collections.cards, "replyToId", ids),
     ]);
-    for (const row of likes) counts.get(row._id)!.likeCount = row.n;
-    for (const row of retweets) counts.get(row._id)!.retweetCount = row.n;
-    for (const row of replies) counts.get(row._id)!.replyCount = row.n;
-    return counts;
+    return new Map(ids.map((id) => [id, { likeCount: likes.get(id) ?? 0, retweetCount: retweets.get(id) ?? 0, replyCount: replies.get(id) ?? 0 }]));
   }
 
   async reactionsOf(userId: string, tweetIds: string[]) {

@@ -62,5 +62,3 @@ export interface TweetFilter {
   toId?: string;
 }
 
-export const NO_COUNTS: TweetCounts = { likeCount: 0, retweetCount: 0, replyCount: 0 };
-

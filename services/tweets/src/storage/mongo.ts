@@ -1,7 +1,7 @@
 import type { BusMessage, OutboxStore, PendingMessage } from "@chirp/kit";
-import { duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
+import { countBy, duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
 import type { Collection, Db, Filter, IndexDescription } from "mongodb";
-import { NO_COUNTS, type Like, type Tweet, type TweetCounts, type TweetFilter } from "../domain/model.js";
+import { type Like, type Tweet, type TweetCounts, type TweetFilter } from "../domain/model.js";
 import type { TweetRepository } from "../domain/ports.js";
 import { isLikeKey, likeKey } from "./like-key.js";
 
@@ -36,11 +36,6 @@ interface LikeDocument extends WithOutbox {
    * once would delete the event with it. Liking again revives the tombstone as a new like.
    */
   unlikedAt?: Date;
-}
-
-interface CountRow {
-  _id: string;
-  n: number;
 }
 
 const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
@@ -256,18 +251,14 @@ export class MongoTweetRepository implements TweetRepository {
 
   /** Three grouped counts for the whole batch: likes, live retweet entries, live direct replies. */
   async counts(tweetIds: string[]) {
-    const grouped = <T extends LikeDocument | TweetDocument>(collection: Collection<T>, field: string, match: Filter<T>) =>
-      collection.aggregate<CountRow>([{ $match: { ...match, [field]: { $in: tweetIds } } }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }]).toArray();
     const [likes, retweets, replies] = await Promise.all([
-      grouped(this.likes, "tweetId", LIVE_LIKE),
-      grouped(this.tweets, "retweetOfId", LIVE),
-      grouped(this.tweets, "replyToId", LIVE),
+      countBy(this.likes, "tweetId", tweetIds, LIVE_LIKE),
+      countBy(this.tweets, "retweetOfId", tweetIds, LIVE),
+      countBy(this.tweets, "replyToId", tweetIds, LIVE),
     ]);
-    const counts = new Map<string, TweetCounts>(tweetIds.map((id) => [id, { ...NO_COUNTS }]));
-    for (const row of likes) counts.get(row._id)!.likeCount = row.n;
-    for (const row of retweets) counts.get(row._id)!.retweetCount = row.n;
-    for (const row of replies) counts.get(row._id)!.replyCount = row.n;
-    return counts;
+    return new Map<string, TweetCounts>(
+      tweetIds.map((id) => [id, { likeCount: likes.get(id) ?? 0, retweetCount: retweets.get(id) ?? 0, replyCount: replies.get(id) ?? 0 }]),
+    );
   }
 
   async likedBy(userId: string, tweetIds: string[]) {
