@@ -57,6 +57,18 @@ export class PendingOwners<Rank extends string | number> {
     return this.queue.slice(0, limit).map((o) => o.ownerId);
   }
 
+  /**
+   * The store's `markPublished` for one owner's outbox: takes the message off only if it is the
+   * oldest there. True when that emptied the outbox (the owner then leaves this set): the moment a
+   * store purges a tombstone that was kept for its events.
+   */
+  markPublished(ownerId: string, outbox: BusMessage[], message: BusMessage): boolean {
+    if (outbox[0]?.id !== message.id) return false;
+    outbox.shift();
+    if (outbox.length > 0) return false;
+    this.delete(ownerId);
+    return true;
+  }
 }
 
 export interface OutboxRelayOptions {

@@ -256,4 +256,20 @@ describe("PendingOwners", () => {
     owners.add("a", 4);
     expect(owners.first(10)).toEqual(["b", "c", "a"]);
   });
+
+  it("marks an owner's oldest message published, and lets the owner go once its outbox is empty", () => {
+    const owners = new PendingOwners<string>();
+    const message = (id: string): BusMessage => ({ id, subject: "chirp.test", data: new Uint8Array() });
+    const outbox = [message("1"), message("2")];
+    owners.add("doc", "doc");
+    expect(owners.markPublished("doc", outbox, message("2"))).toBe(false); // not the oldest: nothing changes
+    expect(outbox.map((m) => m.id)).toEqual(["1", "2"]);
+    expect(owners.markPublished("doc", outbox, message("1"))).toBe(false);
+    expect(outbox.map((m) => m.id)).toEqual(["2"]);
+    expect(owners.first(10)).toEqual(["doc"]);
+    expect(owners.markPublished("doc", outbox, message("2"))).toBe(true);
+    expect(outbox).toEqual([]);
+    expect(owners.first(10)).toEqual([]);
+    expect(owners.markPublished("doc", outbox, message("2"))).toBe(false); // published twice: harmless
+  });
 });

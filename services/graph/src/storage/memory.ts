@@ -102,10 +102,7 @@ export class InMemoryGraphRepository implements GraphRepository, OutboxStore {
 
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     const edge = this.edges.get(ownerId);
-    if (!edge || edge.outbox[0]?.id !== message.id) return;
-    edge.outbox.shift();
-    if (edge.outbox.length === 0) this.withOutbox.delete(ownerId);
-    this.purgeIfDrained(ownerId, edge);
+    if (edge && this.withOutbox.markPublished(ownerId, edge.outbox, message)) this.purgeIfDrained(ownerId, edge);
   }
 
   /** An ended edge is kept only as a home for its unpublished events. */

@@ -253,19 +253,11 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
 
   private tweetPublished({ ownerId, message }: PendingMessage): void {
     const entry = this.entries.get(ownerId);
-    if (!entry || entry.outbox[0]?.id !== message.id) return;
-    entry.outbox.shift();
-    if (entry.outbox.length > 0) return;
-    this.tweetsWithOutbox.delete(ownerId);
-    if (entry.deleted) this.entries.delete(ownerId);
+    if (entry && this.tweetsWithOutbox.markPublished(ownerId, entry.outbox, message) && entry.deleted) this.entries.delete(ownerId);
   }
 
   private likePublished({ ownerId, message }: PendingMessage): void {
     const entry = this.likes.get(ownerId);
-    if (!entry || entry.outbox[0]?.id !== message.id) return;
-    entry.outbox.shift();
-    if (entry.outbox.length > 0) return;
-    this.likesWithOutbox.delete(ownerId);
-    if (entry.unliked) this.likes.delete(ownerId);
+    if (entry && this.likesWithOutbox.markPublished(ownerId, entry.outbox, message) && entry.unliked) this.likes.delete(ownerId);
   }
 }

@@ -90,10 +90,6 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
 
   async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
     const entry = this.entries.get(ownerId);
-    if (!entry || entry.outbox[0]?.id !== message.id) return;
-    entry.outbox.shift();
-    if (entry.outbox.length > 0) return;
-    this.withOutbox.delete(ownerId);
-    if (entry.deleted) this.entries.delete(ownerId);
+    if (entry && this.withOutbox.markPublished(ownerId, entry.outbox, message) && entry.deleted) this.entries.delete(ownerId);
   }
 }
