@@ -6,6 +6,7 @@ export type EventType = NonNullable<Event["payload"]>["$case"];
 export const EVENT_SUBJECTS: Record<EventType, string> = {
   userCreated: "chirp.users.user_created",
   userDeleted: "chirp.users.user_deleted",
+  userProfileChanged: "chirp.users.user_profile_changed",
   tweetCreated: "chirp.tweets.tweet_created",
   tweetDeleted: "chirp.tweets.tweet_deleted",
   tweetLiked: "chirp.tweets.tweet_liked",

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chirp/events/v1/events.proto.
  */
 export const file_chirp_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxjaGlycC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9jaGlycC5ldmVudHMudjEiiwQKBUV2ZW50EgoKAmlkGAEgASgJEi8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0Cgx1c2VyX2NyZWF0ZWQYCiABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckNyZWF0ZWRIABI0Cgx1c2VyX2RlbGV0ZWQYCyABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckRlbGV0ZWRIABI2Cg10d2VldF9jcmVhdGVkGAwgASgLMh0uY2hpcnAuZXZlbnRzLnYxLlR3ZWV0Q3JlYXRlZEgAEjYKDXR3ZWV0X2RlbGV0ZWQYDSABKAsyHS5jaGlycC5ldmVudHMudjEuVHdlZXREZWxldGVkSAASNgoNdXNlcl9mb2xsb3dlZBgOIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Vc2VyRm9sbG93ZWRIABI6Cg91c2VyX3VuZm9sbG93ZWQYDyABKAsyHy5jaGlycC5ldmVudHMudjEuVXNlclVuZm9sbG93ZWRIABIyCgt0d2VldF9saWtlZBgQIAEoCzIbLmNoaXJwLmV2ZW50cy52MS5Ud2VldExpa2VkSAASNgoNdHdlZXRfdW5saWtlZBgRIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Ud2VldFVubGlrZWRIAEIJCgdwYXlsb2FkIkYKC1VzZXJDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIh4KC1VzZXJEZWxldGVkEg8KB3VzZXJfaWQYASABKAkivQEKDFR3ZWV0Q3JlYXRlZBIQCgh0d2VldF9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLcmVwbHlfdG9faWQYBCABKAkSFQoNcmV0d2VldF9vZl9pZBgFIAEoCRIMCgR0YWdzGAYgAygJEgwKBHRleHQYByABKAkSEAoIbWVudGlvbnMYCCADKAkiXwoMVHdlZXREZWxldGVkEhAKCHR3ZWV0X2lkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIVCg1yZXR3ZWV0X29mX2lkGAMgASgJEhMKC3JlcGx5X3RvX2lkGAQgASgJIl0KClR3ZWV0TGlrZWQSEAoIdHdlZXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIsCghsaWtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoMVHdlZXRVbmxpa2VkEhAKCHR3ZWV0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKdW5saWtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaQoMVXNlckZvbGxvd2VkEhMKC2ZvbGxvd2VyX2lkGAEgASgJEhMKC2ZvbGxvd2VlX2lkGAIgASgJEi8KC2ZvbGxvd2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJtCg5Vc2VyVW5mb2xsb3dlZBITCgtmb2xsb3dlcl9pZBgBIAEoCRITCgtmb2xsb3dlZV9pZBgCIAEoCRIxCg11bmZvbGxvd2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChxjaGlycC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9jaGlycC5ldmVudHMudjEi0AQKBUV2ZW50EgoKAmlkGAEgASgJEi8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0Cgx1c2VyX2NyZWF0ZWQYCiABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckNyZWF0ZWRIABI0Cgx1c2VyX2RlbGV0ZWQYCyABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckRlbGV0ZWRIABI2Cg10d2VldF9jcmVhdGVkGAwgASgLMh0uY2hpcnAuZXZlbnRzLnYxLlR3ZWV0Q3JlYXRlZEgAEjYKDXR3ZWV0X2RlbGV0ZWQYDSABKAsyHS5jaGlycC5ldmVudHMudjEuVHdlZXREZWxldGVkSAASNgoNdXNlcl9mb2xsb3dlZBgOIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Vc2VyRm9sbG93ZWRIABI6Cg91c2VyX3VuZm9sbG93ZWQYDyABKAsyHy5jaGlycC5ldmVudHMudjEuVXNlclVuZm9sbG93ZWRIABIyCgt0d2VldF9saWtlZBgQIAEoCzIbLmNoaXJwLmV2ZW50cy52MS5Ud2VldExpa2VkSAASNgoNdHdlZXRfdW5saWtlZBgRIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Ud2VldFVubGlrZWRIABJDChR1c2VyX3Byb2ZpbGVfY2hhbmdlZBgSIAEoCzIjLmNoaXJwLmV2ZW50cy52MS5Vc2VyUHJvZmlsZUNoYW5nZWRIAEIJCgdwYXlsb2FkIkYKC1VzZXJDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIh4KC1VzZXJEZWxldGVkEg8KB3VzZXJfaWQYASABKAkingEKElVzZXJQcm9maWxlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRILCgNiaW8YBCABKAkSEgoKYXZhdGFyX3VybBgFIAEoCRIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK9AQoMVHdlZXRDcmVhdGVkEhAKCHR3ZWV0X2lkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtyZXBseV90b19pZBgEIAEoCRIVCg1yZXR3ZWV0X29mX2lkGAUgASgJEgwKBHRhZ3MYBiADKAkSDAoEdGV4dBgHIAEoCRIQCghtZW50aW9ucxgIIAMoCSJfCgxUd2VldERlbGV0ZWQSEAoIdHdlZXRfaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEhUKDXJldHdlZXRfb2ZfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiXQoKVHdlZXRMaWtlZBIQCgh0d2VldF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiwKCGxpa2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhCgxUd2VldFVubGlrZWQSEAoIdHdlZXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgp1bmxpa2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJpCgxVc2VyRm9sbG93ZWQSEwoLZm9sbG93ZXJfaWQYASABKAkSEwoLZm9sbG93ZWVfaWQYAiABKAkSLwoLZm9sbG93ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm0KDlVzZXJVbmZvbGxvd2VkEhMKC2ZvbGxvd2VyX2lkGAEgASgJEhMKC2ZvbGxvd2VlX2lkGAIgASgJEjEKDXVuZm9sbG93ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Every message on the event bus is an Event, encoded as binary protobuf. Its id is also the
@@ -85,6 +85,12 @@ export type Event = Message<"chirp.events.v1.Event"> & {
      */
     value: TweetUnliked;
     case: "tweetUnliked";
+  } | {
+    /**
+     * @generated from field: chirp.events.v1.UserProfileChanged user_profile_changed = 18;
+     */
+    value: UserProfileChanged;
+    case: "userProfileChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -140,6 +146,51 @@ export const UserDeletedSchema: GenMessage<UserDeleted> = /*@__PURE__*/
   messageDesc(file_chirp_events_v1_events, 2);
 
 /**
+ * A user changed their public profile. It carries the whole profile as of updated_at, which only
+ * grows for an account, so a consumer keeps the profile with the newest updated_at.
+ *
+ * @generated from message chirp.events.v1.UserProfileChanged
+ */
+export type UserProfileChanged = Message<"chirp.events.v1.UserProfileChanged"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string username = 2;
+   */
+  username: string;
+
+  /**
+   * @generated from field: string display_name = 3;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: string bio = 4;
+   */
+  bio: string;
+
+  /**
+   * @generated from field: string avatar_url = 5;
+   */
+  avatarUrl: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 6;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chirp.events.v1.UserProfileChanged.
+ * Use `create(UserProfileChangedSchema)` to create a new message.
+ */
+export const UserProfileChangedSchema: GenMessage<UserProfileChanged> = /*@__PURE__*/
+  messageDesc(file_chirp_events_v1_events, 3);
+
+/**
  * A post, reply or retweet was created.
  *
  * @generated from message chirp.events.v1.TweetCreated
@@ -193,7 +244,7 @@ export type TweetCreated = Message<"chirp.events.v1.TweetCreated"> & {
  * Use `create(TweetCreatedSchema)` to create a new message.
  */
 export const TweetCreatedSchema: GenMessage<TweetCreated> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 3);
+  messageDesc(file_chirp_events_v1_events, 4);
 
 /**
  * @generated from message chirp.events.v1.TweetDeleted
@@ -225,7 +276,7 @@ export type TweetDeleted = Message<"chirp.events.v1.TweetDeleted"> & {
  * Use `create(TweetDeletedSchema)` to create a new message.
  */
 export const TweetDeletedSchema: GenMessage<TweetDeleted> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 4);
+  messageDesc(file_chirp_events_v1_events, 5);
 
 /**
  * A user liked a tweet: always an original, never a retweet entry. Liking again announces nothing.
@@ -254,7 +305,7 @@ export type TweetLiked = Message<"chirp.events.v1.TweetLiked"> & {
  * Use `create(TweetLikedSchema)` to create a new message.
  */
 export const TweetLikedSchema: GenMessage<TweetLiked> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 5);
+  messageDesc(file_chirp_events_v1_events, 6);
 
 /**
  * A user took a like back. Consumers order a pair's likes and unlikes by their times.
@@ -283,7 +334,7 @@ export type TweetUnliked = Message<"chirp.events.v1.TweetUnliked"> & {
  * Use `create(TweetUnlikedSchema)` to create a new message.
  */
 export const TweetUnlikedSchema: GenMessage<TweetUnliked> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 6);
+  messageDesc(file_chirp_events_v1_events, 7);
 
 /**
  * @generated from message chirp.events.v1.UserFollowed
@@ -310,7 +361,7 @@ export type UserFollowed = Message<"chirp.events.v1.UserFollowed"> & {
  * Use `create(UserFollowedSchema)` to create a new message.
  */
 export const UserFollowedSchema: GenMessage<UserFollowed> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 7);
+  messageDesc(file_chirp_events_v1_events, 8);
 
 /**
  * @generated from message chirp.events.v1.UserUnfollowed
@@ -337,5 +388,5 @@ export type UserUnfollowed = Message<"chirp.events.v1.UserUnfollowed"> & {
  * Use `create(UserUnfollowedSchema)` to create a new message.
  */
 export const UserUnfollowedSchema: GenMessage<UserUnfollowed> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 8);
+  messageDesc(file_chirp_events_v1_events, 9);
 

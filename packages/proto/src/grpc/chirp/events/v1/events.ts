@@ -30,6 +30,7 @@ export interface Event {
     | { $case: "userUnfollowed"; value: UserUnfollowed }
     | { $case: "tweetLiked"; value: TweetLiked }
     | { $case: "tweetUnliked"; value: TweetUnliked }
+    | { $case: "userProfileChanged"; value: UserProfileChanged }
     | undefined;
 }
 
@@ -41,6 +42,19 @@ export interface UserCreated {
 
 export interface UserDeleted {
   userId: string;
+}
+
+/**
+ * A user changed their public profile. It carries the whole profile as of updated_at, which only
+ * grows for an account, so a consumer keeps the profile with the newest updated_at.
+ */
+export interface UserProfileChanged {
+  userId: string;
+  username: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+  updatedAt: Date | undefined;
 }
 
 /** A post, reply or retweet was created. */
@@ -125,6 +139,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "tweetUnliked":
         TweetUnliked.encode(message.payload.value, writer.uint32(138).fork()).join();
+        break;
+      case "userProfileChanged":
+        UserProfileChanged.encode(message.payload.value, writer.uint32(146).fork()).join();
         break;
     }
     return writer;
@@ -223,6 +240,17 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "tweetUnliked", value: TweetUnliked.decode(reader, reader.uint32()) };
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.payload = {
+              $case: "userProfileChanged",
+              value: UserProfileChanged.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -275,6 +303,10 @@ export const Event: MessageFns<Event> = {
         ? { $case: "tweetUnliked", value: TweetUnliked.fromJSON(object.tweetUnliked) }
         : isSet(object.tweet_unliked)
         ? { $case: "tweetUnliked", value: TweetUnliked.fromJSON(object.tweet_unliked) }
+        : isSet(object.userProfileChanged)
+        ? { $case: "userProfileChanged", value: UserProfileChanged.fromJSON(object.userProfileChanged) }
+        : isSet(object.user_profile_changed)
+        ? { $case: "userProfileChanged", value: UserProfileChanged.fromJSON(object.user_profile_changed) }
         : undefined,
     };
   },
@@ -303,6 +335,8 @@ export const Event: MessageFns<Event> = {
       obj.tweetLiked = TweetLiked.toJSON(message.payload.value);
     } else if (message.payload?.$case === "tweetUnliked") {
       obj.tweetUnliked = TweetUnliked.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "userProfileChanged") {
+      obj.userProfileChanged = UserProfileChanged.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -360,6 +394,15 @@ export const Event: MessageFns<Event> = {
       case "tweetUnliked": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "tweetUnliked", value: TweetUnliked.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "userProfileChanged": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = {
+            $case: "userProfileChanged",
+            value: UserProfileChanged.fromPartial(object.payload.value),
+          };
         }
         break;
       }
@@ -546,6 +589,171 @@ export const UserDeleted: MessageFns<UserDeleted> = {
   fromPartial<I extends Exact<DeepPartial<UserDeleted>, I>>(object: I): UserDeleted {
     const message = createBaseUserDeleted();
     message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseUserProfileChanged(): UserProfileChanged {
+  return { userId: "", username: "", displayName: "", bio: "", avatarUrl: "", updatedAt: undefined };
+}
+
+export const UserProfileChanged: MessageFns<UserProfileChanged> = {
+  encode(message: UserProfileChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.username !== "") {
+      writer.uint32(18).string(message.username);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    if (message.bio !== "") {
+      writer.uint32(34).string(message.bio);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(42).string(message.avatarUrl);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserProfileChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserProfileChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bio = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserProfileChanged {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      bio: isSet(object.bio) ? globalThis.String(object.bio) : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UserProfileChanged): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.bio !== "") {
+      obj.bio = message.bio;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UserProfileChanged>, I>>(base?: I): UserProfileChanged {
+    return UserProfileChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UserProfileChanged>, I>>(object: I): UserProfileChanged {
+    const message = createBaseUserProfileChanged();
+    message.userId = object.userId ?? "";
+    message.username = object.username ?? "";
+    message.displayName = object.displayName ?? "";
+    message.bio = object.bio ?? "";
+    message.avatarUrl = object.avatarUrl ?? "";
+    message.updatedAt = object.updatedAt ?? undefined;
     return message;
   },
 };
