@@ -3,12 +3,11 @@ import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { GraphServiceService } from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import { warnAboutFallbacks, type GraphConfig } from "./config.js";
 import { Graph } from "./domain/graph.js";
 import type { GraphRepository } from "./domain/ports.js";
 import { consumeUserEvents, graphEvents } from "./events.js";
-import { graphHandlers } from "./grpc/handlers.js";
+import { GraphService, graphHandlers } from "./grpc/handlers.js";
 import { InMemoryGraphRepository } from "./storage/memory.js";
 import { MongoGraphRepository } from "./storage/mongo.js";
 
@@ -35,7 +34,7 @@ export async function startGraph(config: GraphConfig, overrides: GraphOverrides 
   const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
   warnAboutFallbacks(config, log);
   const lifecycle = new Lifecycle(log);
-  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [GraphServiceService], log });
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [GraphService], log });
   try {
     let repository: GraphRepository;
     let outbox: OutboxStore;
@@ -73,7 +72,7 @@ export async function startGraph(config: GraphConfig, overrides: GraphOverrides 
 
     // Registered last so it stops first: calls drain while storage and the bus are still there.
     lifecycle.onStop("gRPC server", () => server.shutdown());
-    server.activate(GraphServiceService, bindService(GraphServiceService, graphHandlers(graph), log));
+    server.activate(GraphService, bindService(GraphService, graphHandlers(graph), log));
     log.info({ port: server.port }, "graph service ready");
 
     return { port: server.port, relay, bus, stop: () => lifecycle.stop() };

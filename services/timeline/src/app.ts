@@ -3,7 +3,6 @@ import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import { warnAboutFallbacks, type TimelineConfig } from "./config.js";
@@ -13,7 +12,7 @@ import { LiveTimelines } from "./domain/live.js";
 import type { TimelineStore } from "./domain/ports.js";
 import { TweetCards } from "./domain/tweet-cards.js";
 import { consumeTimelineEvents, pushNewPosts } from "./events.js";
-import { timelineHandlers } from "./grpc/handlers.js";
+import { TimelineService, timelineHandlers } from "./grpc/handlers.js";
 import { projectionFirst } from "./hydration.js";
 import { InMemoryTimelineStore } from "./storage/memory.js";
 import { MongoTimelineStore } from "./storage/mongo.js";
@@ -48,7 +47,7 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
   const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
   warnAboutFallbacks(config, log);
   const lifecycle = new Lifecycle(log);
-  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [TimelineServiceService], log });
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [TimelineService], log });
   try {
     let store: TimelineStore;
     if (config.mongo) {
@@ -97,7 +96,7 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
     // Registered after the server so it stops before it: open streams end at once instead of
     // holding the drain until its deadline.
     lifecycle.onStop("live streams", () => live.close());
-    server.activate(TimelineServiceService, bindService(TimelineServiceService, timelineHandlers(home, live, (ctx) => projectionFirst(cards, ctx.callerId, upstream.forCall(ctx))), log));
+    server.activate(TimelineService, bindService(TimelineService, timelineHandlers(home, live, (ctx) => projectionFirst(cards, ctx.callerId, upstream.forCall(ctx))), log));
     log.info({ port: server.port, consumer: config.consumerName }, "timeline service ready");
 
     return { port: server.port, bus, stop: () => lifecycle.stop() };

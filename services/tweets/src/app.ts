@@ -3,12 +3,11 @@ import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { TweetsServiceService } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { warnAboutFallbacks, type TweetsConfig } from "./config.js";
 import type { TweetRepository } from "./domain/ports.js";
 import { Tweets } from "./domain/tweets.js";
 import { consumeEvents, tweetEvents, TWEETS_CONSUMER } from "./events.js";
-import { tweetsHandlers } from "./grpc/handlers.js";
+import { TweetsService, tweetsHandlers } from "./grpc/handlers.js";
 import { InMemoryTweetRepository } from "./storage/memory.js";
 import { MongoTweetRepository } from "./storage/mongo.js";
 
@@ -37,7 +36,7 @@ export async function startTweets(config: TweetsConfig, overrides: TweetsOverrid
   const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
   warnAboutFallbacks(config, log);
   const lifecycle = new Lifecycle(log);
-  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [TweetsServiceService], log });
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [TweetsService], log });
   try {
     let repository: TweetRepository;
     let outbox: OutboxStore;
@@ -74,7 +73,7 @@ export async function startTweets(config: TweetsConfig, overrides: TweetsOverrid
     lifecycle.onStop("event consumer", () => consumer.stop());
     // Registered last so it stops first: calls drain while storage and the bus are still there.
     lifecycle.onStop("gRPC server", () => server.shutdown());
-    server.activate(TweetsServiceService, bindService(TweetsServiceService, tweetsHandlers(tweets), log));
+    server.activate(TweetsService, bindService(TweetsService, tweetsHandlers(tweets), log));
     log.info({ port: server.port }, "tweets service ready");
 
     return { port: server.port, relay, bus, stop: () => lifecycle.stop() };

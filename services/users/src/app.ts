@@ -14,13 +14,12 @@ import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { UsersServiceService } from "@chirp/proto/grpc/chirp/users/v1/users";
 import { warnAboutFallbacks, type UsersConfig } from "./config.js";
 import { ScryptPasswordHasher } from "./domain/passwords.js";
 import type { UserRepository } from "./domain/ports.js";
 import { Users } from "./domain/users.js";
 import { userEvents } from "./events.js";
-import { usersHandlers } from "./grpc/handlers.js";
+import { UsersService, usersHandlers } from "./grpc/handlers.js";
 import { InMemoryUserRepository } from "./storage/memory.js";
 import { MongoUserRepository } from "./storage/mongo.js";
 
@@ -50,7 +49,7 @@ export async function startUsers(config: UsersConfig, overrides: UsersOverrides 
   const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
   warnAboutFallbacks(config, log);
   const lifecycle = new Lifecycle(log);
-  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [UsersServiceService], log });
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [UsersService], log });
   try {
     let repository: UserRepository;
     let outbox: OutboxStore;
@@ -103,7 +102,7 @@ export async function startUsers(config: UsersConfig, overrides: UsersOverrides 
     });
     // Registered last so it stops first: calls drain while storage and the bus are still there.
     lifecycle.onStop("gRPC server", () => server.shutdown());
-    server.activate(UsersServiceService, bindService(UsersServiceService, usersHandlers(users), log));
+    server.activate(UsersService, bindService(UsersService, usersHandlers(users), log));
     log.info({ port: server.port }, "users service ready");
 
     return { port: server.port, publicKey: tokens.publicKey, relay, bus, stop: () => lifecycle.stop() };

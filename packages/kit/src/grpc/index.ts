@@ -7,4 +7,5 @@ export * from "./context.js";
 export * from "./health-client.js";
 export * from "./metadata.js";
 export * from "./server.js";
+export * from "./single-copy-writer.js";
 export * from "./status.js";

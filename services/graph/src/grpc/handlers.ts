@@ -1,9 +1,22 @@
-import type { ServiceHandlers } from "@chirp/kit/grpc";
-import type { FollowEdge, GraphServiceService } from "@chirp/proto/grpc/chirp/graph/v1/graph";
+import { singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
+import {
+  GraphServiceService,
+  ListFollowerIdsResponse,
+  ListFollowersResponse,
+  ListFollowingResponse,
+  type FollowEdge,
+} from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import type { Graph } from "../domain/graph.js";
 import type { FollowListEntry } from "../domain/model.js";
 
 const toEdge = (entry: FollowListEntry): FollowEdge => ({ userId: entry.userId, followedAt: entry.followedAt });
+
+/** The service as served: the responses that carry lists are encoded in a single copy. */
+export const GraphService = singleCopyResponses(GraphServiceService, {
+  listFollowers: ListFollowersResponse,
+  listFollowing: ListFollowingResponse,
+  listFollowerIds: ListFollowerIdsResponse,
+});
 
 /** `chirp.graph.v1.GraphService` over the domain: translation only, no rules. */
 export function graphHandlers(graph: Graph): ServiceHandlers<typeof GraphServiceService> {

@@ -1,5 +1,11 @@
-import type { CallContext, ServiceHandlers } from "@chirp/kit/grpc";
-import type { TimelineItem as TimelineItemMessage, TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
+import { singleCopyResponses, type CallContext, type ServiceHandlers } from "@chirp/kit/grpc";
+import {
+  GetHomeTimelineResponse,
+  GetHomeTimelineUpdatesResponse,
+  StreamHomeTimelineResponse,
+  TimelineServiceService,
+  type TimelineItem as TimelineItemMessage,
+} from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { HomeTimelines } from "../domain/home.js";
@@ -15,6 +21,12 @@ const toMessage = (item: TimelineItem<Tweet, User>): TimelineItemMessage => ({
   createdAt: item.createdAt,
 });
 
+/** The service as served: every response is a page of items, encoded in a single copy. */
+export const TimelineService = singleCopyResponses(TimelineServiceService, {
+  getHomeTimeline: GetHomeTimelineResponse,
+  getHomeTimelineUpdates: GetHomeTimelineUpdatesResponse,
+  streamHomeTimeline: StreamHomeTimelineResponse,
+});
 
 /** `chirp.timeline.v1.TimelineService` over the domain: translation only, no rules. */
 export function timelineHandlers(

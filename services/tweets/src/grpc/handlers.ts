@@ -1,5 +1,13 @@
-import type { ServiceHandlers } from "@chirp/kit/grpc";
-import type { Tweet as TweetMessage, TweetsServiceService } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import { singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
+import {
+  BatchGetTweetsResponse,
+  ListLikersResponse,
+  ListRepliesResponse,
+  ListUserTweetsResponse,
+  SearchTweetsResponse,
+  TweetsServiceService,
+  type Tweet as TweetMessage,
+} from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { TweetView } from "../domain/model.js";
 import type { Page, Tweets } from "../domain/tweets.js";
 
@@ -21,6 +29,15 @@ const toMessage = (tweet: TweetView): TweetMessage => ({
 });
 
 const toTweetPage = (page: Page<TweetView>) => ({ tweets: page.items.map(toMessage), nextPageToken: page.nextPageToken });
+
+/** The service as served: the responses that carry pages of tweets or people are encoded in a single copy. */
+export const TweetsService = singleCopyResponses(TweetsServiceService, {
+  batchGetTweets: BatchGetTweetsResponse,
+  listUserTweets: ListUserTweetsResponse,
+  listReplies: ListRepliesResponse,
+  listLikers: ListLikersResponse,
+  searchTweets: SearchTweetsResponse,
+});
 
 /** `chirp.tweets.v1.TweetsService` over the domain: translation only, no rules. */
 export function tweetsHandlers(tweets: Tweets): ServiceHandlers<typeof TweetsServiceService> {

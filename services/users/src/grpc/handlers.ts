@@ -1,6 +1,6 @@
-import type { ServiceHandlers } from "@chirp/kit/grpc";
+import { singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
 import { invalidArgument } from "@chirp/kit";
-import type { User as UserMessage, UsersServiceService } from "@chirp/proto/grpc/chirp/users/v1/users";
+import { BatchGetUsersResponse, SearchUsersResponse, UsersServiceService, type User as UserMessage } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { User } from "../domain/model.js";
 import type { Users } from "../domain/users.js";
 
@@ -13,6 +13,12 @@ const toMessage = (user: User): UserMessage => ({
   createdAt: user.createdAt,
   updatedAt: user.updatedAt,
   email: user.email,
+});
+
+/** The service as served: the responses that carry lists of people are encoded in a single copy. */
+export const UsersService = singleCopyResponses(UsersServiceService, {
+  batchGetUsers: BatchGetUsersResponse,
+  searchUsers: SearchUsersResponse,
 });
 
 /** `chirp.users.v1.UsersService` over the domain: translation only, no rules. */
