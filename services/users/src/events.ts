@@ -8,5 +8,20 @@ export const userEvents: UserEvents = {
       { $case: "userCreated", value: { userId: account.id, username: account.username, displayName: account.displayName } },
       account.createdAt,
     ),
+  profileChanged: (account) =>
+    eventMessage(
+      {
+        $case: "userProfileChanged",
+        value: {
+          userId: account.id,
+          username: account.username,
+          displayName: account.displayName,
+          bio: account.bio,
+          avatarUrl: account.avatarUrl,
+          updatedAt: account.updatedAt,
+        },
+      },
+      account.updatedAt,
+    ),
   deleted: (userId, at) => eventMessage({ $case: "userDeleted", value: { userId } }, at),
 };

@@ -81,6 +81,41 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
     }
   });
 
+  it("publishes a UserProfileChanged carrying the profile as updated", async () => {
+    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL }), { log });
+    const client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    try {
+      const { user } = await unary(client, client.createUser, newUser());
+      // As above: the relay finishes with UserCreated before the update writes the same document (FerretDB).
+      await eventually(() => expect(receivedFor(user!.id)).toHaveLength(1), 15_000);
+      const self = new Metadata();
+      self.set(CALLER_ID_KEY, user!.id);
+      const { user: updated } = await unary(
+        client,
+        client.updateUser,
+        { user: { ...user!, displayName: "Renamed Person", bio: "ignored" }, updateMask: ["display_name"] },
+        self,
+      );
+
+      const [, changed] = await eventually(() => {
+        const mine = receivedFor(user!.id);
+        expect(mine).toHaveLength(2);
+        return mine;
+      }, 15_000);
+      expect(changed!.subject).toBe("chirp.users.user_profile_changed");
+      const event = decodeEvent(changed!.data);
+      expect(changed!.id).toBe(event.id);
+      expect(event.payload).toEqual({
+        $case: "userProfileChanged",
+        value: { userId: user!.id, username: user!.username, displayName: "Renamed Person", bio: "", avatarUrl: "", updatedAt: updated!.updatedAt },
+      });
+      expect(updated!.updatedAt!.getTime()).toBeGreaterThan(user!.updatedAt!.getTime());
+    } finally {
+      client.close();
+      await app.stop();
+    }
+  });
+
   it("loses nothing when the process dies between the database write and the publish", async () => {
     // A process that saved the account and died before its relay ran: nothing was published.
     const { repository, users } = await domainWithoutRelay();

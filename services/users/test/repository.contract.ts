@@ -30,6 +30,14 @@ function account(overrides: Partial<Account> = {}): Account {
 }
 
 const created = (a: Account): BusMessage => eventMessage({ $case: "userCreated", value: { userId: a.id, username: a.username, displayName: a.displayName } });
+const profileChanged = (a: Account): BusMessage =>
+  eventMessage(
+    {
+      $case: "userProfileChanged",
+      value: { userId: a.id, username: a.username, displayName: a.displayName, bio: a.bio, avatarUrl: a.avatarUrl, updatedAt: a.updatedAt },
+    },
+    a.updatedAt,
+  );
 const deleted = (a: Account): BusMessage => eventMessage({ $case: "userDeleted", value: { userId: a.id } });
 
 /**
@@ -56,7 +64,7 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     expect(await repository.findById(newId())).toBeUndefined();
     expect(await repository.findByUsername("no_such_user")).toBeUndefined();
     expect(await repository.findByEmail("nobody@nowhere.example")).toBeUndefined();
-    expect(await repository.update(newId(), { bio: "x" }, new Date())).toBeUndefined();
+    expect(await repository.update(newId(), new Date(), { bio: "x" }, new Date(), [])).toBe("missing");
     expect(await repository.delete(newId(), [])).toBe(false);
   });
 
@@ -100,9 +108,34 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     const a = account();
     await repository.create(a, []);
     const at = new Date(a.updatedAt.getTime() + 5_000);
-    const updated = await repository.update(a.id, { bio: "new bio", displayName: "New" }, at);
+    const updated = await repository.update(a.id, a.updatedAt, { bio: "new bio", displayName: "New" }, at, []);
     expect(updated).toEqual({ ...a, bio: "new bio", displayName: "New", updatedAt: at });
     expect(await repository.findById(a.id)).toEqual(updated);
+  });
+
+  it("updates only the version expected, recording its events in the same write", async () => {
+    const a = account();
+    const creation = created(a);
+    await repository.create(a, [creation]);
+    const first = { ...a, bio: "first", updatedAt: new Date(a.updatedAt.getTime() + 1) };
+    const second = { ...a, bio: "second", updatedAt: new Date(a.updatedAt.getTime() + 2) };
+    const subjectsOf = async () => (await outbox.pending(100)).filter((p) => p.ownerId === a.id).map((p) => p.message.subject);
+
+    const olderThanStored = new Date(a.updatedAt.getTime() - 1);
+    expect(await repository.update(a.id, olderThanStored, { bio: "first" }, first.updatedAt, [profileChanged(first)])).toBe("stale");
+    expect(await repository.findById(a.id)).toEqual(a);
+    expect(await subjectsOf()).toEqual(["chirp.users.user_created"]);
+
+    const announcement = profileChanged(first);
+    expect(await repository.update(a.id, a.updatedAt, { bio: "first" }, first.updatedAt, [announcement])).toEqual(first);
+    const pending = (await outbox.pending(100)).filter((p) => p.ownerId === a.id);
+    expect(pending.map((p) => p.message.id)).toEqual([creation.id, announcement.id]);
+    expect(Buffer.from(pending[1]!.message.data)).toEqual(Buffer.from(announcement.data));
+
+    // A writer that read the account before the update above lost the race: nothing of its own is saved.
+    expect(await repository.update(a.id, a.updatedAt, { bio: "second" }, second.updatedAt, [profileChanged(second)])).toBe("stale");
+    expect(await repository.findById(a.id)).toEqual(first);
+    expect(await subjectsOf()).toEqual(["chirp.users.user_created", "chirp.users.user_profile_changed"]);
   });
 
   it("records events with the write and hands them to the relay in order", async () => {
@@ -122,7 +155,7 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     expect((await outbox.pending(100)).filter((p) => p.ownerId === a.id)).toEqual([]);
   });
 
-  it("hides a deleted account at once and frees its username and email", async () => {
+  it("hides a deleted account at once, frees its username and email and updates it no more", async () => {
     const a = account();
     await repository.create(a, []);
     expect(await repository.delete(a.id, [deleted(a)])).toBe(true);
@@ -130,7 +163,9 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     expect(await repository.findByUsername(a.username)).toBeUndefined();
     expect(await repository.findByIds([a.id])).toEqual([]);
     expect(await repository.listByUsernamePrefix(a.username.toLowerCase(), undefined, 10)).toEqual([]);
-    expect(await repository.update(a.id, { bio: "x" }, new Date())).toBeUndefined();
+    const late = { ...a, bio: "x", updatedAt: new Date(a.updatedAt.getTime() + 1) };
+    expect(await repository.update(a.id, a.updatedAt, { bio: "x" }, late.updatedAt, [profileChanged(late)])).toBe("missing");
+    expect((await outbox.pending(100)).filter((p) => p.ownerId === a.id).map((p) => p.message.subject)).toEqual(["chirp.users.user_deleted"]);
     expect(await repository.delete(a.id, [deleted(a)])).toBe(false);
 
     const successor = account({ username: a.username, email: a.email });

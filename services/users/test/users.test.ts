@@ -1,10 +1,23 @@
 import { newId } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
+import type { UserProfileChanged } from "@chirp/proto/grpc/chirp/events/v1/events";
 import { domainFailure } from "@chirp/testing";
+import type { Account } from "../src/domain/model.js";
 import type { PasswordHasher } from "../src/domain/passwords.js";
 import { ADMIN_ROLE } from "../src/domain/users.js";
 import { domainWithMemory, newUser, TEST_HASH_COST } from "./fixtures.js";
 import { ScryptPasswordHasher } from "../src/domain/passwords.js";
+import { InMemoryUserRepository } from "../src/storage/memory.js";
+
+/** The public profile a UserProfileChanged must carry for a saved account. */
+const profileOf = (account: Account): UserProfileChanged => ({
+  userId: account.id,
+  username: account.username,
+  displayName: account.displayName,
+  bio: account.bio,
+  avatarUrl: account.avatarUrl,
+  updatedAt: account.updatedAt,
+});
 
 describe("Users domain", () => {
   it("registers an account, hashes the password and records a UserCreated event", async () => {
@@ -174,6 +187,103 @@ describe("Users domain", () => {
     const longBio = await domainFailure(users.updateUser(ann.id, { ...changes, bio: "x".repeat(161) }, ["bio"]));
     expect(longBio.message).toMatch(/^user\.bio: /);
     expect((await users.getUser(ann.id)).bio).toBe("Hello 👋");
+  });
+
+  it("announces an update with a UserProfileChanged holding the profile as saved", async () => {
+    const recorded = jest.fn();
+    const { users, repository } = await domainWithMemory({ onEventsRecorded: recorded });
+    const ann = await users.createUser(newUser({ displayName: "Ann" }));
+    recorded.mockClear();
+
+    const updated = await users.updateUser(ann.id, { id: ann.id, displayName: "Ann B", bio: "Hi", avatarUrl: "" }, ["display_name", "bio"]);
+    expect(recorded).toHaveBeenCalledTimes(1);
+    const stored = await repository.findById(ann.id);
+    expect(updated.updatedAt).toEqual(stored!.updatedAt);
+
+    const mine = (await repository.pending(10)).filter((p) => p.ownerId === ann.id);
+    expect(mine.map((p) => p.message.subject)).toEqual(["chirp.users.user_created", "chirp.users.user_profile_changed"]);
+    const event = decodeEvent(mine[1]!.message.data);
+    expect(event.id).toBe(mine[1]!.message.id);
+    expect(event.occurredAt).toEqual(stored!.updatedAt);
+    expect(event.payload).toEqual({ $case: "userProfileChanged", value: profileOf(stored!) });
+  });
+
+  it("makes updated_at grow with every update, even within one millisecond", async () => {
+    const instant = new Date("2030-01-01T00:00:00.000Z");
+    const { users, repository } = await domainWithMemory({ clock: () => instant });
+    const ann = await users.createUser(newUser());
+
+    const first = await users.updateUser(ann.id, { id: ann.id, displayName: "", bio: "one", avatarUrl: "" }, ["bio"]);
+    const second = await users.updateUser(ann.id, { id: ann.id, displayName: "", bio: "two", avatarUrl: "" }, ["bio"]);
+    expect(first.updatedAt.getTime()).toBe(instant.getTime() + 1);
+    expect(second.updatedAt.getTime()).toBe(instant.getTime() + 2);
+
+    const announced = (await repository.pending(10))
+      .filter((p) => p.ownerId === ann.id)
+      .map((p) => decodeEvent(p.message.data).payload)
+      .flatMap((payload) => (payload?.$case === "userProfileChanged" ? [payload.value] : []));
+    expect(announced.map((p) => [p.bio, p.updatedAt?.getTime()])).toEqual([
+      ["one", instant.getTime() + 1],
+      ["two", instant.getTime() + 2],
+    ]);
+  });
+
+  it("announces concurrent updates so that the last event matches the saved profile", async () => {
+    const { users, repository } = await domainWithMemory();
+    const ann = await users.createUser(newUser());
+    const base = { id: ann.id, displayName: "Ann C", bio: "Concurrent", avatarUrl: "https://img.example.org/c.png" };
+    const update = jest.spyOn(repository, "update");
+
+    await Promise.all([
+      users.updateUser(ann.id, base, ["display_name"]),
+      users.updateUser(ann.id, base, ["bio"]),
+      users.updateUser(ann.id, base, ["avatar_url"]),
+    ]);
+    // All three read the same account, so all but one had to read it again and retry.
+    expect(update.mock.calls.length).toBeGreaterThan(3);
+    const stored = await repository.findById(ann.id);
+    expect(stored).toMatchObject({ displayName: "Ann C", bio: "Concurrent", avatarUrl: "https://img.example.org/c.png" });
+
+    const changes = (await repository.pending(10))
+      .filter((p) => p.ownerId === ann.id && p.message.subject === "chirp.users.user_profile_changed")
+      .map((p) => decodeEvent(p.message.data).payload?.value as UserProfileChanged);
+    expect(changes).toHaveLength(3);
+    expect(changes.at(-1)).toEqual(profileOf(stored!));
+    const times = changes.map((c) => c.updatedAt!.getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(new Set(times).size).toBe(3);
+  });
+
+  it("gives up with ABORTED, having written nothing, when the profile keeps changing under an update", async () => {
+    const repository = new InMemoryUserRepository();
+    const { users } = await domainWithMemory({ repository });
+    const ann = await users.createUser(newUser());
+    const update = jest.spyOn(repository, "update").mockResolvedValue("stale");
+
+    const failure = await domainFailure(users.updateUser(ann.id, { id: ann.id, displayName: "", bio: "lost", avatarUrl: "" }, ["bio"]));
+    expect(failure.code).toBe("ABORTED");
+    expect(failure.message).toMatch(/^user: .*retry$/);
+    expect(update).toHaveBeenCalledTimes(5);
+    update.mockRestore();
+    expect((await repository.findById(ann.id))?.bio).toBe("");
+    expect((await repository.pending(10)).filter((p) => p.ownerId === ann.id)).toHaveLength(1);
+  });
+
+  it("answers NOT_FOUND when the account is deleted between reading and writing it", async () => {
+    const repository = new InMemoryUserRepository();
+    const { users } = await domainWithMemory({ repository });
+    const ann = await users.createUser(newUser());
+    const findById = repository.findById.bind(repository);
+    jest.spyOn(repository, "findById").mockImplementationOnce(async (id) => {
+      const found = await findById(id);
+      await users.deleteUser(ann.id, ann.id);
+      return found;
+    });
+
+    const failure = await domainFailure(users.updateUser(ann.id, { id: ann.id, displayName: "", bio: "late", avatarUrl: "" }, ["bio"]));
+    expect([failure.code, failure.field]).toEqual(["NOT_FOUND", "user.id"]);
+    const events = (await repository.pending(10)).filter((p) => p.ownerId === ann.id).map((p) => p.message.subject);
+    expect(events).toEqual(["chirp.users.user_created", "chirp.users.user_deleted"]);
   });
 
   it("deletes only the caller's own account, frees its names and records UserDeleted", async () => {

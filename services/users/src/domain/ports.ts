@@ -20,15 +20,24 @@ export interface UserRepository {
    * lower-cased username order, at most `limit` of them.
    */
   listByUsernamePrefix(prefix: string, after: string | undefined, limit: number): Promise<Account[]>;
-  /** Applies the changes; undefined when there is no such account. */
-  update(id: string, changes: ProfileChanges, updatedAt: Date): Promise<Account | undefined>;
+  /**
+   * Applies the changes, sets `updatedAt` and records the events, all in one atomic write, only if
+   * the account's `updatedAt` is still `expectedUpdatedAt`. Answers the account as saved, "stale"
+   * when it has changed since (nothing is written), "missing" when there is no such account.
+   */
+  update(id: string, expectedUpdatedAt: Date, changes: ProfileChanges, updatedAt: Date, events: BusMessage[]): Promise<Account | NotUpdated>;
   /** Removes the account (its username and email become free) and records the events; false when there is none. */
   delete(id: string, events: BusMessage[]): Promise<boolean>;
 }
 
+/** Why a conditional update wrote nothing. */
+export type NotUpdated = "stale" | "missing";
+
 /** Builds the event messages that announce account changes. */
 export interface UserEvents {
   created(account: Account): BusMessage;
+  /** The whole public profile as of `account.updatedAt`. */
+  profileChanged(account: Account): BusMessage;
   deleted(userId: string, at: Date): BusMessage;
 }
 

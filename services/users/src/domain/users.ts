@@ -1,5 +1,5 @@
-import { decodePageToken, encodePageToken, newId, notFound, pageSize, permissionDenied, takePage, unauthenticated } from "@chirp/kit";
-import { emailKey, usernameKey, type Account, type User } from "./model.js";
+import { decodePageToken, DomainError, encodePageToken, newId, notFound, pageSize, permissionDenied, takePage, unauthenticated } from "@chirp/kit";
+import { emailKey, usernameKey, type Account, type ProfileChanges, type User } from "./model.js";
 import type { PasswordHasher } from "./passwords.js";
 import type { TokenIssuer, UserEvents, UserRepository } from "./ports.js";
 import * as valid from "./validation.js";
@@ -37,6 +37,9 @@ export interface LoginResult {
 }
 
 export const ADMIN_ROLE = "admin";
+
+/** How often an update reads the account again after a concurrent update of it got in first. */
+const UPDATE_ATTEMPTS = 5;
 
 const isUsernameCursor = (value: unknown): value is string => typeof value === "string";
 
@@ -133,21 +136,34 @@ export class Users {
     };
   }
 
+  /**
+   * Writes the changes only if the account is still as read, together with a UserProfileChanged that
+   * describes exactly the profile written; an update that got in between makes it read and try again.
+   * An update that changes no value is still saved and announced: consumers keep the newest profile anyway.
+   */
   async updateUser(callerId: string, update: UserUpdate, mask: string[] | undefined): Promise<User> {
     const id = valid.userId(update.id, "user.id");
     if (id !== callerId) throw permissionDenied("user.id: you can only update your own profile");
-    const changes: { displayName?: string; bio?: string; avatarUrl?: string } = {};
+    const changes: ProfileChanges = {};
     for (const field of valid.updateMask(mask)) {
       if (field === "display_name") changes.displayName = valid.displayName(update.displayName, "user.display_name");
       if (field === "bio") changes.bio = valid.bio(update.bio, "user.bio");
       if (field === "avatar_url") changes.avatarUrl = valid.avatarUrl(update.avatarUrl, "user.avatar_url");
     }
-    const current = await this.deps.repository.findById(id);
-    if (!current) throw notFound("user.id", `no user has id "${id}"`);
-    if (changes.displayName === "") changes.displayName = current.username;
-    const updated = await this.deps.repository.update(id, changes, this.clock());
-    if (!updated) throw notFound("user.id", `no user has id "${id}"`);
-    return this.view(updated, callerId);
+    for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
+      const current = await this.deps.repository.findById(id);
+      if (!current) throw notFound("user.id", `no user has id "${id}"`);
+      const applied = changes.displayName === "" ? { ...changes, displayName: current.username } : changes;
+      // Consumers keep the profile with the newest updated_at, so it grows even within one millisecond.
+      const updatedAt = new Date(Math.max(this.clock().getTime(), current.updatedAt.getTime() + 1));
+      const next: Account = { ...current, ...applied, updatedAt };
+      const saved = await this.deps.repository.update(id, current.updatedAt, applied, updatedAt, [this.deps.events.profileChanged(next)]);
+      if (saved === "missing") throw notFound("user.id", `no user has id "${id}"`);
+      if (saved === "stale") continue;
+      this.deps.onEventsRecorded?.();
+      return this.view(saved, callerId);
+    }
+    throw new DomainError("ABORTED", `user: the profile changed during each of ${UPDATE_ATTEMPTS} attempts to update it; retry`, "user");
   }
 
   async deleteUser(callerId: string, id: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { alreadyExists, PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
-import type { UserRepository } from "../domain/ports.js";
+import type { NotUpdated, UserRepository } from "../domain/ports.js";
 
 interface Entry {
   account: Account;
@@ -62,10 +62,13 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
       .flatMap(([, id]) => this.live(id) ?? []);
   }
 
-  async update(id: string, changes: ProfileChanges, updatedAt: Date) {
+  async update(id: string, expectedUpdatedAt: Date, changes: ProfileChanges, updatedAt: Date, events: BusMessage[]): Promise<Account | NotUpdated> {
     const entry = this.entries.get(id);
-    if (!entry || entry.deleted) return undefined;
+    if (!entry || entry.deleted) return "missing";
+    if (entry.account.updatedAt.getTime() !== expectedUpdatedAt.getTime()) return "stale";
     entry.account = { ...entry.account, ...changes, updatedAt };
+    entry.outbox.push(...events);
+    this.recorded(id, entry);
     return copy(entry.account);
   }
 

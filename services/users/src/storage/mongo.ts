@@ -2,7 +2,7 @@ import { alreadyExists, type BusMessage } from "@chirp/kit";
 import { duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
 import type { Collection, Db, Filter } from "mongodb";
 import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
-import type { UserRepository } from "../domain/ports.js";
+import type { NotUpdated, UserRepository } from "../domain/ports.js";
 
 interface UserDocument extends WithOutbox {
   username: string;
@@ -113,14 +113,18 @@ export class MongoUserRepository implements UserRepository {
     return docs.map(toAccount);
   }
 
-  async update(id: string, changes: ProfileChanges, updatedAt: Date) {
+  async update(id: string, expectedUpdatedAt: Date, changes: ProfileChanges, updatedAt: Date, events: BusMessage[]): Promise<Account | NotUpdated> {
+    // The filter on updatedAt makes this a compare-and-set on MongoDB. FerretDB v1 does not apply
+    // it atomically: two racing updates of one account can both pass (see README, "Tests").
     const doc = await this.users.findOneAndUpdate(
-      { $and: [{ _id: id }, LIVE] },
-      { $set: { ...changes, updatedAt } },
+      { $and: [{ _id: id, updatedAt: expectedUpdatedAt }, LIVE] },
+      { $set: { ...changes, updatedAt }, $push: { outbox: { $each: storedMessages(events) } } },
       // No projection: FerretDB does not support one on findAndModify.
       { returnDocument: "after" },
     );
-    return doc ? toAccount(doc) : undefined;
+    if (doc) return toAccount(doc);
+    const live = await this.users.countDocuments({ $and: [{ _id: id }, LIVE] }, { limit: 1 });
+    return live > 0 ? "stale" : "missing";
   }
 
   async delete(id: string, events: BusMessage[]): Promise<boolean> {
