@@ -43,6 +43,7 @@ const { MongoTimelineStore } = dist("timeline", "storage/mongo.js");
 const { FanOut } = dist("timeline", "domain/fan-out.js");
 const { HomeTimelines } = dist("timeline", "domain/home.js");
 const { TweetCards } = dist("timeline", "domain/tweet-cards.js");
+const { Profiles } = dist("timeline", "domain/profiles.js");
 const { consumeTimelineEvents } = dist("timeline", "events.js");
 const { projectionFirst } = dist("timeline", "hydration.js");
 
@@ -65,7 +66,7 @@ const FOLLOWER_BATCH_SIZE = 1_000;
 const HOT_PATHS = {
   home: {
     title: "home-timeline read (GetHomeTimeline, a next page, GetHomeTimelineUpdates)",
-    expect: ["timeline.entries", "timeline.followees", "timeline.celebritiesAmong", "timeline.postsBy", "timeline.cards", "timeline.engagement", "timeline.reactionsOf", "users.findByIds"],
+    expect: ["timeline.entries", "timeline.followees", "timeline.celebritiesAmong", "timeline.postsBy", "timeline.cards", "timeline.engagement", "timeline.reactionsOf", "timeline.profiles"],
   },
   profile: {
     title: "a user's tweets (ListUserTweets, two pages)",
@@ -187,15 +188,16 @@ try {
     },
   };
   const cards = new TweetCards(store);
-  // Pages render from the timeline's tweets projection; the tweets service is asked only for what it cannot render.
+  const profiles = new Profiles(store);
+  // Pages render from the timeline's tweets and profiles projections; the tweets and users services are asked only for what they cannot render.
   const hydration = (viewerId) =>
-    projectionFirst(cards, viewerId, {
+    projectionFirst(cards, profiles, viewerId, {
       tweets: async (ids) => (await tweets.batchGetTweets(ids, viewerId)).tweets,
       profiles: async (ids) => (await users.batchGetUsers(ids, viewerId)).users,
     });
   await consumeUserEvents(bus, "graph", graph);
   await consumeTweetsEvents(bus, tweets, "tweets");
-  await consumeTimelineEvents(bus, "timeline", fanOut, cards, () => followerDirectory);
+  await consumeTimelineEvents(bus, "timeline", fanOut, cards, profiles, () => followerDirectory);
 
   /**
    * Waits until every relay pass the services started is over, events handled downstream included.

@@ -10,6 +10,7 @@ import { FanOut } from "./domain/fan-out.js";
 import { HomeTimelines } from "./domain/home.js";
 import { LiveTimelines } from "./domain/live.js";
 import type { TimelineStore } from "./domain/ports.js";
+import { Profiles } from "./domain/profiles.js";
 import { TweetCards } from "./domain/tweet-cards.js";
 import { consumeTimelineEvents, pushNewPosts } from "./events.js";
 import { TimelineService, timelineHandlers } from "./grpc/handlers.js";
@@ -78,11 +79,12 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
     const live = new LiveTimelines<Tweet, User>(store, home, log);
 
     const cards = new TweetCards(store);
+    const profiles = new Profiles(store);
 
-    const consumer = await consumeTimelineEvents(bus, config.consumerName, fanOut, cards, (eventId) => upstream.forEvent(eventId));
+    const consumer = await consumeTimelineEvents(bus, config.consumerName, fanOut, cards, profiles, (eventId) => upstream.forEvent(eventId));
     lifecycle.onStop("event consumer", () => consumer.stop());
     // A post pushed live is rendered once for all its readers, as nobody in particular.
-    const newPosts = await pushNewPosts(bus, live, (eventId) => projectionFirst(cards, undefined, upstream.forEvent(eventId)));
+    const newPosts = await pushNewPosts(bus, live, (eventId) => projectionFirst(cards, profiles, undefined, upstream.forEvent(eventId)));
     lifecycle.onStop("live subscription", () => newPosts.stop());
 
     const forget = setInterval(() => {
@@ -96,7 +98,7 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
     // Registered after the server so it stops before it: open streams end at once instead of
     // holding the drain until its deadline.
     lifecycle.onStop("live streams", () => live.close());
-    server.activate(TimelineService, bindService(TimelineService, timelineHandlers(home, live, (ctx) => projectionFirst(cards, ctx.callerId, upstream.forCall(ctx))), log));
+    server.activate(TimelineService, bindService(TimelineService, timelineHandlers(home, live, (ctx) => projectionFirst(cards, profiles, ctx.callerId, upstream.forCall(ctx))), log));
     log.info({ port: server.port, consumer: config.consumerName }, "timeline service ready");
 
     return { port: server.port, bus, stop: () => lifecycle.stop() };

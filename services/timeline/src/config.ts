@@ -17,7 +17,7 @@ export interface TimelineConfig {
   celebrityFollowers: number;
   /** How many of the newest entries each home timeline keeps. */
   timelineLength: number;
-  /** How long public profiles are reused when rendering pages; 0 asks the users service every time. */
+  /** How long public profiles asked of the users service are reused; 0 asks it every time. */
   profileCacheMs: number;
   shutdownDeadlineMs: number;
 }

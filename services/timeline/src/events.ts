@@ -1,13 +1,14 @@
 import { idTime, type Consumer, type EventSubscriber, type LiveSubscriber, type LiveSubscription } from "@chirp/kit";
 import { decodeEvent, EVENT_SUBJECTS } from "@chirp/kit/events";
-import type { Event, TweetCreated } from "@chirp/proto/grpc/chirp/events/v1/events";
+import type { Event, TweetCreated, UserProfileChanged } from "@chirp/proto/grpc/chirp/events/v1/events";
 import type { FanOut } from "./domain/fan-out.js";
 import type { LiveTimelines } from "./domain/live.js";
-import type { CreatedTweet, FollowChange, LikeChange, ProfileView, TweetCard, TweetView } from "./domain/model.js";
-import type { TweetCards } from "./domain/tweet-cards.js";
+import type { CreatedTweet, FollowChange, LikeChange, ProfileCard, ProfileView, TweetCard, TweetView } from "./domain/model.js";
 import type { FollowerDirectory, Hydration } from "./domain/ports.js";
+import type { Profiles } from "./domain/profiles.js";
+import type { TweetCards } from "./domain/tweet-cards.js";
 
-/** What keeps home timelines and the tweets projection in step. */
+/** What keeps home timelines and the tweets and profiles projections in step. */
 export const CONSUMED_SUBJECTS = [
   EVENT_SUBJECTS.tweetCreated,
   EVENT_SUBJECTS.tweetDeleted,
@@ -15,6 +16,8 @@ export const CONSUMED_SUBJECTS = [
   EVENT_SUBJECTS.tweetUnliked,
   EVENT_SUBJECTS.userFollowed,
   EVENT_SUBJECTS.userUnfollowed,
+  EVENT_SUBJECTS.userCreated,
+  EVENT_SUBJECTS.userProfileChanged,
   EVENT_SUBJECTS.userDeleted,
 ];
 
@@ -58,6 +61,23 @@ function tweetCard(value: TweetCreated): TweetCard | undefined {
 /** When a change happened: as its event says, else when the event was recorded. */
 const changedAt = (event: Event, at: Date | undefined): Date => at ?? event.occurredAt ?? idTime(event.id);
 
+/**
+ * The profile UserProfileChanged describes. It does not say when the account was created, but user
+ * ids are made from their creation time; the store keeps UserCreated's time when that came first.
+ */
+function changedProfile(event: Event, value: UserProfileChanged): ProfileCard {
+  const userId = required(value.userId, "user_profile_changed.user_id");
+  return {
+    userId,
+    username: value.username,
+    displayName: value.displayName,
+    bio: value.bio,
+    avatarUrl: value.avatarUrl,
+    createdAt: idTime(userId),
+    updatedAt: changedAt(event, value.updatedAt),
+  };
+}
+
 function likeChange(event: Event, like: { tweetId: string; userId: string }, liking: boolean, at: Date | undefined): LikeChange {
   return {
     tweetId: required(like.tweetId, "tweet_id"),
@@ -79,8 +99,8 @@ function followChange(event: Event, pair: { followerId: string; followeeId: stri
 }
 
 /**
- * The durable consumer that fans out and keeps the tweets projection. Each tweet's card is saved
- * before its fan-out, so an entry a reader can see always has its card. Explicit
+ * The durable consumer that fans out and keeps the tweets and profiles projections. Each tweet's
+ * card is saved before its fan-out, so an entry a reader can see always has its card. Explicit
  * acknowledgement, bounded redelivery and dead letters come from the bus; a malformed event fails
  * every delivery and so ends up dead-lettered.
  * Stopping interrupts a fan-out (its follower listing, or between batches), leaving the event for
@@ -91,6 +111,7 @@ export async function consumeTimelineEvents(
   durable: string,
   fanOut: FanOut,
   cards: TweetCards,
+  profiles: Profiles,
   graphFor: (eventId: string) => FollowerDirectory,
   ackWaitMs = ACK_WAIT_MS,
 ): Promise<Consumer> {
@@ -117,13 +138,22 @@ export async function consumeTimelineEvents(
         return fanOut.followChanged(followChange(event, payload.value, true, payload.value.followedAt));
       case "userUnfollowed":
         return fanOut.followChanged(followChange(event, payload.value, false, payload.value.unfollowedAt));
+      case "userCreated": {
+        const { userId, username, displayName } = payload.value;
+        // Published with the account's creation time: the profile's first version.
+        return profiles.userCreated({ userId: required(userId, "user_created.user_id"), username, displayName, createdAt: changedAt(event, undefined) });
+      }
+      case "userProfileChanged":
+        return profiles.profileChanged(changedProfile(event, payload.value));
       case "userDeleted": {
         const userId = required(payload.value.userId, "user_deleted.user_id");
         await fanOut.userDeleted(userId);
-        return cards.userDeleted(userId);
+        await cards.userDeleted(userId);
+        return profiles.userDeleted(userId);
       }
       default:
-        throw new Error(`unexpected event ${payload?.$case ?? "without payload"} on ${delivery.subject}`);
+        // Every kind of event this build knows is consumed: only one of a newer contract gets here.
+        throw new Error(`unexpected event of an unknown kind on ${delivery.subject}`);
     }
   });
   return {

@@ -39,9 +39,10 @@ const MAX_CACHED_PROFILES = 50_000;
 
 /**
  * gRPC clients of the users, tweets and graph services, bound per request to what they forward.
- * Public profiles are kept for `profileCacheMs`: every page shows a handful of people, mostly the
- * same ones, and a renamed author may show the old name that long. Profiles are the same for
- * every reader; tweets are not (liked/retweeted by me), so tweets are always asked for.
+ * Public profiles (asked only of people the profiles projection does not know) are kept for
+ * `profileCacheMs`: every page shows a handful of people, mostly the same ones, and a renamed
+ * author may show the old name that long. Profiles are the same for every reader; tweets are not
+ * (liked/retweeted by me), so tweets are always asked for.
  */
 export class Upstream {
   private readonly users: UsersServiceClient;

@@ -4,8 +4,9 @@ import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
 import { FanOut } from "../src/domain/fan-out.js";
-import { TweetCards } from "../src/domain/tweet-cards.js";
 import type { TimelineStore } from "../src/domain/ports.js";
+import { Profiles } from "../src/domain/profiles.js";
+import { TweetCards } from "../src/domain/tweet-cards.js";
 import { CONSUMED_SUBJECTS, consumeTimelineEvents } from "../src/events.js";
 import { InMemoryTimelineStore } from "../src/storage/memory.js";
 import { MongoTimelineStore } from "../src/storage/mongo.js";
@@ -43,14 +44,14 @@ describe("a fan-out stopped midway (in-process bus, memory)", () => {
 
     // The listing hangs after the first batch; the process is told to stop meanwhile.
     graph.stallAfterBatches = 1;
-    const first = await consumeTimelineEvents(bus, "timeline", fanOut, new TweetCards(store), () => graph);
+    const first = await consumeTimelineEvents(bus, "timeline", fanOut, new TweetCards(store), new Profiles(store), () => graph);
     await bus.publish(created);
     await eventually(async () => expect(await store.fanOutProgress(tweetId)).toBe("2"));
     await first.stop();
     expect((await store.entries(followers[2]!, {}, 10)).length).toBe(0);
 
     graph.stallAfterBatches = undefined;
-    const second = await consumeTimelineEvents(bus, "timeline", fanOut, new TweetCards(store), () => graph);
+    const second = await consumeTimelineEvents(bus, "timeline", fanOut, new TweetCards(store), new Profiles(store), () => graph);
     try {
       await expectExactlyOneEntryEach(store, [author, ...followers], tweetId);
       expect(graph.listings.map((l) => l.resumeToken)).toEqual([undefined, "2"]);
@@ -65,7 +66,7 @@ describe("a fan-out stopped midway (in-process bus, memory)", () => {
     const store = new InMemoryTimelineStore(800);
     const fanOut = new FanOut(store, { celebrityFollowers: 10_000, timelineLength: 800 });
     const { author, followers, graph, tweetId, created } = scenario();
-    const consumer = await consumeTimelineEvents(bus, "timeline", fanOut, new TweetCards(store), () => graph);
+    const consumer = await consumeTimelineEvents(bus, "timeline", fanOut, new TweetCards(store), new Profiles(store), () => graph);
     try {
       const malformed = eventMessage({ $case: "tweetDeleted", value: { tweetId: "", authorId: author, retweetOfId: "", replyToId: "" } });
       await bus.publish(malformed);
@@ -109,7 +110,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "a fan-out cut off by a crash (JetStre
     // unacknowledged, and its handler never gets any further.
     graph.stallAfterBatches = 1;
     const doomedBus = await JetStreamBus.connect(NATS_URL, "timeline-crash-doomed", log);
-    await consumeTimelineEvents(doomedBus, durable, fanOut, new TweetCards(store), () => graph, ackWaitMs);
+    await consumeTimelineEvents(doomedBus, durable, fanOut, new TweetCards(store), new Profiles(store), () => graph, ackWaitMs);
     await admin.publish(created);
     await eventually(async () => expect(await store.fanOutProgress(tweetId)).toBe("2"), 10_000);
     await doomedBus.connection.close();
@@ -118,7 +119,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "a fan-out cut off by a crash (JetStre
     const restartedBus = await JetStreamBus.connect(NATS_URL, "timeline-crash-restarted", log);
     let restarted: Consumer | undefined;
     try {
-      restarted = await consumeTimelineEvents(restartedBus, durable, fanOut, new TweetCards(store), () => graph, ackWaitMs);
+      restarted = await consumeTimelineEvents(restartedBus, durable, fanOut, new TweetCards(store), new Profiles(store), () => graph, ackWaitMs);
       await expectExactlyOneEntryEach(store, [author, ...followers], tweetId);
       // Other suites publish to the same streams meanwhile: look at this author's listings only.
       const listings = () => graph.listings.filter((l) => l.userId === author).map((l) => l.resumeToken);

@@ -8,15 +8,16 @@ const CELEBRITY_FOLLOWERS = 2;
 
 /**
  * One story through the real users, tweets, graph and timeline services: fan-out, unfollow,
- * delete, a celebrity merged in at read time, and a live stream. `fannedOutEntries` answers how
- * many materialised entries a tweet has, where the storage can be looked at.
+ * delete, a celebrity merged in at read time, a live stream, likes and a rename.
+ * `fannedOutEntries` answers how many materialised entries a tweet has, where the storage can be
+ * looked at.
  */
 function timelineStory(
   services: () => Services,
   fannedOutEntries?: (tweetId: string) => Promise<number>,
   followersRecorded?: (followeeId: string) => Promise<number>,
 ) {
-  it("serves home timelines through fan-out, unfollow, deletion, a celebrity, a live stream and likes", async () => {
+  it("serves home timelines through fan-out, unfollow, deletion, a celebrity, a live stream, likes and a rename", async () => {
     const mesh = services();
     const [a, b, c] = [await mesh.register("a"), await mesh.register("b"), await mesh.register("c")];
     await mesh.follow(b, a);
@@ -84,6 +85,15 @@ function timelineStory(
       expect(asB.tweet).toMatchObject({ id: a3.id, likeCount: "1", retweetCount: "1", replyCount: "1", likedByMe: true, retweetedByMe: false });
       expect(asA.tweet).toMatchObject({ id: a3.id, likeCount: "1", likedByMe: false });
     }, 15_000);
+
+    // A renames themselves: B's timeline shows the new name on every post of A's, through the
+    // timeline's own profiles projection, well within PROFILE_CACHE_MS (10 s): the time a page
+    // asking the users service could go on showing the old name.
+    const renamed = await mesh.rename(a, "A, renamed");
+    await eventually(async () => {
+      const byA = (await mesh.home(b)).items.filter((item) => item.author?.id === a.id);
+      expect(byA.map((item) => [item.tweet?.id, item.author])).toEqual([a3, a3, second].map((tweet) => [tweet.id, { ...renamed, email: "" }]));
+    }, 5_000);
   }, 60_000);
 }
 

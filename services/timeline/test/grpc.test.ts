@@ -113,6 +113,25 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
     expect(new Set(users[0]!.ids)).toEqual(new Set([reader.id, author.id, retweeter.id]));
   });
 
+  it("renders people from its own profiles projection, asking the users service only for those it does not know", async () => {
+    const author = fakes.addUser("announced");
+    await bus.publish(eventMessage({ $case: "userCreated", value: { userId: author.id, username: author.username, displayName: author.displayName } }, author.createdAt));
+    const renamedAt = new Date(author.createdAt!.getTime() + 1_000);
+    await bus.publish(
+      eventMessage({ $case: "userProfileChanged", value: { userId: author.id, username: author.username, displayName: "Announced ✓", bio: "hi", avatarUrl: "", updatedAt: renamedAt } }, renamedAt),
+    );
+    // The reader's account is older than the events the projection was built from.
+    const reader = await readerOf(author);
+    const [theirs, own] = [await post(author.id, "from a known author"), await post(reader.id, "from a stranger to the projection")];
+    await eventually(async () => expect((await page(reader.id)).items.map((i) => [i.id, i.author?.displayName])).toEqual([[own.id, reader.displayName], [theirs.id, "Announced ✓"]]));
+
+    fakes.calls.length = 0;
+    const [mine, known] = (await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, "req-people"))).items;
+    expect(known!.author).toEqual({ ...author, displayName: "Announced ✓", bio: "hi", updatedAt: renamedAt, email: "" });
+    expect(mine!.author).toMatchObject({ id: reader.id, email: "" });
+    expect(fakes.callsTo("BatchGetUsers")).toEqual([{ method: "BatchGetUsers", requestId: "req-people", callerId: reader.id, hasDeadline: false, ids: [reader.id] }]);
+  });
+
   it("shows counts and the reader's own likes and retweets from the events", async () => {
     const [author, fan] = [fakes.addUser("liked"), fakes.addUser("fan")];
     const reader = await readerOf(author);

@@ -137,6 +137,10 @@ function actionsOn(clients: { users: UsersServiceClient; tweets: TweetsServiceCl
     async unfollow(follower: User, followee: User): Promise<void> {
       await unary(clients.graph, clients.graph.unfollow, { followeeId: followee.id }, asCaller(follower.id));
     },
+    async rename(user: User, displayName: string): Promise<User> {
+      const { user: renamed } = await unary(clients.users, clients.users.updateUser, { user: { ...user, displayName }, updateMask: ["display_name"] }, asCaller(user.id));
+      return renamed!;
+    },
     async post(author: User, text: string): Promise<Tweet> {
       const { tweet } = await unary(clients.tweets, clients.tweets.createTweet, { text, replyToId: "", tags: [], idempotencyKey: "" }, asCaller(author.id));
       return tweet!;

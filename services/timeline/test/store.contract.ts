@@ -1,5 +1,5 @@
 import { newId } from "@chirp/kit";
-import type { Entry, FollowChange, LikeChange, Post, TweetCard } from "../src/domain/model.js";
+import type { Entry, FollowChange, LikeChange, Post, ProfileCard, TweetCard } from "../src/domain/model.js";
 import { timelineSlack, type TimelineStore } from "../src/domain/ports.js";
 
 /** The timeline length every store under the contract is opened with. */
@@ -276,6 +276,48 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       await store.removeLikesBy(bob!);
       expect((await store.engagement([kept!])).get(kept!)?.likeCount).toBe(1);
       expect((await store.reactionsOf(carol!, [kept!, post!])).liked).toEqual(new Set([kept]));
+    });
+  });
+
+  describe("the profiles projection", () => {
+    const profile = (userId: string, name: string, updatedAt: number, extra: Partial<ProfileCard> = {}): ProfileCard => ({
+      userId,
+      username: `user_${userId.slice(-6).toLowerCase()}`,
+      displayName: name,
+      bio: "",
+      avatarUrl: "",
+      createdAt: new Date(1_000),
+      updatedAt: new Date(updatedAt),
+      ...extra,
+    });
+    const byId = (profiles: ProfileCard[]) => [...profiles].sort((a, b) => (a.userId < b.userId ? -1 : 1));
+
+    it("keeps each user's newest profile, whatever order they arrive in, and finds them by id", async () => {
+      const [alice, bob, unknown] = ids(3);
+      const created = profile(alice!, "Alice", 1_000);
+      const renamed = profile(alice!, "Alice B. ✓", 3_000, { bio: "writes about birds", avatarUrl: "https://example.org/a.png" });
+      const between = profile(alice!, "Al", 2_000);
+      const bobs = profile(bob!, "Bob", 1_500);
+      // Replays and late arrivals of older profiles come last: they must change nothing.
+      for (const p of [created, renamed, bobs, renamed, between, created]) await store.saveProfile(p);
+      expect(byId(await store.profiles([unknown!, bob!, alice!, alice!]))).toEqual(byId([renamed, bobs]));
+      expect(await store.profiles([])).toEqual([]);
+    });
+
+    it("keeps a user's first createdAt: a profile change does not carry it", async () => {
+      const [alice] = ids(1);
+      await store.saveProfile(profile(alice!, "Alice", 1_000, { createdAt: new Date(1_000) }));
+      await store.saveProfile(profile(alice!, "Alice B.", 2_000, { createdAt: new Date(999) }));
+      expect(await store.profiles([alice!])).toEqual([profile(alice!, "Alice B.", 2_000, { createdAt: new Date(1_000) })]);
+    });
+
+    it("removes a user's profile, and only theirs", async () => {
+      const [alice, bob] = ids(2);
+      await store.saveProfile(profile(alice!, "Alice", 1_000));
+      await store.saveProfile(profile(bob!, "Bob", 1_000));
+      await store.removeProfile(alice!);
+      await store.removeProfile(alice!);
+      expect(await store.profiles([alice!, bob!])).toEqual([profile(bob!, "Bob", 1_000)]);
     });
   });
 

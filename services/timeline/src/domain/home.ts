@@ -32,7 +32,7 @@ const isSinceCursor = (value: unknown): value is string => typeof value === "str
  * The read side. A reader's timeline is their materialised entries merged with the recent posts of
  * the celebrities they follow (which are never fanned out), newest first by tweet id. Pages are
  * cut by tweet id, so posts arriving meanwhile (larger ids) never shift a page: no entry repeats
- * or is skipped. Each page is rendered with one BatchGetTweets and one BatchGetUsers call.
+ * or is skipped. Each page is rendered with one hydration of its tweets and one of its people.
  */
 export class HomeTimelines<T extends TweetView, P extends ProfileView> {
   constructor(private readonly store: TimelineStore) {}
@@ -65,7 +65,7 @@ export class HomeTimelines<T extends TweetView, P extends ProfileView> {
   }
 
   /**
-   * Renders posts as timeline items, in their order: one call for the tweets, one for the people.
+   * Renders posts as timeline items, in their order: one hydration call for the tweets, one for the people.
    * A post whose tweet, original or people no longer exist is left out: deleted tweets never show.
    */
   async hydrate(posts: Post[], hydration: Hydration<T, P>): Promise<TimelineItem<T, P>[]> {

@@ -122,6 +122,21 @@ export interface TweetView {
   retweetedTweet?: TweetView;
 }
 
+/**
+ * A user's public profile as the profiles projection keeps it, from UserCreated and
+ * UserProfileChanged, so pages show their people without asking the users service.
+ */
+export interface ProfileCard {
+  userId: string;
+  username: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+  createdAt: Date;
+  /** Grows with every change of the account: the newest profile is the one with the greatest. */
+  updatedAt: Date;
+}
+
 /** What the timeline needs to know of a user's profile; the users service's message has it. */
 export interface ProfileView {
   id: string;

@@ -1,4 +1,4 @@
-import type { Celebrity, Engagement, Entry, FollowChange, IdRange, LikeChange, Post, ProfileView, TweetCard, TweetView } from "./model.js";
+import type { Celebrity, Engagement, Entry, FollowChange, IdRange, LikeChange, Post, ProfileCard, ProfileView, TweetCard, TweetView } from "./model.js";
 
 /**
  * How far past its length a stored timeline may grow before it is trimmed back to the newest
@@ -81,6 +81,17 @@ export interface TimelineStore {
   engagement(tweetIds: string[]): Promise<Map<string, Engagement>>;
   /** Which of the tweets the user likes, and which they have a kept retweet entry of. */
   reactionsOf(userId: string, tweetIds: string[]): Promise<{ liked: Set<string>; retweeted: Set<string> }>;
+
+  // --- the profiles projection, from UserCreated and UserProfileChanged ---
+
+  /**
+   * Keeps the profile unless a newer one of the same user (by `updatedAt`) is kept; saving it again
+   * changes nothing. The user's `createdAt` is the first one kept: a profile change does not carry it.
+   */
+  saveProfile(profile: ProfileCard): Promise<void>;
+  /** The profiles kept among the ids, in no particular order; the caller's own to keep. */
+  profiles(userIds: string[]): Promise<ProfileCard[]>;
+  removeProfile(userId: string): Promise<void>;
 
   // --- tombstones: what was deleted, so late or replayed events cannot bring it back ---
 

@@ -1,5 +1,5 @@
 import { firstAtOrAbove, SetIndex } from "@chirp/kit";
-import { changeVersion, inRange, newestFirst, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
+import { changeVersion, inRange, newestFirst, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type ProfileCard, type TweetCard } from "../domain/model.js";
 import type { TimelineStore } from "../domain/ports.js";
 
 interface FollowRecord {
@@ -90,6 +90,7 @@ export class InMemoryTimelineStore implements TimelineStore {
   private readonly likeRecordsByUser = new SetIndex();
   /** Who likes each tweet now: counts without reading every record. */
   private readonly likers = new SetIndex();
+  private readonly profilesById = new Map<string, ProfileCard>();
 
   constructor(private readonly timelineLength: number) {}
 
@@ -288,6 +289,23 @@ export class InMemoryTimelineStore implements TimelineStore {
       liked: new Set(ids.filter((id) => this.likers.get(id)?.has(userId) === true)),
       retweeted: new Set(ids.filter((id) => this.retweetsByAuthor.get(userId)?.has(id) === true)),
     };
+  }
+
+  async saveProfile(profile: ProfileCard): Promise<void> {
+    const kept = this.profilesById.get(profile.userId);
+    if (kept && kept.updatedAt.getTime() > profile.updatedAt.getTime()) return;
+    this.profilesById.set(profile.userId, { ...profile, createdAt: kept?.createdAt ?? profile.createdAt });
+  }
+
+  async profiles(userIds: string[]): Promise<ProfileCard[]> {
+    return unique(userIds).flatMap((id) => {
+      const profile = this.profilesById.get(id);
+      return profile ? [{ ...profile }] : [];
+    });
+  }
+
+  async removeProfile(userId: string): Promise<void> {
+    this.profilesById.delete(userId);
   }
 
   async markTweetsDeleted(tweetIds: string[], at: Date): Promise<void> {

@@ -1,6 +1,6 @@
 import { countBy, duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
-import type { Collection, Db, Filter } from "mongodb";
-import { changeVersion, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type TweetCard } from "../domain/model.js";
+import type { Collection, Db, Filter, UpdateFilter } from "mongodb";
+import { changeVersion, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type ProfileCard, type TweetCard } from "../domain/model.js";
 import { timelineSlack, type TimelineStore } from "../domain/ports.js";
 
 interface PostDocument {
@@ -60,6 +60,18 @@ interface LikeDocument {
   version: string;
 }
 
+interface ProfileDocument {
+  /** The user id. */
+  _id: string;
+  username: string;
+  displayName: string;
+  bio: string;
+  avatarUrl: string;
+  createdAt: Date;
+  /** The profile's `updatedAt`: a user's newest profile is the one kept. */
+  version: Date;
+}
+
 interface CelebrityDocument {
   /** The author id. */
   _id: string;
@@ -82,6 +94,16 @@ interface ProgressDocument {
 const entryKey = (ownerId: string, tweetId: string) => `${ownerId}:${tweetId}`;
 const followKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
+
+const toProfile = (doc: ProfileDocument): ProfileCard => ({
+  userId: doc._id,
+  username: doc.username,
+  displayName: doc.displayName,
+  bio: doc.bio,
+  avatarUrl: doc.avatarUrl,
+  createdAt: doc.createdAt,
+  updatedAt: doc.version,
+});
 
 const toCard = (doc: CardDocument): TweetCard => ({
   tweetId: doc._id,
@@ -111,19 +133,22 @@ const toPost = (doc: PostDocument | EntryDocument): Post => ({
 const toEntry = (doc: EntryDocument): Entry => ({ ...toPost(doc), ownerId: doc.ownerId });
 
 /**
- * Records a pair's change (a follow, a like) unless a newer one is recorded: a conditional upsert
- * that matches the pair only if its recorded version is not newer. When a newer one is recorded,
- * nothing matches and the upsert's insert collides with the existing `_id`: the duplicate-key
- * error is the answer "stale" (false), and nothing changed.
+ * Records a change (of a pair's follow or like, of a user's profile) unless a newer one is
+ * recorded: a conditional upsert that matches the document only if its recorded version is not
+ * newer. When a newer one is recorded, nothing matches and the upsert's insert collides with the
+ * existing `_id`: the duplicate-key error is the answer "stale" (false), and nothing changed.
+ * `firstKept` fields are written only by the change that creates the document.
  */
-async function recordUnlessNewer<D extends { _id: string; version: string }>(
+async function recordUnlessNewer<D extends { _id: string; version: string | Date }, K extends keyof D = never>(
   collection: Collection<D>,
   _id: string,
-  fields: Omit<D, "_id" | "version">,
-  version: string,
+  fields: Omit<D, "_id" | "version" | K>,
+  version: D["version"],
+  firstKept?: Pick<D, K>,
 ): Promise<boolean> {
   try {
-    await collection.updateOne({ _id, version: { $lte: version } } as Filter<D>, { $set: { ...fields, version } as Partial<D> }, { upsert: true });
+    const update = { $set: { ...fields, version }, ...(firstKept && { $setOnInsert: firstKept }) } as UpdateFilter<D>;
+    await collection.updateOne({ _id, version: { $lte: version } } as Filter<D>, update, { upsert: true });
     return true;
   } catch (error) {
     if (duplicateKeyIndex(error) !== undefined) return false;
@@ -145,6 +170,7 @@ async function recordUnlessNewer<D extends { _id: string; version: string }>(
  *   (retweet counts, "did I retweet it"), sparse `replyToId` (reply counts);
  * - `likes`: the likes projection; `tweetId, liking` (like counts, a deleted tweet's likes),
  *   `userId` (a deleted user's likes), `_id` (do I like these);
+ * - `profiles`: the profiles projection; `_id` (a page's people);
  * - `celebrities`, `tombstones` (`deletedAt` for pruning), `fanout_progress` (`updatedAt`).
  */
 export class MongoTimelineStore implements TimelineStore {
@@ -156,6 +182,7 @@ export class MongoTimelineStore implements TimelineStore {
     follows: Collection<FollowDocument>;
     cards: Collection<CardDocument>;
     likes: Collection<LikeDocument>;
+    profiles: Collection<ProfileDocument>;
     celebrities: Collection<CelebrityDocument>;
     tombstones: Collection<TombstoneDocument>;
     progress: Collection<ProgressDocument>;
@@ -173,6 +200,7 @@ export class MongoTimelineStore implements TimelineStore {
       follows: db.collection("follows"),
       cards: db.collection("cards"),
       likes: db.collection("likes"),
+      profiles: db.collection("profiles"),
       celebrities: db.collection("celebrities"),
       tombstones: db.collection("tombstones"),
       progress: db.collection("fanout_progress"),
@@ -420,6 +448,20 @@ export class MongoTimelineStore implements TimelineStore {
       this.collections.cards.find({ retweetOfId: { $in: ids }, authorId: userId }, { projection: { retweetOfId: 1 } }).toArray(),
     ]);
     return { liked: new Set(liked.map((d) => d.tweetId)), retweeted: new Set(retweets.map((d) => d.retweetOfId!)) };
+  }
+
+  async saveProfile(profile: ProfileCard): Promise<void> {
+    const { userId, createdAt, updatedAt, username, displayName, bio, avatarUrl } = profile;
+    await recordUnlessNewer(this.collections.profiles, userId, { username, displayName, bio, avatarUrl }, updatedAt, { createdAt });
+  }
+
+  async profiles(userIds: string[]): Promise<ProfileCard[]> {
+    if (userIds.length === 0) return [];
+    return (await this.collections.profiles.find({ _id: { $in: unique(userIds) } }).toArray()).map(toProfile);
+  }
+
+  async removeProfile(userId: string): Promise<void> {
+    await this.collections.profiles.deleteOne({ _id: userId });
   }
 
   async markTweetsDeleted(tweetIds: string[], at: Date): Promise<void> {
