@@ -13,6 +13,7 @@ import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
+import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
 import { healthz, staticFiles, withCors, type Handler } from "./http.js";
@@ -77,6 +78,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     routes: forwardingRoutes(upstreams, config.defaultTimeoutMs),
     interceptors: [observe(log), authenticate(verifier), limitWrites(limiter)],
     readMaxBytes: config.maxBodyBytes,
+    acceptCompression: RESPONSE_COMPRESSIONS,
     compressMinBytes: config.compressMinBytes,
     shutdownSignal: shutdown.signal,
     contextValues: (req) => {

@@ -138,6 +138,26 @@ describe("gateway in front of the users service", () => {
     expect([countAll.code, countAll.rawMessage]).toEqual([Code.PermissionDenied, "author_id: counting every user's tweets needs the admin role"]);
   });
 
+  it("compresses large answers with the encoding the client lists first, gzip or brotli", async () => {
+    const { headers } = await account();
+    const prefix = `cz${Date.now().toString(36).slice(-6)}`;
+    for (let i = 0; i < 12; i++) {
+      await connect.createUser({ username: `${prefix}${i}`, email: `${prefix}${i}@example.org`, password: PASSWORD, displayName: `${"Ω".repeat(25)} ${i}` });
+    }
+    for (const encoding of ["br", "gzip"]) {
+      const response = await fetch(`${base}/chirp.users.v1.UsersService/SearchUsers`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json", "accept-encoding": `${encoding}, identity` },
+        body: JSON.stringify({ usernamePrefix: prefix, pageSize: 20 }),
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-encoding")).toBe(encoding);
+      const page = (await response.json()) as { users: { username: string; displayName: string }[] };
+      expect(page.users.map((u) => u.username)).toEqual(Array.from({ length: 12 }, (_, i) => `${prefix}${i}`).sort());
+      expect(page.users[0]!.displayName.startsWith("Ω")).toBe(true);
+    }
+  });
+
   it("rejects an oversized body", async () => {
     const { user, headers } = await account();
     const tooBig = await failure(connect.updateUser({ user: { id: user.id, bio: "x".repeat(70 * 1024) }, updateMask: { paths: ["bio"] } }, { headers }));
