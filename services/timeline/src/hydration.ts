@@ -5,12 +5,24 @@ import type { Hydration } from "./domain/ports.js";
 import type { Profiles } from "./domain/profiles.js";
 import type { TweetCards } from "./domain/tweet-cards.js";
 
-/** A rendered tweet as the tweets service's message, whose int64 counts travel as strings. */
+/**
+ * A rendered tweet as the tweets service's message, whose int64 counts travel as strings. Field by
+ * field rather than spread, so every message has one object shape (see TweetCards.render).
+ */
 const toMessage = (tweet: RenderedTweet): Tweet => ({
-  ...tweet,
+  id: tweet.id,
+  authorId: tweet.authorId,
+  text: tweet.text,
+  createdAt: tweet.createdAt,
+  replyToId: tweet.replyToId,
+  retweetOfId: tweet.retweetOfId,
+  tags: tweet.tags,
+  mentions: tweet.mentions,
   likeCount: String(tweet.likeCount),
   retweetCount: String(tweet.retweetCount),
   replyCount: String(tweet.replyCount),
+  likedByMe: tweet.likedByMe,
+  retweetedByMe: tweet.retweetedByMe,
   retweetedTweet: tweet.retweetedTweet ? toMessage(tweet.retweetedTweet) : undefined,
 });
 

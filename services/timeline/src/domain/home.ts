@@ -83,7 +83,7 @@ export class HomeTimelines<T extends TweetView, P extends ProfileView> {
       const author = profiles.get(original.authorId);
       const retweetedBy = tweet.retweetOfId ? profiles.get(tweet.authorId) : undefined;
       if (!author || (tweet.retweetOfId && !retweetedBy)) return [];
-      return [{ id: post.tweetId, tweet: original, author, ...(retweetedBy ? { retweetedBy } : {}), createdAt: tweet.createdAt }];
+      return [{ id: post.tweetId, tweet: original, author, retweetedBy, createdAt: tweet.createdAt }];
     });
   }
 

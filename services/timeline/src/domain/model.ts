@@ -101,7 +101,7 @@ export interface RenderedTweet extends Engagement {
   likedByMe: boolean;
   retweetedByMe: boolean;
   /** For a retweet entry, its original. */
-  retweetedTweet?: RenderedTweet;
+  retweetedTweet: RenderedTweet | undefined;
 }
 
 /** An author whose posts are merged in at read time instead of fanned out. */

@@ -74,6 +74,8 @@ export class InMemoryTimelineStore implements TimelineStore {
    */
   private readonly recordedFollowees = new SetIndex();
   private readonly recordedFollowers = new SetIndex();
+  /** Whom each user follows now: every page read asks. */
+  private readonly activeFollowees = new SetIndex();
   private readonly celebrities = new Map<string, Celebrity>();
   /** "tweet:<id>" or "user:<id>" → when deleted. */
   private readonly tombstones = new Map<string, Date>();
@@ -168,6 +170,8 @@ export class InMemoryTimelineStore implements TimelineStore {
     const recorded = this.follows.get(key);
     if (recorded && recorded.version > version) return false;
     this.follows.set(key, { following: change.following, version });
+    if (change.following) this.activeFollowees.add(change.followerId, change.followeeId);
+    else this.activeFollowees.delete(change.followerId, change.followeeId);
     this.recordedFollowees.add(change.followerId, change.followeeId);
     this.recordedFollowers.add(change.followeeId, change.followerId);
     return true;
@@ -178,7 +182,7 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async followees(followerId: string): Promise<string[]> {
-    return [...(this.recordedFollowees.get(followerId) ?? [])].filter((id) => this.follows.get(pairKey(followerId, id))?.following === true);
+    return [...(this.activeFollowees.get(followerId) ?? [])];
   }
 
   async followersAmong(followeeId: string, candidateIds: string[]): Promise<string[]> {
@@ -193,8 +197,10 @@ export class InMemoryTimelineStore implements TimelineStore {
     for (const followerId of this.recordedFollowers.get(userId) ?? []) {
       this.follows.delete(pairKey(followerId, userId));
       this.recordedFollowees.delete(followerId, userId);
+      this.activeFollowees.delete(followerId, userId);
     }
     this.recordedFollowees.deleteKey(userId);
+    this.activeFollowees.deleteKey(userId);
     this.recordedFollowers.deleteKey(userId);
   }
 
