@@ -1,5 +1,5 @@
 import { promisify } from "node:util";
-import { brotliCompress, constants, gzip } from "node:zlib";
+import { brotliCompress, brotliCompressSync, constants, gzip, gzipSync } from "node:zlib";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 
 const gzipAsync = promisify(gzip);
@@ -8,21 +8,27 @@ const brotliAsync = promisify(brotliCompress);
 // connect-node compresses with zlib's defaults: gzip level 6, and brotli quality 11, which is
 // meant for static files. A client that lists "br" first would cost the gateway about 10 ms of
 // CPU per 5 KB timeline page. For answers made per request, the fastest levels keep nearly all
-// of the saving for a fraction of the CPU (bench/RESULTS.md): gzip level 1 (as nginx's default),
-// brotli quality 4. Decompressing requests, with its size limit, stays connect-node's own.
-const GZIP_LEVEL = 1;
-const BROTLI_QUALITY = 4;
+// of the saving for a fraction of the CPU (npm run bench:encoding): gzip level 1 (as nginx's
+// default), brotli quality 4. Decompressing requests, with its size limit, stays connect-node's.
+const GZIP_OPTIONS = { level: 1 };
+const BROTLI_OPTIONS = { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } };
+
+// zlib's asynchronous calls run each input through a stream and the thread pool: for a page of a
+// few kilobytes that machinery costs several times the compression itself (bench:encoding), so
+// answers up to this size are compressed in place; a longer one would hold the event loop too long.
+const COMPRESS_IN_PLACE_BYTES = 64 * 1024;
 
 const asArrayBuffer = (bytes: Buffer): Uint8Array<ArrayBuffer> => (bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes));
 
 export const fastGzip: typeof compressionGzip = {
   ...compressionGzip,
-  compress: async (bytes) => asArrayBuffer(await gzipAsync(bytes, { level: GZIP_LEVEL })),
+  compress: async (bytes) => asArrayBuffer(bytes.length <= COMPRESS_IN_PLACE_BYTES ? gzipSync(bytes, GZIP_OPTIONS) : await gzipAsync(bytes, GZIP_OPTIONS)),
 };
 
 export const fastBrotli: typeof compressionBrotli = {
   ...compressionBrotli,
-  compress: async (bytes) => asArrayBuffer(await brotliAsync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } })),
+  compress: async (bytes) =>
+    asArrayBuffer(bytes.length <= COMPRESS_IN_PLACE_BYTES ? brotliCompressSync(bytes, BROTLI_OPTIONS) : await brotliAsync(bytes, BROTLI_OPTIONS)),
 };
 
 /** What the gateway offers; among those a client accepts, the first the client lists is used. */
