@@ -54,8 +54,7 @@ export function projectionFirst(
     tweets: async (ids) => {
       const { rendered, unknown } = await cards.render(ids, viewerId);
       const asked = unknown.length > 0 ? await upstream.tweets(unknown) : [];
-      const byId = new Map([...rendered.map(toMessage), ...asked].map((tweet) => [tweet.id, tweet]));
-      return ids.flatMap((id) => byId.get(id) ?? []);
+      return [...rendered.map(toMessage), ...asked];
     },
     profiles: async (ids) => {
       const { found, unknown } = await profiles.find(ids);

@@ -135,8 +135,8 @@ export interface FollowerDirectory {
  * caller's view of each tweet, such as whether they like it, comes back).
  */
 export interface Hydration<T extends TweetView, P extends ProfileView> {
-  /** The tweets that exist among the ids; deleted and unknown ones are left out. */
+  /** The tweets that exist among the ids, in any order; deleted and unknown ones are left out. */
   tweets(ids: string[]): Promise<T[]>;
-  /** The public profiles of the users that exist among the ids. */
+  /** The public profiles of the users that exist among the ids, in any order. */
   profiles(ids: string[]): Promise<P[]>;
 }
