@@ -2,11 +2,6 @@ import { firstAtOrAbove, SetIndex } from "@chirp/kit";
 import { changeVersion, inRange, newestFirst, unique, type Celebrity, type Engagement, type Entry, type FollowChange, type IdRange, type LikeChange, type Post, type ProfileCard, type TweetCard } from "../domain/model.js";
 import type { TimelineStore } from "../domain/ports.js";
 
-interface FollowRecord {
-  following: boolean;
-  version: string;
-}
-
 const pairKey = (followerId: string, followeeId: string) => `${followerId}:${followeeId}`;
 const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
 const copyCard = (card: TweetCard): TweetCard => ({ ...card, tags: [...card.tags], mentions: [...card.mentions] });
@@ -67,10 +62,11 @@ export class InMemoryTimelineStore implements TimelineStore {
   private readonly postsByAuthor = new SetIndex();
   private readonly retweetsByOriginal = new SetIndex();
   private readonly timelines = new Map<string, Timeline>();
-  private readonly follows = new Map<string, FollowRecord>();
+  /** The `changeVersion` of each (follower, followee) pair's latest follow or unfollow; who follows whom now is `activeFollowees`. */
+  private readonly followVersions = new Map<string, string>();
   /**
-   * Whom each user has a follow record with, either way and whatever its state, so followees and
-   * forgetting a user look only at that user's records.
+   * Whom each user has a follow record with, either way and whatever its state, so forgetting a
+   * user looks only at that user's records.
    */
   private readonly recordedFollowees = new SetIndex();
   private readonly recordedFollowers = new SetIndex();
@@ -167,9 +163,9 @@ export class InMemoryTimelineStore implements TimelineStore {
   async applyFollow(change: FollowChange): Promise<boolean> {
     const key = pairKey(change.followerId, change.followeeId);
     const version = changeVersion(change);
-    const recorded = this.follows.get(key);
-    if (recorded && recorded.version > version) return false;
-    this.follows.set(key, { following: change.following, version });
+    const recorded = this.followVersions.get(key);
+    if (recorded !== undefined && recorded > version) return false;
+    this.followVersions.set(key, version);
     if (change.following) this.activeFollowees.add(change.followerId, change.followeeId);
     else this.activeFollowees.delete(change.followerId, change.followeeId);
     this.recordedFollowees.add(change.followerId, change.followeeId);
@@ -178,7 +174,7 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async isFollowing(followerId: string, followeeId: string): Promise<boolean> {
-    return this.follows.get(pairKey(followerId, followeeId))?.following === true;
+    return this.activeFollowees.get(followerId)?.has(followeeId) === true;
   }
 
   async followees(followerId: string): Promise<string[]> {
@@ -186,16 +182,16 @@ export class InMemoryTimelineStore implements TimelineStore {
   }
 
   async followersAmong(followeeId: string, candidateIds: string[]): Promise<string[]> {
-    return unique(candidateIds).filter((id) => this.follows.get(pairKey(id, followeeId))?.following === true);
+    return unique(candidateIds).filter((id) => this.activeFollowees.get(id)?.has(followeeId) === true);
   }
 
   async removeFollowsOf(userId: string): Promise<void> {
     for (const followeeId of this.recordedFollowees.get(userId) ?? []) {
-      this.follows.delete(pairKey(userId, followeeId));
+      this.followVersions.delete(pairKey(userId, followeeId));
       this.recordedFollowers.delete(followeeId, userId);
     }
     for (const followerId of this.recordedFollowers.get(userId) ?? []) {
-      this.follows.delete(pairKey(followerId, userId));
+      this.followVersions.delete(pairKey(followerId, userId));
       this.recordedFollowees.delete(followerId, userId);
       this.activeFollowees.delete(followerId, userId);
     }
