@@ -78,6 +78,8 @@ function timelineStory(
     // Likes reach pages through the timeline's own tweets projection: counts and the reader's own.
     await mesh.like(b, a3);
     await mesh.like(d, a3);
+    await eventually(async () => expect((await mesh.home(b)).items[0]!.tweet).toMatchObject({ id: a3.id, likeCount: "2", likedByMe: true }), 15_000);
+    await mesh.tweetsRelayed();
     await mesh.unlike(d, a3);
     await mesh.reply(d, a3, "replies are counted too");
     await eventually(async () => {

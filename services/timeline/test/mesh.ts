@@ -107,7 +107,14 @@ export async function startServices(options: MeshOptions) {
       timeline: new TimelineServiceClient(`127.0.0.1:${timeline.port}`, credentials.createInsecure()),
     };
     stops.push(async () => Object.values(clients).forEach((client) => client.close()));
-    return { clients, timelineDatabase: `${run}_timeline`, ...actionsOn(clients), stop: stopAll };
+    /**
+     * Resolves once the tweets service's outbox is drained: published and marked so. A test that
+     * changes a like right after making it waits for this first, because FerretDB (the MongoDB
+     * stand-in here) loses one of two updates racing on one document, and the relay's "mark
+     * published" would otherwise erase the change (MongoDB applies both).
+     */
+    const tweetsRelayed = () => tweets.relay.flush();
+    return { clients, timelineDatabase: `${run}_timeline`, ...actionsOn(clients), tweetsRelayed, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
