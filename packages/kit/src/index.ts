@@ -12,3 +12,4 @@ export * from "./set-index.js";
 export * from "./sorted.js";
 export * from "./text.js";
 export * from "./tokens.js";
+export * from "./turns.js";

@@ -1,6 +1,7 @@
 import { Binary, type Collection, type Document, type Filter, type IndexDescription } from "mongodb";
 import type { BusMessage } from "../bus.js";
 import type { OutboxStore, PendingMessage } from "../outbox.js";
+import { Turns } from "../turns.js";
 
 /** How outbox messages are stored inside the document whose change they announce. */
 export interface StoredMessage {
@@ -25,10 +26,24 @@ export const OUTBOX_INDEX: IndexDescription = { key: { "outbox.id": 1 }, name: "
  * their last message is published: tombstones kept only until their deletion was announced.
  */
 export class MongoOutboxStore<T extends WithOutbox> implements OutboxStore {
+  private readonly turns = new Turns();
+
   constructor(
     private readonly collection: Collection<T>,
     private readonly purgeWhenDrained?: Filter<T>,
   ) {}
+
+  /**
+   * Runs a write to one document of the collection in turn with this process's relay marking that
+   * document's messages published. MongoDB applies concurrent updates of one document atomically
+   * and needs no such turn; FerretDB v1, which the tests and `npm start` may run on, reads and
+   * rewrites the whole document, so the relay's `$pop` racing a change (an unlike written just as
+   * its like is marked published) would erase the change and its event. Costs a map lookup per
+   * write; replicas of one service still race each other on FerretDB.
+   */
+  exclusive<R>(ownerId: string, write: () => Promise<R>): Promise<R> {
+    return this.turns.run(ownerId, write);
+  }
 
   async pending(limit: number): Promise<PendingMessage[]> {
     const docs = await this.collection
@@ -44,7 +59,11 @@ export class MongoOutboxStore<T extends WithOutbox> implements OutboxStore {
     );
   }
 
-  async markPublished({ ownerId, message }: PendingMessage): Promise<void> {
+  markPublished(pending: PendingMessage): Promise<void> {
+    return this.exclusive(pending.ownerId, () => this.pop(pending));
+  }
+
+  private async pop({ ownerId, message }: PendingMessage): Promise<void> {
     // Pop the head only if it is this message: atomic, idempotent, and untouched by concurrent
     // appends. ($pull with a condition would read better, but FerretDB matches only whole values.)
     await this.collection.updateOne({ _id: ownerId, "outbox.0.id": message.id } as unknown as Filter<T>, { $pop: { outbox: -1 } } as Document);
