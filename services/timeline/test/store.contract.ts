@@ -157,6 +157,19 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(await store.isFollowing(reader!, author!)).toBe(false);
     });
 
+    it("keep the newer of a pair's first two changes when they are applied at once", async () => {
+      // Two consumers (replicas) handling a follow and its unfollow together, for 20 fresh pairs:
+      // whichever creates the record first, the unfollow must win.
+      const author = newId();
+      const readers = ids(20);
+      const now = Date.now();
+      const answers = await Promise.all(
+        readers.flatMap((reader) => [store.applyFollow(change(reader, author!, true, now)), store.applyFollow(change(reader, author!, false, now + 1))]),
+      );
+      expect(answers.filter((_, i) => i % 2 === 1)).toEqual(readers.map(() => true));
+      expect(await store.followersAmong(author!, readers)).toEqual([]);
+    });
+
     it("list whom a user follows and which candidates follow a user", async () => {
       const [reader, other, alice, bob, carol] = ids(5);
       const now = Date.now();

@@ -135,8 +135,11 @@ const toEntry = (doc: EntryDocument): Entry => ({ ...toPost(doc), ownerId: doc.o
 /**
  * Records a change (of a pair's follow or like, of a user's profile) unless a newer one is
  * recorded: a conditional upsert that matches the document only if its recorded version is not
- * newer. When a newer one is recorded, nothing matches and the upsert's insert collides with the
- * existing `_id`: the duplicate-key error is the answer "stale" (false), and nothing changed.
+ * newer. When nothing matches, the upsert's insert collides with the existing `_id`. That alone
+ * does not say "stale": two changes of a new pair applied at once (by two consumers) both find no
+ * document and both insert, and the older may win the insert. So a collision is followed by the
+ * same conditional update without the insert, which now finds the document: it applies the
+ * change if it is newer, and matching nothing is the answer "stale" (false).
  * `firstKept` fields are written only by the change that creates the document.
  */
 async function recordUnlessNewer<D extends { _id: string; version: string | Date }, K extends keyof D = never>(
@@ -146,14 +149,15 @@ async function recordUnlessNewer<D extends { _id: string; version: string | Date
   version: D["version"],
   firstKept?: Pick<D, K>,
 ): Promise<boolean> {
+  const unlessNewer = { _id, version: { $lte: version } } as Filter<D>;
+  const update = { $set: { ...fields, version }, ...(firstKept && { $setOnInsert: firstKept }) } as UpdateFilter<D>;
   try {
-    const update = { $set: { ...fields, version }, ...(firstKept && { $setOnInsert: firstKept }) } as UpdateFilter<D>;
-    await collection.updateOne({ _id, version: { $lte: version } } as Filter<D>, update, { upsert: true });
+    await collection.updateOne(unlessNewer, update, { upsert: true });
     return true;
   } catch (error) {
-    if (duplicateKeyIndex(error) !== undefined) return false;
-    throw error;
+    if (duplicateKeyIndex(error) === undefined) throw error;
   }
+  return (await collection.updateOne(unlessNewer, update)).matchedCount === 1;
 }
 
 /**
