@@ -20,6 +20,7 @@ import { healthz, staticFiles, withCors, type Handler } from "./http.js";
 import { authenticate, limitWrites, observe } from "./interceptors.js";
 import { RateLimiter } from "./rate-limit.js";
 import { forwardingRoutes } from "./routes.js";
+import { keepAlive } from "./streams.js";
 
 export interface GatewayOverrides {
   log?: Logger;
@@ -55,7 +56,10 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   if (keys.length === 0) throw new Error("no key to verify access tokens with: set AUTH_PUBLIC_KEY");
   const verifier = new TokenVerifier(keys, { issuer: config.auth.issuer, audience: config.auth.audience });
 
-  const transport = (address: string) => createGrpcTransport({ baseUrl: `http://${address}` });
+  // PINGs while calls are open, so a live stream's connection is kept by anything in between and
+  // a dead one is noticed (and the stream ended) within KEEPALIVE_MS and the PING timeout.
+  const transport = (address: string) =>
+    createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs });
   const services: UpstreamService[] = [
     { name: "users", address: config.upstreams.users, service: UsersService },
     { name: "tweets", address: config.upstreams.tweets, service: TweetsService },
@@ -75,7 +79,11 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   // No binaryOptions here: binary answers are the upstream's fields carried as unknown fields
   // (see forwardingRoutes), so writeUnknownFields must stay on, as it is by default.
   const rpc = connectNodeAdapter({
-    routes: forwardingRoutes(upstreams, config.defaultTimeoutMs),
+    routes: forwardingRoutes(upstreams, config.defaultTimeoutMs, {
+      maxLifetimeMs: config.streamMaxLifetimeMs,
+      heartbeatMs: config.keepaliveMs,
+      maxPerCaller: config.maxStreamsPerCaller,
+    }),
     interceptors: [observe(log), authenticate(verifier), limitWrites(limiter)],
     readMaxBytes: config.maxBodyBytes,
     acceptCompression: RESPONSE_COMPRESSIONS,
@@ -101,6 +109,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const http2 = createHttp2Server({}, handler);
   http2.on("session", (session) => {
     sessions.add(session);
+    keepAlive(session, config.keepaliveMs);
     session.once("close", () => sessions.delete(session));
   });
   const http1 = createHttp1Server(handler);

@@ -23,8 +23,14 @@ export interface GatewayConfig {
   /** Per caller (or per client address for register and login): sustained writes per minute, and the burst allowed. */
   writesPerMinute: number;
   writeBurst: number;
-  /** Applied to upstream calls when the client sets no deadline. */
+  /** Applied to unary upstream calls when the client sets no deadline; never to streams. */
   defaultTimeoutMs: number;
+  /** A server stream is ended cleanly (OK) after this long; the client reconnects and catches up. */
+  streamMaxLifetimeMs: number;
+  /** An idle stream gets an empty message, and every HTTP/2 connection a PING, this often. */
+  keepaliveMs: number;
+  /** Server streams one caller may hold open at once (per gateway process). */
+  maxStreamsPerCaller: number;
   shutdownDeadlineMs: number;
   /** The built web client; unset means the one built beside this gateway. */
   webRoot: string | undefined;
@@ -64,6 +70,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     writesPerMinute: read.int("WRITES_PER_MINUTE", 120, { min: 1, max: 1_000_000 }),
     writeBurst: read.int("WRITE_BURST", 30, { min: 1, max: 1_000_000 }),
     defaultTimeoutMs: read.int("UPSTREAM_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),
+    streamMaxLifetimeMs: read.int("STREAM_MAX_LIFETIME_MS", 30 * 60_000, { min: 1_000, max: 24 * 3_600_000 }),
+    keepaliveMs: read.int("KEEPALIVE_MS", 15_000, { min: 1_000, max: 300_000 }),
+    maxStreamsPerCaller: read.int("MAX_STREAMS_PER_CALLER", 5, { min: 1, max: 1_000 }),
     shutdownDeadlineMs: read.int("SHUTDOWN_DEADLINE_MS", 15_000, { min: 1_000, max: 120_000 }),
     webRoot: read.optionalString("WEB_ROOT"),
   };

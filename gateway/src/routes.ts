@@ -3,8 +3,9 @@ import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext, type Transport } from "@connectrpc/connect";
 import { CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { CountTweetsRequestSchema } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
-import { callerKey, requestIdKey } from "./context.js";
+import { callerKey, clientAddressKey, requestIdKey } from "./context.js";
 import { accessOf, ADMIN_ROLE } from "./policy.js";
+import { relayStream, StreamSlots, type StreamSettings } from "./streams.js";
 
 export interface Upstream {
   service: DescService;
@@ -17,17 +18,30 @@ type Forward = (request: unknown, options: object) => unknown;
  * Serves every RPC of every upstream service under its own name by forwarding it over gRPC.
  * The upstream sees only what the gateway vouches for: the verified caller, the request id and
  * the remaining deadline; nothing the client sent in headers is passed on.
+ *
+ * Unary calls without a client deadline get `defaultTimeoutMs`. Server streams get none: they
+ * last as long as the client wants, up to `streams.maxLifetimeMs` (see relayStream), and each
+ * caller may hold `streams.maxPerCaller` of them at once.
  */
-export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number) {
-  const upstreamOptions = (ctx: HandlerContext) => {
+export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number, streams: StreamSettings) {
+  const upstreamHeaders = (ctx: HandlerContext) => {
     const headers = new Headers({ [REQUEST_ID_KEY]: ctx.values.get(requestIdKey) });
     const caller = ctx.values.get(callerKey);
     if (caller) {
       headers.set(CALLER_ID_KEY, caller.id);
       if (caller.roles.length > 0) headers.set(CALLER_ROLES_KEY, caller.roles.join(","));
     }
-    return { headers, signal: ctx.signal, timeoutMs: ctx.timeoutMs() ?? defaultTimeoutMs };
+    return headers;
   };
+  const upstreamOptions = (ctx: HandlerContext) => ({ headers: upstreamHeaders(ctx), signal: ctx.signal, timeoutMs: ctx.timeoutMs() ?? defaultTimeoutMs });
+  // Only the client's own deadline, if it set one; the relay cancels the call through `signal`.
+  const streamOptions = (ctx: HandlerContext, signal: AbortSignal, onHeader: () => void) => ({
+    headers: upstreamHeaders(ctx),
+    signal,
+    timeoutMs: ctx.timeoutMs(),
+    onHeader,
+  });
+  const slots = new StreamSlots(streams.maxPerCaller);
 
   return (router: ConnectRouter) => {
     for (const { service, transport } of upstreams) {
@@ -52,14 +66,29 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
           }) as never);
         } else if (method.methodKind === "server_streaming") {
           router.rpc(method, (async function* (request: object, ctx: HandlerContext) {
+            const caller = ctx.values.get(callerKey);
+            const release = slots.take(caller ? `user:${caller.id}` : `address:${ctx.values.get(clientAddressKey)}`);
+            if (!release) {
+              throw new ConnectError(
+                `too many open streams: at most ${streams.maxPerCaller} ${method.name} streams per caller; close one to open another`,
+                Code.ResourceExhausted,
+              );
+            }
+            // The router may drop a generator it no longer reads without finishing it; the
+            // client's signal aborts whatever the ending, so the slot is given back either way.
+            ctx.signal.addEventListener("abort", release, { once: true });
+            // Binary clients get the upstream's bytes as they came; see withOpaqueOutputs.
+            const open = (signal: AbortSignal, onHeader: () => void) =>
+              answersInBinary(ctx)
+                ? carryingEach(method.output, forwardOpaque(request, streamOptions(ctx, signal, onHeader)) as AsyncIterable<Message>)
+                : (forward(request, streamOptions(ctx, signal, onHeader)) as AsyncIterable<Message>);
             try {
-              if (answersInBinary(ctx)) {
-                for await (const raw of forwardOpaque(request, upstreamOptions(ctx)) as AsyncIterable<Message>) yield carrying(method.output, raw);
-              } else {
-                yield* forward(request, upstreamOptions(ctx)) as AsyncIterable<object>;
-              }
+              yield* relayStream(open, () => create(method.output), ctx.signal, streams);
             } catch (error) {
               throw unreachable(service, error);
+            } finally {
+              release();
+              ctx.signal.removeEventListener("abort", release);
             }
           }) as never);
         }
@@ -88,6 +117,10 @@ function carrying(schema: DescMessage, raw: Message): Message {
   const message = create(schema);
   if (raw.$unknown) message.$unknown = raw.$unknown;
   return message;
+}
+
+async function* carryingEach(schema: DescMessage, raws: AsyncIterable<Message>): AsyncGenerator<Message> {
+  for await (const raw of raws) yield carrying(schema, raw);
 }
 
 /** The binary content types of Connect (unary, streaming), gRPC and gRPC-Web, as the router accepts them. */

@@ -1,5 +1,5 @@
 import { createPrivateKey } from "node:crypto";
-import { fromBinary, toBinary, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { EmptySchema, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
@@ -114,6 +114,8 @@ const newerFieldOf = (message: Message) =>
   (message.$unknown ?? []).filter((field) => field.no === NEWER_FIELD).map((field) => new BinaryReader(field.data).string());
 /** The message's known fields only. */
 const known = <M extends Message>(message: M): M => ({ ...message, $unknown: undefined });
+/** The gateway's first message on every stream: no item, only "the stream is open". */
+const opening = () => create(StreamHomeTimelineResponseSchema);
 
 /**
  * What a binary client received, byte for byte: read as Empty, every field of an answer stays
@@ -241,7 +243,8 @@ describe("responses the gateway passes through", () => {
     const { transport } = clients.get(name)!;
     const unary = await rawUnary(transport, TimelineService.method.getHomeTimelineUpdates, as(ALICE));
     expect(unary.equals(upstreamBytes.updates)).toBe(true);
-    const streamed = await rawStream(transport, TimelineService.method.streamHomeTimeline, as(ALICE));
+    const [open, ...streamed] = await rawStream(transport, TimelineService.method.streamHomeTimeline, as(ALICE));
+    expect(open!.length).toBe(0); // the gateway's own: the stream is open (see streams.test.ts)
     expect(streamed.map((bytes, i) => bytes.equals(upstreamBytes.streamed[i]!))).toEqual([true, true]);
   });
 
@@ -275,8 +278,9 @@ describe("responses the gateway passes through", () => {
       body: new Uint8Array(5), // one envelope holding the empty request
     });
     expect(response.status).toBe(200);
-    const [first, second, end] = envelopes(new Uint8Array(await response.arrayBuffer()));
-    expect([first!.flags, second!.flags, end!.flags]).toEqual([0, 0, 2]);
+    const [open, first, second, end] = envelopes(new Uint8Array(await response.arrayBuffer()));
+    expect([open!.flags, first!.flags, second!.flags, end!.flags]).toEqual([0, 0, 0, 2]);
+    expect(open!.data.length).toBe(0);
     expect(Buffer.from(first!.data).equals(upstreamBytes.streamed[0]!)).toBe(true);
     expect(Buffer.from(second!.data).equals(upstreamBytes.streamed[1]!)).toBe(true);
     expect(JSON.parse(new TextDecoder().decode(end!.data))).toEqual({});
@@ -285,8 +289,8 @@ describe("responses the gateway passes through", () => {
       const received: Message[] = [];
       for await (const message of client(name).streamHomeTimeline({}, { headers: as(ALICE) })) received.push(message);
       const expected = upstreamBytes.streamed.map((bytes) => fromBinary(StreamHomeTimelineResponseSchema, bytes, { readUnknownFields: false }));
-      expect([name, received.map(known)]).toEqual([name, expected]);
-      expect([name, received.map(newerFieldOf)]).toEqual([name, clients.get(name)!.binary ? [[NEWER_VALUE], [NEWER_VALUE]] : [[], []]]);
+      expect([name, received.map(known)]).toEqual([name, [opening(), ...expected]]);
+      expect([name, received.map(newerFieldOf)]).toEqual([name, clients.get(name)!.binary ? [[], [NEWER_VALUE], [NEWER_VALUE]] : [[], [], []]]);
     }
   });
 
@@ -303,7 +307,7 @@ describe("responses the gateway passes through", () => {
     const error = await (async () => {
       for await (const message of client(name).streamHomeTimeline({}, { headers: as(UNLUCKY) })) received.push(message);
     })().catch((e: unknown) => e);
-    expect(received.map(known)).toEqual([fromBinary(StreamHomeTimelineResponseSchema, upstreamBytes.streamed[0]!, { readUnknownFields: false })]);
+    expect(received.map(known)).toEqual([opening(), fromBinary(StreamHomeTimelineResponseSchema, upstreamBytes.streamed[0]!, { readUnknownFields: false })]);
     expect(error).toBeInstanceOf(ConnectError);
     expect([(error as ConnectError).code, (error as ConnectError).rawMessage]).toEqual([Code.ResourceExhausted, "too many open streams"]);
   });

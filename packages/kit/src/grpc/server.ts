@@ -27,6 +27,8 @@ export interface GrpcServerOptions {
   log: Logger;
   /** How long in-flight calls may take to finish on shutdown before they are cut. */
   drainMs?: number;
+  /** How often each connection is PINGed; one unanswered for as long is closed. Default 30 s. */
+  keepaliveMs?: number;
 }
 
 /** The fully-qualified service name, from any method path ("/pkg.Service/Method"). */
@@ -73,7 +75,10 @@ export class GrpcServer {
   ) {}
 
   static async start(options: GrpcServerOptions): Promise<GrpcServer> {
-    const server = new Server();
+    // Keep-alive PINGs find callers that vanished without closing (a gateway on a failed node):
+    // their calls are cancelled, so live streams end instead of waiting for TCP to give up.
+    const keepaliveMs = options.keepaliveMs ?? 30_000;
+    const server = new Server({ "grpc.keepalive_time_ms": keepaliveMs, "grpc.keepalive_timeout_ms": keepaliveMs });
     const names = options.services.map(serviceName);
     const health = new HealthImplementation(Object.fromEntries(["", ...names].map((name) => [name, "NOT_SERVING"])));
     health.addToServer(server);
