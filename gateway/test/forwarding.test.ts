@@ -34,6 +34,7 @@ describe("what the gateway forwards upstream", () => {
       getUserByUsername: notUsed,
       updateUser: notUsed,
       deleteUser: notUsed,
+      setUserRoles: notUsed,
       async getUser(req, ctx) {
         const seen = { callerId: ctx.callerId, roles: ctx.callerRoles, requestId: ctx.requestId };
         return { user: { id: req.id, username: "seen", displayName: "", bio: JSON.stringify(seen), avatarUrl: "", email: "", createdAt: undefined, updatedAt: undefined } };

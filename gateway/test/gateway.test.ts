@@ -27,7 +27,7 @@ describe("gateway in front of the users service", () => {
       {
         serviceName: "users", host: "127.0.0.1", port: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined,
         auth: { signingKeyPem: privateKeyPem, issuer: "chirp", audience: "chirp", tokenTtlSeconds: 900 },
-        passwordHashCost: 4, adminUsernames: ["boss"], outboxPollMs: 1000, shutdownDeadlineMs: 5000,
+        passwordHashCost: 4, outboxPollMs: 1000, shutdownDeadlineMs: 5000,
       },
       { log: testLogger() },
     );
@@ -136,6 +136,34 @@ describe("gateway in front of the users service", () => {
     const tweets = createClient(TweetsService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" }));
     const countAll = await failure(tweets.countTweets({ tag: "x" }, { headers }));
     expect([countAll.code, countAll.rawMessage]).toEqual([Code.PermissionDenied, "author_id: counting every user's tweets needs the admin role"]);
+  });
+
+  it("gives no role to whoever registers a name like ROOT: counting every user's tweets stays refused", async () => {
+    await connect.createUser({ username: "ROOT", email: "root@example.org", password: PASSWORD });
+    const { accessToken } = await connect.login({ usernameOrEmail: "ROOT", password: PASSWORD });
+    const tweets = createClient(TweetsService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" }));
+    const countAll = await failure(tweets.countTweets({}, { headers: { authorization: `Bearer ${accessToken}` } }));
+    expect([countAll.code, countAll.rawMessage]).toEqual([Code.PermissionDenied, "author_id: counting every user's tweets needs the admin role"]);
+  });
+
+  it("serves SetUserRoles to admins only; the role shows from the next login", async () => {
+    const boss = await account();
+    const user = await account();
+    const tweets = createClient(TweetsService, createConnectTransport({ baseUrl: base, httpVersion: "1.1" }));
+    const notAdmin = await failure(connect.setUserRoles({ userId: user.user.id, roles: ["admin"] }, { headers: user.headers }));
+    expect([notAdmin.code, notAdmin.rawMessage]).toEqual([Code.PermissionDenied, "user_id: changing a user's roles needs the admin role"]);
+    const anonymous = await failure(connect.setUserRoles({ userId: user.user.id, roles: ["admin"] }));
+    expect(anonymous.code).toBe(Code.Unauthenticated);
+
+    // The first admin is the operator's doing, by account id.
+    await users.roles.grant(boss.user.id, "admin");
+    const { accessToken } = await connect.login({ usernameOrEmail: boss.user.username, password: PASSWORD });
+    expect((await connect.setUserRoles({ userId: user.user.id, roles: ["admin"] }, { headers: { authorization: `Bearer ${accessToken}` } })).roles).toEqual(["admin"]);
+
+    // The token from before still carries no role; a new login's does, and the gateway lets its count through (to a tweets service that is down here).
+    expect((await failure(tweets.countTweets({}, { headers: user.headers }))).code).toBe(Code.PermissionDenied);
+    const relogin = await connect.login({ usernameOrEmail: user.user.username, password: PASSWORD });
+    expect((await failure(tweets.countTweets({}, { headers: { authorization: `Bearer ${relogin.accessToken}` } }))).code).toBe(Code.Unavailable);
   });
 
   it("compresses large answers with the encoding the client lists first, gzip or brotli", async () => {

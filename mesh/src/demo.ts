@@ -4,11 +4,12 @@ import type { Logger } from "@chirp/kit";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
+import type { Mesh } from "./mesh.js";
 
 export const DEMO_PASSWORD = "chirp-demo";
 
 const PEOPLE = [
-  { username: "ada", displayName: "Ada", posts: ["Analytical engines run on #gRPC now", "Notes on a new #chirp"] },
+  { username: "ada", displayName: "Ada", posts: ["Analytical engines run on #gRPC now", "Notes on a new #chirp"], admin: true },
   { username: "grace", displayName: "Grace", posts: ["Found a bug in the relay. A real one. #debugging"] },
   { username: "linus", displayName: "Linus", posts: ["Talk is cheap. Show me the #protobuf"] },
 ];
@@ -21,9 +22,11 @@ const FOLLOWS: Array<[string, string]> = [
 
 /**
  * A few users, follows and posts, created through the public API like any client would. Safe to
- * run against a mesh that already has them.
+ * run against a mesh that already has them. Ada is made an admin by her account's id, through
+ * the users service's operator handle, and only when this run created her account: an "ada"
+ * someone else registered first gets nothing.
  */
-export async function seedDemo(baseUrl: string, log: Logger): Promise<void> {
+export async function seedDemo(baseUrl: string, log: Logger, roles: Mesh["roles"]): Promise<void> {
   const transport = createConnectTransport({ baseUrl, httpVersion: "1.1" });
   const users = createClient(UsersService, transport);
   const tweets = createClient(TweetsService, transport);
@@ -38,6 +41,10 @@ export async function seedDemo(baseUrl: string, log: Logger): Promise<void> {
     const headers = { authorization: `Bearer ${accessToken}` };
     tokens.set(person.username, { id: user!.id, headers });
     if (created) for (const text of person.posts) await tweets.createTweet({ text }, { headers });
+    if (created && person.admin) {
+      await roles.grant(user!.id, "admin");
+      log.info({ userId: user!.id, username: person.username }, "demo user granted the admin role");
+    }
   }
   for (const [follower, followee] of FOLLOWS) {
     await followWhenKnown(() => graph.follow({ followeeId: tokens.get(followee)!.id }, { headers: tokens.get(follower)!.headers }));

@@ -8,7 +8,7 @@ async function main(): Promise<void> {
   const log = createLogger("mesh", level);
   const mesh = await startMesh(process.env, log);
   const url = `http://localhost:${mesh.gateway.httpPort}`;
-  if (process.argv.includes("--demo")) await seedDemo(url, log);
+  if (process.argv.includes("--demo")) await seedDemo(url, log, mesh.roles);
   const storage = process.env.MONGODB_URI ? "MongoDB" : "memory";
   const events = process.env.NATS_URL ? "NATS JetStream" : "an in-process bus";
   process.stdout.write(

@@ -10,7 +10,7 @@ import { startTimeline } from "@chirp/timeline";
 import { loadConfig as timelineConfig } from "@chirp/timeline/config";
 import { startTweets } from "@chirp/tweets";
 import { loadConfig as tweetsConfig } from "@chirp/tweets/config";
-import { startUsers } from "@chirp/users";
+import { startUsers, type UsersApp } from "@chirp/users";
 import { loadConfig as usersConfig } from "@chirp/users/config";
 
 type Env = Record<string, string | undefined>;
@@ -21,6 +21,8 @@ export interface Mesh {
   ports: { users: number; tweets: number; graph: number; timeline: number };
   /** The in-process bus, when NATS_URL is not set. */
   bus: EventBus | undefined;
+  /** The users service's operator handle for roles: how the demo data makes its admin. */
+  roles: UsersApp["roles"];
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function startMesh(env: Env = process.env, log: Logger = createLogg
       gateway,
       ports: { users: users.port, tweets: tweets.port, graph: graph.port, timeline: timeline.port },
       bus,
+      roles: users.roles,
       stop: async () => {
         for (const stop of stops.reverse()) await stop();
       },

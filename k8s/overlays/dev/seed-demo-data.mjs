@@ -90,3 +90,5 @@ for (const person of PEOPLE) {
 }
 for (const [follower, followee] of FOLLOWS) await followWhenKnown(accounts.get(follower), accounts.get(followee));
 console.log(`demo data ready: ${PEOPLE.map((p) => p.username).join(", ")} (password "${PASSWORD}")`);
+// Roles are the operator's to grant, by account id: this Job only says how.
+console.log(`to make ada an admin: kubectl exec deploy/users -c users -- node dist/admin.js grant ${accounts.get("ada").id} admin`);

@@ -53,6 +53,7 @@ const handlers: ServiceHandlers<typeof UsersServiceService> = {
   login: notUsed,
   searchUsers: notUsed,
   updateUser: notUsed,
+  setUserRoles: notUsed,
 };
 
 describe("GrpcServer", () => {

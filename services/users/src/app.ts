@@ -17,6 +17,7 @@ import { JetStreamBus } from "@chirp/kit/nats";
 import { warnAboutFallbacks, type UsersConfig } from "./config.js";
 import { ScryptPasswordHasher } from "./domain/passwords.js";
 import type { UserRepository } from "./domain/ports.js";
+import { RoleAdministration } from "./domain/roles.js";
 import { Users } from "./domain/users.js";
 import { userEvents } from "./events.js";
 import { UsersService, usersHandlers } from "./grpc/handlers.js";
@@ -38,6 +39,8 @@ export interface UsersApp {
   publicKey: KeyObject;
   relay: OutboxRelay;
   bus: EventBus;
+  /** The operator's way to grant roles, for the process that embeds the service (the mesh's demo data). */
+  roles: RoleAdministration;
   stop(): Promise<void>;
 }
 
@@ -98,14 +101,13 @@ export async function startUsers(config: UsersConfig, overrides: UsersOverrides 
       passwords: new ScryptPasswordHasher(config.passwordHashCost),
       tokens,
       onEventsRecorded: () => relay.notify(),
-      adminUsernames: config.adminUsernames,
     });
     // Registered last so it stops first: calls drain while storage and the bus are still there.
     lifecycle.onStop("gRPC server", () => server.shutdown());
     server.activate(UsersService, bindService(UsersService, usersHandlers(users), log));
     log.info({ port: server.port }, "users service ready");
 
-    return { port: server.port, publicKey: tokens.publicKey, relay, bus, stop: () => lifecycle.stop() };
+    return { port: server.port, publicKey: tokens.publicKey, relay, bus, roles: new RoleAdministration(repository), stop: () => lifecycle.stop() };
   } catch (error) {
     await server.shutdown();
     await lifecycle.stop();

@@ -18,10 +18,11 @@ export interface UsersConfig {
   };
   /** log2 of scrypt's cost parameter N. */
   passwordHashCost: number;
-  adminUsernames: string[];
   outboxPollMs: number;
   shutdownDeadlineMs: number;
 }
+
+const DEFAULT_DATABASE = "chirp_users";
 
 /**
  * Reads the service's settings from the environment. In production (NODE_ENV=production) the
@@ -43,7 +44,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: read.string("GRPC_HOST", "0.0.0.0"),
     port: read.port("GRPC_PORT", 50051),
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
-    mongo: mongoUri ? { uri: mongoUri, database: read.string("MONGODB_DATABASE", "chirp_users") } : undefined,
+    mongo: mongoUri ? { uri: mongoUri, database: read.string("MONGODB_DATABASE", DEFAULT_DATABASE) } : undefined,
     natsUrl,
     auth: {
       signingKeyPem,
@@ -52,9 +53,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenTtlSeconds: read.int("AUTH_TOKEN_TTL_SECONDS", 900, { min: 60, max: 86_400 }),
     },
     passwordHashCost: read.int("PASSWORD_HASH_COST", 15, { min: production ? 14 : 4, max: 20 }),
-    adminUsernames: (read.optionalString("ADMIN_USERNAMES") ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     outboxPollMs: read.int("OUTBOX_POLL_MS", 1_000, { min: 50, max: 60_000 }),
     shutdownDeadlineMs: read.int("SHUTDOWN_DEADLINE_MS", 15_000, { min: 1_000, max: 120_000 }),
+  };
+  read.done();
+  return config;
+}
+
+/** What the admin command needs: the service's database, named by the same variables as for the service. */
+export interface UsersDatabaseConfig {
+  logLevel: (typeof LOG_LEVELS)[number];
+  mongo: { uri: string; database: string };
+}
+
+export function loadDatabaseConfig(env: Record<string, string | undefined> = process.env): UsersDatabaseConfig {
+  const read = new EnvReader(env);
+  const mongoUri = read.optionalString("MONGODB_URI");
+  // In memory, the accounts live inside the running process: no other process can reach them.
+  if (!mongoUri) read.problem("MONGODB_URI is required: roles are stored with the accounts in the service's MongoDB database");
+  const config: UsersDatabaseConfig = {
+    // Quiet by default: the command prints its own answer.
+    logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "warn"),
+    mongo: { uri: mongoUri ?? "", database: read.string("MONGODB_DATABASE", DEFAULT_DATABASE) },
   };
   read.done();
   return config;

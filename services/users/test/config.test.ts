@@ -1,5 +1,5 @@
 import { ConfigError } from "@chirp/kit";
-import { loadConfig } from "../src/config.js";
+import { loadConfig, loadDatabaseConfig } from "../src/config.js";
 
 describe("users configuration", () => {
   it("runs on development defaults with nothing set", () => {
@@ -16,13 +16,17 @@ describe("users configuration", () => {
       NATS_URL: "nats://nats:4222",
       AUTH_SIGNING_KEY: "pem",
       AUTH_TOKEN_TTL_SECONDS: "120",
-      ADMIN_USERNAMES: "root, boss ,",
       LOG_LEVEL: "debug",
     });
     expect(config).toMatchObject({ port: 6000, mongo: { uri: "mongodb://db:27017", database: "users_db" }, natsUrl: "nats://nats:4222" });
     expect(config.auth).toMatchObject({ signingKeyPem: "pem", tokenTtlSeconds: 120 });
-    expect(config.adminUsernames).toEqual(["root", "boss"]);
     expect(config.logLevel).toBe("debug");
+  });
+
+  it("gives the admin command the service's database, and nothing without MONGODB_URI", () => {
+    expect(loadDatabaseConfig({ MONGODB_URI: "mongodb://db:27017" })).toEqual({ logLevel: "warn", mongo: { uri: "mongodb://db:27017", database: "chirp_users" } });
+    expect(loadDatabaseConfig({ MONGODB_URI: "mongodb://db:27017", MONGODB_DATABASE: "users_db", NODE_ENV: "production" }).mongo.database).toBe("users_db");
+    expect(() => loadDatabaseConfig({})).toThrow(/MONGODB_URI is required/);
   });
 
   it("refuses development fallbacks in production, listing every problem", () => {

@@ -45,7 +45,6 @@ export function testConfig(overrides: Partial<UsersConfig> = {}): UsersConfig {
     natsUrl: undefined,
     auth: { signingKeyPem: undefined, ...tokenSettings, tokenTtlSeconds: tokenSettings.ttlSeconds },
     passwordHashCost: TEST_HASH_COST,
-    adminUsernames: [],
     outboxPollMs: 100,
     shutdownDeadlineMs: 5_000,
     ...overrides,

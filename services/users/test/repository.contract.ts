@@ -138,6 +138,26 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     expect(await subjectsOf()).toEqual(["chirp.users.user_created", "chirp.users.user_profile_changed"]);
   });
 
+  it("stores roles with the account, changing nothing else and announcing nothing", async () => {
+    const a = account();
+    await repository.create(a, [created(a)]);
+    const pendingBefore = (await outbox.pending(100)).filter((p) => p.ownerId === a.id).length;
+    expect(await repository.setRoles(a.id, ["admin"])).toEqual({ ...a, roles: ["admin"] });
+    expect(await repository.findById(a.id)).toEqual({ ...a, roles: ["admin"] });
+    expect((await repository.findByUsername(a.username))?.roles).toEqual(["admin"]);
+    expect((await outbox.pending(100)).filter((p) => p.ownerId === a.id)).toHaveLength(pendingBefore);
+
+    // A profile update keeps them, and an empty list removes them.
+    const at = new Date(a.updatedAt.getTime() + 1);
+    expect(await repository.update(a.id, a.updatedAt, { bio: "still admin" }, at, [])).toMatchObject({ bio: "still admin", roles: ["admin"] });
+    expect(await repository.setRoles(a.id, [])).toMatchObject({ bio: "still admin", roles: [] });
+    expect((await repository.findById(a.id))?.roles).toEqual([]);
+
+    expect(await repository.setRoles(newId(), ["admin"])).toBeUndefined();
+    expect(await repository.delete(a.id, [])).toBe(true);
+    expect(await repository.setRoles(a.id, ["admin"])).toBeUndefined();
+  });
+
   it("records events with the write and hands them to the relay in order", async () => {
     const a = account();
     const creation = created(a);

@@ -4,7 +4,7 @@ import type { UserProfileChanged } from "@chirp/proto/grpc/chirp/events/v1/event
 import { domainFailure } from "@chirp/testing";
 import type { Account } from "../src/domain/model.js";
 import type { PasswordHasher } from "../src/domain/passwords.js";
-import { ADMIN_ROLE } from "../src/domain/users.js";
+import { ADMIN_ROLE } from "../src/domain/roles.js";
 import { domainWithMemory, newUser, TEST_HASH_COST } from "./fixtures.js";
 import { ScryptPasswordHasher } from "../src/domain/passwords.js";
 import { InMemoryUserRepository } from "../src/storage/memory.js";
@@ -103,14 +103,48 @@ describe("Users domain", () => {
     expect((await domainFailure(users.login("ann", ""))).message).toMatch(/^password: /);
   });
 
-  it("grants the admin role to configured usernames only", async () => {
-    const { users, keys } = await domainWithMemory({ adminUsernames: ["Boss_User"] });
-    const boss = newUser({ username: "boss_user" });
-    const other = newUser();
-    await users.createUser(boss);
-    await users.createUser(other);
-    expect(keys.verifier.verify((await users.login(boss.username, boss.password)).accessToken).roles).toEqual([ADMIN_ROLE]);
-    expect(keys.verifier.verify((await users.login(other.username, other.password)).accessToken).roles).toEqual([]);
+  it("lets only an admin set roles, which the account's next login carries", async () => {
+    const { users, keys } = await domainWithMemory();
+    const input = newUser();
+    const user = await users.createUser(input);
+    const rolesAtLogin = async () => keys.verifier.verify((await users.login(input.username, input.password)).accessToken).roles;
+
+    const denied = await domainFailure(users.setUserRoles(["beta"], user.id, [ADMIN_ROLE]));
+    expect([denied.code, denied.message]).toEqual(["PERMISSION_DENIED", "user_id: changing a user's roles needs the admin role"]);
+    expect(await rolesAtLogin()).toEqual([]);
+
+    expect(await users.setUserRoles([ADMIN_ROLE], user.id, [ADMIN_ROLE, ADMIN_ROLE])).toEqual([ADMIN_ROLE]);
+    expect(await rolesAtLogin()).toEqual([ADMIN_ROLE]);
+    expect(await users.setUserRoles([ADMIN_ROLE], user.id, [])).toEqual([]);
+    expect(await rolesAtLogin()).toEqual([]);
+  });
+
+  it("refuses unknown roles, too many roles and unknown or malformed ids, naming the field", async () => {
+    const { users } = await domainWithMemory();
+    const user = await users.createUser(newUser());
+    const admin = [ADMIN_ROLE];
+    const cases: Array<[Promise<unknown>, string, string]> = [
+      [users.setUserRoles(admin, user.id, [ADMIN_ROLE, "root"]), "INVALID_ARGUMENT", 'roles[1]: "root" is not a role; roles are: admin'],
+      [users.setUserRoles(admin, user.id, ["Admin"]), "INVALID_ARGUMENT", 'roles[0]: "Admin" is not a role; roles are: admin'],
+      [users.setUserRoles(admin, user.id, ["x".repeat(100_000)]), "INVALID_ARGUMENT", `roles[0]: "${"x".repeat(32)}…" is not a role; roles are: admin`],
+      [users.setUserRoles(admin, user.id, Array(9).fill(ADMIN_ROLE)), "INVALID_ARGUMENT", "roles: may hold at most 8 roles"],
+      [users.setUserRoles(admin, "nope", admin), "INVALID_ARGUMENT", "user_id: is not a valid user id"],
+      [users.setUserRoles(admin, "", admin), "INVALID_ARGUMENT", "user_id: is required"],
+      [users.setUserRoles(admin, newId(), admin), "NOT_FOUND", "user_id: no user has id"],
+    ];
+    for (const [promise, code, message] of cases) {
+      const failure = await domainFailure(promise);
+      expect([failure.code, failure.message.slice(0, message.length)]).toEqual([code, message]);
+    }
+  });
+
+  it("takes nothing from a username: ROOT or admin registers as anyone does", async () => {
+    const { users, keys } = await domainWithMemory();
+    for (const username of ["ROOT", "admin"]) {
+      const input = newUser({ username });
+      await users.createUser(input);
+      expect(keys.verifier.verify((await users.login(username, input.password)).accessToken).roles).toEqual([]);
+    }
   });
 
   it("shows the email address only to its owner", async () => {

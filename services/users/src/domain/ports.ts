@@ -26,6 +26,12 @@ export interface UserRepository {
    * when it has changed since (nothing is written), "missing" when there is no such account.
    */
   update(id: string, expectedUpdatedAt: Date, changes: ProfileChanges, updatedAt: Date, events: BusMessage[]): Promise<Account | NotUpdated>;
+  /**
+   * Replaces the account's roles, in one write that changes nothing else (not `updatedAt`: roles are
+   * not part of the public profile, and nothing is announced). Answers the account as saved, or
+   * undefined when there is no such account.
+   */
+  setRoles(id: string, roles: string[]): Promise<Account | undefined>;
   /** Removes the account (its username and email become free) and records the events; false when there is none. */
   delete(id: string, events: BusMessage[]): Promise<boolean>;
 }

@@ -2,6 +2,7 @@ import { decodePageToken, DomainError, encodePageToken, newId, notFound, pageSiz
 import { emailKey, usernameKey, type Account, type ProfileChanges, type User } from "./model.js";
 import type { PasswordHasher } from "./passwords.js";
 import type { TokenIssuer, UserEvents, UserRepository } from "./ports.js";
+import { ADMIN_ROLE, RoleAdministration } from "./roles.js";
 import * as valid from "./validation.js";
 
 export interface UsersDependencies {
@@ -11,8 +12,6 @@ export interface UsersDependencies {
   tokens: TokenIssuer;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
-  /** Usernames granted the admin role at login. */
-  adminUsernames?: string[];
   clock?: () => Date;
 }
 
@@ -36,8 +35,6 @@ export interface LoginResult {
   user: User;
 }
 
-export const ADMIN_ROLE = "admin";
-
 /** How often an update reads the account again after a concurrent update of it got in first. */
 const UPDATE_ATTEMPTS = 5;
 
@@ -45,7 +42,7 @@ const isUsernameCursor = (value: unknown): value is string => typeof value === "
 
 /** Account rules: registration, login, profiles and deletion. Knows nothing of transports or databases. */
 export class Users {
-  private readonly admins: Set<string>;
+  private readonly roles: RoleAdministration;
   private readonly clock: () => Date;
 
   private constructor(
@@ -53,7 +50,7 @@ export class Users {
     /** A real hash of a random password: login checks unknown users against it so they take as long as known ones. */
     private readonly decoyHash: string,
   ) {
-    this.admins = new Set((deps.adminUsernames ?? []).map(usernameKey));
+    this.roles = new RoleAdministration(deps.repository);
     this.clock = deps.clock ?? (() => new Date());
   }
 
@@ -94,8 +91,8 @@ export class Users {
       : await this.deps.repository.findByUsername(usernameKey(login));
     const matches = await this.deps.passwords.verify(password, account?.passwordHash ?? this.decoyHash);
     if (!account || !matches) throw unauthenticated("username_or_email or password is incorrect");
-    const roles = this.admins.has(usernameKey(account.username)) ? [ADMIN_ROLE] : account.roles;
-    const { token, expiresAt } = this.deps.tokens.sign(account.id, roles);
+    // The roles stored on the account, as of this login: a change shows in the next login's token.
+    const { token, expiresAt } = this.deps.tokens.sign(account.id, account.roles);
     return { accessToken: token, expiresAt, user: this.view(account, account.id) };
   }
 
@@ -172,6 +169,15 @@ export class Users {
     const deleted = await this.deps.repository.delete(id, [this.deps.events.deleted(id, this.clock())]);
     if (!deleted) throw notFound("id", `no user has id "${id}"`);
     this.deps.onEventsRecorded?.();
+  }
+
+  /**
+   * Replaces an account's roles; only a caller holding the admin role may. The caller's roles are
+   * those of their verified token, which the gateway passes on.
+   */
+  async setUserRoles(callerRoles: readonly string[], userId: string, roles: readonly string[]): Promise<string[]> {
+    if (!callerRoles.includes(ADMIN_ROLE)) throw permissionDenied("user_id: changing a user's roles needs the admin role");
+    return this.roles.setRoles(userId, roles);
   }
 
   /** What a viewer may see: everything but credentials, and the email only of their own account. */

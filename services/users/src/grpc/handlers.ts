@@ -54,5 +54,12 @@ export function usersHandlers(users: Users): ServiceHandlers<typeof UsersService
       await users.deleteUser(ctx.requireCaller(), req.id);
       return {};
     },
+    async setUserRoles(req, ctx) {
+      ctx.requireCaller();
+      const roles = await users.setUserRoles(ctx.callerRoles, req.userId, req.roles);
+      // Who gave whom which roles: the log line carries the caller's id.
+      ctx.log.info({ userId: req.userId, roles }, "user roles set");
+      return { roles };
+    },
   };
 }

@@ -72,6 +72,13 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
     return copy(entry.account);
   }
 
+  async setRoles(id: string, roles: string[]): Promise<Account | undefined> {
+    const entry = this.entries.get(id);
+    if (!entry || entry.deleted) return undefined;
+    entry.account = { ...entry.account, roles: [...roles] };
+    return copy(entry.account);
+  }
+
   async delete(id: string, events: BusMessage[]): Promise<boolean> {
     const entry = this.entries.get(id);
     if (!entry || entry.deleted) return false;

@@ -127,6 +127,12 @@ export class MongoUserRepository implements UserRepository {
     return live > 0 ? "stale" : "missing";
   }
 
+  async setRoles(id: string, roles: string[]): Promise<Account | undefined> {
+    // $set of this one field: a profile update racing it keeps the roles (on MongoDB; see README, "Tests").
+    const doc = await this.users.findOneAndUpdate({ $and: [{ _id: id }, LIVE] }, { $set: { roles } }, { returnDocument: "after" });
+    return doc ? toAccount(doc) : undefined;
+  }
+
   async delete(id: string, events: BusMessage[]): Promise<boolean> {
     const tombstoneKey = `${AFTER_ALL_USERNAMES}deleted~${id}`;
     const result = await this.users.updateOne(
@@ -138,6 +144,7 @@ export class MongoUserRepository implements UserRepository {
           emailKey: tombstoneKey,
           email: "",
           passwordHash: "",
+          roles: [],
           displayName: "",
           bio: "",
           avatarUrl: "",

@@ -133,6 +133,18 @@ export interface DeleteUserRequest {
 export interface DeleteUserResponse {
 }
 
+export interface SetUserRolesRequest {
+  /** The account whose roles change. */
+  userId: string;
+  /** The account's roles from now on, each one of: admin. At most 8; duplicates count once. */
+  roles: string[];
+}
+
+export interface SetUserRolesResponse {
+  /** The account's roles as stored, sorted. */
+  roles: string[];
+}
+
 function createBaseUser(): User {
   return {
     id: "",
@@ -1626,6 +1638,162 @@ export const DeleteUserResponse: MessageFns<DeleteUserResponse> = {
   },
 };
 
+function createBaseSetUserRolesRequest(): SetUserRolesRequest {
+  return { userId: "", roles: [] };
+}
+
+export const SetUserRolesRequest: MessageFns<SetUserRolesRequest> = {
+  encode(message: SetUserRolesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    for (const v of message.roles) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetUserRolesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetUserRolesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetUserRolesRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: SetUserRolesRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetUserRolesRequest>, I>>(base?: I): SetUserRolesRequest {
+    return SetUserRolesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetUserRolesRequest>, I>>(object: I): SetUserRolesRequest {
+    const message = createBaseSetUserRolesRequest();
+    message.userId = object.userId ?? "";
+    message.roles = object.roles?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseSetUserRolesResponse(): SetUserRolesResponse {
+  return { roles: [] };
+}
+
+export const SetUserRolesResponse: MessageFns<SetUserRolesResponse> = {
+  encode(message: SetUserRolesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.roles) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetUserRolesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetUserRolesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roles.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetUserRolesResponse {
+    return { roles: globalThis.Array.isArray(object?.roles) ? object.roles.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: SetUserRolesResponse): unknown {
+    const obj: any = {};
+    if (message.roles?.length) {
+      obj.roles = message.roles;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetUserRolesResponse>, I>>(base?: I): SetUserRolesResponse {
+    return SetUserRolesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetUserRolesResponse>, I>>(object: I): SetUserRolesResponse {
+    const message = createBaseSetUserRolesResponse();
+    message.roles = object.roles?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * UsersService owns accounts, credentials and public profiles.
  *
@@ -1717,6 +1885,21 @@ export const UsersServiceService = {
     responseSerialize: (value: DeleteUserResponse): Buffer => Buffer.from(DeleteUserResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteUserResponse => DeleteUserResponse.decode(value),
   },
+  /**
+   * Replaces a user's roles with the ones given (an empty list removes every role). Needs a caller
+   * holding the admin role. A role change takes effect at the user's next login: access tokens
+   * carry the roles of their login until they expire.
+   */
+  setUserRoles: {
+    path: "/chirp.users.v1.UsersService/SetUserRoles" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetUserRolesRequest): Buffer => Buffer.from(SetUserRolesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetUserRolesRequest => SetUserRolesRequest.decode(value),
+    responseSerialize: (value: SetUserRolesResponse): Buffer =>
+      Buffer.from(SetUserRolesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetUserRolesResponse => SetUserRolesResponse.decode(value),
+  },
 } as const;
 
 export interface UsersServiceServer extends UntypedServiceImplementation {
@@ -1736,6 +1919,12 @@ export interface UsersServiceServer extends UntypedServiceImplementation {
   updateUser: handleUnaryCall<UpdateUserRequest, UpdateUserResponse>;
   /** Deletes the caller's own account and announces it so other services clean up. */
   deleteUser: handleUnaryCall<DeleteUserRequest, DeleteUserResponse>;
+  /**
+   * Replaces a user's roles with the ones given (an empty list removes every role). Needs a caller
+   * holding the admin role. A role change takes effect at the user's next login: access tokens
+   * carry the roles of their login until they expire.
+   */
+  setUserRoles: handleUnaryCall<SetUserRolesRequest, SetUserRolesResponse>;
 }
 
 export interface UsersServiceClient extends Client {
@@ -1866,6 +2055,26 @@ export interface UsersServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteUserResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces a user's roles with the ones given (an empty list removes every role). Needs a caller
+   * holding the admin role. A role change takes effect at the user's next login: access tokens
+   * carry the roles of their login until they expire.
+   */
+  setUserRoles(
+    request: SetUserRolesRequest,
+    callback: (error: ServiceError | null, response: SetUserRolesResponse) => void,
+  ): ClientUnaryCall;
+  setUserRoles(
+    request: SetUserRolesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetUserRolesResponse) => void,
+  ): ClientUnaryCall;
+  setUserRoles(
+    request: SetUserRolesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetUserRolesResponse) => void,
   ): ClientUnaryCall;
 }
 
