@@ -126,11 +126,13 @@ const env = (service) => ({
   OUTBOX_POLL_MS: "200",
 });
 const users = await startUsers(usersConfig(env("users")), { log });
-const tweets = await startTweets(tweetsConfig(env("tweets")), { log, consumerName: `${run}_tweets` });
-const graph = await startGraph(graphConfig({ ...env("graph"), USER_EVENTS_CONSUMER: `${run}_graph` }), { log });
+// Tweets and graph ask users, before every write, whether the caller's account is live.
+const USERS_ADDRESS = `127.0.0.1:${users.port}`;
+const tweets = await startTweets(tweetsConfig({ ...env("tweets"), USERS_ADDRESS }), { log, consumerName: `${run}_tweets` });
+const graph = await startGraph(graphConfig({ ...env("graph"), USERS_ADDRESS, USER_EVENTS_CONSUMER: `${run}_graph` }), { log });
 const timelineSettings = timelineConfig({
   ...env("timeline"),
-  USERS_ADDRESS: `127.0.0.1:${users.port}`,
+  USERS_ADDRESS,
   TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
   GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
   CONSUMER_NAME: `${run}_timeline`,

@@ -48,12 +48,14 @@ export async function startMesh(env: Env = process.env, log: Logger = createLogg
   try {
     const users = await startUsers(usersConfig(own("users")), { log: child("users"), bus });
     stops.push(users.stop);
-    const tweets = await startTweets(tweetsConfig(own("tweets")), { log: child("tweets"), bus });
+    // Tweets and graph ask users, before every write, whether the caller's account is live.
+    const usersAddress = { USERS_ADDRESS: `127.0.0.1:${users.port}` };
+    const tweets = await startTweets(tweetsConfig({ ...own("tweets"), ...usersAddress }), { log: child("tweets"), bus });
     stops.push(tweets.stop);
-    const graph = await startGraph(graphConfig(own("graph")), { log: child("graph"), bus });
+    const graph = await startGraph(graphConfig({ ...own("graph"), ...usersAddress }), { log: child("graph"), bus });
     stops.push(graph.stop);
     const addresses = {
-      USERS_ADDRESS: `127.0.0.1:${users.port}`,
+      ...usersAddress,
       TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
       GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
     };

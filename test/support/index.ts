@@ -59,3 +59,5 @@ export async function domainFailure(promise: Promise<unknown>): Promise<DomainEr
   }
   throw new Error("expected the call to fail with a DomainError");
 }
+
+export { startFakeUsers, type FakeUsers } from "./fake-users.js";

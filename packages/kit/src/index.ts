@@ -1,4 +1,5 @@
 // Transport- and storage-neutral plumbing; domain code may import from here.
+export * from "./accounts.js";
 export * from "./bus.js";
 export * from "./cache.js";
 export * from "./config.js";

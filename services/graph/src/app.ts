@@ -1,6 +1,6 @@
 import { createLogger, Lifecycle, OutboxRelay, type EventBus, type Logger, type OutboxStore } from "@chirp/kit";
 import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
-import { bindService, GrpcServer } from "@chirp/kit/grpc";
+import { bindService, GrpcServer, UserAccounts } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { warnAboutFallbacks, type GraphConfig } from "./config.js";
@@ -66,7 +66,10 @@ export async function startGraph(config: GraphConfig, overrides: GraphOverrides 
     relay.start();
     lifecycle.onStop("outbox relay", () => relay.stop());
 
-    const graph = new Graph({ repository, events: graphEvents, onEventsRecorded: () => relay.notify() });
+    // Connects on first use: the users service need not be up for this one to start and serve reads.
+    const accounts = new UserAccounts(config.upstreams.users);
+    lifecycle.onStop("users client", () => accounts.close());
+    const graph = new Graph({ repository, events: graphEvents, accounts, onEventsRecorded: () => relay.notify() });
     const userEvents = await consumeUserEvents(bus, config.userEventsConsumer, graph);
     lifecycle.onStop("user events consumer", () => userEvents.stop());
 

@@ -9,6 +9,7 @@ describe("graph configuration", () => {
       mongo: undefined,
       natsUrl: undefined,
       userEventsConsumer: "graph_user_events",
+      upstreams: { users: "127.0.0.1:50051" },
       outboxPollMs: 1_000,
     });
   });
@@ -20,6 +21,7 @@ describe("graph configuration", () => {
       MONGODB_URI: "mongodb://db:27017",
       NATS_URL: "nats://nats:4222",
       USER_EVENTS_CONSUMER: "graph-blue",
+      USERS_ADDRESS: "users:50051",
       OUTBOX_POLL_MS: "250",
       SHUTDOWN_DEADLINE_MS: "5000",
       LOG_LEVEL: "debug",
@@ -30,6 +32,7 @@ describe("graph configuration", () => {
       mongo: { uri: "mongodb://db:27017", database: "chirp_graph" },
       natsUrl: "nats://nats:4222",
       userEventsConsumer: "graph-blue",
+      upstreams: { users: "users:50051" },
       outboxPollMs: 250,
       shutdownDeadlineMs: 5_000,
       logLevel: "debug",

@@ -6,12 +6,12 @@ import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { GraphServiceClient } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/testing";
 import { startGraph, type GraphApp } from "../src/app.js";
 import { Graph } from "../src/domain/graph.js";
 import { graphEvents } from "../src/events.js";
 import { MongoGraphRepository } from "../src/storage/mongo.js";
-import { newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
+import { everyoneLive, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
 
 const pairOf = (delivery: Delivery) => {
   const value = decodeEvent(delivery.data).payload?.value as { followerId?: string; followeeId?: string } | undefined;
@@ -53,6 +53,8 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
     let mongo: MongoConnection;
     let app: GraphApp;
     let client: GraphServiceClient;
+    /** Asked before each follow whether the follower's account is live. */
+    let users: FakeUsers;
 
     const as = (caller: string) => {
       const metadata = new Metadata();
@@ -80,13 +82,15 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
       mongo = await connectMongo(MONGODB_URI, database, log);
       // The users stream keeps every event; replaying every earlier run's users would only make the test wait.
       await startingAtTheEnd(STREAMS.users.name, userEventsConsumer, [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted]);
-      app = await startGraph(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, userEventsConsumer }), { log });
+      users = await startFakeUsers();
+      app = await startGraph(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, userEventsConsumer, upstreams: { users: users.address } }), { log });
       client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
     });
 
     afterAll(async () => {
       client.close();
       await app.stop();
+      await users.stop();
       await bus.manager.consumers.delete(STREAMS.users.name, userEventsConsumer);
       await mongo.db.dropDatabase();
       await mongo.close();
@@ -161,7 +165,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
     /** The domain on MongoDB with no relay running, as in a process that dies right after a write. */
     async function domainWithoutRelay() {
       const repository = await MongoGraphRepository.open(mongo.db);
-      const graph = new Graph({ repository, events: graphEvents });
+      const graph = new Graph({ repository, events: graphEvents, accounts: everyoneLive });
       const [a, b] = newUserIds(2) as [string, string];
       await graph.userCreated(a);
       await graph.userCreated(b);

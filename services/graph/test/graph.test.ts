@@ -1,10 +1,10 @@
-import { newId, type ErrorCode } from "@chirp/kit";
+import { DomainError, newId, type ErrorCode } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
 import { domainFailure } from "@chirp/testing";
 import type { Graph } from "../src/domain/graph.js";
 import type { GraphRepository } from "../src/domain/ports.js";
 import { InMemoryGraphRepository } from "../src/storage/memory.js";
-import { domainWithMemory, graphOn, newUserIds, recordedFor } from "./fixtures.js";
+import { accountsWithDeletions, domainWithMemory, graphOn, newUserIds, recordedFor } from "./fixtures.js";
 
 async function refused(promise: Promise<unknown>, code: ErrorCode, field?: string) {
   const error = await domainFailure(promise);
@@ -269,6 +269,36 @@ describe("Graph domain", () => {
       expect(await graph.getRelationship(a, gone)).toEqual({ following: false, followedBy: false });
       expect(await graph.getCounts(gone)).toEqual({ followers: 0, following: 0 });
       expect(await recordedFor(repository, a, gone)).toEqual(["followed", "unfollowed"]);
+    });
+
+    it("refuses follows and unfollows by an account the users service says is deleted, before its UserDeleted arrives", async () => {
+      const users = accountsWithDeletions();
+      const { graph, repository, known } = domainWithMemory({ accounts: users.accounts });
+      const [gone, a, b] = (await known(3)) as [string, string, string];
+      await graph.follow(gone, a);
+      expect(users.asked).toEqual([gone]);
+
+      users.deleted.add(gone);
+      for (const write of [graph.follow(gone, b), graph.follow(gone, a), graph.unfollow(gone, a), graph.follow(gone, newId())]) {
+        const error = await refused(write, "PERMISSION_DENIED");
+        expect(error.message).toBe("your account has been deleted");
+      }
+      expect(await graph.getRelationship(gone, a)).toEqual({ following: true, followedBy: false });
+      expect(await graph.getRelationship(gone, b)).toEqual({ following: false, followedBy: false });
+      expect(await recordedFor(repository, gone, a)).toEqual(["followed"]);
+      expect(await recordedFor(repository, gone, b)).toEqual([]);
+      // Others are asked about as themselves, and still follow the deleted user until the event comes.
+      await graph.follow(a, gone);
+      expect(users.asked.at(-1)).toBe(a);
+    });
+
+    it("writes nothing when the users service cannot say whether the caller is live", async () => {
+      const unsure = { isLive: async () => Promise.reject(new DomainError("UNAVAILABLE", "the users service did not answer")) };
+      const { graph, repository, known } = domainWithMemory({ accounts: unsure });
+      const [a, b] = (await known(2)) as [string, string];
+      await refused(graph.follow(a, b), "UNAVAILABLE");
+      await refused(graph.unfollow(a, b), "UNAVAILABLE");
+      expect(await recordedFor(repository, a, b)).toEqual([]);
     });
 
     it("refuses events that name no valid user", async () => {

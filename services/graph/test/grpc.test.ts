@@ -6,7 +6,7 @@ import { newId } from "@chirp/kit";
 import { decodeEvent, InProcessEventBus } from "@chirp/kit/events";
 import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { GraphServiceClient, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/testing";
 import { pino } from "pino";
 import { startGraph, type GraphApp } from "../src/app.js";
 import { expectAlternating, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
@@ -21,6 +21,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   let app: GraphApp;
   let client: GraphServiceClient;
   let bus: InProcessEventBus;
+  let users: FakeUsers;
   /** A caller the service never heard of, used to see when it has heard of someone else. */
   const probe = newId();
 
@@ -85,13 +86,15 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
 
   beforeAll(async () => {
     bus = new InProcessEventBus(testLogger());
-    app = await startGraph(testConfig(), { log: testLogger(), bus });
+    users = await startFakeUsers();
+    app = await startGraph(testConfig({ upstreams: { users: users.address } }), { log: testLogger(), bus });
     client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   });
 
   afterAll(async () => {
-    client.close();
-    await app.stop();
+    client?.close();
+    await app?.stop();
+    await users?.stop();
   });
 
   it("follows and unfollows on the caller's behalf, idempotently", async () => {
@@ -179,7 +182,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     const logged: Array<{ msg: string; method?: string; code?: string }> = [];
     const log = pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line)) });
     const ownBus = new InProcessEventBus(testLogger());
-    const own = await startGraph(testConfig({ userEventsConsumer: "graph_cancel_test" }), { log, bus: ownBus });
+    const own = await startGraph(testConfig({ userEventsConsumer: "graph_cancel_test", upstreams: { users: users.address } }), { log, bus: ownBus });
     // A tiny HTTP/2 window: a paused reader soon leaves the server waiting for it.
     const slowReader = new GraphServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure(), { "grpc-node.flow_control_window": 1_024 });
     try {
@@ -209,7 +212,8 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
       slowReader.close();
       await own.stop();
     }
-  });
+    // 3,000 follows to set up, each asking the users service first.
+  }, 90_000);
 
   it("keeps counts and lists exact under 50 parallel follow, unfollow, follow sequences on one pair", async () => {
     const [a, b] = (await known(2)) as [string, string];
@@ -279,6 +283,35 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     expect((await call.listFollowing(b)).following).toEqual([]);
     await rejected(call.follow(a, gone), status.NOT_FOUND, "followee_id");
     await rejected(call.follow(gone, a), status.PERMISSION_DENIED);
+  });
+
+  it("refuses follows and unfollows by a deleted account from the moment the users service says so, before any event", async () => {
+    const [gone, a, b] = (await known(3)) as [string, string, string];
+    await call.follow(gone, a);
+    users.deleted.add(gone);
+    for (const write of [call.follow(gone, b), call.unfollow(gone, a)]) {
+      const error = await rejected(write, status.PERMISSION_DENIED);
+      expect(error.details).toBe("your account has been deleted");
+    }
+    expect(await call.getRelationship(gone, a)).toMatchObject({ following: true });
+    expect(await call.getRelationship(gone, b)).toMatchObject({ following: false });
+  });
+
+  it("follows no one for a caller while the users service cannot say whether they are live, and serves reads meanwhile", async () => {
+    const ownBus = new InProcessEventBus(testLogger());
+    const own = await startGraph(testConfig({ userEventsConsumer: "graph_no_users_test" }), { log: testLogger(), bus: ownBus });
+    const ownClient = new GraphServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure());
+    try {
+      const [a, b] = newUserIds(2) as [string, string];
+      await ownBus.publish(userCreated(b));
+      await eventually(() => unary(ownClient, ownClient.getCounts, { userId: b }));
+      const error = await rejected(unary(ownClient, ownClient.follow, { followeeId: b }, asCaller(a)), status.UNAVAILABLE);
+      expect(error.details).toMatch(/users service/);
+      expect(await unary(ownClient, ownClient.getRelationship, { userId: a, otherId: b })).toMatchObject({ following: false });
+    } finally {
+      ownClient.close();
+      await own.stop();
+    }
   });
 
   it("describes itself through server reflection to a standard client", async () => {

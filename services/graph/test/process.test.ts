@@ -7,7 +7,7 @@ import { STREAMS } from "@chirp/kit/events";
 import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { GraphServiceClient, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/testing";
 import { newUserIds, userCreated } from "./fixtures.js";
 
 /** The built service as a real process: what Kubernetes starts and stops. `npm test` builds first. */
@@ -75,18 +75,22 @@ describe("the graph service process", () => {
   describeWith(["NATS_URL"], "with users announced on JetStream", ({ NATS_URL }) => {
     const consumer = uniqueName("graph_process_test");
     let bus: JetStreamBus;
+    /** Asked before each follow whether the follower's account is live. */
+    let users: FakeUsers;
 
     beforeAll(async () => {
       bus = await JetStreamBus.connect(NATS_URL, "graph-process-test", testLogger());
+      users = await startFakeUsers();
     });
 
     afterAll(async () => {
       await bus.manager.consumers.delete(STREAMS.users.name, consumer);
       await bus.close();
+      await users.stop();
     });
 
     it("finishes a follower-id stream in flight on SIGTERM, then exits cleanly", async () => {
-      const service = launch({ GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", NATS_URL, USER_EVENTS_CONSUMER: consumer });
+      const service = launch({ GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", NATS_URL, USER_EVENTS_CONSUMER: consumer, USERS_ADDRESS: users.address });
       running = service.child;
       const port = (await waitFor(() => service.logged("gRPC server listening"))).port as number;
       await waitFor(() => service.logged("graph service ready"));

@@ -83,14 +83,16 @@ export async function startServices(options: MeshOptions) {
 
     const users = await startUsers(usersConfig(env("users")), { log: options.log, bus });
     stops.push(users.stop);
-    const tweets = await startTweets(tweetsConfig(env("tweets")), { log: options.log, bus, consumerName: consumers.tweets });
+    // Tweets and graph ask users, before every write, whether the caller's account is live.
+    const USERS_ADDRESS = `127.0.0.1:${users.port}`;
+    const tweets = await startTweets(tweetsConfig({ ...env("tweets"), USERS_ADDRESS }), { log: options.log, bus, consumerName: consumers.tweets });
     stops.push(tweets.stop);
-    const graph = await startGraph(graphConfig({ ...env("graph"), USER_EVENTS_CONSUMER: consumers.graph }), { log: options.log, bus });
+    const graph = await startGraph(graphConfig({ ...env("graph"), USERS_ADDRESS, USER_EVENTS_CONSUMER: consumers.graph }), { log: options.log, bus });
     stops.push(graph.stop);
     const timeline = await startTimeline(
       timelineConfig({
         ...env("timeline"),
-        USERS_ADDRESS: `127.0.0.1:${users.port}`,
+        USERS_ADDRESS,
         TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
         GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
         CONSUMER_NAME: consumers.timeline,

@@ -1,6 +1,6 @@
 import { createLogger, Lifecycle, OutboxRelay, type EventBus, type Logger, type OutboxStore } from "@chirp/kit";
 import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
-import { bindService, GrpcServer } from "@chirp/kit/grpc";
+import { bindService, GrpcServer, UserAccounts } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { warnAboutFallbacks, type TweetsConfig } from "./config.js";
@@ -68,7 +68,10 @@ export async function startTweets(config: TweetsConfig, overrides: TweetsOverrid
     relay.start();
     lifecycle.onStop("outbox relay", () => relay.stop());
 
-    const tweets = new Tweets({ repository, events: tweetEvents, onEventsRecorded: () => relay.notify() });
+    // Connects on first use: the users service need not be up for this one to start and serve reads.
+    const accounts = new UserAccounts(config.upstreams.users);
+    lifecycle.onStop("users client", () => accounts.close());
+    const tweets = new Tweets({ repository, events: tweetEvents, accounts, onEventsRecorded: () => relay.notify() });
     const consumer = await consumeEvents(bus, tweets, overrides.consumerName ?? TWEETS_CONSUMER);
     lifecycle.onStop("event consumer", () => consumer.stop());
     // Registered last so it stops first: calls drain while storage and the bus are still there.

@@ -9,6 +9,8 @@ export interface TweetsConfig {
   mongo: { uri: string; database: string } | undefined;
   /** JetStream when set; an in-process bus otherwise (development only). */
   natsUrl: string | undefined;
+  /** host:port of the users service, asked before every write whether the caller's account is live. */
+  upstreams: { users: string };
   outboxPollMs: number;
   shutdownDeadlineMs: number;
 }
@@ -32,6 +34,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: read.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     mongo: mongoUri ? { uri: mongoUri, database: read.string("MONGODB_DATABASE", "chirp_tweets") } : undefined,
     natsUrl,
+    upstreams: { users: read.string("USERS_ADDRESS", "127.0.0.1:50051") },
     outboxPollMs: read.int("OUTBOX_POLL_MS", 1_000, { min: 50, max: 60_000 }),
     shutdownDeadlineMs: read.int("SHUTDOWN_DEADLINE_MS", 15_000, { min: 1_000, max: 120_000 }),
   };

@@ -4,6 +4,7 @@ import { loadConfig } from "../src/config.js";
 describe("tweets configuration", () => {
   it("runs on development defaults with nothing set", () => {
     expect(loadConfig({})).toMatchObject({ port: 50052, host: "0.0.0.0", mongo: undefined, natsUrl: undefined, outboxPollMs: 1_000, logLevel: "info" });
+    expect(loadConfig({}).upstreams).toEqual({ users: "127.0.0.1:50051" });
   });
 
   it("reads every setting from the environment", () => {
@@ -12,6 +13,7 @@ describe("tweets configuration", () => {
       GRPC_PORT: "6002",
       MONGODB_URI: "mongodb://db:27017",
       NATS_URL: "nats://nats:4222",
+      USERS_ADDRESS: "users:50051",
       OUTBOX_POLL_MS: "250",
       SHUTDOWN_DEADLINE_MS: "5000",
       LOG_LEVEL: "debug",
@@ -21,6 +23,7 @@ describe("tweets configuration", () => {
       port: 6002,
       mongo: { uri: "mongodb://db:27017", database: "chirp_tweets" },
       natsUrl: "nats://nats:4222",
+      upstreams: { users: "users:50051" },
       outboxPollMs: 250,
       shutdownDeadlineMs: 5_000,
       logLevel: "debug",

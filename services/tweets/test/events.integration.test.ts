@@ -5,12 +5,12 @@ import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { TweetsServiceClient, type CreateTweetRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/testing";
 import { startTweets, type TweetsApp } from "../src/app.js";
 import { tweetEvents } from "../src/events.js";
 import { Tweets } from "../src/domain/tweets.js";
 import { MongoTweetRepository } from "../src/storage/mongo.js";
-import { newUserId, post, testConfig } from "./fixtures.js";
+import { everyoneLive, newUserId, post, testConfig } from "./fixtures.js";
 
 const asCaller = (id: string) => {
   const metadata = new Metadata();
@@ -36,6 +36,8 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
   let watcher: Consumer;
   let app: TweetsApp;
   let client: TweetsServiceClient;
+  /** Asked before each write whether the caller's account is live. */
+  let users: FakeUsers;
   const received: Delivery[] = [];
   const receivedFor = (tweetId: string) => received.filter((d) => tweetIdOf(d) === tweetId);
 
@@ -50,13 +52,15 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     watcher = await bus.consume({ durable: watcherName, subjects: ["chirp.tweets.>"] }, async (d) => {
       received.push(d);
     });
-    app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL }), { log, consumerName: serviceConsumer });
+    users = await startFakeUsers();
+    app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, upstreams: { users: users.address } }), { log, consumerName: serviceConsumer });
     client = new TweetsServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   });
 
   afterAll(async () => {
     client.close();
     await app.stop();
+    await users.stop();
     await watcher.stop();
     await bus.manager.consumers.delete(STREAMS.tweets.name, watcherName);
     await bus.manager.consumers.delete(STREAMS.tweets.name, serviceConsumer);
@@ -70,7 +74,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
   /** The domain on MongoDB with no relay running, as in a process that dies right after a write. */
   async function domainWithoutRelay() {
     const repository = await MongoTweetRepository.open(mongo.client.db(crashedDatabase));
-    return { repository, tweets: new Tweets({ repository, events: tweetEvents }) };
+    return { repository, tweets: new Tweets({ repository, events: tweetEvents, accounts: everyoneLive }) };
   }
 
   it("publishes TweetCreated for posts, replies and retweets and TweetDeleted for deletions, with event ids as message ids", async () => {

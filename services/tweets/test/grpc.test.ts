@@ -3,7 +3,7 @@ import { newId } from "@chirp/kit";
 import { decodeEvent, eventMessage, InProcessEventBus } from "@chirp/kit/events";
 import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { TweetsServiceClient, type CreateTweetRequest, type SearchTweetsRequest, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/testing";
 import { startTweets, type TweetsApp } from "../src/app.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, newUserId, testConfig } from "./fixtures.js";
 
@@ -19,6 +19,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
   let app: TweetsApp;
   let client: TweetsServiceClient;
   let bus: InProcessEventBus;
+  let users: FakeUsers;
 
   const call = {
     createTweet: (caller: string, req: Partial<CreateTweetRequest>) =>
@@ -60,13 +61,15 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
 
   beforeAll(async () => {
     bus = new InProcessEventBus(testLogger());
-    app = await startTweets(testConfig(), { log: testLogger(), bus });
+    users = await startFakeUsers();
+    app = await startTweets(testConfig({ upstreams: { users: users.address } }), { log: testLogger(), bus });
     client = new TweetsServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   });
 
   afterAll(async () => {
-    client.close();
-    await app.stop();
+    client?.close();
+    await app?.stop();
+    await users?.stop();
   });
 
   it("posts as the caller, with tags, mentions and counts, and announces the tweet", async () => {
@@ -368,5 +371,44 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     await rejected(call.getTweet(own.id), status.NOT_FOUND, "id");
     expect(await call.countTweets({ authorId: gone })).toBe(0);
     await eventually(() => expect(published("tweetDeleted", own.id)).toHaveLength(1));
+  });
+
+  it("refuses every write by a deleted account from the moment the users service says so, before any event", async () => {
+    const gone = newUserId();
+    const other = await call.createTweet(newUserId(), { text: "someone else's" });
+    const own = await call.createTweet(gone, { text: "mine" });
+    users.deleted.add(gone);
+    const as = asCaller(gone);
+    for (const write of [
+      call.createTweet(gone, { text: "ghost" }),
+      call.createTweet(gone, { text: "ghost reply", replyToId: other.id }),
+      call.likeTweet(other.id, as),
+      call.unlikeTweet(other.id, as),
+      call.retweet(other.id, as),
+      call.unretweet(other.id, as),
+      call.deleteTweet(own.id, as),
+    ]) {
+      const error = await rejected(write, status.PERMISSION_DENIED);
+      expect(error.details).toBe("your account has been deleted");
+    }
+    expect((await call.listUserTweets(gone, 10)).tweets.map((t) => t.id)).toEqual([own.id]);
+    expect(await call.getTweet(other.id)).toMatchObject({ likeCount: "0", retweetCount: "0", replyCount: "0" });
+  });
+
+  it("writes nothing while the users service cannot say whether the caller is live, and serves reads meanwhile", async () => {
+    const own = await startTweets(testConfig(), { log: testLogger(), bus: new InProcessEventBus(testLogger()) });
+    const ownClient = new TweetsServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure());
+    try {
+      const author = newUserId();
+      const error = await rejected(
+        unary(ownClient, ownClient.createTweet, { text: "unchecked", replyToId: "", tags: [], idempotencyKey: "" }, asCaller(author)),
+        status.UNAVAILABLE,
+      );
+      expect(error.details).toMatch(/users service/);
+      expect((await unary(ownClient, ownClient.listUserTweets, { userId: author, pageSize: 10, pageToken: "" })).tweets).toEqual([]);
+    } finally {
+      ownClient.close();
+      await own.stop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { connect, type IncomingHttpHeaders } from "node:http2";
 import { join } from "node:path";
 import { CALLER_ID_KEY } from "@chirp/kit/grpc";
 import { CreateTweetRequest, CreateTweetResponse } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import { startFakeUsers } from "@chirp/testing";
 import { newUserId } from "./fixtures.js";
 
 /** The built service as a real process: what Kubernetes starts and stops. `npm test` builds first. */
@@ -39,6 +40,12 @@ function grpcFrame(message: Uint8Array): Buffer {
 
 describe("the tweets service process", () => {
   let running: ChildProcessWithoutNullStreams | undefined;
+  /** Asked before each post whether its author's account is live. */
+  let users: Awaited<ReturnType<typeof startFakeUsers>>;
+  beforeAll(async () => {
+    users = await startFakeUsers();
+  });
+  afterAll(() => users.stop());
   afterEach(() => running?.kill("SIGKILL"));
 
   it("is built", () => {
@@ -46,7 +53,7 @@ describe("the tweets service process", () => {
   });
 
   it("finishes a call in flight at SIGTERM, then exits cleanly", async () => {
-    const service = launch({ GRPC_HOST: "127.0.0.1", GRPC_PORT: "0" });
+    const service = launch({ GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", USERS_ADDRESS: users.address });
     running = service.child;
     await waitFor(() => service.logged("tweets service ready"));
     const port = (await waitFor(() => service.logged("gRPC server listening"))).port as number;
@@ -87,6 +94,8 @@ describe("the tweets service process", () => {
     const finished = messages.findIndex((l) => l.msg === "rpc finished" && l.method === "/chirp.tweets.v1.TweetsService/CreateTweet");
     expect(messages.findIndex((l) => l.msg === "shutting down")).toBeLessThan(finished);
     expect(finished).toBeLessThan(messages.findIndex((l) => l.msg === "shut down cleanly"));
+    // The post asked the users service about its author while the server was draining.
+    expect(users.calls).toBe(1);
   });
 
   it("refuses to start on invalid configuration, listing every problem", async () => {

@@ -412,4 +412,13 @@ export function tweetRepositoryContract(open: () => Promise<RepositoryUnderTest>
     expect(await pendingLikeEvents(b!.id)).toEqual([]);
     expect(await addLike(like(b!.id, user))).toBe(true);
   });
+
+  it("records a deleted account for good, once however often or concurrently told", async () => {
+    const [gone, other] = [newId(), newId()];
+    expect(await repository.isUserDeleted(gone)).toBe(false);
+    await Promise.all([1, 2, 3].map(() => repository.markUserDeleted(gone)));
+    await repository.markUserDeleted(gone);
+    expect(await repository.isUserDeleted(gone)).toBe(true);
+    expect(await repository.isUserDeleted(other)).toBe(false);
+  });
 }

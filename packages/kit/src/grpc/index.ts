@@ -1,6 +1,7 @@
 // Loaded by every service and the gateway, so their protobuf encoding shares one string hook.
 import "./wire.js";
 
+export * from "./accounts.js";
 export * from "./bind.js";
 export * from "./client.js";
 export * from "./context.js";

@@ -1,4 +1,5 @@
 import {
+  asLiveCaller,
   decodePageToken,
   encodePageToken,
   invalidArgument,
@@ -7,6 +8,7 @@ import {
   pageSize,
   permissionDenied,
   takePage,
+  type Accounts,
   type DomainError,
 } from "@chirp/kit";
 import type { Counts, Follow, FollowListEntry } from "./model.js";
@@ -16,6 +18,8 @@ import * as valid from "./validation.js";
 export interface GraphDependencies {
   repository: GraphRepository;
   events: GraphEvents;
+  /** Asked before every write whether the caller's account is live (the users service). */
+  accounts: Accounts;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
   clock?: () => Date;
@@ -47,7 +51,8 @@ type ListName = "followers" | "following";
  * until their UserCreated has reached this service, normally within milliseconds, longer while
  * the bus or this service is catching up. Clients should retry NOT_FOUND on a brand-new user.
  * Likewise a deleted user stays followable until their UserDeleted arrives, and their follows
- * are removed then.
+ * are removed then. A deleted account itself follows and unfollows no one from the moment its
+ * deletion is acknowledged: every write asks the users service whether the caller is live.
  */
 export class Graph {
   private readonly clock: () => Date;
@@ -59,13 +64,13 @@ export class Graph {
   /**
    * The caller follows a user; following again changes nothing. The followee must be known and
    * live. The follower need not be known yet (their token proves the account existed when it was
-   * issued) but must not have been deleted.
+   * issued) but must be live by the users service's word, and not deleted by this one's record.
    */
   async follow(caller: string, followeeId: string): Promise<void> {
     const followerId = valid.callerId(caller);
     const followee = valid.userId(followeeId, "followee_id");
     if (followee === followerId) throw invalidArgument("followee_id", "you cannot follow yourself");
-    const refusal = await this.refusal(followerId, followee);
+    const refusal = await asLiveCaller(this.deps.accounts, followerId, () => this.refusal(followerId, followee));
     if (refusal) throw refusal;
 
     const now = this.clock();
@@ -73,7 +78,7 @@ export class Graph {
     if (!(await this.deps.repository.follow(follow, this.deps.events.followed(follow)))) return;
     this.deps.onEventsRecorded?.();
 
-    // A UserDeleted handled between the check and the write may have swept this user's follows
+    // A UserDeleted handled between the checks and the write may have swept this user's follows
     // before this one existed. Its tombstone was written before the sweep, so looking again now
     // is enough to catch that, and the follow is ended the ordinary way, announced and all.
     const lateRefusal = await this.refusal(followerId, followee);
@@ -88,6 +93,7 @@ export class Graph {
     const followerId = valid.callerId(caller);
     const followee = valid.userId(followeeId, "followee_id");
     if (followee === followerId) throw invalidArgument("followee_id", "you cannot unfollow yourself");
+    await asLiveCaller(this.deps.accounts, followerId, async () => undefined);
     await this.end(followerId, followee);
   }
 

@@ -64,6 +64,13 @@ export interface TweetRepository {
    */
   removeLikesBy(userId: string): Promise<void>;
   removeLikesOf(tweetId: string): Promise<void>;
+
+  /**
+   * Records for good that an account was deleted (ids are never reused), before its clean-up
+   * sweeps: a write that lands after the sweep looks here and undoes itself.
+   */
+  markUserDeleted(userId: string): Promise<void>;
+  isUserDeleted(userId: string): Promise<boolean>;
 }
 
 /** Builds the event messages that announce changes to tweets and likes. */

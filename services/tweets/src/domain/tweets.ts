@@ -1,4 +1,17 @@
-import { decodePageToken, encodePageToken, idTime, isId, newId, notFound, pageSize, permissionDenied, takePage } from "@chirp/kit";
+import {
+  accountDeleted,
+  asLiveCaller,
+  decodePageToken,
+  encodePageToken,
+  idTime,
+  isId,
+  newId,
+  notFound,
+  pageSize,
+  permissionDenied,
+  takePage,
+  type Accounts,
+} from "@chirp/kit";
 import { parseContent } from "./content.js";
 import type { Like, Tweet, TweetView } from "./model.js";
 import type { TweetEvents, TweetRepository } from "./ports.js";
@@ -7,6 +20,8 @@ import * as valid from "./validation.js";
 export interface TweetsDependencies {
   repository: TweetRepository;
   events: TweetEvents;
+  /** Asked before every write whether the caller's account is live (the users service). */
+  accounts: Accounts;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
 }
@@ -41,6 +56,11 @@ const CLEANUP_BATCH = 100;
  * Likes, replies and retweets aimed at a retweet entry go to its original, as they do on Twitter.
  * Replies outlive the tweet they answer; their reply_to_id then names a tweet that reads as missing.
  * A retweet entry whose original is gone reads as missing too until it is removed with it.
+ *
+ * No write by a deleted account is accepted: each one asks the users service first (see
+ * `Accounts`), which knows of the deletion from the moment it is acknowledged, well before its
+ * UserDeleted reaches this service. A write that passed that check just before the deletion and
+ * landed after the clean-up undoes itself (see `onUserDeleted`).
  */
 export class Tweets {
   constructor(private readonly deps: TweetsDependencies) {}
@@ -54,12 +74,13 @@ export class Tweets {
     const explicitTags = valid.tags(input.tags);
     const idempotencyKey = valid.idempotencyKey(input.idempotencyKey);
     const replyToId = input.replyToId === "" ? undefined : valid.tweetId(input.replyToId, "reply_to_id");
-    if (idempotencyKey) {
+    const { first, parent } = await asLiveCaller(this.deps.accounts, authorId, async () => {
       // A retry is answered with the first tweet even if what it replied to is gone by now.
-      const first = await this.repository.findByIdempotencyKey(authorId, idempotencyKey);
-      if (first) return this.view(first, authorId, "idempotency_key");
-    }
-    const parent = replyToId === undefined ? undefined : await this.target(replyToId, "reply_to_id");
+      const first = idempotencyKey ? await this.repository.findByIdempotencyKey(authorId, idempotencyKey) : undefined;
+      if (first) return { first, parent: undefined };
+      return { first, parent: replyToId === undefined ? undefined : await this.target(replyToId, "reply_to_id") };
+    });
+    if (first) return this.view(first, authorId, "idempotency_key");
     const content = parseContent(text);
     const tweet = await this.save({
       ...this.stamp(authorId),
@@ -89,7 +110,8 @@ export class Tweets {
   }
 
   async deleteTweet(callerId: string, id: string): Promise<void> {
-    const tweet = await this.repository.findById(valid.tweetId(id));
+    const tweetId = valid.tweetId(id);
+    const tweet = await asLiveCaller(this.deps.accounts, callerId, () => this.repository.findById(tweetId));
     if (!tweet) throw noTweet("id", id);
     if (tweet.authorId !== callerId) throw permissionDenied("id: you can only delete your own tweets");
     if (!(await this.remove(tweet))) throw noTweet("id", id);
@@ -111,18 +133,24 @@ export class Tweets {
 
   /** Liking a tweet the caller already likes changes nothing and announces nothing. */
   async likeTweet(callerId: string, tweetId: string): Promise<TweetView> {
-    const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    const tweet = await this.liveCallerAndTarget(callerId, tweetId);
     const id = newId();
     const like: Like = { id, tweetId: tweet.id, userId: callerId, likedAt: idTime(id) };
-    if (await this.repository.addLike(like, [this.deps.events.liked(like)])) this.deps.onEventsRecorded?.();
+    if (await this.repository.addLike(like, [this.deps.events.liked(like)])) {
+      this.deps.onEventsRecorded?.();
+      // As for a new tweet (see `save`), but the like is ended the ordinary way, with TweetUnliked.
+      if (await this.repository.isUserDeleted(callerId)) {
+        await this.removeLike(tweet.id, callerId);
+        throw accountDeleted();
+      }
+    }
     return this.view(tweet, callerId, "tweet_id");
   }
 
   /** Unliking a tweet the caller does not like changes nothing and announces nothing. */
   async unlikeTweet(callerId: string, tweetId: string): Promise<TweetView> {
-    const tweet = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
-    const unliked = this.deps.events.unliked({ tweetId: tweet.id, userId: callerId }, new Date());
-    if (await this.repository.removeLike(tweet.id, callerId, [unliked])) this.deps.onEventsRecorded?.();
+    const tweet = await this.liveCallerAndTarget(callerId, tweetId);
+    await this.removeLike(tweet.id, callerId);
     return this.view(tweet, callerId, "tweet_id");
   }
 
@@ -138,7 +166,7 @@ export class Tweets {
 
   /** The caller's retweet entry of the original, made once however often this is called. */
   async retweet(callerId: string, tweetId: string): Promise<TweetView> {
-    const original = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    const original = await this.liveCallerAndTarget(callerId, tweetId);
     const entry =
       (await this.repository.findRetweet(callerId, original.id)) ??
       (await this.save({ ...this.stamp(callerId), text: "", retweetOfId: original.id, tags: [], mentions: [] }));
@@ -153,7 +181,7 @@ export class Tweets {
 
   /** Removes the caller's retweet entry, if any, and answers with the original. */
   async unretweet(callerId: string, tweetId: string): Promise<TweetView> {
-    const original = await this.target(valid.tweetId(tweetId, "tweet_id"), "tweet_id");
+    const original = await this.liveCallerAndTarget(callerId, tweetId);
     const entry = await this.repository.findRetweet(callerId, original.id);
     if (entry) await this.remove(entry);
     return this.view(original, callerId, "tweet_id");
@@ -177,9 +205,14 @@ export class Tweets {
    * removes the likes and retweets others made of them (see `onTweetDeleted`). Counts on other
    * users' tweets follow at once, being counted from what is left. Safe to repeat after a crash
    * or a redelivery: only what is still there is touched.
+   *
+   * The deletion is recorded first, for good: a write that passed the users service's check just
+   * before the deletion may land after the sweep below has passed it, and finds the record when it
+   * looks after writing (see `save` and `likeTweet`).
    */
   async onUserDeleted(userId: string): Promise<void> {
     valid.userId(userId);
+    await this.repository.markUserDeleted(userId);
     await this.repository.removeLikesBy(userId);
     await this.removeEach((before) => this.repository.listByAuthor(userId, before, CLEANUP_BATCH));
   }
@@ -204,8 +237,28 @@ export class Tweets {
   /** Saves a new tweet, or answers with the one an idempotency key or retweet already made. */
   private async save(tweet: Tweet): Promise<Tweet> {
     const result = await this.repository.create(tweet, [this.deps.events.created(tweet)]);
-    if (result.created) this.deps.onEventsRecorded?.();
+    if (!result.created) return result.tweet;
+    this.deps.onEventsRecorded?.();
+    // The author was live when asked, but a UserDeleted handled since may have swept their tweets
+    // before this one existed. Its record was written before the sweep, so looking now is enough
+    // to catch that, and the tweet is deleted the ordinary way, announced and all.
+    if (await this.repository.isUserDeleted(tweet.authorId)) {
+      await this.remove(result.tweet);
+      throw accountDeleted();
+    }
     return result.tweet;
+  }
+
+  /** Removes the user's like of the tweet, if any, announcing it. */
+  private async removeLike(tweetId: string, userId: string): Promise<void> {
+    const unliked = this.deps.events.unliked({ tweetId, userId }, new Date());
+    if (await this.repository.removeLike(tweetId, userId, [unliked])) this.deps.onEventsRecorded?.();
+  }
+
+  /** The tweet a like or retweet aims at (see `target`), read while the caller's account is checked. */
+  private liveCallerAndTarget(callerId: string, tweetId: string): Promise<Tweet> {
+    const id = valid.tweetId(tweetId, "tweet_id");
+    return asLiveCaller(this.deps.accounts, callerId, () => this.target(id, "tweet_id"));
   }
 
   private async remove(tweet: Tweet): Promise<boolean> {

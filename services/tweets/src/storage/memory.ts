@@ -55,6 +55,8 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   /** Tweets and likes whose outbox holds messages, ranked by tweet id and by like key. */
   private readonly tweetsWithOutbox = new PendingOwners<string>();
   private readonly likesWithOutbox = new PendingOwners<string>();
+  /** Deleted accounts, kept for good. */
+  private readonly deletedUsers = new Set<string>();
 
   private liveTweets(): Tweet[] {
     return [...this.entries.values()].filter((e) => !e.deleted).map((e) => e.tweet);
@@ -235,6 +237,14 @@ export class InMemoryTweetRepository implements TweetRepository, OutboxStore {
   /** As `removeLikesBy`, the TweetDeleted behind it telling consumers the likes are gone. */
   async removeLikesOf(tweetId: string) {
     for (const key of [...(this.likesOf.get(tweetId) ?? [])]) this.dropLike(key);
+  }
+
+  async markUserDeleted(userId: string) {
+    this.deletedUsers.add(userId);
+  }
+
+  async isUserDeleted(userId: string) {
+    return this.deletedUsers.has(userId);
   }
 
   async pending(limit: number): Promise<PendingMessage[]> {

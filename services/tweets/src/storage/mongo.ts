@@ -38,6 +38,12 @@ interface LikeDocument extends WithOutbox {
   unlikedAt?: Date;
 }
 
+/** A deleted account, recorded for good (ids are never reused) before its clean-up sweeps. */
+interface DeletedUserDocument {
+  _id: string;
+  deletedAt: Date;
+}
+
 const keyOf = (authorId: string, key: string) => `${authorId}:${key}`;
 const LIVE: Filter<TweetDocument> = { deletedAt: { $exists: false } };
 const LIVE_LIKE: Filter<LikeDocument> = { unlikedAt: { $exists: false } };
@@ -146,8 +152,9 @@ class TweetsAndLikesOutbox implements OutboxStore {
 }
 
 /**
- * Tweets in the `tweets` collection and likes in `likes`, in the service's own database. A like's
- * tombstone, like a tweet's, is purged once its events are relayed.
+ * Tweets in the `tweets` collection, likes in `likes` and deleted accounts in `deleted_users`, in
+ * the service's own database. A like's tombstone, like a tweet's, is purged once its events are
+ * relayed.
  */
 export class MongoTweetRepository implements TweetRepository {
   readonly outbox: OutboxStore;
@@ -155,6 +162,7 @@ export class MongoTweetRepository implements TweetRepository {
   constructor(
     private readonly tweets: Collection<TweetDocument>,
     private readonly likes: Collection<LikeDocument>,
+    private readonly deletedUsers: Collection<DeletedUserDocument>,
   ) {
     this.outbox = new TweetsAndLikesOutbox(new MongoOutboxStore(tweets, { deletedAt: { $exists: true } }), new MongoOutboxStore(likes, UNLIKED));
   }
@@ -164,7 +172,7 @@ export class MongoTweetRepository implements TweetRepository {
     const likes = db.collection<LikeDocument>("likes");
     await ensureIndexes(tweets, TWEET_INDEXES);
     await ensureIndexes(likes, LIKE_INDEXES);
-    return new MongoTweetRepository(tweets, likes);
+    return new MongoTweetRepository(tweets, likes, db.collection<DeletedUserDocument>("deleted_users"));
   }
 
   async create(tweet: Tweet, events: BusMessage[]): Promise<{ tweet: Tweet; created: boolean }> {
@@ -323,5 +331,18 @@ export class MongoTweetRepository implements TweetRepository {
   /** As `removeLikesBy`, the TweetDeleted behind it telling consumers the likes are gone. */
   async removeLikesOf(tweetId: string) {
     await this.likes.deleteMany({ tweetId, ...LIVE_LIKE });
+  }
+
+  async markUserDeleted(userId: string) {
+    try {
+      await this.deletedUsers.updateOne({ _id: userId }, { $setOnInsert: { deletedAt: new Date() } }, { upsert: true });
+    } catch (error) {
+      // A concurrent delivery inserted the record first; it is there either way.
+      if (duplicateKeyIndex(error) === undefined) throw error;
+    }
+  }
+
+  async isUserDeleted(userId: string) {
+    return (await this.deletedUsers.countDocuments({ _id: userId }, { limit: 1 })) > 0;
   }
 }
