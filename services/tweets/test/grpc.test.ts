@@ -117,7 +117,16 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const ann = newUserId();
     expect((await call.createTweet(ann, { text: character.repeat(280) })).text).toBe(character.repeat(280).normalize("NFC"));
     const error = await rejected(call.createTweet(ann, { text: character.repeat(281) }), status.INVALID_ARGUMENT, "text");
-    expect(error.details).toContain("at most 280 characters, got 281");
+    expect(error.details).toBe("text: must be at most 280 characters");
+  });
+
+  it("refuses a 65,000-character text on its size, before normalising or counting it", async () => {
+    const ann = newUserId();
+    const error = await rejected(call.createTweet(ann, { text: "a".repeat(65_000) }), status.INVALID_ARGUMENT, "text");
+    expect(error.details).toMatch(/^text: must be at most \d+ bytes of UTF-8, got at least 65000$/);
+    await rejected(call.createTweet(ann, { text: `a${"\u0301".repeat(10_000)}` }), status.INVALID_ARGUMENT, "text");
+    await rejected(call.createTweet(ann, { text: "\u200B".repeat(5) }), status.INVALID_ARGUMENT, "text");
+    expect((await call.listUserTweets(ann, 10)).tweets).toHaveLength(0);
   });
 
   it("answers a retried create with the same tweet, even when the retries race", async () => {

@@ -24,7 +24,7 @@ describe("tweet text", () => {
     ["q with a combining accent, which has no precomposed form", Q_ACUTE],
   ])("takes 280 and refuses 281 user-perceived characters made of %s", (_, character) => {
     expect(valid.text(character.repeat(280))).toBe(character.repeat(280).normalize("NFC"));
-    expect(rejects(() => valid.text(character.repeat(281)), "text").message).toContain("got 281");
+    expect(rejects(() => valid.text(character.repeat(281)), "text").message).toBe("text: must be at most 280 characters");
   });
 
   it("counts after NFC normalisation and trimming", () => {
@@ -39,6 +39,31 @@ describe("tweet text", () => {
     rejects(() => valid.text(" \n\t "), "text");
     rejects(() => valid.text("bell\u0007"), "text");
     expect(valid.text("two\nlines")).toBe("two\nlines");
+  });
+
+  it("bounds the text by its size before normalising or counting it", () => {
+    expect(rejects(() => valid.text("a".repeat(65_000)), "text").message).toMatch(/^text: must be at most \d+ bytes of UTF-8, got at least 65000$/);
+  });
+
+  it("refuses one character swollen with combining marks or a long ZWJ chain", () => {
+    rejects(() => valid.text(`a${"\u0301".repeat(10_000)}`), "text");
+    rejects(() => valid.text(`a${"\u0301".repeat(31)}`), "text");
+    rejects(() => valid.text(Array.from({ length: 3001 }, () => "\u{1F600}").join("\u200D")), "text");
+    rejects(() => valid.text(Array.from({ length: 300 }, () => "\u{1F600}").join("\u200D")), "text");
+  });
+
+  it("refuses text with nothing visible, bidirectional overrides and unpaired surrogates", () => {
+    expect(rejects(() => valid.text("\u200B\u200B\u200B"), "text").message).toMatch(/^text: is required/);
+    expect(rejects(() => valid.text("\u200D \u2060\uFEFF"), "text").message).toMatch(/^text: is required/);
+    rejects(() => valid.text("pay \u202Eexe.gnp"), "text");
+    rejects(() => valid.text("isolated \u2067text\u2069"), "text");
+    rejects(() => valid.text("broken \uD83D emoji"), "text");
+    rejects(() => valid.text("not a character \uFFFF"), "text");
+  });
+
+  it("keeps zero-width joiners inside emoji and zero-width spaces inside words", () => {
+    expect(valid.text(`family ${FAMILY}`)).toBe(`family ${FAMILY}`);
+    expect(valid.text("\u0E20\u0E32\u0E29\u0E32\u200B\u0E44\u0E17\u0E22")).toBe("\u0E20\u0E32\u0E29\u0E32\u200B\u0E44\u0E17\u0E22");
   });
 });
 
@@ -75,6 +100,13 @@ describe("explicit tags", () => {
     rejects(() => valid.tags(["ok", "not ok"]), "tags[1]");
     rejects(() => valid.tags(["ok", ""]), "tags[1]");
     rejects(() => valid.tags(["x".repeat(valid.MAX_TAG_LENGTH + 1)]), "tags[0]");
+  });
+
+  it("bounds each tag's size before normalising it, and the number of entries before checking each", () => {
+    expect(rejects(() => valid.tags(["x".repeat(65_000)]), "tags[0]").message).toMatch(/bytes/);
+    const many = Array.from({ length: 200 }, (_, i) => (i === 150 ? "not ok" : `t${i % 5}`));
+    rejects(() => valid.tags(many), "tags");
+    rejects(() => valid.tags(["ok", "\u202Eko"]), "tags[1]");
   });
 
   it("allows at most 10 distinct tags", () => {
@@ -122,6 +154,7 @@ describe("other fields", () => {
     rejects(() => valid.filter({ tag: "", authorId: "", startTime: start, endTime: start }), "start_time");
     rejects(() => valid.filter({ tag: "a b", authorId: "" }), "tag");
     rejects(() => valid.filter({ tag: "", authorId: "x" }), "author_id");
+    expect(rejects(() => valid.filter({ tag: "#".repeat(65_000), authorId: "" }), "tag").message).toMatch(/bytes/);
   });
 });
 

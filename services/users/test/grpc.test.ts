@@ -78,6 +78,17 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     await rejected(call.createUser(newUser({ displayName: "x".repeat(51) })), status.INVALID_ARGUMENT, "display_name");
   });
 
+  it("refuses a 65,000-character display name on its size, before normalising or counting it", async () => {
+    const huge = "x".repeat(65_000);
+    const error = await rejected(call.createUser(newUser({ displayName: huge })), status.INVALID_ARGUMENT, "display_name");
+    expect(error.details).toMatch(/^display_name: must be at most \d+ bytes of UTF-8, got at least 65000$/);
+    const { user } = await register();
+    const update = await rejected(call.updateUser({ id: user.id, displayName: huge }, ["display_name"], asCaller(user.id)), status.INVALID_ARGUMENT);
+    expect(update.details).toMatch(/^user\.display_name: must be at most \d+ bytes/);
+    await rejected(call.createUser(newUser({ displayName: "\u202EadA\u200B" })), status.INVALID_ARGUMENT, "display_name");
+    await rejected(call.createUser(newUser({ email: "a\u0000\u0007b@e.com" })), status.INVALID_ARGUMENT, "email");
+  });
+
   it("refuses a taken username or email with ALREADY_EXISTS naming the field", async () => {
     const { input } = await register();
     await rejected(call.createUser(newUser({ username: input.username.toUpperCase() })), status.ALREADY_EXISTS, "username");

@@ -1,9 +1,14 @@
-import { graphemeCount, hasControlCharacters, idFloor, invalidArgument, isId, normalizeText } from "@chirp/kit";
+import { checkText, idFloor, invalidArgument, isId } from "@chirp/kit";
 import type { TweetFilter } from "./model.js";
 
 const MAX_TEXT = 280;
 const MAX_EXPLICIT_TAGS = 10;
+/** Entries of `tags` read at all: duplicates are allowed, a request of thousands is not. */
+const MAX_TAG_ENTRIES = 100;
 export const MAX_TAG_LENGTH = 100;
+/** A tag as sent, bounded before it is normalised: a '#' and 100 code points of up to 4 bytes each. */
+const TAG_BYTES = 4 * (MAX_TAG_LENGTH + 1);
+const TAG_TEXT = { maxGraphemes: TAG_BYTES, maxBytes: TAG_BYTES, required: true };
 const MAX_BATCH = 100;
 const MAX_IDEMPOTENCY_KEY = 128;
 
@@ -26,15 +31,12 @@ export function userId(value: string, field = "user_id"): string {
   return value;
 }
 
-/** NFC-normalised and trimmed, then 1 to 280 user-perceived characters. */
-export function text(value: string, field = "text"): string {
-  const normalized = normalizeText(value);
-  if (normalized === "") throw required(field);
-  if (hasControlCharacters(normalized)) throw invalidArgument(field, "must not contain control characters");
-  const length = graphemeCount(normalized);
-  if (length > MAX_TEXT) throw invalidArgument(field, `must be at most ${MAX_TEXT} characters, got ${length}`);
-  return normalized;
-}
+/**
+ * NFC-normalised and trimmed, then 1 to 280 user-perceived characters in at most 11,200 bytes,
+ * with the kit's rules for user text (packages/kit/src/text.ts), lines allowed.
+ */
+export const text = (value: string, field = "text"): string =>
+  checkText(value, field, { maxGraphemes: MAX_TEXT, multiline: true, required: true });
 
 /** The form tags are stored and matched in: NFC, lower case, no leading '#'. */
 export const tagKey = (value: string): string => value.trim().replace(/^#/, "").normalize("NFC").toLowerCase().normalize("NFC");
@@ -42,13 +44,16 @@ export const tagKey = (value: string): string => value.trim().replace(/^#/, "").
 export const isTag = (value: string): boolean => TAG_PATTERN.test(value);
 
 export function tag(value: string, field = "tag"): string {
-  const key = tagKey(value);
+  const key = tagKey(checkText(value, field, TAG_TEXT));
   if (!isTag(key)) throw invalidArgument(field, `must be 1 to ${MAX_TAG_LENGTH} letters, digits or underscores`);
   return key;
 }
 
 /** Explicit tags: each checked under its own index, then deduplicated; at most 10 remain. */
 export function tags(values: string[], field = "tags"): string[] {
+  if (values.length > MAX_TAG_ENTRIES) {
+    throw invalidArgument(field, `must hold at most ${MAX_EXPLICIT_TAGS} tags in at most ${MAX_TAG_ENTRIES} entries, got ${values.length}`);
+  }
   const unique = [...new Set(values.map((value, i) => tag(value, `${field}[${i}]`)))];
   if (unique.length > MAX_EXPLICIT_TAGS) throw invalidArgument(field, `must hold at most ${MAX_EXPLICIT_TAGS} tags, got ${unique.length}`);
   return unique;

@@ -83,9 +83,8 @@ export class Users {
 
   /** Unknown accounts and wrong passwords get the same answer after the same amount of work. */
   async login(usernameOrEmail: string, password: string): Promise<LoginResult> {
-    const login = usernameOrEmail.trim();
-    if (login === "") throw valid.required("username_or_email");
-    if (password === "") throw valid.required("password");
+    const login = valid.login(usernameOrEmail);
+    valid.loginPassword(password);
     const account = login.includes("@")
       ? await this.deps.repository.findByEmail(emailKey(login))
       : await this.deps.repository.findByUsername(usernameKey(login));
