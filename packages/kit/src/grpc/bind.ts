@@ -6,10 +6,34 @@ import {
   type ServerWritableStream,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { invalidArgument } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { createCallContext, type CallContext } from "./context.js";
 import { REQUEST_ID_KEY } from "./metadata.js";
 import { toServiceError } from "./status.js";
+
+/**
+ * What a request decoder gives instead of a message when the bytes are not one (truncated, a
+ * wire type that does not exist, a string that is not UTF-8): GrpcServer's decoders never throw,
+ * because grpc-js would answer INTERNAL without a log line, blaming the service for the caller's
+ * bytes. The bound handler answers INVALID_ARGUMENT instead, logged with the call's request id.
+ */
+export class UnreadableRequest {
+  constructor(
+    readonly path: string,
+    readonly cause: unknown,
+  ) {}
+
+  error() {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause);
+    return invalidArgument("request", `not a valid request message for ${this.path}: ${reason.slice(0, 200)}`);
+  }
+}
+
+/** The handler's answer, or the refusal of a request that could not be decoded. */
+function run<T>(request: unknown, handle: (request: unknown) => Promise<T>): Promise<T> {
+  return request instanceof UnreadableRequest ? Promise.reject(request.error()) : handle(request);
+}
 
 /** The part of a ts-proto generated grpc-js method definition this module relies on. */
 interface MethodShape {
@@ -63,7 +87,7 @@ function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, log: L
     const started = process.hrtime.bigint();
     const ctx = createCallContext(call, path, log);
     call.sendMetadata(requestIdMetadata(ctx.requestId));
-    handler(call.request, ctx).then(
+    run(call.request, (request) => handler(request, ctx)).then(
       (response) => {
         logEnd(ctx, started, status.OK);
         callback(null, response);
@@ -100,7 +124,7 @@ function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log:
         call.once("drain", onDrain);
         ctx.signal.addEventListener("abort", onAbort, { once: true });
       });
-    handler(call.request, ctx, send).then(
+    run(call.request, (request) => handler(request, ctx, send)).then(
       () => {
         logEnd(ctx, started, status.OK);
         call.end();

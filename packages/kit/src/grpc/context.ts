@@ -4,7 +4,7 @@ import { Metadata, type CallOptions, type ServerUnaryCall, type ServerWritableSt
 type ServerSurfaceCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "./metadata.js";
+import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "./metadata.js";
 
 /** What a handler knows about the call it serves, without touching gRPC types. */
 export interface CallContext {
@@ -23,8 +23,6 @@ export interface CallContext {
   forward(): { metadata: Metadata; options: Partial<CallOptions> };
 }
 
-const MAX_REQUEST_ID_LENGTH = 128;
-
 function first(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
   return typeof value === "string" && value !== "" ? value : undefined;
@@ -32,8 +30,9 @@ function first(metadata: Metadata, key: string): string | undefined {
 
 export function createCallContext(call: ServerSurfaceCall, method: string, log: Logger): CallContext {
   const metadata = call.metadata;
-  const suppliedId = first(metadata, REQUEST_ID_KEY);
-  const requestId = suppliedId && suppliedId.length <= MAX_REQUEST_ID_LENGTH ? suppliedId : randomUUID();
+  // Direct callers (other services, tools) choose their ids as the gateway's clients do: only a
+  // short plain token is kept, so nobody writes what they like into this service's logs.
+  const requestId = acceptedRequestId(first(metadata, REQUEST_ID_KEY)) ?? randomUUID();
   const callerId = first(metadata, CALLER_ID_KEY);
   const callerRoles = (first(metadata, CALLER_ROLES_KEY) ?? "").split(",").filter(Boolean);
   const controller = new AbortController();

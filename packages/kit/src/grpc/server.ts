@@ -15,6 +15,7 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { descriptorSet } from "@chirp/proto/descriptor-set";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../logger.js";
+import { UnreadableRequest } from "./bind.js";
 
 type Definition = ServiceDefinition | Record<string, { path: string }>;
 
@@ -52,6 +53,26 @@ function reflectionSchema(): PackageDefinition {
     else reader.skip(wireType);
   }
   return { schema: { fileDescriptorProtos: files } } as unknown as PackageDefinition;
+}
+
+/**
+ * The definition with decoders that never throw: a request that is not a valid message becomes an
+ * UnreadableRequest, which the bound handler refuses as INVALID_ARGUMENT (see bindService).
+ */
+function withTotalDecoders(definition: Definition): Definition {
+  const methods = Object.entries(definition).map(([name, method]) => {
+    const decode = (method as { requestDeserialize?: (bytes: Buffer) => unknown }).requestDeserialize;
+    if (typeof decode !== "function") return [name, method];
+    const requestDeserialize = (bytes: Buffer) => {
+      try {
+        return decode(bytes);
+      } catch (error) {
+        return new UnreadableRequest(method.path, error);
+      }
+    };
+    return [name, { ...method, requestDeserialize }];
+  });
+  return Object.fromEntries(methods) as Definition;
 }
 
 const starting = { code: status.UNAVAILABLE, details: "the service is starting; retry shortly", metadata: new Metadata() };
@@ -106,7 +127,7 @@ export class GrpcServer {
         (call as ServerWritableStream<unknown, unknown>).emit("error", starting);
       }) as UntypedServiceImplementation[string];
     }
-    this.server.addService(definition as ServiceDefinition, routed);
+    this.server.addService(withTotalDecoders(definition) as ServiceDefinition, routed);
     this.registered.add(name);
   }
 
