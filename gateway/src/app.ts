@@ -5,20 +5,22 @@ import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Se
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
-import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createLogger, parseVerificationKey, TokenVerifier, type Logger } from "@chirp/kit";
-import { checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
+import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
+import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
-import { healthz, staticFiles, withCors, type Handler } from "./http.js";
-import { authenticate, limitWrites, observe } from "./interceptors.js";
+import { healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
+import { authenticate, limitRates, observe } from "./interceptors.js";
 import { RateLimiter } from "./rate-limit.js";
+import { guardRoutes } from "./refusals.js";
 import { forwardingRoutes } from "./routes.js";
 import { keepAlive } from "./streams.js";
 
@@ -42,11 +44,27 @@ export interface GatewayApp {
   stop(): Promise<void>;
 }
 
-const MAX_REQUEST_ID_LENGTH = 128;
+/**
+ * Reads JSON request bodies as UTF-8 strictly: connect-node's default decoder would put U+FFFD in
+ * place of bytes that are not UTF-8 and go on with text the client never sent. (connect-node
+ * hands the router's jsonOptions to its JSON serialization, textDecoder included.)
+ */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const STRICT_JSON: NonNullable<ConnectNodeAdapterOptions["jsonOptions"]> & { textDecoder: { decode(bytes?: Uint8Array): string } } = {
+  textDecoder: {
+    decode(bytes?: Uint8Array): string {
+      try {
+        return strictUtf8.decode(bytes);
+      } catch {
+        throw new ConnectError("request: the body is not valid UTF-8", Code.InvalidArgument);
+      }
+    },
+  },
+};
 
 /**
  * The composition root of the public entry: upstream gRPC transports, the Connect router with
- * its interceptors (observe → authenticate → limit writes), and two listeners sharing one
+ * its interceptors (observe → authenticate → rate limits), and two listeners sharing one
  * handler: cleartext HTTP/2 for gRPC, gRPC-Web and Connect, and HTTP/1.1 for Connect, gRPC-Web,
  * the web client and /healthz.
  */
@@ -69,9 +87,13 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   ];
   const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
-  const limiter = new RateLimiter(config.writesPerMinute, config.writeBurst);
-  const sweeper = setInterval(() => limiter.sweep(), 60_000);
+  const limiters = {
+    writes: new RateLimiter(config.writesPerMinute, config.writeBurst),
+    reads: new RateLimiter(config.readsPerMinute, config.readBurst),
+  };
+  const sweeper = setInterval(() => Object.values(limiters).forEach((limiter) => limiter.sweep()), 60_000);
   sweeper.unref();
+  const proxies = new TrustedProxies(config.trustedProxies);
 
   const shutdown = new AbortController();
   // Every in-flight request listens for shutdown: hundreds at once are normal, not a leak.
@@ -79,21 +101,26 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   // No binaryOptions here: binary answers are the upstream's fields carried as unknown fields
   // (see forwardingRoutes), so writeUnknownFields must stay on, as it is by default.
   const rpc = connectNodeAdapter({
-    routes: forwardingRoutes(upstreams, config.defaultTimeoutMs, {
-      maxLifetimeMs: config.streamMaxLifetimeMs,
-      heartbeatMs: config.keepaliveMs,
-      maxPerCaller: config.maxStreamsPerCaller,
-    }),
-    interceptors: [observe(log), authenticate(verifier), limitWrites(limiter)],
+    routes: guardRoutes(
+      forwardingRoutes(upstreams, config.defaultTimeoutMs, {
+        maxLifetimeMs: config.streamMaxLifetimeMs,
+        heartbeatMs: config.keepaliveMs,
+        maxPerCaller: config.maxStreamsPerCaller,
+      }),
+      log,
+      RESPONSE_COMPRESSIONS,
+    ),
+    interceptors: [observe(log), authenticate(verifier), limitRates(limiters)],
+    jsonOptions: STRICT_JSON,
+    fallback: notFound(log) as ConnectNodeAdapterOptions["fallback"],
     readMaxBytes: config.maxBodyBytes,
     acceptCompression: RESPONSE_COMPRESSIONS,
     compressMinBytes: config.compressMinBytes,
     shutdownSignal: shutdown.signal,
     contextValues: (req) => {
       const values = createContextValues();
-      const supplied = req.headers[REQUEST_ID_KEY];
-      values.set(requestIdKey, typeof supplied === "string" && supplied !== "" && supplied.length <= MAX_REQUEST_ID_LENGTH ? supplied : randomUUID());
-      values.set(clientAddressKey, req.socket?.remoteAddress ?? "unknown");
+      values.set(requestIdKey, acceptedRequestId(req.headers[REQUEST_ID_KEY]) ?? randomUUID());
+      values.set(clientAddressKey, proxies.clientAddress(req.socket?.remoteAddress, req.headers["x-forwarded-for"]));
       return values;
     },
   });

@@ -1,4 +1,5 @@
 import { EnvReader, LOG_LEVELS } from "@chirp/kit";
+import { MAX_TRUSTED_PROXIES, trustedProxyProblem } from "./client-address.js";
 
 export interface GatewayConfig {
   serviceName: string;
@@ -23,6 +24,11 @@ export interface GatewayConfig {
   /** Per caller (or per client address for register and login): sustained writes per minute, and the burst allowed. */
   writesPerMinute: number;
   writeBurst: number;
+  /** Per caller (per client address before login): sustained reads (NO_SIDE_EFFECTS methods) per minute, and the burst allowed. */
+  readsPerMinute: number;
+  readBurst: number;
+  /** IP addresses or CIDR ranges of proxies whose X-Forwarded-For names the client; empty trusts none. */
+  trustedProxies: string[];
   /** Applied to unary upstream calls when the client sets no deadline; never to streams. */
   defaultTimeoutMs: number;
   /** A server stream is ended cleanly (OK) after this long; the client reconnects and catches up. */
@@ -47,6 +53,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   for (const origin of corsOrigins) {
     if (origin === "*" || !/^https?:\/\/[^/]+$/.test(origin)) read.problem(`CORS_ORIGINS: "${origin}" is not an origin like https://chirp.example`);
   }
+  const trustedProxies = (read.optionalString("TRUSTED_PROXIES") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  if (trustedProxies.length > MAX_TRUSTED_PROXIES) read.problem(`TRUSTED_PROXIES: at most ${MAX_TRUSTED_PROXIES} entries; use CIDR ranges`);
+  for (const entry of trustedProxies.slice(0, MAX_TRUSTED_PROXIES)) {
+    const problem = trustedProxyProblem(entry);
+    if (problem) read.problem(`TRUSTED_PROXIES: ${problem}`);
+  }
   const config: GatewayConfig = {
     serviceName: "gateway",
     host: read.string("HTTP_HOST", "0.0.0.0"),
@@ -69,6 +81,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     compressMinBytes: read.int("COMPRESS_MIN_BYTES", 1024, { min: 0, max: 1024 * 1024 * 1024 }),
     writesPerMinute: read.int("WRITES_PER_MINUTE", 120, { min: 1, max: 1_000_000 }),
     writeBurst: read.int("WRITE_BURST", 30, { min: 1, max: 1_000_000 }),
+    readsPerMinute: read.int("READS_PER_MINUTE", 600, { min: 1, max: 1_000_000 }),
+    readBurst: read.int("READ_BURST", 120, { min: 1, max: 1_000_000 }),
+    trustedProxies,
     defaultTimeoutMs: read.int("UPSTREAM_TIMEOUT_MS", 10_000, { min: 100, max: 120_000 }),
     streamMaxLifetimeMs: read.int("STREAM_MAX_LIFETIME_MS", 30 * 60_000, { min: 1_000, max: 24 * 3_600_000 }),
     keepaliveMs: read.int("KEEPALIVE_MS", 15_000, { min: 1_000, max: 300_000 }),

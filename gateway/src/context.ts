@@ -10,3 +10,8 @@ export const callerKey = createContextKey<Caller | undefined>(undefined, { descr
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 /** The client's network address: the rate-limit key for calls made without a token. */
 export const clientAddressKey = createContextKey<string>("unknown", { description: "client address" });
+/**
+ * Set by the outermost interceptor when a call reaches it. A call refused before (by the router:
+ * a body that is not a message, an unsupported content type) is logged by guardRoutes instead.
+ */
+export const reachedKey = createContextKey<boolean>(false, { description: "reached the interceptors" });

@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { extname, join, normalize } from "node:path";
+import { extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { Logger } from "@chirp/kit";
+import { acceptedRequestId, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 
 type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
@@ -56,14 +59,26 @@ const CONTENT_TYPES: Record<string, string> = {
   ".png": "image/png",
 };
 
+/**
+ * The file under `root` a URL path names, or undefined when the path leaves `root`. Compared as
+ * path segments: a string prefix test would let `/../www-secret/x` out of `/srv/www`.
+ */
+export function fileUnder(root: string, path: string): string | undefined {
+  const base = resolve(root);
+  const file = join(base, path);
+  const inside = relative(base, file);
+  if (inside === "" || isAbsolute(inside) || inside === ".." || inside.startsWith(`..${sep}`)) return undefined;
+  return file;
+}
+
 /** Serves the web client's files for GET requests outside the RPC paths. */
 export function staticFiles(root: string, next: Handler): Handler {
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (req.method !== "GET" || path.split("/")[1]?.includes(".v1.")) return next(req, res);
-    const file = normalize(join(root, path === "/" ? "index.html" : path));
-    const type = CONTENT_TYPES[extname(file)];
-    if (!file.startsWith(root) || !type) return next(req, res);
+    const file = fileUnder(root, path === "/" ? "index.html" : path);
+    const type = file && CONTENT_TYPES[extname(file)];
+    if (!file || !type) return next(req, res);
     readFile(file).then(
       (body) => {
         res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
@@ -83,5 +98,18 @@ export function healthz(check: () => Promise<Record<string, string>>, next: Hand
       res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
       res.end(JSON.stringify({ status: ok ? "ok" : "degraded", upstreams }));
     });
+  };
+}
+
+/**
+ * Answers what nothing else serves (an RPC that does not exist, a file that is not there) with
+ * 404, logged like every other refused call, with the request id it is answered with.
+ */
+export function notFound(log: Logger): Handler {
+  return (req, res) => {
+    const requestId = acceptedRequestId(req.headers[REQUEST_ID_KEY]) ?? randomUUID();
+    log.info({ requestId, httpMethod: req.method, path: (req.url ?? "").split("?")[0]!.slice(0, 200), httpStatus: 404 }, "no such route");
+    res.writeHead(404, { [REQUEST_ID_KEY]: requestId });
+    res.end();
   };
 }

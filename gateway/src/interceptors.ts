@@ -1,7 +1,8 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { DescMessage } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor, type StreamRequest } from "@connectrpc/connect";
 import { isDomainError, type Logger, type TokenVerifier } from "@chirp/kit";
 import { REQUEST_ID_KEY } from "@chirp/kit/grpc";
-import { callerKey, clientAddressKey, requestIdKey } from "./context.js";
+import { callerKey, clientAddressKey, reachedKey, requestIdKey } from "./context.js";
 import { accessOf, isWrite } from "./policy.js";
 import type { RateLimiter } from "./rate-limit.js";
 
@@ -14,6 +15,9 @@ const rpcName = (method: { parent: { typeName: string }; name: string }) => `${m
  */
 export function observe(log: Logger): Interceptor {
   return (next) => async (req) => {
+    req.contextValues.set(reachedKey, true);
+    // A server stream's request is read inside the interceptors, when the handler asks for it.
+    if (req.stream) req = { ...req, message: readRequest(req) as StreamRequest["message"] };
     const requestId = req.contextValues.get(requestIdKey);
     const fields = { requestId, method: rpcName(req.method) };
     const started = performance.now();
@@ -52,6 +56,28 @@ export function observe(log: Logger): Interceptor {
   };
 }
 
+/**
+ * connect-node reports a request message that is not valid protobuf (truncated, a wire type that
+ * does not exist, a string that is not UTF-8) as INTERNAL "parse binary: …", the code it also
+ * uses for an answer it cannot read, as if the gateway had failed. Coming from the request, it is
+ * the client's: INVALID_ARGUMENT, naming the message it should have been.
+ */
+export function unreadableRequest(error: unknown, input: DescMessage): unknown {
+  const prefix = "parse binary: ";
+  if (error instanceof ConnectError && error.code === Code.Internal && error.rawMessage.startsWith(prefix)) {
+    return new ConnectError(`request: not a valid ${input.typeName}: ${error.rawMessage.slice(prefix.length, prefix.length + 200)}`, Code.InvalidArgument);
+  }
+  return error;
+}
+
+async function* readRequest(req: StreamRequest): AsyncIterable<unknown> {
+  try {
+    yield* req.message;
+  } catch (error) {
+    throw unreadableRequest(error, req.method.input);
+  }
+}
+
 function retryHeaders(error: ConnectError): Record<string, string> {
   const retryAfter = error.metadata.get("retry-after");
   return retryAfter ? { "retry-after": retryAfter } : {};
@@ -84,17 +110,20 @@ export function authenticate(verifier: TokenVerifier): Interceptor {
   };
 }
 
-/** Writes cost a token from the caller's bucket (or the client address's, before login). */
-export function limitWrites(limiter: RateLimiter): Interceptor {
+/**
+ * Every call costs a token from the caller's bucket (the client address's, before login): writes
+ * from the write budget, reads (NO_SIDE_EFFECTS methods) from a separate, larger read budget, so
+ * one busy reader can neither starve the services nor spend anyone's writes.
+ */
+export function limitRates(limiters: { writes: RateLimiter; reads: RateLimiter }): Interceptor {
   return (next) => async (req) => {
-    if (isWrite(req.method)) {
-      const caller = req.contextValues.get(callerKey);
-      const key = caller ? `user:${caller.id}` : `address:${req.contextValues.get(clientAddressKey)}`;
-      const waitMs = limiter.take(key);
-      if (waitMs > 0) {
-        const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-        throw new ConnectError(`too many writes: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
-      }
+    const write = isWrite(req.method);
+    const caller = req.contextValues.get(callerKey);
+    const key = caller ? `user:${caller.id}` : `address:${req.contextValues.get(clientAddressKey)}`;
+    const waitMs = (write ? limiters.writes : limiters.reads).take(key);
+    if (waitMs > 0) {
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      throw new ConnectError(`too many ${write ? "writes" : "reads"}: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
     }
     return next(req);
   };

@@ -1,5 +1,5 @@
 /**
- * Token buckets, one per key: `burst` writes at once, refilled at `perMinute`. Idle buckets are
+ * Token buckets, one per key: `burst` calls at once, refilled at `perMinute`. Idle buckets are
  * forgotten so memory stays bounded by the number of recently active callers.
  */
 export class RateLimiter {
