@@ -1,4 +1,5 @@
 import type { ServerHttp2Session } from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 /** How the gateway keeps server streams: see relayStream. */
 export interface StreamSettings {
@@ -60,8 +61,10 @@ export async function* relayStream<T>(
   signal: AbortSignal,
   settings: Pick<StreamSettings, "maxLifetimeMs" | "heartbeatMs">,
 ): AsyncGenerator<T> {
+  // A call that comes in after shutdown began has its signal aborted already: no listener would hear it.
+  if (signal.aborted) throw endedBecause(signal.reason);
   const upstream = new AbortController();
-  const cancelUpstream = () => upstream.abort();
+  const cancelUpstream = () => upstream.abort(signal.reason);
   signal.addEventListener("abort", cancelUpstream, { once: true });
   // One waiter at a time; events that come while none waits are kept in these flags.
   let wake: ((event: "headers" | "lifetime") => void) | undefined;
@@ -103,7 +106,8 @@ export async function* relayStream<T>(
           arrived = event;
         }
       }
-      if ("error" in arrived) throw arrived.error;
+      // Ended here (client gone, its deadline, shutdown): say why, not how the upstream call broke off.
+      if ("error" in arrived) throw signal.aborted ? endedBecause(signal.reason) : arrived.error;
       if (arrived.result.done) return;
       if (!announced) {
         announced = true;
@@ -118,6 +122,12 @@ export async function* relayStream<T>(
     // Ends the upstream call if it is still open (lifetime reached, client gone).
     upstream.abort();
   }
+}
+
+/** The client's deadline as it is; anything else aborting the call is the client leaving or shutdown. */
+function endedBecause(reason: unknown): ConnectError {
+  if (reason instanceof ConnectError) return reason;
+  return new ConnectError("the stream was closed: the client left or the gateway is shutting down", Code.Canceled);
 }
 
 /**

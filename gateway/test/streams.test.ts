@@ -238,6 +238,18 @@ describe("server streams through the gateway", () => {
       await Promise.all(again.map((s) => s.ended));
     });
 
+    it("ends open streams as CANCELED when the gateway shuts down, and cancels them upstream", async () => {
+      const closing = await gatewayWith({ streamMaxLifetimeMs: 60_000, keepaliveMs: 60_000 });
+      const streams = [closing.watch(ALICE, "Connect"), closing.watch(ALICE, "gRPC")];
+      await eventually(() => expect(streams.every((s) => s.messages.length > 0)).toBe(true));
+      await closing.gateway.stop();
+      for (const stream of streams) {
+        const { error } = await stream.ended;
+        expect([error?.code, error?.rawMessage]).toEqual([Code.Canceled, "the stream was closed: the client left or the gateway is shutting down"]);
+      }
+      await eventually(() => expect(timeline.open(ALICE)).toBe(0));
+    });
+
     it("PINGs HTTP/2 clients every KEEPALIVE_MS", async () => {
       const session = connectHttp2(`http://127.0.0.1:${gateway.http2Port}`);
       let pings = 0;
