@@ -1,6 +1,6 @@
 // The Chirp web client: a few hundred lines over the same generated schemas every other client
 // uses, talking Connect to the gateway that serves this page.
-import { createClient, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TimelineService, type TimelineItem } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
@@ -122,32 +122,91 @@ function escape(text: string): string {
   return span.innerHTML;
 }
 
-function add(item: TimelineItem, atTop: boolean) {
+/**
+ * Puts an entry where it belongs, once. The timeline is newest first by entry id (ULIDs, which
+ * sort by time as plain strings), whether the entry came from a page, a catch-up or the stream,
+ * so an entry that arrives late still lands among its neighbours and never on top of newer ones.
+ */
+function place(item: TimelineItem) {
   if (rendered.has(item.id)) return;
   const li = render(item);
   rendered.set(item.id, li);
   const list = $("#timeline");
-  if (atTop) list.prepend(li);
-  else list.append(li);
+  const entries = list.children;
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((entries[middle] as HTMLElement).dataset.entry! > item.id) low = middle + 1;
+    else high = middle;
+  }
+  list.insertBefore(li, entries[low] ?? null);
 }
+
+/**
+ * Marks the newest entry the server has shown us in a page or a catch-up. Entries pushed on the
+ * stream do not move it: the next catch-up then covers anything the stream skipped (pushes are
+ * best effort), and what it repeats is already on the page.
+ */
+let sinceToken = "";
 
 async function loadTimeline() {
   const page = await timeline.getHomeTimeline({ pageSize: 50 });
-  for (const item of page.items) add(item, false);
+  for (const item of page.items) place(item);
+  sinceToken = page.sinceToken;
 }
 
-/** One server stream for live updates; reconnects after a pause if it drops. */
+/** What arrived since the newest entry we know; more than a page leaves a gap, so start over. */
+async function catchUp() {
+  if (sinceToken === "") return loadTimeline();
+  const updates = await timeline.getHomeTimelineUpdates({ sinceToken, pageSize: 100 });
+  if (updates.hasMore) {
+    rendered.clear();
+    $("#timeline").replaceChildren();
+    return loadTimeline();
+  }
+  for (const item of updates.items) place(item);
+  sinceToken = updates.sinceToken;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One server stream for live updates, for as long as the page is open. The gateway's first
+ * message (without an entry) says the stream is in place: from then on new entries come on it, so
+ * that is when to catch up on what came while there was none. The gateway ends every stream after
+ * its maximum lifetime; that is a quiet reconnect. A failure is retried with growing pauses.
+ */
 async function followLive() {
   const live = $("#live");
+  let failures = 0;
   for (;;) {
+    const opened = Date.now();
     try {
-      live.textContent = "live";
-      for await (const update of timeline.streamHomeTimeline({})) if (update.item) add(update.item, true);
+      let inPlace = false;
+      for await (const update of timeline.streamHomeTimeline({})) {
+        if (!inPlace) {
+          inPlace = true;
+          await catchUp();
+          failures = 0;
+          live.textContent = "live";
+          live.title = "";
+        }
+        if (update.item) place(update.item);
+      }
+      // A clean end (the stream's lifetime): reconnect at once, unless it came suspiciously soon.
+      if (Date.now() - opened < 1_000) failures += 1;
     } catch (error) {
-      live.textContent = `reconnecting… (${error instanceof ConnectError ? error.rawMessage : "connection lost"})`;
+      failures += 1;
+      const reason = error instanceof ConnectError ? error.rawMessage : String(error);
+      if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
+        live.textContent = "signed out: log in again to see new posts";
+        return;
+      }
+      live.textContent = error instanceof ConnectError && error.code === Code.ResourceExhausted ? `paused: ${reason}` : "reconnecting…";
+      live.title = reason;
     }
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
-    await loadTimeline().catch(() => undefined);
+    if (failures > 0) await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2));
   }
 }
 

@@ -1,12 +1,17 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger } from "@chirp/kit";
+import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
+import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { startMesh, type Mesh } from "../src/mesh.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const WEB_ROOT = join(__dirname, "../../gateway/dist/web");
 const OUTPUT = join(__dirname, "../../test-output");
+const STREAM_LIFETIME_MS = 3_000;
 
 /** Chromium comes from Debian's package; CI installs it, so there its absence is a failure. */
 const haveChromium = existsSync(CHROMIUM);
@@ -20,7 +25,17 @@ describeInBrowser("the web client in headless Chromium against the embedded mesh
 
   beforeAll(async () => {
     mesh = await startMesh(
-      { PATH: process.env.PATH, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0", PASSWORD_HASH_COST: "10", WEB_ROOT },
+      {
+        PATH: process.env.PATH,
+        HTTP_HOST: "127.0.0.1",
+        HTTP_PORT: "0",
+        HTTP2_PORT: "0",
+        PASSWORD_HASH_COST: "10",
+        WEB_ROOT,
+        // Streams outlive the unary deadline, and end (to be reconnected) every few seconds.
+        UPSTREAM_TIMEOUT_MS: "2000",
+        STREAM_MAX_LIFETIME_MS: String(STREAM_LIFETIME_MS),
+      },
       createLogger("mesh", "silent"),
     );
     url = `http://127.0.0.1:${mesh.gateway.httpPort}/`;
@@ -71,4 +86,71 @@ describeInBrowser("the web client in headless Chromium against the embedded mesh
     expect(existsSync(join(OUTPUT, "browser-timeline.png"))).toBe(true);
     expect(await author.locator("#message").textContent()).toBe("");
   });
+
+  it("puts posts made while its stream was down at the top, in order, once, and stays live", async () => {
+    const author = await register("gap_ann");
+    const reader = await register("gap_ben");
+    await reader.fill("#follow-form [name=username]", "gap_ann");
+    await reader.click("#follow-form button");
+    await reader.waitForSelector('#message:has-text("You now follow @gap_ann")', { timeout: 10_000 });
+
+    const base = `http://127.0.0.1:${mesh.gateway.httpPort}`;
+    const transport = createConnectTransport({ baseUrl: base, httpVersion: "1.1" });
+    const tweets = createClient(TweetsService, transport);
+    const timeline = createClient(TimelineService, transport);
+    type WithSession = { sessionStorage: { getItem(key: string): string | null } };
+    const tokenOf = async (page: Page) => ({
+      authorization: `Bearer ${await page.evaluate(() => (globalThis as unknown as WithSession).sessionStorage.getItem("chirp.token"))}`,
+    });
+    const [asAuthor, asReader] = [await tokenOf(author), await tokenOf(reader)];
+    const post = async (text: string) => (await tweets.createTweet({ text }, { headers: asAuthor })).tweet!.id;
+    const texts = () => reader.locator("#timeline li .text").allTextContents();
+
+    const before = await post("gap: before");
+    await reader.locator("#timeline li", { hasText: "gap: before" }).waitFor({ timeout: 5_000 });
+
+    // Hold the reader's next stream request: the page is then between two streams, as after a
+    // dropped connection, until released.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    await reader.route("**/chirp.timeline.v1.TimelineService/StreamHomeTimeline", async (route) => {
+      if (!held) {
+        held = true;
+        await released;
+      }
+      await route.continue();
+    });
+    // The current stream ends at its lifetime and the page asks for another.
+    const deadline = Date.now() + STREAM_LIFETIME_MS * 3;
+    while (!held && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(held).toBe(true);
+
+    const during = [await post("gap: during 1"), await post("gap: during 2")];
+    // Both are in the reader's timeline before the page may reconnect.
+    for (const until = Date.now() + 10_000; ; ) {
+      const { items } = await timeline.getHomeTimeline({ pageSize: 10 }, { headers: asReader });
+      if (during.every((id) => items.some((item) => item.id === id))) break;
+      expect(Date.now()).toBeLessThan(until);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await texts()).not.toContain("gap: during 1");
+    release();
+
+    await reader.locator("#timeline li", { hasText: "gap: during 2" }).waitFor({ timeout: 10_000 });
+    await reader.locator("#timeline li", { hasText: "gap: during 1" }).waitFor({ timeout: 10_000 });
+    expect((await texts()).slice(0, 3)).toEqual(["gap: during 2", "gap: during 1", "gap: before"]);
+    expect(await reader.locator("#timeline li").evaluateAll((lis) => lis.slice(0, 3).map((li) => li.getAttribute("data-entry")))).toEqual([
+      during[1],
+      during[0],
+      before,
+    ]);
+
+    // Live again: a new post comes on the stream, on top; a few more reconnects repeat nothing.
+    await post("gap: after");
+    await reader.locator("#timeline li", { hasText: "gap: after" }).waitFor({ timeout: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, STREAM_LIFETIME_MS * 2));
+    expect(await texts()).toEqual(["gap: after", "gap: during 2", "gap: during 1", "gap: before"]);
+    expect(await reader.locator("#live").textContent()).toBe("live");
+  }, 60_000);
 });

@@ -43,6 +43,10 @@ export function timelineHandlers(
       const updates = await home.updates(ctx.requireCaller(), req, hydrationFor(ctx));
       return { items: updates.items.map(toMessage), sinceToken: updates.sinceToken, hasMore: updates.hasMore };
     },
+    // No deadline but the client's: a stream lasts until the client leaves (the gateway bounds its
+    // lifetime). The feed is followed before the first await, in the turn whose response headers
+    // are the client's sign that the stream is in place (the gateway's opening message); a post
+    // published after they arrive is never missed.
     async streamHomeTimeline(_req, ctx, send) {
       const readerId = ctx.requireCaller();
       const feed = live.follow(readerId, ctx.signal);

@@ -193,6 +193,8 @@ export const StreamHomeTimelineRequestSchema: GenMessage<StreamHomeTimelineReque
  */
 export type StreamHomeTimelineResponse = Message<"chirp.timeline.v1.StreamHomeTimelineResponse"> & {
   /**
+   * The new entry; unset in the opening message and in heartbeats.
+   *
    * @generated from field: chirp.timeline.v1.TimelineItem item = 1;
    */
   item?: TimelineItem | undefined;
@@ -233,7 +235,11 @@ export const TimelineService: GenService<{
     output: typeof GetHomeTimelineUpdatesResponseSchema;
   },
   /**
-   * Pushes each new entry of the caller's home timeline until the client leaves.
+   * Pushes each new entry of the caller's home timeline until the client leaves. Through the
+   * gateway, the first message carries no item: it says the stream is in place, so entries posted
+   * from then on come on it; that is when to catch up with GetHomeTimelineUpdates. Later messages
+   * without an item are heartbeats on an idle stream. The gateway ends a stream with OK after its
+   * maximum lifetime: reconnect, then catch up again from the last since_token.
    *
    * @generated from rpc chirp.timeline.v1.TimelineService.StreamHomeTimeline
    */

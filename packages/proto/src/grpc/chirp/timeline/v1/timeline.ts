@@ -79,6 +79,7 @@ export interface StreamHomeTimelineRequest {
 }
 
 export interface StreamHomeTimelineResponse {
+  /** The new entry; unset in the opening message and in heartbeats. */
   item: TimelineItem | undefined;
 }
 
@@ -787,7 +788,13 @@ export const TimelineServiceService = {
     responseDeserialize: (value: Buffer): GetHomeTimelineUpdatesResponse =>
       GetHomeTimelineUpdatesResponse.decode(value),
   },
-  /** Pushes each new entry of the caller's home timeline until the client leaves. */
+  /**
+   * Pushes each new entry of the caller's home timeline until the client leaves. Through the
+   * gateway, the first message carries no item: it says the stream is in place, so entries posted
+   * from then on come on it; that is when to catch up with GetHomeTimelineUpdates. Later messages
+   * without an item are heartbeats on an idle stream. The gateway ends a stream with OK after its
+   * maximum lifetime: reconnect, then catch up again from the last since_token.
+   */
   streamHomeTimeline: {
     path: "/chirp.timeline.v1.TimelineService/StreamHomeTimeline" as const,
     requestStream: false as const,
@@ -806,7 +813,13 @@ export interface TimelineServiceServer extends UntypedServiceImplementation {
   getHomeTimeline: handleUnaryCall<GetHomeTimelineRequest, GetHomeTimelineResponse>;
   /** Entries newer than a since_token, newest first. */
   getHomeTimelineUpdates: handleUnaryCall<GetHomeTimelineUpdatesRequest, GetHomeTimelineUpdatesResponse>;
-  /** Pushes each new entry of the caller's home timeline until the client leaves. */
+  /**
+   * Pushes each new entry of the caller's home timeline until the client leaves. Through the
+   * gateway, the first message carries no item: it says the stream is in place, so entries posted
+   * from then on come on it; that is when to catch up with GetHomeTimelineUpdates. Later messages
+   * without an item are heartbeats on an idle stream. The gateway ends a stream with OK after its
+   * maximum lifetime: reconnect, then catch up again from the last since_token.
+   */
   streamHomeTimeline: handleServerStreamingCall<StreamHomeTimelineRequest, StreamHomeTimelineResponse>;
 }
 
@@ -843,7 +856,13 @@ export interface TimelineServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetHomeTimelineUpdatesResponse) => void,
   ): ClientUnaryCall;
-  /** Pushes each new entry of the caller's home timeline until the client leaves. */
+  /**
+   * Pushes each new entry of the caller's home timeline until the client leaves. Through the
+   * gateway, the first message carries no item: it says the stream is in place, so entries posted
+   * from then on come on it; that is when to catch up with GetHomeTimelineUpdates. Later messages
+   * without an item are heartbeats on an idle stream. The gateway ends a stream with OK after its
+   * maximum lifetime: reconnect, then catch up again from the last since_token.
+   */
   streamHomeTimeline(
     request: StreamHomeTimelineRequest,
     options?: Partial<CallOptions>,
