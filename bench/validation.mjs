@@ -100,7 +100,7 @@ function outcome(validate, input) {
     return "accepted";
   } catch (error) {
     if (error?.code !== "INVALID_ARGUMENT") throw error;
-    return error.message.replace(/^[^:]+: /, "").replace(/\(U\+[0-9A-F]+\)/, "").slice(0, 72);
+    return error.message.replace(/^[^:]+: /, "").replace(/ ?\(U\+[0-9A-F]+\)/, "").slice(0, 72);
   }
 }
 
@@ -131,10 +131,10 @@ const pad = (s, n) => (s.length >= n ? s : s + " ".repeat(n - s.length));
 const size = (input) => (Array.isArray(input) ? `${input.length} entries` : `${Buffer.byteLength(input)} B`);
 
 console.log(`Node ${process.version}; median of ${rounds} rounds of ${budgetMs} ms each\n`);
-console.log(`${pad("field", 15)}${pad("input", 62)}${pad("size", 14)}${pad("per call", 12)}outcome`);
+console.log(`${pad("field", 17)}${pad("input", 62)}${pad("size", 14)}${pad("per call", 12)}outcome`);
 for (const [group, name, validate, input] of cases()) {
   const result = outcome(validate, input);
-  console.log(`${pad(group, 15)}${pad(name, 62)}${pad(size(input), 14)}${pad(format(time(validate, input)), 12)}${result}`);
+  console.log(`${pad(group, 17)}${pad(name, 62)}${pad(size(input), 14)}${pad(format(time(validate, input)), 12)}${result}`);
 }
 
 if (args.baseline) {
