@@ -43,8 +43,9 @@ export interface TextRules {
  *   reorder the text around them ("\u202Eexe.gnp" shows as "png.exe"); the invisible marks
  *   U+200E, U+200F and U+061C stay, right-to-left text needs them;
  * - unpaired surrogates, which are no character at all (in unicode mode, a class of surrogates
- *   matches only those left unpaired); they cannot arrive in protobuf, whose decoder replaces
- *   invalid UTF-8 with U+FFFD, but a caller in the same process may pass one;
+ *   matches only those left unpaired); they cannot arrive in protobuf, whose strings the kit
+ *   decodes as strict UTF-8 (packages/kit/src/grpc/wire.ts), but a caller in the same process may
+ *   pass one;
  * - noncharacters (U+FDD0–U+FDEF and the last two code points of every plane), which Unicode
  *   reserves for a program's internal use and never for interchange.
  * Each pattern is one character class, tried once per position: linear.
