@@ -61,13 +61,16 @@ export class MongoGraphRepository implements GraphRepository {
   async follow(follow: Follow, event: BusMessage): Promise<boolean> {
     try {
       // Matches a missing or inactive edge only, so exactly one of any concurrent follows flips it.
-      await this.edges.updateOne(
-        { _id: edgeKey(follow.followerId, follow.followeeId), active: { $ne: true } },
-        {
-          $set: { followerId: follow.followerId, followeeId: follow.followeeId, active: true, since: follow.since, followedAt: follow.followedAt },
-          $push: { outbox: { $each: storedMessages([event]) } },
-        },
-        { upsert: true },
+      const _id = edgeKey(follow.followerId, follow.followeeId);
+      await this.outbox.exclusive(_id, () =>
+        this.edges.updateOne(
+          { _id, active: { $ne: true } },
+          {
+            $set: { followerId: follow.followerId, followeeId: follow.followeeId, active: true, since: follow.since, followedAt: follow.followedAt },
+            $push: { outbox: { $each: storedMessages([event]) } },
+          },
+          { upsert: true },
+        ),
       );
       return true;
     } catch (error) {
@@ -78,9 +81,9 @@ export class MongoGraphRepository implements GraphRepository {
   }
 
   async unfollow(followerId: string, followeeId: string, event: BusMessage): Promise<boolean> {
-    const result = await this.edges.updateOne(
-      { _id: edgeKey(followerId, followeeId), active: true },
-      { $set: { active: false }, $push: { outbox: { $each: storedMessages([event]) } } },
+    const _id = edgeKey(followerId, followeeId);
+    const result = await this.outbox.exclusive(_id, () =>
+      this.edges.updateOne({ _id, active: true }, { $set: { active: false }, $push: { outbox: { $each: storedMessages([event]) } } }),
     );
     return result.modifiedCount === 1;
   }

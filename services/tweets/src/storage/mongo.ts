@@ -158,13 +158,18 @@ class TweetsAndLikesOutbox implements OutboxStore {
  */
 export class MongoTweetRepository implements TweetRepository {
   readonly outbox: OutboxStore;
+  /** Each write to a tweet or like takes its turn with the relay marking it (see `MongoOutboxStore.exclusive`). */
+  private readonly tweetsOutbox: MongoOutboxStore<TweetDocument>;
+  private readonly likesOutbox: MongoOutboxStore<LikeDocument>;
 
   constructor(
     private readonly tweets: Collection<TweetDocument>,
     private readonly likes: Collection<LikeDocument>,
     private readonly deletedUsers: Collection<DeletedUserDocument>,
   ) {
-    this.outbox = new TweetsAndLikesOutbox(new MongoOutboxStore(tweets, { deletedAt: { $exists: true } }), new MongoOutboxStore(likes, UNLIKED));
+    this.tweetsOutbox = new MongoOutboxStore(tweets, { deletedAt: { $exists: true } });
+    this.likesOutbox = new MongoOutboxStore(likes, UNLIKED);
+    this.outbox = new TweetsAndLikesOutbox(this.tweetsOutbox, this.likesOutbox);
   }
 
   static async open(db: Db): Promise<MongoTweetRepository> {
@@ -224,14 +229,16 @@ export class MongoTweetRepository implements TweetRepository {
   }
 
   async delete(id: string, events: BusMessage[]): Promise<boolean> {
-    const result = await this.tweets.updateOne(
-      { _id: id, ...LIVE },
-      {
-        // The content goes at once; what the TweetDeleted event needs stays until it is relayed.
-        $set: { deletedAt: new Date(), text: "", tags: [], mentions: [] },
-        $unset: { authorIdempotencyKey: "", retweetKey: "" },
-        $push: { outbox: { $each: storedMessages(events) } },
-      },
+    const result = await this.tweetsOutbox.exclusive(id, () =>
+      this.tweets.updateOne(
+        { _id: id, ...LIVE },
+        {
+          // The content goes at once; what the TweetDeleted event needs stays until it is relayed.
+          $set: { deletedAt: new Date(), text: "", tags: [], mentions: [] },
+          $unset: { authorIdempotencyKey: "", retweetKey: "" },
+          $push: { outbox: { $each: storedMessages(events) } },
+        },
+      ),
     );
     return result.matchedCount === 1;
   }
@@ -286,14 +293,17 @@ export class MongoTweetRepository implements TweetRepository {
       // Revives a tombstone (its unlike's events, if still pending, stay ahead of the new like's)
       // or else inserts: the unique _id, or the atomic update of the one tombstone, lets exactly
       // one of concurrent likes by the user write.
-      await this.likes.updateOne(
-        { _id: likeKey(like.tweetId, like.userId), ...UNLIKED },
-        {
-          $set: { tweetId: like.tweetId, userId: like.userId, likeId: like.id, likedAt: like.likedAt },
-          $unset: { unlikedAt: "" },
-          $push: { outbox: { $each: storedMessages(events) } },
-        },
-        { upsert: true },
+      const _id = likeKey(like.tweetId, like.userId);
+      await this.likesOutbox.exclusive(_id, () =>
+        this.likes.updateOne(
+          { _id, ...UNLIKED },
+          {
+            $set: { tweetId: like.tweetId, userId: like.userId, likeId: like.id, likedAt: like.likedAt },
+            $unset: { unlikedAt: "" },
+            $push: { outbox: { $each: storedMessages(events) } },
+          },
+          { upsert: true },
+        ),
       );
       return true;
     } catch (error) {
@@ -305,7 +315,9 @@ export class MongoTweetRepository implements TweetRepository {
 
   async removeLike(tweetId: string, userId: string, events: BusMessage[]) {
     const _id = likeKey(tweetId, userId);
-    const result = await this.likes.updateOne({ _id, ...LIVE_LIKE }, { $set: { unlikedAt: new Date() }, $push: { outbox: { $each: storedMessages(events) } } });
+    const result = await this.likesOutbox.exclusive(_id, () =>
+      this.likes.updateOne({ _id, ...LIVE_LIKE }, { $set: { unlikedAt: new Date() }, $push: { outbox: { $each: storedMessages(events) } } }),
+    );
     // A tombstone with nothing to relay would wait for a markPublished that never comes.
     if (result.matchedCount === 1 && events.length === 0) await this.likes.deleteOne({ _id, ...UNLIKED, "outbox.id": { $exists: false } });
     return result.matchedCount === 1;

@@ -116,11 +116,13 @@ export class MongoUserRepository implements UserRepository {
   async update(id: string, expectedUpdatedAt: Date, changes: ProfileChanges, updatedAt: Date, events: BusMessage[]): Promise<Account | NotUpdated> {
     // The filter on updatedAt makes this a compare-and-set on MongoDB. FerretDB v1 does not apply
     // it atomically: two racing updates of one account can both pass (see README, "Tests").
-    const doc = await this.users.findOneAndUpdate(
-      { $and: [{ _id: id, updatedAt: expectedUpdatedAt }, LIVE] },
-      { $set: { ...changes, updatedAt }, $push: { outbox: { $each: storedMessages(events) } } },
-      // No projection: FerretDB does not support one on findAndModify.
-      { returnDocument: "after" },
+    const doc = await this.outbox.exclusive(id, () =>
+      this.users.findOneAndUpdate(
+        { $and: [{ _id: id, updatedAt: expectedUpdatedAt }, LIVE] },
+        { $set: { ...changes, updatedAt }, $push: { outbox: { $each: storedMessages(events) } } },
+        // No projection: FerretDB does not support one on findAndModify.
+        { returnDocument: "after" },
+      ),
     );
     if (doc) return toAccount(doc);
     const live = await this.users.countDocuments({ $and: [{ _id: id }, LIVE] }, { limit: 1 });
@@ -129,28 +131,30 @@ export class MongoUserRepository implements UserRepository {
 
   async setRoles(id: string, roles: string[]): Promise<Account | undefined> {
     // $set of this one field: a profile update racing it keeps the roles (on MongoDB; see README, "Tests").
-    const doc = await this.users.findOneAndUpdate({ $and: [{ _id: id }, LIVE] }, { $set: { roles } }, { returnDocument: "after" });
+    const doc = await this.outbox.exclusive(id, () => this.users.findOneAndUpdate({ $and: [{ _id: id }, LIVE] }, { $set: { roles } }, { returnDocument: "after" }));
     return doc ? toAccount(doc) : undefined;
   }
 
   async delete(id: string, events: BusMessage[]): Promise<boolean> {
     const tombstoneKey = `${AFTER_ALL_USERNAMES}deleted~${id}`;
-    const result = await this.users.updateOne(
-      { $and: [{ _id: id }, LIVE] },
-      {
-        $set: {
-          deletedAt: new Date(),
-          usernameKey: tombstoneKey,
-          emailKey: tombstoneKey,
-          email: "",
-          passwordHash: "",
-          roles: [],
-          displayName: "",
-          bio: "",
-          avatarUrl: "",
+    const result = await this.outbox.exclusive(id, () =>
+      this.users.updateOne(
+        { $and: [{ _id: id }, LIVE] },
+        {
+          $set: {
+            deletedAt: new Date(),
+            usernameKey: tombstoneKey,
+            emailKey: tombstoneKey,
+            email: "",
+            passwordHash: "",
+            roles: [],
+            displayName: "",
+            bio: "",
+            avatarUrl: "",
+          },
+          $push: { outbox: { $each: storedMessages(events) } },
         },
-        $push: { outbox: { $each: storedMessages(events) } },
-      },
+      ),
     );
     return result.matchedCount === 1;
   }
