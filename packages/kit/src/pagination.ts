@@ -3,6 +3,8 @@ import { invalidArgument } from "./errors.js";
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
+/** Far above any token this kit issues (an id cursor and a fingerprint: under 150 characters). */
+export const MAX_PAGE_TOKEN_LENGTH = 1_024;
 
 /** Applies the API's page-size rule: 0 means the default, above the maximum is capped, below 0 is an error. */
 export function pageSize(requested: number, field = "page_size", max = MAX_PAGE_SIZE, fallback = DEFAULT_PAGE_SIZE): number {
@@ -29,6 +31,8 @@ export function decodePageToken<T>(
   field = "page_token",
 ): T | undefined {
   if (token === "") return undefined;
+  // Bounded before base64 and JSON decoding, which cost in proportion to what a caller sends.
+  if (token.length > MAX_PAGE_TOKEN_LENGTH) throw invalidArgument(field, `is not a token this service issued (longer than ${MAX_PAGE_TOKEN_LENGTH} characters)`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));

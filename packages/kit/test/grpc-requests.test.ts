@@ -1,6 +1,6 @@
 import { credentials, makeGenericClientConstructor, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
-import { bindService, GrpcServer, REQUEST_ID_KEY, type ServiceHandlers } from "@chirp/kit/grpc";
+import { bindService, GrpcServer, MAX_REQUEST_BYTES, REQUEST_ID_KEY, type ServiceHandlers } from "@chirp/kit/grpc";
 import { StreamHomeTimelineResponse, TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -111,6 +111,18 @@ describe("requests a service cannot read, and the ids callers send", () => {
     const error = await stream(Buffer.from([0x0a, 0x05, 0x61]));
     expect(error?.code).toBe(status.INVALID_ARGUMENT);
     expect(seen.length).toBe(before);
+  });
+
+  it("refuses a request over MAX_REQUEST_BYTES before reading it, as RESOURCE_EXHAUSTED", async () => {
+    // A page_token field (2) of 1 MiB: well-formed, but more than any request of the mesh needs.
+    const body = Buffer.alloc(MAX_REQUEST_BYTES, 0x61);
+    const header = Buffer.from([0x12, 0x80 | (body.length & 0x7f), 0x80 | ((body.length >> 7) & 0x7f), body.length >> 14]);
+    const before = seen.length;
+    const { error } = await unary(Buffer.concat([header, body]));
+    expect(error?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(seen.length).toBe(before);
+    const { error: fine } = await unary(Buffer.from([0x12, 0x01, 0x61]));
+    expect(fine).toBeNull();
   });
 
   it("reads valid requests as before, text outside ASCII included", async () => {

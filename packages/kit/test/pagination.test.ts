@@ -1,4 +1,4 @@
-import { DEFAULT_PAGE_SIZE, DomainError, MAX_PAGE_SIZE, decodePageToken, encodePageToken, pageSize, takePage } from "@chirp/kit";
+import { DEFAULT_PAGE_SIZE, DomainError, MAX_PAGE_SIZE, MAX_PAGE_TOKEN_LENGTH, decodePageToken, encodePageToken, pageSize, takePage } from "@chirp/kit";
 
 interface Cursor {
   after: string;
@@ -66,6 +66,19 @@ describe("page tokens", () => {
       expect(error.message.startsWith("page_token:")).toBe(true);
     },
   );
+
+  it("refuses a token longer than any it issues before decoding it", () => {
+    const huge = encodePageToken({ after: "x".repeat(MAX_PAGE_TOKEN_LENGTH) }, query);
+    const decode = jest.spyOn(JSON, "parse");
+    try {
+      const error = caught(() => decodePageToken(huge, isCursor, query));
+      expect(error.code).toBe("INVALID_ARGUMENT");
+      expect(error.message).toBe(`page_token: is not a token this service issued (longer than ${MAX_PAGE_TOKEN_LENGTH} characters)`);
+      expect(decode).not.toHaveBeenCalled();
+    } finally {
+      decode.mockRestore();
+    }
+  });
 
   it("refuses a token whose cursor fails the guard", () => {
     const token = encodePageToken({ after: 42 }, query);

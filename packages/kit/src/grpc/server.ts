@@ -32,6 +32,13 @@ export interface GrpcServerOptions {
   keepaliveMs?: number;
 }
 
+/**
+ * The largest request message a service reads: far above any request of the mesh (the gateway
+ * takes bodies of 64 KiB by default), far below grpc-js's 4 MiB, so a direct caller cannot make a
+ * service receive and decode megabytes before validation refuses them.
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
 /** The fully-qualified service name, from any method path ("/pkg.Service/Method"). */
 export function serviceName(definition: Definition): string {
   const path = Object.values(definition)[0]?.path;
@@ -99,7 +106,11 @@ export class GrpcServer {
     // Keep-alive PINGs find callers that vanished without closing (a gateway on a failed node):
     // their calls are cancelled, so live streams end instead of waiting for TCP to give up.
     const keepaliveMs = options.keepaliveMs ?? 30_000;
-    const server = new Server({ "grpc.keepalive_time_ms": keepaliveMs, "grpc.keepalive_timeout_ms": keepaliveMs });
+    const server = new Server({
+      "grpc.keepalive_time_ms": keepaliveMs,
+      "grpc.keepalive_timeout_ms": keepaliveMs,
+      "grpc.max_receive_message_length": MAX_REQUEST_BYTES,
+    });
     const names = options.services.map(serviceName);
     const health = new HealthImplementation(Object.fromEntries(["", ...names].map((name) => [name, "NOT_SERVING"])));
     health.addToServer(server);
