@@ -7,7 +7,7 @@ import { LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/load
 import { UsersServiceService } from "@chirp/proto/grpc/chirp/users/v1/users";
 import { LoadTestService } from "@chirp/proto/es/chirp/loadtest/v1/loadtest_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
-import { testLogger } from "@chirp/testing";
+import { testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { gatewayConfig } from "./fixtures.js";
 

@@ -6,7 +6,7 @@ import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
 import { startUsers, type UsersApp } from "@chirp/users";
-import { testLogger } from "@chirp/testing";
+import { testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { gatewayConfig } from "./fixtures.js";
 

@@ -21,7 +21,7 @@ import {
 } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { testLogger } from "@chirp/testing";
+import { testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { answersInBinary } from "../src/routes.js";
 import { gatewayConfig } from "./fixtures.js";

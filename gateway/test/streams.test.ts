@@ -6,7 +6,7 @@ import { generateSigningKeyPair, parseVerificationKey, resourceExhausted, TokenS
 import { bindService, GrpcServer, type ServiceHandlers } from "@chirp/kit/grpc";
 import { TimelineItem, TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
 import type { GatewayConfig } from "../src/config.js";
 import { gatewayConfig } from "./fixtures.js";

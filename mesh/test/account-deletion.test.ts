@@ -1,5 +1,5 @@
 import { createLogger } from "@chirp/kit";
-import { eventually } from "@chirp/testing";
+import { eventually } from "@chirp/kit/testing";
 import { startMesh, type Mesh } from "../src/mesh.js";
 
 /**

@@ -1,6 +1,6 @@
 import { newId } from "@chirp/kit";
 import { UserAccounts } from "@chirp/kit/grpc";
-import { domainFailure, startFakeUsers, type FakeUsers } from "@chirp/testing";
+import { domainFailure, startFakeUsers, type FakeUsers } from "@chirp/kit/testing";
 
 describe("UserAccounts: is an account live, asked of the users service", () => {
   let users: FakeUsers;

@@ -1,7 +1,7 @@
 import { connect } from "node:http2";
 import { GrpcServer } from "@chirp/kit/grpc";
 import { UsersServiceService } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { testLogger } from "@chirp/testing";
+import { testLogger } from "@chirp/kit/testing";
 
 describe("GrpcServer keep-alive", () => {
   it("PINGs every connection, so a caller that vanished without closing is found and its streams end", async () => {

@@ -3,7 +3,7 @@ import { service as healthService } from "grpc-health-check";
 import { invalidArgument } from "@chirp/kit";
 import { CALLER_ID_KEY, CALLER_ROLES_KEY, GrpcServer, REQUEST_ID_KEY, bindService, serviceName, unary, type ServiceHandlers } from "@chirp/kit/grpc";
 import { User, UsersServiceClient, UsersServiceService, type GetUserResponse } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { testLogger } from "@chirp/testing";
+import { testLogger } from "@chirp/kit/testing";
 
 const USERS = "chirp.users.v1.UsersService";
 

@@ -1,6 +1,6 @@
 import { deadLetterSubject, type BusMessage, type Consumer, type Delivery } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 
 const text = (data: Uint8Array) => Buffer.from(data).toString("utf8");
 const message = (id: string, subject = "chirp.test.created", body = id): BusMessage => ({ id, subject, data: Buffer.from(body) });

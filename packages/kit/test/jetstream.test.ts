@@ -1,7 +1,7 @@
 import { deadLetterSubject, type BusMessage, type Consumer, type Delivery } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 
 const text = (data: Uint8Array) => Buffer.from(data).toString("utf8");
 

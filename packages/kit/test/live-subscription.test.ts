@@ -1,7 +1,7 @@
 import type { BusMessage, EventBus, LiveSubscriber, LiveSubscription } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 
 const text = (data: Uint8Array) => Buffer.from(data).toString("utf8");
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

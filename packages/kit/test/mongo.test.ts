@@ -11,7 +11,7 @@ import {
   type MongoConnection,
   type WithOutbox,
 } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 
 interface Doc extends WithOutbox {
   name: string;

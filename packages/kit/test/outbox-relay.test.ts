@@ -1,6 +1,6 @@
 import { OutboxRelay, PendingOwners, type BusMessage, type EventPublisher, type OutboxStore, type PendingMessage } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 
 /** An array-backed outbox: documents in insertion order, each with its own pending messages. */
 class ArrayOutboxStore implements OutboxStore {

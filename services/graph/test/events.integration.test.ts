@@ -6,7 +6,7 @@ import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { GraphServiceClient } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/testing";
+import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/kit/testing";
 import { startGraph, type GraphApp } from "../src/app.js";
 import { Graph } from "../src/domain/graph.js";
 import { graphEvents } from "../src/events.js";

@@ -1,6 +1,6 @@
 import { DomainError, newId, type ErrorCode } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
-import { domainFailure } from "@chirp/testing";
+import { domainFailure } from "@chirp/kit/testing";
 import type { Graph } from "../src/domain/graph.js";
 import type { GraphRepository } from "../src/domain/ports.js";
 import { InMemoryGraphRepository } from "../src/storage/memory.js";

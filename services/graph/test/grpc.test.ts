@@ -6,7 +6,7 @@ import { newId } from "@chirp/kit";
 import { decodeEvent, InProcessEventBus } from "@chirp/kit/events";
 import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { GraphServiceClient, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/testing";
+import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/kit/testing";
 import { pino } from "pino";
 import { startGraph, type GraphApp } from "../src/app.js";
 import { expectAlternating, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";

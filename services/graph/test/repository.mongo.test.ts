@@ -1,5 +1,5 @@
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 import { MongoGraphRepository } from "../src/storage/mongo.js";
 import { graphRepositoryContract } from "./repository.contract.js";
 

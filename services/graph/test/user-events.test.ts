@@ -1,6 +1,6 @@
 import { deadLetterSubject } from "@chirp/kit";
 import { EVENT_SUBJECTS, InProcessEventBus } from "@chirp/kit/events";
-import { domainFailure, eventually, testLogger } from "@chirp/testing";
+import { domainFailure, eventually, testLogger } from "@chirp/kit/testing";
 import { consumeUserEvents } from "../src/events.js";
 import { domainWithMemory, newUserIds, userCreated, userDeleted } from "./fixtures.js";
 

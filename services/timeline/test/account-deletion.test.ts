@@ -2,7 +2,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { unary } from "@chirp/kit/grpc";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { describeWith, eventually, testLogger } from "@chirp/testing";
+import { describeWith, eventually, testLogger } from "@chirp/kit/testing";
 import { asCaller, startServices, type Services } from "./mesh.js";
 
 async function refusedAsDeleted(call: Promise<unknown>): Promise<void> {

@@ -2,7 +2,7 @@ import { newId, type BusMessage, type Consumer } from "@chirp/kit";
 import { eventMessage, InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 import { FanOut } from "../src/domain/fan-out.js";
 import type { TimelineStore } from "../src/domain/ports.js";
 import { Profiles } from "../src/domain/profiles.js";

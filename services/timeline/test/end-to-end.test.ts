@@ -1,6 +1,6 @@
 import { connectMongo } from "@chirp/kit/mongo";
 import type { StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
-import { describeWith, eventually, testLogger } from "@chirp/testing";
+import { describeWith, eventually, testLogger } from "@chirp/kit/testing";
 import { asCaller, startServices, type Services } from "./mesh.js";
 
 /** Over this many followers an author's posts are merged in at read time. */

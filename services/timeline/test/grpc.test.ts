@@ -3,7 +3,7 @@ import { eventMessage, InProcessEventBus } from "@chirp/kit/events";
 import { CALLER_ID_KEY, REQUEST_ID_KEY, unary } from "@chirp/kit/grpc";
 import { TimelineServiceClient, type StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 import { startTimeline, type TimelineApp } from "../src/app.js";
 import { testConfig } from "./fixtures.js";
 import { FakeUpstreamServices } from "./upstream-fakes.js";

@@ -1,4 +1,4 @@
-import { domainFailure } from "@chirp/testing";
+import { domainFailure } from "@chirp/kit/testing";
 import { World } from "./fixtures.js";
 
 async function setUp(celebrityFollowers = 10_000) {

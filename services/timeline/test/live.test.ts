@@ -1,5 +1,5 @@
 import { DomainError } from "@chirp/kit";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 import { LiveTimelines } from "../src/domain/live.js";
 import type { TimelineItem } from "../src/domain/model.js";
 import type { Hydration } from "../src/domain/ports.js";

@@ -11,7 +11,7 @@ import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/
 import { startGraph } from "@chirp/graph";
 import { startTweets } from "@chirp/tweets";
 import { startUsers } from "@chirp/users";
-import { eventually, uniqueName } from "@chirp/testing";
+import { eventually, uniqueName } from "@chirp/kit/testing";
 import { loadConfig as graphConfig } from "@chirp/graph/config";
 import { loadConfig as tweetsConfig } from "@chirp/tweets/config";
 import { loadConfig as usersConfig } from "@chirp/users/config";

@@ -1,6 +1,6 @@
 import { newId } from "@chirp/kit";
 import { eventMessage, InProcessEventBus } from "@chirp/kit/events";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 import { FanOut } from "../src/domain/fan-out.js";
 import type { ProfileCard } from "../src/domain/model.js";
 import { Profiles } from "../src/domain/profiles.js";

@@ -1,6 +1,6 @@
 import { newId } from "@chirp/kit";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 import { MongoTimelineStore } from "../src/storage/mongo.js";
 import { CONTRACT_TIMELINE_LENGTH, timelineStoreContract } from "./store.contract.js";
 

@@ -1,6 +1,6 @@
 import { DomainError } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
-import { domainFailure } from "@chirp/testing";
+import { domainFailure } from "@chirp/kit/testing";
 import type { TweetRepository } from "../src/domain/ports.js";
 import type { Tweets } from "../src/domain/tweets.js";
 import { InMemoryTweetRepository } from "../src/storage/memory.js";

@@ -3,7 +3,7 @@ import { newId } from "@chirp/kit";
 import { decodeEvent, eventMessage, InProcessEventBus } from "@chirp/kit/events";
 import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { TweetsServiceClient, type CreateTweetRequest, type SearchTweetsRequest, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/testing";
+import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/kit/testing";
 import { startTweets, type TweetsApp } from "../src/app.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, newUserId, testConfig } from "./fixtures.js";
 

@@ -1,6 +1,6 @@
 import { newId } from "@chirp/kit";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 import { tweetEvents } from "../src/events.js";
 import { MongoTweetRepository } from "../src/storage/mongo.js";
 import { tweetRepositoryContract } from "./repository.contract.js";

@@ -1,6 +1,6 @@
 import { newId } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
-import { domainFailure } from "@chirp/testing";
+import { domainFailure } from "@chirp/kit/testing";
 import type { Tweets } from "../src/domain/tweets.js";
 import { tweetEvents } from "../src/events.js";
 import type { InMemoryTweetRepository } from "../src/storage/memory.js";

@@ -6,7 +6,7 @@ import { newId, TokenVerifier } from "@chirp/kit";
 import { unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 import { runAdminCommand } from "../src/admin-command.js";
 import { startUsers, type UsersApp } from "../src/app.js";
 import { newUser, testConfig, tokenSettings } from "./fixtures.js";

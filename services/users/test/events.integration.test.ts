@@ -5,7 +5,7 @@ import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startUsers } from "../src/app.js";
 import { ScryptPasswordHasher } from "../src/domain/passwords.js";
 import { Users } from "../src/domain/users.js";

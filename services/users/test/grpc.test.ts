@@ -6,7 +6,7 @@ import { TokenVerifier } from "@chirp/kit";
 import { InProcessEventBus, decodeEvent } from "@chirp/kit/events";
 import { CALLER_ID_KEY, REQUEST_ID_KEY, unary } from "@chirp/kit/grpc";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { eventually, testLogger } from "@chirp/testing";
+import { eventually, testLogger } from "@chirp/kit/testing";
 import { startUsers, type UsersApp } from "../src/app.js";
 import { newUser, testConfig, tokenSettings } from "./fixtures.js";
 

@@ -1,6 +1,6 @@
 import { newId, type BusMessage, type OutboxStore } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
-import { domainFailure } from "@chirp/testing";
+import { domainFailure } from "@chirp/kit/testing";
 import type { Account } from "../src/domain/model.js";
 import type { UserRepository } from "../src/domain/ports.js";
 

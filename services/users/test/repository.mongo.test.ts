@@ -1,7 +1,7 @@
 import { newId } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/testing";
+import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 import { MongoUserRepository } from "../src/storage/mongo.js";
 import { userRepositoryContract } from "./repository.contract.js";
 

@@ -2,7 +2,7 @@ import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js"
 import { newId, TokenVerifier } from "@chirp/kit";
 import { CALLER_ID_KEY, CALLER_ROLES_KEY, unary } from "@chirp/kit/grpc";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { testLogger } from "@chirp/testing";
+import { testLogger } from "@chirp/kit/testing";
 import { startUsers, type UsersApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { newUser, TEST_HASH_COST, testConfig, tokenSettings } from "./fixtures.js";

@@ -1,7 +1,7 @@
 import { newId } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
 import type { UserProfileChanged } from "@chirp/proto/grpc/chirp/events/v1/events";
-import { domainFailure } from "@chirp/testing";
+import { domainFailure } from "@chirp/kit/testing";
 import type { Account } from "../src/domain/model.js";
 import type { PasswordHasher } from "../src/domain/passwords.js";
 import { ADMIN_ROLE } from "../src/domain/roles.js";

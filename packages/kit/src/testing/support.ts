@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { createLogger, DomainError } from "@chirp/kit";
+import { describe, expect, it } from "@jest/globals";
+import { DomainError } from "../errors.js";
+import { createLogger, type LevelWithSilent } from "../logger.js";
 
 /**
  * Integration suites take their servers from the environment, as the services do. In CI
@@ -34,7 +36,7 @@ export function describeWith(servers: ServerVariable[], name: string, body: (env
 /** A name no other test run uses: databases, streams and consumers are per test file. */
 export const uniqueName = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
 
-export const testLogger = () => createLogger("test", (process.env.TEST_LOG_LEVEL as "silent" | undefined) ?? "silent");
+export const testLogger = () => createLogger("test", (process.env.TEST_LOG_LEVEL as LevelWithSilent | undefined) ?? "silent");
 
 /** Polls until the check passes or the time is up; the last failure is rethrown. */
 export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_000, intervalMs = 25): Promise<T> {
@@ -59,5 +61,3 @@ export async function domainFailure(promise: Promise<unknown>): Promise<DomainEr
   }
   throw new Error("expected the call to fail with a DomainError");
 }
-
-export { startFakeUsers, type FakeUsers } from "./fake-users.js";

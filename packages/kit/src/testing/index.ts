@@ -1,0 +1,6 @@
+// Test plumbing shared by every package's tests: jest suites and helpers. It runs inside jest only
+// (it imports @jest/globals), so production code never imports it; a test in packages/kit enforces that.
+export * from "./domain-purity.js";
+export * from "./fake-users.js";
+export * from "./service-process.js";
+export * from "./support.js";
