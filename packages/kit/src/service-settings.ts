@@ -1,0 +1,78 @@
+import { setting } from "./config-schema.js";
+import { LOG_LEVELS } from "./logger.js";
+
+/**
+ * The settings every service reads, declared once. A service's schema starts with
+ * `serviceSettings(name, port)` and adds its own; the README documents these once for all
+ * services (`common`), each service's table only what it adds.
+ */
+
+export const GRPC_HOST = setting.text("GRPC_HOST", { default: "0.0.0.0", doc: "the address the gRPC server listens on", common: true });
+
+export const grpcPort = (port: number) => setting.port("GRPC_PORT", { default: port, doc: "the port the gRPC server listens on", common: true });
+
+export const MONGODB_URI = setting.optionalText("MONGODB_URI", {
+  doc: "MongoDB connection string",
+  unset: "in memory",
+  fallback: "data is kept in memory and lost on exit",
+  production: { required: true },
+  common: true,
+});
+
+export const mongoDatabase = (name: string) => setting.text("MONGODB_DATABASE", { default: name, doc: "the service's own database", common: true });
+
+export const NATS_URL = setting.optionalText("NATS_URL", {
+  doc: "NATS server with JetStream",
+  unset: "an in-process bus",
+  fallback: "events go to an in-process bus that no other process sees",
+  production: { required: true },
+  common: true,
+});
+
+export const LOG_LEVEL = setting.choice("LOG_LEVEL", LOG_LEVELS, { default: "info", doc: "pino level", common: true });
+
+export const SHUTDOWN_DEADLINE_MS = setting.int("SHUTDOWN_DEADLINE_MS", {
+  default: 15_000,
+  min: 1_000,
+  max: 120_000,
+  doc: "forced exit after this long on SIGTERM",
+  common: true,
+});
+
+/** For services that announce events through an outbox. */
+export const OUTBOX_POLL_MS = setting.int("OUTBOX_POLL_MS", {
+  default: 1_000,
+  min: 50,
+  max: 60_000,
+  doc: "how often the outbox relay looks for events left behind",
+  common: true,
+});
+
+/** host:port of another process; the default is where the embedded and local runs put it. */
+export const address = (env: string, port: number, doc: string) => setting.text(env, { default: `127.0.0.1:${port}`, doc });
+
+/** For services that ask the users service, before every write, whether the caller's account is live. */
+export const USERS_ADDRESS = address(
+  "USERS_ADDRESS",
+  50051,
+  "the users service, asked before every write whether the caller's account is live (connected on first use: it need not be up first)",
+).with({ common: true });
+
+/** What the tokens say they come from and are for: users signs with them, the gateway expects them. */
+export const AUTH_ISSUER = setting.text("AUTH_ISSUER", { default: "chirp", doc: "the tokens' issuer (`iss`)" });
+export const AUTH_AUDIENCE = setting.text("AUTH_AUDIENCE", { default: "chirp", doc: "the tokens' audience (`aud`)" });
+
+/** The settings every service's configuration starts with; its database is `chirp_<name>`. */
+export function serviceSettings(name: string, port: number) {
+  return {
+    serviceName: setting.constant<string>(name),
+    host: GRPC_HOST,
+    port: grpcPort(port),
+    /** MongoDB when MONGODB_URI is set; in-memory storage otherwise (development only). */
+    mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`) }),
+    /** JetStream when set; an in-process bus otherwise (development only). */
+    natsUrl: NATS_URL,
+    logLevel: LOG_LEVEL,
+    shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
+  };
+}

@@ -1,0 +1,192 @@
+import type { Db } from "mongodb";
+import type { EventBus, LiveSubscriber } from "../bus.js";
+import { InProcessEventBus, STREAMS, type StreamSpec } from "../events/index.js";
+import { bindService, GrpcServer, type ServiceHandlers } from "../grpc/index.js";
+import { Lifecycle } from "../lifecycle.js";
+import { createLogger, type LevelWithSilent, type Logger } from "../logger.js";
+import { connectMongo } from "../mongo/index.js";
+import { JetStreamBus } from "../nats/index.js";
+import { OutboxRelay, type OutboxStore } from "../outbox.js";
+
+/** A generated gRPC service definition, as `bindService` takes it. */
+type Definition = Parameters<typeof bindService>[0];
+
+/** Every bus the kit makes carries durable consumers and live subscriptions alike. */
+export type ServiceBus = EventBus & LiveSubscriber;
+
+/** What the embedded mesh or a test may supply instead of the configured parts. */
+export interface ServiceOverrides {
+  log?: Logger;
+  /** A bus shared with other services in the same process. */
+  bus?: ServiceBus;
+}
+
+/** The settings `startService` reads: the kit's `serviceSettings`, and the relay's poll when there is an outbox. */
+export interface ServiceConfig {
+  serviceName: string;
+  host: string;
+  port: number;
+  logLevel: LevelWithSilent;
+  mongo: { uri: string; database: string } | undefined;
+  natsUrl: string | undefined;
+  outboxPollMs?: number;
+}
+
+/** A service's storage: whatever its domain needs, and the outbox its writes record events in, if any. */
+export interface ServiceStorage {
+  outbox?: OutboxStore;
+}
+
+/** How a service's storage is made: in MongoDB when configured, in memory otherwise. */
+export interface StorageFactories<S> {
+  memory(): S;
+  mongo(db: Db): Promise<S>;
+}
+
+/** The usual storage: one repository that records the events of its writes in its outbox. */
+export interface RepositoryStorage<R> {
+  repository: R;
+  outbox: OutboxStore;
+}
+
+/** A repository whose in-memory adapter is its own outbox and whose MongoDB adapter holds one. */
+export function repositoryWithOutbox<R>(
+  memory: () => R & OutboxStore,
+  mongo: (db: Db) => Promise<R & { outbox: OutboxStore }>,
+): StorageFactories<RepositoryStorage<R>> {
+  return {
+    memory: () => {
+      const repository = memory();
+      return { repository, outbox: repository };
+    },
+    mongo: async (db) => {
+      const repository = await mongo(db);
+      return { repository, outbox: repository.outbox };
+    },
+  };
+}
+
+/** What a service's parts are built with. */
+export interface ServiceContext<C, S> {
+  config: C;
+  log: Logger;
+  storage: S;
+  bus: ServiceBus;
+  /** Tells the outbox relay events were recorded, so it publishes them now instead of at its next poll. */
+  eventsRecorded(): void;
+  /** Stopped once the gRPC server has drained, newest first: consumers, clients, timers. */
+  onStop(name: string, stop: () => Promise<void> | void): void;
+  /** Stopped before the gRPC server drains: whatever would hold the drain open (live streams). */
+  beforeDrain(name: string, stop: () => Promise<void> | void): void;
+  /** Registers a consumer's `stop` or a client's `close` with `onStop`, and gives it back. */
+  own<R extends Stoppable>(name: string, resource: R): R;
+}
+
+/** A consumer, subscription or client: something that ends with `stop()` or `close()`. */
+export type Stoppable = { stop(): Promise<void> | void } | { close(): Promise<void> | void };
+
+/** What a service's parts give back: its handlers, and what its app hands to whoever started it. */
+export interface ServiceParts<D, E> {
+  handlers: ServiceHandlers<D>;
+  app?: E;
+  /** More fields for the "service ready" log line. */
+  ready?: Record<string, unknown>;
+}
+
+export interface ServiceDeclaration<C extends ServiceConfig, D extends Definition, S extends ServiceStorage, E> {
+  config: C;
+  /** The schema the configuration came from: the development fallbacks it uses are logged. */
+  schema: { fallbacks(config: C): string[] };
+  overrides?: ServiceOverrides;
+  /** The gRPC service it serves. */
+  service: D;
+  /** The JetStream streams it publishes to or consumes from; the dead-letter stream is always declared. */
+  streams: StreamSpec[];
+  storage: StorageFactories<S>;
+  /** Builds the domain on storage and bus, starts what reacts to events, and returns the handlers. */
+  parts(context: ServiceContext<C, S>): Promise<ServiceParts<D, E>>;
+}
+
+/** The relay publishes a storage's outbox; a storage without one has none. */
+type RelayOf<S> = S extends { outbox: OutboxStore } ? { relay: OutboxRelay } : Record<never, never>;
+
+export type ServiceApp<S, E = Record<never, never>> = {
+  port: number;
+  bus: ServiceBus;
+  stop(): Promise<void>;
+} & RelayOf<S> &
+  E;
+
+/**
+ * Every service's start, once: the server listens first (health NOT_SERVING, calls UNAVAILABLE),
+ * storage and the bus connect, the outbox relay starts, the service's own parts are built on
+ * them, and only then is it served. Shutdown runs in reverse: whatever holds streams open, the
+ * server's drain, the service's consumers and clients, the relay, NATS, MongoDB.
+ */
+export async function startService<C extends ServiceConfig, D extends Definition, S extends ServiceStorage, E = Record<never, never>>(
+  declaration: ServiceDeclaration<C, D, S, E>,
+): Promise<ServiceApp<S, E>> {
+  const { config, overrides = {} } = declaration;
+  const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
+  for (const warning of declaration.schema.fallbacks(config)) log.warn(warning);
+  const lifecycle = new Lifecycle(log);
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log });
+  try {
+    let storage: S;
+    if (config.mongo) {
+      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log);
+      lifecycle.onStop("MongoDB", () => mongo.close());
+      storage = await declaration.storage.mongo(mongo.db);
+    } else {
+      storage = declaration.storage.memory();
+    }
+
+    let bus: ServiceBus;
+    if (overrides.bus) {
+      bus = overrides.bus;
+    } else if (config.natsUrl) {
+      const jetstream = await JetStreamBus.connect(config.natsUrl, `chirp-${config.serviceName}`, log);
+      lifecycle.onStop("NATS", () => jetstream.close());
+      await jetstream.ensureStreams([...declaration.streams, STREAMS.deadLetters]);
+      bus = jetstream;
+    } else {
+      bus = new InProcessEventBus(log);
+    }
+
+    let relay: OutboxRelay | undefined;
+    if (storage.outbox) {
+      const started = new OutboxRelay(storage.outbox, bus, log, { pollIntervalMs: config.outboxPollMs });
+      started.start();
+      lifecycle.onStop("outbox relay", () => started.stop());
+      relay = started;
+    }
+
+    const drainFirst: Array<[string, () => Promise<void> | void]> = [];
+    const parts = await declaration.parts({
+      config,
+      log,
+      storage,
+      bus,
+      eventsRecorded: () => relay?.notify(),
+      onStop: (name, stop) => lifecycle.onStop(name, stop),
+      own: (name, resource) => {
+        lifecycle.onStop(name, () => ("stop" in resource ? resource.stop() : resource.close()));
+        return resource;
+      },
+      beforeDrain: (name, stop) => drainFirst.push([name, stop]),
+    });
+    // Registered last so it stops first: calls drain while storage and the bus are still there.
+    lifecycle.onStop("gRPC server", () => server.shutdown());
+    for (const [name, stop] of drainFirst) lifecycle.onStop(name, stop);
+    server.activate(declaration.service, bindService(declaration.service, parts.handlers, log));
+    log.info({ port: server.port, ...parts.ready }, `${config.serviceName} service ready`);
+
+    const app = { ...parts.app, port: server.port, bus, stop: () => lifecycle.stop() } as Record<string, unknown>;
+    if (relay) app.relay = relay;
+    return app as ServiceApp<S, E>;
+  } catch (error) {
+    await server.shutdown();
+    await lifecycle.stop();
+    throw error;
+  }
+}
