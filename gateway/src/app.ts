@@ -18,7 +18,7 @@ import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
 import { healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
-import { authenticate, limitRates, observe } from "./interceptors.js";
+import { gatewayInterceptors } from "./interceptors.js";
 import { RateLimiter } from "./rate-limit.js";
 import { guardRoutes } from "./refusals.js";
 import { forwardingRoutes } from "./routes.js";
@@ -110,7 +110,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       log,
       RESPONSE_COMPRESSIONS,
     ),
-    interceptors: [observe(log), authenticate(verifier), limitRates(limiters)],
+    interceptors: gatewayInterceptors(log, verifier, limiters),
     jsonOptions: STRICT_JSON,
     fallback: notFound(log) as ConnectNodeAdapterOptions["fallback"],
     readMaxBytes: config.maxBodyBytes,

@@ -1,4 +1,4 @@
-import { createContextKey } from "@connectrpc/connect";
+import { createContextKey, type ContextValues } from "@connectrpc/connect";
 
 export interface Caller {
   id: string;
@@ -15,3 +15,12 @@ export const clientAddressKey = createContextKey<string>("unknown", { descriptio
  * a body that is not a message, an unsupported content type) is logged by guardRoutes instead.
  */
 export const reachedKey = createContextKey<boolean>(false, { description: "reached the interceptors" });
+
+/**
+ * Whose budgets a call spends (rates, open streams): the verified caller's, or before login the
+ * client address's.
+ */
+export function budgetKey(values: ContextValues): string {
+  const caller = values.get(callerKey);
+  return caller ? `user:${caller.id}` : `address:${values.get(clientAddressKey)}`;
+}

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { cors } from "@connectrpc/connect";
 import type { Logger } from "@chirp/kit";
 import { acceptedRequestId, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 
@@ -10,18 +11,14 @@ type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 export type Handler = (req: Request, res: Response) => void;
 
-/** Headers browsers may send and read across origins for Connect, gRPC-Web and our own ids. */
-const ALLOWED_HEADERS = [
-  "Authorization",
-  "Content-Type",
-  "Connect-Protocol-Version",
-  "Connect-Timeout-Ms",
-  "Grpc-Timeout",
-  "X-Grpc-Web",
-  "X-User-Agent",
-  "X-Request-Id",
-].join(", ");
-const EXPOSED_HEADERS = ["Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Retry-After", "X-Request-Id"].join(", ");
+/**
+ * What browsers may send and read across origins: what Connect, gRPC-Web and gRPC need, as
+ * connect-es lists it, and the gateway's own headers (the token in, the request id both ways,
+ * the rate limits' retry hint out).
+ */
+const ALLOWED_METHODS = cors.allowedMethods.join(", ");
+const ALLOWED_HEADERS = [...cors.allowedHeaders, "Authorization", "X-Request-Id"].join(", ");
+const EXPOSED_HEADERS = [...cors.exposedHeaders, "Retry-After", "X-Request-Id"].join(", ");
 
 /**
  * CORS for an explicit allow-list of origins. Tokens travel in the Authorization header, not in
@@ -36,7 +33,7 @@ export function withCors(origins: string[], next: Handler): Handler {
       res.setHeader("Vary", "Origin");
       res.setHeader("Access-Control-Expose-Headers", EXPOSED_HEADERS);
       if (req.method === "OPTIONS") {
-        res.setHeader("Access-Control-Allow-Methods", "GET, POST");
+        res.setHeader("Access-Control-Allow-Methods", ALLOWED_METHODS);
         res.setHeader("Access-Control-Allow-Headers", ALLOWED_HEADERS);
         res.setHeader("Access-Control-Max-Age", "7200");
         res.writeHead(204);

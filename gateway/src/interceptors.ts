@@ -1,9 +1,9 @@
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type StreamRequest } from "@connectrpc/connect";
 import { isDomainError, type Logger, type TokenVerifier } from "@chirp/kit";
 import { REQUEST_ID_KEY } from "@chirp/kit/grpc";
-import { callerKey, clientAddressKey, reachedKey, requestIdKey } from "./context.js";
-import { accessOf, isWrite } from "./policy.js";
+import { isServed, notServed, ruleOf, type ServedRule } from "./access.js";
+import { budgetKey, callerKey, clientAddressKey, reachedKey, requestIdKey } from "./context.js";
 import type { RateLimiter } from "./rate-limit.js";
 
 const rpcName = (method: { parent: { typeName: string }; name: string }) => `${method.parent.typeName}/${method.name}`;
@@ -86,16 +86,14 @@ function retryHeaders(error: ConnectError): Record<string, string> {
 const elapsed = (started: number) => Math.round((performance.now() - started) * 100) / 100;
 
 /**
- * Verifies the bearer token once and records the caller for the forwarding handlers. Internal-only
- * methods are refused outright; public ones (register, login) need no token.
+ * Verifies the bearer token once and records the caller for the forwarding handlers, as the RPC's
+ * rule (access.ts) says: a method the gateway does not serve is refused outright, a public one
+ * (register, login) reads no token, any other needs a valid one.
  */
 export function authenticate(verifier: TokenVerifier): Interceptor {
   return (next) => async (req) => {
-    const access = accessOf(req.method);
-    if (access === "internal") {
-      throw new ConnectError(`${rpcName(req.method)} is internal to the mesh and not served here`, Code.PermissionDenied);
-    }
-    if (access === "authenticated") {
+    const rule = servedRule(req.method);
+    if (rule.who !== "public") {
       const token = /^Bearer\s+(\S+)$/i.exec(req.header.get("authorization") ?? "")?.[1];
       if (!token) throw new ConnectError("authorization: a bearer access token is required", Code.Unauthenticated);
       try {
@@ -111,20 +109,31 @@ export function authenticate(verifier: TokenVerifier): Interceptor {
 }
 
 /**
- * Every call costs a token from the caller's bucket (the client address's, before login): writes
- * from the write budget, reads (NO_SIDE_EFFECTS methods) from a separate, larger read budget, so
- * one busy reader can neither starve the services nor spend anyone's writes.
+ * Every call costs a token from the bucket its rule names: reads from the caller's read budget,
+ * writes from the caller's write budget, register and login from the write budget of the client
+ * address. One busy reader can neither starve the services nor spend anyone's writes.
  */
 export function limitRates(limiters: { writes: RateLimiter; reads: RateLimiter }): Interceptor {
   return (next) => async (req) => {
-    const write = isWrite(req.method);
-    const caller = req.contextValues.get(callerKey);
-    const key = caller ? `user:${caller.id}` : `address:${req.contextValues.get(clientAddressKey)}`;
-    const waitMs = (write ? limiters.writes : limiters.reads).take(key);
+    const { budget } = servedRule(req.method);
+    const key = budget === "entry" ? `address:${req.contextValues.get(clientAddressKey)}` : budgetKey(req.contextValues);
+    const waitMs = (budget === "read" ? limiters.reads : limiters.writes).take(key);
     if (waitMs > 0) {
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new ConnectError(`too many ${write ? "writes" : "reads"}: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
+      throw new ConnectError(`too many ${budget === "read" ? "reads" : "writes"}: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
     }
     return next(req);
   };
+}
+
+/** The interceptors every call goes through, outermost first: observe, authenticate, rate limits. */
+export function gatewayInterceptors(log: Logger, verifier: TokenVerifier, limiters: { writes: RateLimiter; reads: RateLimiter }): Interceptor[] {
+  return [observe(log), authenticate(verifier), limitRates(limiters)];
+}
+
+/** The served rule of `method`; a method without one, or an internal one, is refused here. */
+function servedRule(method: DescMethod): ServedRule {
+  const rule = ruleOf(method);
+  if (!isServed(rule)) throw notServed(method, rule);
+  return rule;
 }

@@ -2,9 +2,8 @@ import { create, type DescMessage, type DescMethod, type DescService, type Messa
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext, type Transport } from "@connectrpc/connect";
 import { CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
-import { CountTweetsRequestSchema } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
-import { callerKey, clientAddressKey, requestIdKey } from "./context.js";
-import { accessOf, ADMIN_ROLE } from "./policy.js";
+import { ADMIN_ROLE, adminRefusal, isServed, notServed, ruleOf, type ServedRule } from "./access.js";
+import { budgetKey, callerKey, requestIdKey } from "./context.js";
 import { relayStream, StreamSlots, type StreamSettings } from "./streams.js";
 
 export interface Upstream {
@@ -15,9 +14,9 @@ export interface Upstream {
 type Forward = (request: unknown, options: object) => unknown;
 
 /**
- * Serves every RPC of every upstream service under its own name by forwarding it over gRPC.
- * The upstream sees only what the gateway vouches for: the verified caller, the request id and
- * the remaining deadline; nothing the client sent in headers is passed on.
+ * Serves every RPC of every upstream service under its own name by forwarding it over gRPC, as
+ * its rule (access.ts) allows. The upstream sees only what the gateway vouches for: the verified
+ * caller, the request id and the remaining deadline; nothing the client sent in headers is passed on.
  *
  * Unary calls without a client deadline get `defaultTimeoutMs`. Server streams get none: they
  * last as long as the client wants, up to `streams.maxLifetimeMs` (see relayStream), and each
@@ -50,12 +49,13 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
       for (const method of service.methods) {
         const forward = client[method.localName]!.bind(client);
         const forwardOpaque = opaqueClient[method.localName]!.bind(opaqueClient);
-        if (accessOf(method) === "internal") {
+        const rule = ruleOf(method);
+        if (!isServed(rule)) {
           // The authentication interceptor refuses these first; this keeps them refused regardless.
-          router.rpc(method, refuseInternal(method) as never);
+          router.rpc(method, refuse(method, () => notServed(method, rule)) as never);
         } else if (method.methodKind === "unary") {
           router.rpc(method, (async (request: object, ctx: HandlerContext) => {
-            authorize(method, request, ctx);
+            authorize(rule, request, ctx);
             try {
               // Binary clients get the upstream's bytes as they came; see withOpaqueOutputs.
               if (answersInBinary(ctx)) return carrying(method.output, (await forwardOpaque(request, upstreamOptions(ctx))) as Message);
@@ -66,8 +66,8 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
           }) as never);
         } else if (method.methodKind === "server_streaming") {
           router.rpc(method, (async function* (request: object, ctx: HandlerContext) {
-            const caller = ctx.values.get(callerKey);
-            const release = slots.take(caller ? `user:${caller.id}` : `address:${ctx.values.get(clientAddressKey)}`);
+            authorize(rule, request, ctx);
+            const release = slots.take(budgetKey(ctx.values));
             if (!release) {
               throw new ConnectError(
                 `too many open streams: at most ${streams.maxPerCaller} ${method.name} streams per caller; close one to open another`,
@@ -163,8 +163,7 @@ function unreachable(service: DescService, error: unknown): unknown {
   return error;
 }
 
-function refuseInternal(method: DescMethod) {
-  const error = () => new ConnectError(`${method.parent.typeName}/${method.name} is internal to the mesh and not served here`, Code.PermissionDenied);
+function refuse(method: DescMethod, error: () => ConnectError) {
   return method.methodKind === "unary"
     ? async () => {
         throw error();
@@ -175,11 +174,10 @@ function refuseInternal(method: DescMethod) {
       };
 }
 
-/** Rules that depend on the request as well as the caller. The services enforce everything else. */
-function authorize(method: DescMethod, request: object, ctx: HandlerContext): void {
-  if (method.input === CountTweetsRequestSchema && (request as { authorId: string }).authorId === "") {
-    if (!ctx.values.get(callerKey)?.roles.includes(ADMIN_ROLE)) {
-      throw new ConnectError("author_id: counting every user's tweets needs the admin role", Code.PermissionDenied);
-    }
+/** The admin role, where the RPC's rule asks it of this request. Everything else the services enforce. */
+function authorize(rule: ServedRule, request: object, ctx: HandlerContext): void {
+  const refusal = adminRefusal(rule, request);
+  if (refusal !== undefined && !ctx.values.get(callerKey)?.roles.includes(ADMIN_ROLE)) {
+    throw new ConnectError(refusal, Code.PermissionDenied);
   }
 }
