@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Timeline benchmark: fan-out lag and home-timeline reads against real servers. Starts the users,
-// tweets, graph and timeline services in-process from their built dist, on MongoDB (MONGODB_URI,
+// Timeline benchmark: fan-out lag and home-timeline reads against real servers. Starts the whole
+// mesh in-process from its built dist (@chirp/mesh, as `npm start` does), on MongoDB (MONGODB_URI,
 // one fresh database per service) and JetStream (NATS_URL, durable consumers of this run only,
-// starting at the streams' end). Then:
+// starting at the streams' end), and talks to the services directly. Then:
 //   1. an author posts a backlog of tweets, then N followers register and follow them (each follow
 //      backfills the backlog, so every reader has a full first page);
 //   2. fan-out lag: the author posts; the time until the post shows in the home timeline of the
@@ -25,24 +25,16 @@ import { inParallel, progress, sleep } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const { credentials, Metadata } = require("@grpc/grpc-js");
-const { AckPolicy, DeliverPolicy } = require("@nats-io/jetstream");
 const { createLogger } = require("@chirp/kit");
-const { EVENT_SUBJECTS, STREAMS } = require("@chirp/kit/events");
+const { STREAMS } = require("@chirp/kit/events");
 const { CALLER_ID_KEY, unary } = require("@chirp/kit/grpc");
 const { connectMongo } = require("@chirp/kit/mongo");
 const { JetStreamBus } = require("@chirp/kit/nats");
+const { startMesh } = require("@chirp/mesh");
 const { GraphServiceClient } = require("@chirp/proto/grpc/chirp/graph/v1/graph");
 const { TimelineServiceClient } = require("@chirp/proto/grpc/chirp/timeline/v1/timeline");
 const { TweetsServiceClient } = require("@chirp/proto/grpc/chirp/tweets/v1/tweets");
 const { UsersServiceClient } = require("@chirp/proto/grpc/chirp/users/v1/users");
-const { startUsers } = require("@chirp/users");
-const { loadConfig: usersConfig } = require("@chirp/users/config");
-const { startTweets } = require("@chirp/tweets");
-const { loadConfig: tweetsConfig } = require("@chirp/tweets/config");
-const { startGraph } = require("@chirp/graph");
-const { loadConfig: graphConfig } = require("@chirp/graph/config");
-const { startTimeline } = require("@chirp/timeline");
-const { loadConfig: timelineConfig } = require("@chirp/timeline/config");
 
 const { values: options } = parseArgs({
   options: {
@@ -78,36 +70,30 @@ const asCaller = (id) => {
   return metadata;
 };
 
-
-// --- servers: this run's consumers start at the streams' end, so earlier runs' events are not replayed
-const admin = await JetStreamBus.connect(NATS_URL, "timeline-bench", log);
-await admin.ensureStreams([STREAMS.users, STREAMS.tweets, STREAMS.graph, STREAMS.deadLetters]);
-const timelineSubjects = [EVENT_SUBJECTS.tweetCreated, EVENT_SUBJECTS.tweetDeleted, EVENT_SUBJECTS.userFollowed, EVENT_SUBJECTS.userUnfollowed, EVENT_SUBJECTS.userDeleted];
-const consumers = {
-  [`${run}_tweets`]: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted],
-  [`${run}_graph`]: [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted],
-  [`${run}_timeline`]: timelineSubjects,
-};
-const createdConsumers = [];
-for (const [durable, subjects] of Object.entries(consumers)) {
-  const byStream = new Map();
-  for (const subject of subjects) {
-    const stream = await admin.manager.streams.find(subject);
-    byStream.set(stream, [...(byStream.get(stream) ?? []), subject]);
-  }
-  for (const [stream, filters] of byStream) {
-    await admin.manager.consumers.add(stream, { durable_name: durable, filter_subjects: filters, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, max_deliver: -1 });
-    createdConsumers.push([stream, durable]);
-  }
-}
+// --- servers: the whole mesh as a run of its own, whose consumers start at the streams' end, so
+// earlier runs' events are not replayed
+const mesh = await startMesh({
+  env: {
+    MONGODB_URI,
+    NATS_URL,
+    PASSWORD_HASH_COST: "4",
+    OUTBOX_POLL_MS: "200",
+    // The author must be fanned out, not merged in at read time.
+    CELEBRITY_FOLLOWERS: String(Math.max(10_000, FOLLOWERS)),
+  },
+  log,
+  loopback: true,
+  run,
+  keep: options.keep,
+});
+const monitor = await JetStreamBus.connect(NATS_URL, "timeline-bench", log);
 
 /** Waits until the timeline's consumer has handled everything published so far. */
 async function timelineCaughtUp() {
   for (;;) {
     let outstanding = 0;
-    for (const [stream, durable] of createdConsumers) {
-      if (durable !== `${run}_timeline`) continue;
-      const info = await admin.manager.consumers.info(stream, durable);
+    for (const stream of [STREAMS.users, STREAMS.tweets, STREAMS.graph]) {
+      const info = await monitor.manager.consumers.info(stream.name, mesh.consumers.timeline);
       outstanding += info.num_pending + info.num_ack_pending;
     }
     if (outstanding === 0) return;
@@ -115,36 +101,11 @@ async function timelineCaughtUp() {
   }
 }
 
-const env = (service) => ({
-  GRPC_HOST: "127.0.0.1",
-  GRPC_PORT: "0",
-  LOG_LEVEL: "silent",
-  MONGODB_URI,
-  MONGODB_DATABASE: `${run}_${service}`,
-  NATS_URL,
-  PASSWORD_HASH_COST: "4",
-  OUTBOX_POLL_MS: "200",
-});
-const users = await startUsers(usersConfig(env("users")), { log });
-// Tweets and graph ask users, before every write, whether the caller's account is live.
-const USERS_ADDRESS = `127.0.0.1:${users.port}`;
-const tweets = await startTweets(tweetsConfig({ ...env("tweets"), USERS_ADDRESS }), { log, consumerName: `${run}_tweets` });
-const graph = await startGraph(graphConfig({ ...env("graph"), USERS_ADDRESS, USER_EVENTS_CONSUMER: `${run}_graph` }), { log });
-const timelineSettings = timelineConfig({
-  ...env("timeline"),
-  USERS_ADDRESS,
-  TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
-  GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
-  CONSUMER_NAME: `${run}_timeline`,
-  // The author must be fanned out, not merged in at read time.
-  CELEBRITY_FOLLOWERS: String(Math.max(10_000, FOLLOWERS)),
-});
-const timeline = await startTimeline(timelineSettings, { log });
 const client = {
-  users: new UsersServiceClient(`127.0.0.1:${users.port}`, credentials.createInsecure()),
-  tweets: new TweetsServiceClient(`127.0.0.1:${tweets.port}`, credentials.createInsecure()),
-  graph: new GraphServiceClient(`127.0.0.1:${graph.port}`, credentials.createInsecure()),
-  timeline: new TimelineServiceClient(`127.0.0.1:${timeline.port}`, credentials.createInsecure()),
+  users: new UsersServiceClient(mesh.addresses.users, credentials.createInsecure()),
+  tweets: new TweetsServiceClient(mesh.addresses.tweets, credentials.createInsecure()),
+  graph: new GraphServiceClient(mesh.addresses.graph, credentials.createInsecure()),
+  timeline: new TimelineServiceClient(mesh.addresses.timeline, credentials.createInsecure()),
 };
 say(`services up (run ${run}); ${FOLLOWERS} followers, ${BACKLOG} backlog posts, ${POSTS} measured posts`);
 
@@ -247,7 +208,7 @@ for (let i = 0; i < Math.min(100, READS); i++) {
 const quantile = (values, q) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const entries = await (async () => {
-  const connection = await connectMongo(MONGODB_URI, `${run}_timeline`, log);
+  const connection = await connectMongo(MONGODB_URI, mesh.databases.timeline, log);
   try {
     return await connection.db.collection("entries").estimatedDocumentCount();
   } finally {
@@ -269,17 +230,8 @@ row("read throughput", `${(READS / readSeconds).toFixed(0)} reads/s`);
 row("one read at a time: latency p50", `${quantile(sequential.read, 0.5).toFixed(1)} ms`);
 row("  of which BatchGetTweets + BatchGetUsers, p50", `${quantile(sequential.rendering, 0.5).toFixed(1)} ms`);
 
-// --- clean up
+// --- clean up: the mesh removes the run's consumers and databases, unless --keep
 for (const c of Object.values(client)) c.close();
-await timeline.stop();
-await graph.stop();
-await tweets.stop();
-await users.stop();
-if (!options.keep) {
-  for (const [stream, durable] of createdConsumers) await admin.manager.consumers.delete(stream, durable).catch(() => false);
-  const connection = await connectMongo(MONGODB_URI, `${run}_users`, log);
-  for (const service of ["users", "tweets", "graph", "timeline"]) await connection.client.db(`${run}_${service}`).dropDatabase();
-  await connection.close();
-}
-await admin.close();
+await monitor.close();
+await mesh.stop();
 say("done");

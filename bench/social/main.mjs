@@ -91,9 +91,6 @@ const serverEnv = {
   LOG_LEVEL: "error",
   // --profile DIR: a V8 CPU profile of the mesh per measured phase (Chrome DevTools or speedscope).
   ...(args.profile ? { BENCH_PROFILE_DIR: args.profile } : {}),
-  HTTP_HOST: "127.0.0.1",
-  HTTP2_PORT: "0",
-  HTTP_PORT: "0",
   PASSWORD_HASH_COST: "4",
   AUTH_TOKEN_TTL_SECONDS: "86400",
   WRITES_PER_MINUTE: "1000000",
@@ -101,7 +98,9 @@ const serverEnv = {
   READS_PER_MINUTE: "1000000",
   READ_BURST: "1000000",
   CELEBRITY_FOLLOWERS: String(celebrityThreshold),
-  MONGODB_DATABASE_PREFIX: run,
+  // The mesh's databases and durable consumers are this run's own, and removed when it stops.
+  BENCH_RUN: run,
+  BENCH_KEEP: String(args.keep),
 };
 if (!external) {
   delete serverEnv.MONGODB_URI;
@@ -269,19 +268,8 @@ try {
 
   report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, costs, crossCheck });
 } finally {
+  // An external run leaves nothing behind but its events, which stay in the streams for their retention.
   await stopServer();
-  if (external && !args.keep) await dropDatabases();
-}
-
-/** An external run leaves nothing behind in MongoDB (its events stay in the streams for their retention). */
-async function dropDatabases() {
-  const { MongoClient } = require("mongodb");
-  const client = await MongoClient.connect(process.env.MONGODB_URI);
-  try {
-    for (const service of ["users", "tweets", "graph", "timeline"]) await client.db(`${run}_${service}`).dropDatabase();
-  } finally {
-    await client.close();
-  }
 }
 
 /**

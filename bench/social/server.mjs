@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The system under test, in its own process so the load generator does not share its CPU: the
 // whole mesh (memory and an in-process bus, or MongoDB and JetStream when MONGODB_URI and NATS_URL
-// are set) plus the do-nothing LoadTestService, which the same gateway forwards like any service.
+// are set) on loopback ports, plus the do-nothing LoadTestService, which the same gateway forwards
+// like any service.
 // Prints one JSON line with the ports once everything serves; stops on SIGTERM.
 import { createRequire } from "node:module";
 
@@ -16,7 +17,16 @@ const log = createLogger("bench-server", process.env.LOG_LEVEL ?? "warn");
 const noopLog = log.child({ service: "loadtest" });
 const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog });
 noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog));
-const mesh = await startMesh(process.env, log, [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }]);
+// A run of its own (BENCH_RUN): its databases and durable consumers are its own, and go with it
+// unless BENCH_KEEP=true.
+const mesh = await startMesh({
+  env: process.env,
+  log,
+  loopback: true,
+  run: process.env.BENCH_RUN,
+  keep: process.env.BENCH_KEEP === "true",
+  extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }],
+});
 process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port })}\n`);
 
 // SIGUSR2 starts a V8 CPU profile and, sent again, writes it to BENCH_PROFILE_DIR: the benchmark

@@ -6,7 +6,7 @@ import { startMesh } from "./mesh.js";
 async function main(): Promise<void> {
   const level = (LOG_LEVELS as readonly string[]).includes(process.env.LOG_LEVEL ?? "") ? (process.env.LOG_LEVEL as LevelWithSilent) : "info";
   const log = createLogger("mesh", level);
-  const mesh = await startMesh(process.env, log);
+  const mesh = await startMesh({ env: process.env, log });
   const url = `http://localhost:${mesh.gateway.httpPort}`;
   if (process.argv.includes("--demo")) await seedDemo(url, log, mesh.roles);
   const storage = process.env.MONGODB_URI ? "MongoDB" : "memory";

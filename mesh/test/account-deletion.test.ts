@@ -12,10 +12,7 @@ describe("a deleted account's still-valid token, through the gateway of the embe
   let api: string;
 
   beforeAll(async () => {
-    mesh = await startMesh(
-      { PATH: process.env.PATH, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0", PASSWORD_HASH_COST: "4" },
-      createLogger("mesh", "silent"),
-    );
+    mesh = await startMesh({ env: { PASSWORD_HASH_COST: "4" }, log: createLogger("mesh", "silent"), loopback: true });
     api = `http://127.0.0.1:${mesh.gateway.httpPort}`;
   }, 60_000);
 

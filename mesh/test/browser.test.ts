@@ -24,20 +24,17 @@ describeInBrowser("the web client in headless Chromium against the embedded mesh
   let url: string;
 
   beforeAll(async () => {
-    mesh = await startMesh(
-      {
-        PATH: process.env.PATH,
-        HTTP_HOST: "127.0.0.1",
-        HTTP_PORT: "0",
-        HTTP2_PORT: "0",
+    mesh = await startMesh({
+      env: {
         PASSWORD_HASH_COST: "10",
         WEB_ROOT,
         // Streams outlive the unary deadline, and end (to be reconnected) every few seconds.
         UPSTREAM_TIMEOUT_MS: "2000",
         STREAM_MAX_LIFETIME_MS: String(STREAM_LIFETIME_MS),
       },
-      createLogger("mesh", "silent"),
-    );
+      log: createLogger("mesh", "silent"),
+      loopback: true,
+    });
     url = `http://127.0.0.1:${mesh.gateway.httpPort}/`;
     browser = await chromium.launch({
       executablePath: CHROMIUM,

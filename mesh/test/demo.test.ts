@@ -12,7 +12,7 @@ describe("the embedded mesh's demo data", () => {
 
   /** A fresh in-memory mesh, and the roles a login's token carries. */
   async function start() {
-    mesh = await startMesh({ PATH: process.env.PATH, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0", PASSWORD_HASH_COST: "4" }, log);
+    mesh = await startMesh({ env: { PASSWORD_HASH_COST: "4" }, log, loopback: true });
     const url = `http://127.0.0.1:${mesh.gateway.httpPort}`;
     const users = createClient(UsersService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
     const rolesOf = async (username: string) => {

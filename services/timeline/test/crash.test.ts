@@ -1,7 +1,7 @@
 import { newId, type BusMessage, type Consumer } from "@chirp/kit";
 import { eventMessage, InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { JetStreamBus } from "@chirp/kit/nats";
+import { durableFromNow, JetStreamBus } from "@chirp/kit/nats";
 import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 import { FanOut } from "../src/domain/fan-out.js";
 import type { TimelineStore } from "../src/domain/ports.js";
@@ -11,7 +11,6 @@ import { CONSUMED_SUBJECTS, consumeTimelineEvents } from "../src/events.js";
 import { InMemoryTimelineStore } from "../src/storage/memory.js";
 import { MongoTimelineStore } from "../src/storage/mongo.js";
 import { FakeGraph, pause } from "./fixtures.js";
-import { durableFromNow } from "./jetstream.js";
 
 const FOLLOWERS = 7;
 

@@ -1,1 +1,2 @@
+export * from "./durable-from-now.js";
 export * from "./jetstream.js";
