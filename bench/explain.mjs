@@ -39,13 +39,14 @@ const { tweetEvents, consumeEvents: consumeTweetsEvents } = dist("tweets", "even
 const { MongoGraphRepository } = dist("graph", "storage/mongo.js");
 const { Graph } = dist("graph", "domain/graph.js");
 const { graphEvents, consumeUserEvents } = dist("graph", "events.js");
-const { MongoTimelineStore } = dist("timeline", "storage/mongo.js");
+const { openMongoStores } = dist("timeline", "storage/mongo.js");
 const { FanOut } = dist("timeline", "domain/fan-out.js");
 const { HomeTimelines } = dist("timeline", "domain/home.js");
+const { Hydration } = dist("timeline", "domain/hydration.js");
 const { TweetCards } = dist("timeline", "domain/tweet-cards.js");
 const { Profiles } = dist("timeline", "domain/profiles.js");
 const { consumeTimelineEvents } = dist("timeline", "events.js");
-const { projectionFirst } = dist("timeline", "hydration.js");
+const { renderedOf, userProfile } = dist("timeline", "messages.js");
 
 const { values: options } = parseArgs({ options: { keep: { type: "boolean", default: false } } });
 const { MONGODB_URI } = process.env;
@@ -66,7 +67,10 @@ const FOLLOWER_BATCH_SIZE = 1_000;
 const HOT_PATHS = {
   home: {
     title: "home-timeline read (GetHomeTimeline, a next page, GetHomeTimelineUpdates)",
-    expect: ["timeline.entries", "timeline.followees", "timeline.celebritiesAmong", "timeline.postsBy", "timeline.cards", "timeline.engagement", "timeline.reactionsOf", "timeline.profiles"],
+    expect: [
+      "timeline.entries", "timeline.followees", "timeline.celebritiesAmong", "timeline.postsBy", "timeline.cards", "timeline.retweetAndReplyCounts", "timeline.likeCounts",
+      "timeline.likedBy", "timeline.retweetedBy", "timeline.profiles",
+    ],
   },
   profile: {
     title: "a user's tweets (ListUserTweets, two pages)",
@@ -161,7 +165,7 @@ try {
   const usersRepository = await MongoUserRepository.open(databases.users);
   const tweetsRepository = await MongoTweetRepository.open(databases.tweets);
   const graphRepository = await MongoGraphRepository.open(databases.graph);
-  const timelineStore = await MongoTimelineStore.open(databases.timeline, TIMELINE_LENGTH);
+  const timelineStores = await openMongoStores(databases.timeline, TIMELINE_LENGTH);
   // Never started: no polling timer, passes run only when a write notifies the relay, as it does after every write.
   const relay = (service, repository) => new OutboxRelay(traced(service, repository.outbox, "outbox."), bus, log);
   const relays = [relay("users", usersRepository), relay("tweets", tweetsRepository), relay("graph", graphRepository)];
@@ -174,27 +178,30 @@ try {
     tokens: { sign: () => { throw new Error("nobody logs in here"); } },
     onEventsRecorded: () => usersRelay.notify(),
   });
-  const tweets = new Tweets({ repository: traced("tweets", tweetsRepository), events: tweetEvents, onEventsRecorded: () => tweetsRelay.notify() });
-  const graph = new Graph({ repository: traced("graph", graphRepository), events: graphEvents, onEventsRecorded: () => graphRelay.notify() });
-  const store = traced("timeline", timelineStore);
-  const fanOut = new FanOut(store, { celebrityFollowers: CELEBRITY_FOLLOWERS, timelineLength: TIMELINE_LENGTH });
-  const home = new HomeTimelines(store);
+  // The seed deletes no account: every writer is live (the services ask the users service over gRPC).
+  const accounts = { isLive: async () => true };
+  const tweets = new Tweets({ repository: traced("tweets", tweetsRepository), events: tweetEvents, accounts, onEventsRecorded: () => tweetsRelay.notify() });
+  const graph = new Graph({ repository: traced("graph", graphRepository), events: graphEvents, accounts, onEventsRecorded: () => graphRelay.notify() });
+  const stores = Object.fromEntries(Object.entries(timelineStores).map(([name, store]) => [name, traced("timeline", store)]));
+  const fanOut = new FanOut(stores, { celebrityFollowers: CELEBRITY_FOLLOWERS, timelineLength: TIMELINE_LENGTH });
 
-  // What the timeline's Upstream asks over gRPC (services/timeline/src/upstream.ts), asked of the domain directly.
+  // What the timeline's upstream clients ask over gRPC (services/timeline/src/upstream.ts), asked of the domain directly.
   const followerDirectory = {
     followerCount: async (userId) => (await graph.getCounts(userId)).followers,
     async *followers(userId, resumeToken) {
       yield* graph.followerIdBatches({ userId, batchSize: FOLLOWER_BATCH_SIZE, resumeToken: resumeToken ?? "" });
     },
   };
-  const cards = new TweetCards(store);
-  const profiles = new Profiles(store);
-  // Pages render from the timeline's tweets and profiles projections; the tweets and users services are asked only for what they cannot render.
-  const hydration = (viewerId) =>
-    projectionFirst(cards, profiles, viewerId, {
-      tweets: async (ids) => (await tweets.batchGetTweets(ids, viewerId)).tweets,
-      profiles: async (ids) => (await users.batchGetUsers(ids, viewerId)).users,
-    });
+  const cards = new TweetCards(stores);
+  const profiles = new Profiles(stores);
+  // Pages render from the timeline's tweets and profiles projections; the tweets and users services
+  // are asked only for what they cannot render. Their answers (named as their messages are) are
+  // read as the timeline's Upstream reads their messages.
+  const home = new HomeTimelines(stores, new Hydration(cards, profiles));
+  const upstream = (viewerId) => ({
+    tweets: async (ids) => (await tweets.batchGetTweets(ids, viewerId)).tweets.map(renderedOf),
+    profiles: async (ids) => (await users.batchGetUsers(ids, viewerId)).users.map(userProfile),
+  });
   await consumeUserEvents(bus, "graph", graph);
   await consumeTweetsEvents(bus, tweets, "tweets");
   await consumeTimelineEvents(bus, "timeline", fanOut, cards, profiles, () => followerDirectory);
@@ -274,10 +281,10 @@ try {
     }
   };
   await record("home", async () => {
-    const first = await home.page(reader, { pageSize: 0, pageToken: "" }, hydration(reader));
+    const first = await home.page(reader, { pageSize: 0, pageToken: "" }, upstream(reader));
     if (first.items.length === 0 || first.nextPageToken === "") throw new Error("the seed data should fill more than a home page");
-    await home.page(reader, { pageSize: 0, pageToken: first.nextPageToken }, hydration(reader));
-    await home.updates(reader, { sinceToken: first.sinceToken, pageSize: 0 }, hydration(reader));
+    await home.page(reader, { pageSize: 0, pageToken: first.nextPageToken }, upstream(reader));
+    await home.updates(reader, { sinceToken: first.sinceToken, pageSize: 0 }, upstream(reader));
   });
   await record("profile", async () => {
     const first = await tweets.listUserTweets({ userId: people.grace, pageSize: 0, pageToken: "" }, reader);

@@ -3,21 +3,19 @@ import { InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
-import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import { warnAboutFallbacks, type TimelineConfig } from "./config.js";
 import { FanOut } from "./domain/fan-out.js";
 import { HomeTimelines } from "./domain/home.js";
+import { Hydration } from "./domain/hydration.js";
 import { LiveTimelines } from "./domain/live.js";
-import type { TimelineStore } from "./domain/ports.js";
+import type { TimelineStores } from "./domain/ports.js";
 import { Profiles } from "./domain/profiles.js";
 import { TweetCards } from "./domain/tweet-cards.js";
 import { consumeTimelineEvents, pushNewPosts } from "./events.js";
 import { TimelineService, timelineHandlers } from "./grpc/handlers.js";
-import { projectionFirst } from "./hydration.js";
-import { InMemoryTimelineStore } from "./storage/memory.js";
-import { MongoTimelineStore } from "./storage/mongo.js";
-import { Upstream } from "./upstream.js";
+import { memoryStores } from "./storage/memory.js";
+import { openMongoStores } from "./storage/mongo.js";
+import { UpstreamClients } from "./upstream.js";
 
 /** What the embedded mesh or a test may supply instead of the configured parts. */
 export interface TimelineOverrides {
@@ -50,13 +48,13 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
   const lifecycle = new Lifecycle(log);
   const server = await GrpcServer.start({ host: config.host, port: config.port, services: [TimelineService], log });
   try {
-    let store: TimelineStore;
+    let stores: TimelineStores;
     if (config.mongo) {
       const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log);
       lifecycle.onStop("MongoDB", () => mongo.close());
-      store = await MongoTimelineStore.open(mongo.db, config.timelineLength);
+      stores = await openMongoStores(mongo.db, config.timelineLength);
     } else {
-      store = new InMemoryTimelineStore(config.timelineLength);
+      stores = memoryStores(config.timelineLength);
     }
 
     let bus: EventBus & LiveSubscriber;
@@ -71,24 +69,22 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
       bus = new InProcessEventBus(log);
     }
 
-    const upstream = new Upstream(config.upstreams, { profileCacheMs: config.profileCacheMs });
+    const upstream = new UpstreamClients(config.upstreams, { profileCacheMs: config.profileCacheMs });
     lifecycle.onStop("upstream clients", () => upstream.close());
 
-    const fanOut = new FanOut(store, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength });
-    const home = new HomeTimelines<Tweet, User>(store);
-    const live = new LiveTimelines<Tweet, User>(store, home, log);
-
-    const cards = new TweetCards(store);
-    const profiles = new Profiles(store);
+    const fanOut = new FanOut(stores, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength });
+    const cards = new TweetCards(stores);
+    const profiles = new Profiles(stores);
+    const home = new HomeTimelines(stores, new Hydration(cards, profiles));
+    const live = new LiveTimelines(stores, home, log);
 
     const consumer = await consumeTimelineEvents(bus, config.consumerName, fanOut, cards, profiles, (eventId) => upstream.forEvent(eventId));
     lifecycle.onStop("event consumer", () => consumer.stop());
-    // A post pushed live is rendered once for all its readers, as nobody in particular.
-    const newPosts = await pushNewPosts(bus, live, (eventId) => projectionFirst(cards, profiles, undefined, upstream.forEvent(eventId)));
+    const newPosts = await pushNewPosts(bus, live, (eventId) => upstream.forEvent(eventId));
     lifecycle.onStop("live subscription", () => newPosts.stop());
 
     const forget = setInterval(() => {
-      store.forgetBefore(new Date(Date.now() - TOMBSTONE_RETENTION_MS)).catch((error: unknown) => log.warn({ err: error }, "could not prune tombstones"));
+      fanOut.forgetBefore(new Date(Date.now() - TOMBSTONE_RETENTION_MS)).catch((error: unknown) => log.warn({ err: error }, "could not prune tombstones"));
     }, FORGET_EVERY_MS);
     forget.unref();
     lifecycle.onStop("tombstone pruning", () => clearInterval(forget));
@@ -98,7 +94,7 @@ export async function startTimeline(config: TimelineConfig, overrides: TimelineO
     // Registered after the server so it stops before it: open streams end at once instead of
     // holding the drain until its deadline.
     lifecycle.onStop("live streams", () => live.close());
-    server.activate(TimelineService, bindService(TimelineService, timelineHandlers(home, live, (ctx) => projectionFirst(cards, profiles, ctx.callerId, upstream.forCall(ctx))), log));
+    server.activate(TimelineService, bindService(TimelineService, timelineHandlers(home, live, upstream), log));
     log.info({ port: server.port, consumer: config.consumerName }, "timeline service ready");
 
     return { port: server.port, bus, stop: () => lifecycle.stop() };

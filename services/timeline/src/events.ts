@@ -3,10 +3,11 @@ import { decodeEvent, EVENT_SUBJECTS } from "@chirp/kit/events";
 import type { Event, TweetCreated, UserProfileChanged } from "@chirp/proto/grpc/chirp/events/v1/events";
 import type { FanOut } from "./domain/fan-out.js";
 import type { LiveTimelines } from "./domain/live.js";
-import type { CreatedTweet, FollowChange, LikeChange, ProfileCard, ProfileView, TweetCard, TweetView } from "./domain/model.js";
-import type { FollowerDirectory, Hydration } from "./domain/ports.js";
+import type { CreatedTweet, FollowChange, LikeChange, ProfileCard, TweetCard } from "./domain/model.js";
+import type { FollowerDirectory, Upstream } from "./domain/ports.js";
 import type { Profiles } from "./domain/profiles.js";
 import type { TweetCards } from "./domain/tweet-cards.js";
+import { cardOf, profileOf } from "./messages.js";
 
 /** What keeps home timelines and the tweets and profiles projections in step. */
 export const CONSUMED_SUBJECTS = [
@@ -41,22 +42,12 @@ const createdTweet = (value: TweetCreated): CreatedTweet => ({
 });
 
 /**
- * The card TweetCreated describes; none when the event comes from a tweets service too old to
- * send the text (every post and reply has text), so such tweets are rendered by asking it.
+ * The card TweetCreated describes, once `createdTweet` has checked its ids; none when the event
+ * comes from a tweets service too old to send the text (every post and reply has text), so such
+ * tweets are rendered by asking it.
  */
-function tweetCard(value: TweetCreated): TweetCard | undefined {
-  if (value.text === "" && value.retweetOfId === "") return undefined;
-  return {
-    tweetId: required(value.tweetId, "tweet_created.tweet_id"),
-    authorId: required(value.authorId, "tweet_created.author_id"),
-    text: value.text,
-    createdAt: value.createdAt ?? idTime(value.tweetId),
-    tags: value.tags,
-    mentions: value.mentions,
-    ...(value.replyToId ? { replyToId: value.replyToId } : {}),
-    ...(value.retweetOfId ? { retweetOfId: value.retweetOfId } : {}),
-  };
-}
+const tweetCard = (created: CreatedTweet, value: TweetCreated): TweetCard | undefined =>
+  value.text === "" && value.retweetOfId === "" ? undefined : cardOf(created.tweetId, value);
 
 /** When a change happened: as its event says, else when the event was recorded. */
 const changedAt = (event: Event, at: Date | undefined): Date => at ?? event.occurredAt ?? idTime(event.id);
@@ -67,15 +58,7 @@ const changedAt = (event: Event, at: Date | undefined): Date => at ?? event.occu
  */
 function changedProfile(event: Event, value: UserProfileChanged): ProfileCard {
   const userId = required(value.userId, "user_profile_changed.user_id");
-  return {
-    userId,
-    username: value.username,
-    displayName: value.displayName,
-    bio: value.bio,
-    avatarUrl: value.avatarUrl,
-    createdAt: idTime(userId),
-    updatedAt: changedAt(event, value.updatedAt),
-  };
+  return profileOf(userId, value, idTime(userId), changedAt(event, value.updatedAt));
 }
 
 function likeChange(event: Event, like: { tweetId: string; userId: string }, liking: boolean, at: Date | undefined): LikeChange {
@@ -121,9 +104,10 @@ export async function consumeTimelineEvents(
     const payload = event.payload;
     switch (payload?.$case) {
       case "tweetCreated": {
-        const card = tweetCard(payload.value);
+        const created = createdTweet(payload.value);
+        const card = tweetCard(created, payload.value);
         if (card) await cards.tweetCreated(card);
-        return fanOut.tweetCreated(createdTweet(payload.value), graphFor(event.id), stopping.signal);
+        return fanOut.tweetCreated(created, graphFor(event.id), stopping.signal);
       }
       case "tweetDeleted": {
         const tweetId = required(payload.value.tweetId, "tweet_deleted.tweet_id");
@@ -165,13 +149,9 @@ export async function consumeTimelineEvents(
 }
 
 /** The process's one live subscription: every new post, offered to the open streams. */
-export function pushNewPosts<T extends TweetView, P extends ProfileView>(
-  bus: LiveSubscriber,
-  live: LiveTimelines<T, P>,
-  hydrationFor: (eventId: string) => Hydration<T, P>,
-): Promise<LiveSubscription> {
+export function pushNewPosts(bus: LiveSubscriber, live: LiveTimelines, upstreamFor: (eventId: string) => Upstream): Promise<LiveSubscription> {
   return bus.subscribe([EVENT_SUBJECTS.tweetCreated], async (message) => {
     const event = decodeEvent(message.data);
-    if (event.payload?.$case === "tweetCreated") await live.tweetCreated(createdTweet(event.payload.value), hydrationFor(event.id));
+    if (event.payload?.$case === "tweetCreated") await live.tweetCreated(createdTweet(event.payload.value), upstreamFor(event.id));
   });
 }

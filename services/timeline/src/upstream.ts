@@ -2,9 +2,11 @@ import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
 import { DomainError, ExpiringCache } from "@chirp/kit";
 import { insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
 import { GraphServiceClient, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { TweetsServiceClient, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import type { FollowerBatch, FollowerDirectory, Hydration } from "./domain/ports.js";
+import { TweetsServiceClient } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
+import type { ProfileCard } from "./domain/model.js";
+import type { FollowerBatch, FollowerDirectory, Upstream } from "./domain/ports.js";
+import { renderedOf, userProfile } from "./messages.js";
 
 type Forwarding = () => { metadata: Metadata; options: Partial<CallOptions> };
 
@@ -39,37 +41,38 @@ const MAX_CACHED_PROFILES = 50_000;
 
 /**
  * gRPC clients of the users, tweets and graph services, bound per request to what they forward.
+ * Their answers are turned into domain types here, as they arrive.
  * Public profiles (asked only of people the profiles projection does not know) are kept for
  * `profileCacheMs`: every page shows a handful of people, mostly the same ones, and a renamed
  * author may show the old name that long. Profiles are the same for every reader; tweets are not
  * (liked/retweeted by me), so tweets are always asked for.
  */
-export class Upstream {
+export class UpstreamClients {
   private readonly users: UsersServiceClient;
   private readonly tweets: TweetsServiceClient;
   private readonly graph: GraphServiceClient;
-  private readonly profileCache: ExpiringCache<User> | undefined;
+  private readonly profileCache: ExpiringCache<ProfileCard> | undefined;
 
   constructor(addresses: { users: string; tweets: string; graph: string }, options: { profileCacheMs: number } = { profileCacheMs: 0 }) {
-    this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<User>(options.profileCacheMs, MAX_CACHED_PROFILES) : undefined;
+    this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<ProfileCard>(options.profileCacheMs, MAX_CACHED_PROFILES) : undefined;
     this.users = new UsersServiceClient(addresses.users, insecureChannel());
     this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel());
     this.graph = new GraphServiceClient(addresses.graph, insecureChannel());
   }
 
   /** Calls on behalf of a gRPC call: its request id, caller and deadline go along. */
-  forCall(ctx: CallContext): Hydration<Tweet, User> {
-    return this.hydration(() => ctx.forward());
+  forCall(ctx: CallContext): Upstream {
+    return this.rendering(() => ctx.forward());
   }
 
   /** Calls caused by an event: no caller, the event's own request id in every log along the way, a deadline per call. */
-  forEvent(eventId: string): Hydration<Tweet, User> & FollowerDirectory {
+  forEvent(eventId: string): Upstream & FollowerDirectory {
     const forEvent = (timeoutMs: number) => () => {
       const metadata = new Metadata();
       metadata.set(REQUEST_ID_KEY, `event-${eventId}`);
       return { metadata, options: { deadline: Date.now() + timeoutMs } };
     };
-    return { ...this.hydration(forEvent(EVENT_CALL_TIMEOUT_MS)), ...this.followerDirectory(forEvent(EVENT_CALL_TIMEOUT_MS), forEvent(FOLLOWER_LISTING_TIMEOUT_MS)) };
+    return { ...this.rendering(forEvent(EVENT_CALL_TIMEOUT_MS)), ...this.followerDirectory(forEvent(EVENT_CALL_TIMEOUT_MS), forEvent(FOLLOWER_LISTING_TIMEOUT_MS)) };
   }
 
   close(): void {
@@ -78,7 +81,7 @@ export class Upstream {
     this.graph.close();
   }
 
-  private hydration(forward: Forwarding): Hydration<Tweet, User> {
+  private rendering(forward: Forwarding): Upstream {
     return {
       tweets: async (ids) => {
         const batches = await Promise.all(
@@ -89,7 +92,7 @@ export class Upstream {
             }),
           ),
         );
-        return batches.flatMap((response) => response.tweets);
+        return batches.flatMap((response) => response.tweets.map(renderedOf));
       },
       // A page names at most 100 tweets but up to twice as many people (authors and retweeters);
       // past 100 distinct people it takes a second call.
@@ -103,10 +106,10 @@ export class Upstream {
               }),
             ),
           );
-          // Public profiles only: the users service shows callers their own email.
-          return batches.flatMap((response) => response.users.map((user) => ({ ...user, email: "" })));
+          // Public profiles only (a profile has no email): the users service shows callers their own.
+          return batches.flatMap((response) => response.users.map(userProfile));
         };
-        return this.profileCache ? this.profileCache.getMany(ids, load, (user) => user.id) : load(ids);
+        return this.profileCache ? this.profileCache.getMany(ids, load, (profile) => profile.userId) : load(ids);
       },
     };
   }

@@ -1,7 +1,7 @@
 import { newId } from "@chirp/kit";
 import { BACKFILL_POSTS } from "../src/domain/fan-out.js";
 import type { Entry } from "../src/domain/model.js";
-import { InMemoryTimelineStore } from "../src/storage/memory.js";
+import { memoryStores } from "../src/storage/memory.js";
 import { World } from "./fixtures.js";
 
 describe("fan-out on write", () => {
@@ -17,8 +17,8 @@ describe("fan-out on write", () => {
   it("writes followers batch by batch as the graph streams them", async () => {
     const world = new World();
     const added: Entry[][] = [];
-    const addEntries = world.store.addEntries.bind(world.store);
-    world.store.addEntries = async (entries) => {
+    const addEntries = world.stores.timelines.addEntries.bind(world.stores.timelines);
+    world.stores.timelines.addEntries = async (entries) => {
       added.push(entries);
       return addEntries(entries);
     };
@@ -52,7 +52,7 @@ describe("fan-out on write", () => {
   });
 
   it("keeps each timeline to its newest entries", async () => {
-    const world = new World(new InMemoryTimelineStore(20), { timelineLength: 20 });
+    const world = new World(memoryStores(20), { timelineLength: 20 });
     const [author, follower] = [world.user(), world.user()];
     await world.follow(follower, author);
     const posts = [];
@@ -65,15 +65,15 @@ describe("fan-out on write", () => {
     const author = world.user();
     const followers = Array.from({ length: 6 }, () => world.user());
     for (const follower of followers) world.graph.addFollower(author, follower);
-    const tweet = world.hydration.addTweet(author);
+    const tweet = world.upstream.addTweet(author);
     world.graph.breakAfterBatches = 1;
     await expect(world.fanOut.tweetCreated({ tweetId: tweet.id, authorId: author }, world.graph)).rejects.toThrow("broke off");
-    expect(await world.store.fanOutProgress(tweet.id)).toBe("2");
+    expect(await world.stores.progress.fanOutProgress(tweet.id)).toBe("2");
 
     await world.fanOut.tweetCreated({ tweetId: tweet.id, authorId: author }, world.graph);
     expect(world.graph.listings.map((l) => l.resumeToken)).toEqual([undefined, "2"]);
     for (const follower of followers) expect(await world.stored(follower)).toEqual([tweet.id]);
-    expect(await world.store.fanOutProgress(tweet.id)).toBeUndefined();
+    expect(await world.stores.progress.fanOutProgress(tweet.id)).toBeUndefined();
   });
 
   it("stops between batches when asked to, leaving the rest for the next delivery", async () => {
@@ -81,7 +81,7 @@ describe("fan-out on write", () => {
     const author = world.user();
     const followers = Array.from({ length: 4 }, () => world.user());
     for (const follower of followers) world.graph.addFollower(author, follower);
-    const tweet = world.hydration.addTweet(author);
+    const tweet = world.upstream.addTweet(author);
     const stopping = new AbortController();
     stopping.abort();
     await expect(world.fanOut.tweetCreated({ tweetId: tweet.id, authorId: author }, world.graph, stopping.signal)).rejects.toThrow();
@@ -104,7 +104,7 @@ describe("celebrities", () => {
 
     expect(await world.stored(reader!)).toEqual([c.tweetId, a.tweetId]);
     expect(await world.stored(star!)).toEqual([d.tweetId, b.tweetId]);
-    expect(await world.store.celebrity(star!)).toEqual({ authorId: star, since: b.tweetId });
+    expect(await world.stores.celebrities.celebrity(star!)).toEqual({ authorId: star, since: b.tweetId });
     expect(await world.seen(reader!)).toEqual([d, c, b, a].map((p) => p.tweetId));
     expect(await world.seen(other1!)).toEqual([d, b].map((p) => p.tweetId));
   });
@@ -118,7 +118,7 @@ describe("celebrities", () => {
     await world.unfollow(r3!, star!);
     const afterwards = await world.post(star!);
 
-    expect(await world.store.celebrity(star!)).toBeUndefined();
+    expect(await world.stores.celebrities.celebrity(star!)).toBeUndefined();
     for (const reader of [r1!, r2!]) {
       expect(await world.stored(reader)).toEqual([afterwards.tweetId, whileFamous.tweetId]);
       expect(await world.seen(reader)).toEqual([afterwards.tweetId, whileFamous.tweetId]);
@@ -170,7 +170,7 @@ describe("follows", () => {
 
     await world.fanOut.followChanged(unfollow);
     await world.fanOut.followChanged(follow);
-    expect(await world.store.isFollowing(reader, author)).toBe(false);
+    expect(await world.stores.follows.isFollowing(reader, author)).toBe(false);
     expect(await world.stored(reader)).toEqual([]);
 
     // The other order, and each replayed: the unfollow still wins.
@@ -187,7 +187,7 @@ describe("follows", () => {
     const [author, reader] = [world.user(), world.user()];
     const post = await world.post(author);
     const change = await world.follow(reader, author);
-    await world.store.removeTimeline(reader);
+    await world.stores.timelines.removeTimeline(reader);
     await world.fanOut.followChanged(change);
     expect(await world.stored(reader)).toEqual([post.tweetId]);
   });
@@ -217,14 +217,14 @@ describe("deletions", () => {
 
     await world.deleteTweet(original.tweetId);
     for (const owner of [author, retweeter, reader, other]) expect(await world.stored(owner)).toEqual([]);
-    expect(await world.store.postsBy([author, retweeter], {}, 10)).toEqual([]);
+    expect(await world.stores.posts.postsBy([author, retweeter], {}, 10)).toEqual([]);
   });
 
   it("never bring back a tweet whose deletion was delivered before its creation", async () => {
     const world = new World();
     const [author, reader] = [world.user(), world.user()];
     await world.follow(reader, author);
-    const tweet = world.hydration.addTweet(author);
+    const tweet = world.upstream.addTweet(author);
     await world.fanOut.tweetDeleted(tweet.id);
     await world.fanOut.tweetCreated({ tweetId: tweet.id, authorId: author }, world.graph);
     expect(await world.stored(reader)).toEqual([]);
@@ -239,11 +239,11 @@ describe("deletions", () => {
     const author = world.user();
     const followers = Array.from({ length: 6 }, () => world.user());
     for (const follower of followers) world.graph.addFollower(author, follower);
-    const tweet = world.hydration.addTweet(author);
+    const tweet = world.upstream.addTweet(author);
     // The deletion is handled (by another replica) while the second batch is being written.
-    const addEntries = world.store.addEntries.bind(world.store);
+    const addEntries = world.stores.timelines.addEntries.bind(world.stores.timelines);
     let writes = 0;
-    world.store.addEntries = async (entries) => {
+    world.stores.timelines.addEntries = async (entries) => {
       writes += 1;
       if (writes === 3) await world.fanOut.tweetDeleted(tweet.id);
       return addEntries(entries);
@@ -259,8 +259,8 @@ describe("deletions", () => {
     const [author, reader] = [world.user(), world.user()];
     const kept = await world.post(author);
     const doomed = await world.post(author);
-    const addEntries = world.store.addEntries.bind(world.store);
-    world.store.addEntries = async (entries) => {
+    const addEntries = world.stores.timelines.addEntries.bind(world.stores.timelines);
+    world.stores.timelines.addEntries = async (entries) => {
       // The backfill read the posts; the deletion lands before it writes them.
       if (entries.some((e) => e.ownerId === reader)) await world.fanOut.tweetDeleted(doomed.tweetId);
       return addEntries(entries);
@@ -282,12 +282,12 @@ describe("deletions", () => {
     await world.fanOut.userDeleted(gone);
     expect(await world.stored(reader)).toEqual([friends.tweetId]);
     expect(await world.stored(gone)).toEqual([]);
-    expect(await world.store.followees(gone)).toEqual([]);
-    expect(await world.store.followersAmong(gone, [reader])).toEqual([]);
-    expect(await world.store.postsBy([gone], {}, 10)).toEqual([]);
+    expect(await world.stores.follows.followees(gone)).toEqual([]);
+    expect(await world.stores.follows.followersAmong(gone, [reader])).toEqual([]);
+    expect(await world.stores.posts.postsBy([gone], {}, 10)).toEqual([]);
     // Other people's retweets of their posts go with them.
     expect(await world.stored(friend)).toEqual([friends.tweetId]);
-    expect(await world.store.postsBy([friend], {}, 10)).toEqual([{ tweetId: friends.tweetId, authorId: friend }]);
+    expect(await world.stores.posts.postsBy([friend], {}, 10)).toEqual([{ tweetId: friends.tweetId, authorId: friend }]);
     expect(retweetOfTheirs.retweetOfId).toBe(theirs.tweetId);
 
     // Late or replayed events about them change nothing.
@@ -297,7 +297,7 @@ describe("deletions", () => {
     await world.post(friend);
     expect(await world.stored(gone)).toEqual([]);
     expect(await world.stored(reader)).not.toContain(theirs.tweetId);
-    expect(await world.store.followees(gone)).toEqual([]);
+    expect(await world.stores.follows.followees(gone)).toEqual([]);
   });
 
   it("are idempotent", async () => {

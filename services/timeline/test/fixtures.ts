@@ -2,9 +2,12 @@ import { newId } from "@chirp/kit";
 import type { TimelineConfig } from "../src/config.js";
 import { FanOut } from "../src/domain/fan-out.js";
 import { HomeTimelines } from "../src/domain/home.js";
-import type { FollowChange, Post, ProfileView, TweetView } from "../src/domain/model.js";
-import type { FollowerBatch, FollowerDirectory, Hydration, TimelineStore } from "../src/domain/ports.js";
-import { InMemoryTimelineStore } from "../src/storage/memory.js";
+import { Hydration } from "../src/domain/hydration.js";
+import type { FollowChange, Post, ProfileCard, RenderedTweet, TweetCard } from "../src/domain/model.js";
+import type { FollowerBatch, FollowerDirectory, TimelineStores, Upstream } from "../src/domain/ports.js";
+import { Profiles } from "../src/domain/profiles.js";
+import { TweetCards } from "../src/domain/tweet-cards.js";
+import { memoryStores } from "../src/storage/memory.js";
 
 export function testConfig(overrides: Partial<TimelineConfig> = {}): TimelineConfig {
   return {
@@ -83,76 +86,92 @@ export class FakeGraph implements FollowerDirectory {
   }
 }
 
-export interface FakeTweet extends TweetView {
-  text: string;
-  retweetedTweet?: FakeTweet;
-}
-
-export interface FakeProfile extends ProfileView {
-  username: string;
+/** A tweet as the fake tweets service keeps it. */
+export interface FakeTweet {
+  id: string;
+  authorId: string;
+  retweetOfId?: string;
+  replyToId?: string;
 }
 
 /** The tweets and users services as rendering sees them, counting the calls made. */
-export class FakeHydration implements Hydration<FakeTweet, FakeProfile> {
-  private readonly tweetsById = new Map<string, FakeTweet>();
-  private readonly profilesById = new Map<string, FakeProfile>();
+export class FakeUpstream implements Upstream {
+  private readonly cardsById = new Map<string, TweetCard>();
+  private readonly profilesById = new Map<string, ProfileCard>();
   readonly tweetCalls: string[][] = [];
   readonly profileCalls: string[][] = [];
 
   addUser(username = "someone"): string {
-    const id = newId();
-    this.profilesById.set(id, { id, username });
-    return id;
+    const userId = newId();
+    const at = new Date();
+    this.profilesById.set(userId, { userId, username, displayName: username, bio: "", avatarUrl: "", createdAt: at, updatedAt: at });
+    return userId;
   }
 
   removeUser(id: string): void {
     this.profilesById.delete(id);
   }
 
-  addTweet(authorId: string, options: { retweetOfId?: string; replyToId?: string; text?: string } = {}): FakeTweet & { replyToId?: string } {
-    const id = newId();
-    const tweet = { id, authorId, text: options.text ?? `tweet ${id}`, createdAt: new Date(), retweetOfId: options.retweetOfId ?? "", replyToId: options.replyToId };
-    this.tweetsById.set(id, tweet);
-    return tweet;
+  addTweet(authorId: string, options: { retweetOfId?: string; replyToId?: string; text?: string } = {}): FakeTweet {
+    const tweetId = newId();
+    const links = { ...(options.retweetOfId ? { retweetOfId: options.retweetOfId } : {}), ...(options.replyToId ? { replyToId: options.replyToId } : {}) };
+    this.cardsById.set(tweetId, { tweetId, authorId, text: options.text ?? `tweet ${tweetId}`, createdAt: new Date(), tags: [], mentions: [], ...links });
+    return { id: tweetId, authorId, ...links };
   }
 
   removeTweet(id: string): void {
-    this.tweetsById.delete(id);
+    this.cardsById.delete(id);
   }
 
-  async tweets(ids: string[]): Promise<FakeTweet[]> {
+  async tweets(ids: string[]): Promise<RenderedTweet[]> {
     this.tweetCalls.push(ids);
     return ids.flatMap((id) => {
-      const tweet = this.tweetsById.get(id);
-      if (!tweet) return [];
-      // Like the tweets service: a retweet carries its original, when the original still exists.
-      return [tweet.retweetOfId ? { ...tweet, retweetedTweet: this.tweetsById.get(tweet.retweetOfId) } : tweet];
+      const card = this.cardsById.get(id);
+      return card ? [this.rendered(card)] : [];
     });
   }
 
-  async profiles(ids: string[]): Promise<FakeProfile[]> {
+  async profiles(ids: string[]): Promise<ProfileCard[]> {
     this.profileCalls.push(ids);
     return ids.flatMap((id) => this.profilesById.get(id) ?? []);
   }
+
+  /** Like the tweets service: a retweet carries its original, when the original still exists. */
+  private rendered(card: TweetCard): RenderedTweet {
+    const original = card.retweetOfId ? this.cardsById.get(card.retweetOfId) : undefined;
+    return {
+      card,
+      likeCount: 0,
+      retweetCount: 0,
+      replyCount: 0,
+      likedByMe: false,
+      retweetedByMe: false,
+      retweetedTweet: original && this.rendered(original),
+    };
+  }
 }
 
-/** A timeline service's domain on a store, with fakes of the graph and of rendering, and helpers that act as the events would. */
+/**
+ * A timeline service's domain on its stores, with fakes of the graph and of the tweets and users
+ * services, and helpers that act as the events would. Tweets are announced to the fan-out only, so
+ * pages are rendered by asking the fake services.
+ */
 export class World {
   readonly graph = new FakeGraph();
-  readonly hydration = new FakeHydration();
+  readonly upstream = new FakeUpstream();
   readonly fanOut: FanOut;
-  readonly home: HomeTimelines<FakeTweet, FakeProfile>;
+  readonly home: HomeTimelines;
 
   constructor(
-    readonly store: TimelineStore = new InMemoryTimelineStore(800),
+    readonly stores: TimelineStores = memoryStores(800),
     settings: { celebrityFollowers?: number; timelineLength?: number } = {},
   ) {
-    this.fanOut = new FanOut(store, { celebrityFollowers: settings.celebrityFollowers ?? 10_000, timelineLength: settings.timelineLength ?? 800 });
-    this.home = new HomeTimelines(store);
+    this.fanOut = new FanOut(stores, { celebrityFollowers: settings.celebrityFollowers ?? 10_000, timelineLength: settings.timelineLength ?? 800 });
+    this.home = new HomeTimelines(stores, new Hydration(new TweetCards(stores), new Profiles(stores)));
   }
 
   user(username?: string): string {
-    return this.hydration.addUser(username);
+    return this.upstream.addUser(username);
   }
 
   /** A follow as the graph records it and announces it. */
@@ -172,25 +191,25 @@ export class World {
 
   /** A tweet as the tweets service stores it and announces it. */
   async post(authorId: string, options: { retweetOfId?: string; replyToId?: string } = {}): Promise<Post> {
-    const tweet = this.hydration.addTweet(authorId, options);
+    const tweet = this.upstream.addTweet(authorId, options);
     const created = { tweetId: tweet.id, authorId, ...(options.retweetOfId ? { retweetOfId: options.retweetOfId } : {}), ...(options.replyToId ? { replyToId: options.replyToId } : {}) };
     await this.fanOut.tweetCreated(created, this.graph);
     return created;
   }
 
   async deleteTweet(tweetId: string): Promise<void> {
-    this.hydration.removeTweet(tweetId);
+    this.upstream.removeTweet(tweetId);
     await this.fanOut.tweetDeleted(tweetId);
   }
 
   /** The ids the reader's stored timeline holds, newest first. */
   async stored(ownerId: string): Promise<string[]> {
-    return (await this.store.entries(ownerId, {}, 10_000)).map((e) => e.tweetId);
+    return (await this.stores.timelines.entries(ownerId, {}, 10_000)).map((e) => e.tweetId);
   }
 
   /** The ids the reader sees on the first page (at most 100), newest first. */
   async seen(readerId: string, pageSize = 100): Promise<string[]> {
-    return (await this.home.page(readerId, { pageSize, pageToken: "" }, this.hydration)).items.map((i) => i.id);
+    return (await this.home.page(readerId, { pageSize, pageToken: "" }, this.upstream)).items.map((i) => i.id);
   }
 }
 

@@ -13,12 +13,12 @@ describe("reading a home timeline", () => {
     const { world, reader, author } = await setUp();
     const older = [];
     for (let i = 0; i < 7; i++) older.push((await world.post(author)).tweetId);
-    const first = await world.home.page(reader, { pageSize: 3, pageToken: "" }, world.hydration);
+    const first = await world.home.page(reader, { pageSize: 3, pageToken: "" }, world.upstream);
     const arrived = [];
     for (let i = 0; i < 2; i++) arrived.push((await world.post(author)).tweetId);
-    const second = await world.home.page(reader, { pageSize: 3, pageToken: first.nextPageToken }, world.hydration);
+    const second = await world.home.page(reader, { pageSize: 3, pageToken: first.nextPageToken }, world.upstream);
     arrived.push((await world.post(author)).tweetId);
-    const third = await world.home.page(reader, { pageSize: 3, pageToken: second.nextPageToken }, world.hydration);
+    const third = await world.home.page(reader, { pageSize: 3, pageToken: second.nextPageToken }, world.upstream);
 
     const pages = [first, second, third].map((p) => p.items.map((i) => i.id));
     expect(pages).toEqual([older.slice(4).reverse(), older.slice(1, 4).reverse(), older.slice(0, 1)]);
@@ -34,17 +34,17 @@ describe("reading a home timeline", () => {
     await world.follow(reader, retweeter);
     const original = await world.post(author);
     const retweet = await world.post(retweeter, { retweetOfId: original.tweetId });
-    world.hydration.tweetCalls.length = 0;
-    world.hydration.profileCalls.length = 0;
+    world.upstream.tweetCalls.length = 0;
+    world.upstream.profileCalls.length = 0;
 
-    const page = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.hydration);
-    expect(world.hydration.tweetCalls).toEqual([[retweet.tweetId, original.tweetId]]);
-    expect(world.hydration.profileCalls).toHaveLength(1);
-    expect(new Set(world.hydration.profileCalls[0])).toEqual(new Set([author, retweeter]));
+    const page = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.upstream);
+    expect(world.upstream.tweetCalls).toEqual([[retweet.tweetId, original.tweetId]]);
+    expect(world.upstream.profileCalls).toHaveLength(1);
+    expect(new Set(world.upstream.profileCalls[0])).toEqual(new Set([author, retweeter]));
 
     const [shared, plain] = page.items;
-    expect(shared).toMatchObject({ id: retweet.tweetId, tweet: { id: original.tweetId, authorId: author }, author: { id: author }, retweetedBy: { id: retweeter } });
-    expect(plain).toMatchObject({ id: original.tweetId, tweet: { id: original.tweetId }, author: { id: author } });
+    expect(shared).toMatchObject({ id: retweet.tweetId, tweet: { card: { tweetId: original.tweetId, authorId: author } }, author: { userId: author }, retweetedBy: { userId: retweeter } });
+    expect(plain).toMatchObject({ id: original.tweetId, tweet: { card: { tweetId: original.tweetId } }, author: { userId: author } });
     expect(plain!.retweetedBy).toBeUndefined();
     expect(shared!.createdAt).toBeInstanceOf(Date);
   });
@@ -58,10 +58,10 @@ describe("reading a home timeline", () => {
     await world.post(other, { retweetOfId: deleted.tweetId });
     await world.post(other);
     // The tweets and users services already forgot them; the events have not arrived yet.
-    world.hydration.removeTweet(deleted.tweetId);
-    world.hydration.removeUser(other);
+    world.upstream.removeTweet(deleted.tweetId);
+    world.upstream.removeUser(other);
 
-    const page = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.hydration);
+    const page = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.upstream);
     expect(page.items.map((i) => i.id)).toEqual([kept.tweetId]);
   });
 
@@ -72,12 +72,12 @@ describe("reading a home timeline", () => {
     await world.follow(world.user(), star);
     const expected = [];
     for (let i = 0; i < 6; i++) expected.unshift((await world.post(i % 2 === 0 ? author : star)).tweetId);
-    expect(await world.store.celebritiesAmong([star, author])).toEqual([star]);
+    expect(await world.stores.celebrities.celebritiesAmong([star, author])).toEqual([star]);
 
     const seen = [];
     let token = "";
     do {
-      const page = await world.home.page(reader, { pageSize: 2, pageToken: token }, world.hydration);
+      const page = await world.home.page(reader, { pageSize: 2, pageToken: token }, world.upstream);
       seen.push(page.items.map((i) => i.id));
       token = page.nextPageToken;
     } while (token);
@@ -86,10 +86,10 @@ describe("reading a home timeline", () => {
 
   it("answers an empty timeline with a since token that takes everything", async () => {
     const { world, reader, author } = await setUp();
-    const empty = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.hydration);
+    const empty = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.upstream);
     expect(empty).toMatchObject({ items: [], nextPageToken: "" });
     const post = await world.post(author);
-    const updates = await world.home.updates(reader, { sinceToken: empty.sinceToken, pageSize: 10 }, world.hydration);
+    const updates = await world.home.updates(reader, { sinceToken: empty.sinceToken, pageSize: 10 }, world.upstream);
     expect(updates.items.map((i) => i.id)).toEqual([post.tweetId]);
   });
 
@@ -97,12 +97,12 @@ describe("reading a home timeline", () => {
     const { world, reader } = await setUp();
     const someoneElse = world.user();
     for (let i = 0; i < 3; i++) await world.post(reader);
-    const { nextPageToken } = await world.home.page(reader, { pageSize: 1, pageToken: "" }, world.hydration);
-    const forged = await domainFailure(world.home.page(reader, { pageSize: 1, pageToken: "forged" }, world.hydration));
+    const { nextPageToken } = await world.home.page(reader, { pageSize: 1, pageToken: "" }, world.upstream);
+    const forged = await domainFailure(world.home.page(reader, { pageSize: 1, pageToken: "forged" }, world.upstream));
     expect([forged.code, forged.field]).toEqual(["INVALID_ARGUMENT", "page_token"]);
-    const stolen = await domainFailure(world.home.page(someoneElse, { pageSize: 1, pageToken: nextPageToken }, world.hydration));
+    const stolen = await domainFailure(world.home.page(someoneElse, { pageSize: 1, pageToken: nextPageToken }, world.upstream));
     expect([stolen.code, stolen.field]).toEqual(["INVALID_ARGUMENT", "page_token"]);
-    const negative = await domainFailure(world.home.page(reader, { pageSize: -1, pageToken: "" }, world.hydration));
+    const negative = await domainFailure(world.home.page(reader, { pageSize: -1, pageToken: "" }, world.upstream));
     expect(negative.field).toBe("page_size");
   });
 });
@@ -111,25 +111,25 @@ describe("home timeline updates", () => {
   it("returns what arrived since, newest first, and moves the since token on", async () => {
     const { world, reader, author } = await setUp();
     await world.post(author);
-    const { sinceToken } = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.hydration);
-    const none = await world.home.updates(reader, { sinceToken, pageSize: 10 }, world.hydration);
+    const { sinceToken } = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.upstream);
+    const none = await world.home.updates(reader, { sinceToken, pageSize: 10 }, world.upstream);
     expect(none).toMatchObject({ items: [], hasMore: false, sinceToken });
 
     const a = await world.post(author);
     const b = await world.post(author);
-    const updates = await world.home.updates(reader, { sinceToken, pageSize: 10 }, world.hydration);
+    const updates = await world.home.updates(reader, { sinceToken, pageSize: 10 }, world.upstream);
     expect(updates.items.map((i) => i.id)).toEqual([b.tweetId, a.tweetId]);
     expect(updates.hasMore).toBe(false);
-    const next = await world.home.updates(reader, { sinceToken: updates.sinceToken, pageSize: 10 }, world.hydration);
+    const next = await world.home.updates(reader, { sinceToken: updates.sinceToken, pageSize: 10 }, world.upstream);
     expect(next.items).toEqual([]);
   });
 
   it("says has_more when more arrived than fit, with the newest ones", async () => {
     const { world, reader, author } = await setUp();
-    const { sinceToken } = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.hydration);
+    const { sinceToken } = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.upstream);
     const posts = [];
     for (let i = 0; i < 4; i++) posts.push((await world.post(author)).tweetId);
-    const updates = await world.home.updates(reader, { sinceToken, pageSize: 3 }, world.hydration);
+    const updates = await world.home.updates(reader, { sinceToken, pageSize: 3 }, world.upstream);
     expect(updates.items.map((i) => i.id)).toEqual(posts.slice(1).reverse());
     expect(updates.hasMore).toBe(true);
   });
@@ -139,24 +139,24 @@ describe("home timeline updates", () => {
     const star = world.user("star");
     await world.follow(reader, star);
     await world.follow(world.user(), star);
-    const { sinceToken } = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.hydration);
+    const { sinceToken } = await world.home.page(reader, { pageSize: 10, pageToken: "" }, world.upstream);
     const fresh = await world.post(star);
     // Not fanned out: only the merge finds it.
     expect(await world.stored(reader)).toEqual([]);
-    const updates = await world.home.updates(reader, { sinceToken, pageSize: 10 }, world.hydration);
+    const updates = await world.home.updates(reader, { sinceToken, pageSize: 10 }, world.upstream);
     expect(updates.items.map((i) => i.id)).toEqual([fresh.tweetId]);
   });
 
   it("requires a since token it issued to this reader", async () => {
     const { world, reader } = await setUp();
-    const missing = await domainFailure(world.home.updates(reader, { sinceToken: "", pageSize: 10 }, world.hydration));
+    const missing = await domainFailure(world.home.updates(reader, { sinceToken: "", pageSize: 10 }, world.upstream));
     expect([missing.code, missing.field]).toEqual(["INVALID_ARGUMENT", "since_token"]);
     await world.post(reader);
     await world.post(reader);
-    const { nextPageToken, sinceToken } = await world.home.page(reader, { pageSize: 1, pageToken: "" }, world.hydration);
-    const pageTokenInstead = await domainFailure(world.home.updates(reader, { sinceToken: nextPageToken, pageSize: 10 }, world.hydration));
+    const { nextPageToken, sinceToken } = await world.home.page(reader, { pageSize: 1, pageToken: "" }, world.upstream);
+    const pageTokenInstead = await domainFailure(world.home.updates(reader, { sinceToken: nextPageToken, pageSize: 10 }, world.upstream));
     expect([pageTokenInstead.code, pageTokenInstead.field]).toEqual(["INVALID_ARGUMENT", "since_token"]);
-    const someoneElses = await domainFailure(world.home.updates(world.user(), { sinceToken, pageSize: 10 }, world.hydration));
+    const someoneElses = await domainFailure(world.home.updates(world.user(), { sinceToken, pageSize: 10 }, world.upstream));
     expect(someoneElses.field).toBe("since_token");
   });
 });

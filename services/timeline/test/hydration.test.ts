@@ -1,62 +1,61 @@
 import { newId } from "@chirp/kit";
-import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import type { Hydration } from "../src/domain/ports.js";
+import { Hydration } from "../src/domain/hydration.js";
+import type { ProfileCard, RenderedTweet } from "../src/domain/model.js";
+import type { TimelineStores, Upstream } from "../src/domain/ports.js";
 import { Profiles } from "../src/domain/profiles.js";
 import { TweetCards } from "../src/domain/tweet-cards.js";
-import { projectionFirst } from "../src/hydration.js";
-import { InMemoryTimelineStore } from "../src/storage/memory.js";
+import { memoryStores } from "../src/storage/memory.js";
 
 /** The users service as rendering asks it, counting the calls. */
-class FakeUsers implements Hydration<Tweet, User> {
-  readonly users = new Map<string, User>();
+class FakeUsers implements Upstream {
+  readonly users = new Map<string, ProfileCard>();
   readonly profileCalls: string[][] = [];
 
-  add(username: string): User {
+  add(username: string): ProfileCard {
     const at = new Date();
-    const user = { id: newId(), username, displayName: username, bio: "", avatarUrl: "", createdAt: at, updatedAt: at, email: "" };
-    this.users.set(user.id, user);
+    const user = { userId: newId(), username, displayName: username, bio: "", avatarUrl: "", createdAt: at, updatedAt: at };
+    this.users.set(user.userId, user);
     return user;
   }
 
-  async tweets(): Promise<Tweet[]> {
+  async tweets(): Promise<RenderedTweet[]> {
     throw new Error("not asked in these tests");
   }
 
-  async profiles(ids: string[]): Promise<User[]> {
+  async profiles(ids: string[]): Promise<ProfileCard[]> {
     this.profileCalls.push(ids);
     return ids.flatMap((id) => this.users.get(id) ?? []);
   }
 }
 
 describe("rendering people from the profiles projection first", () => {
-  let store: InMemoryTimelineStore;
+  let stores: TimelineStores;
   let profiles: Profiles;
   let upstream: FakeUsers;
-  const hydration = () => projectionFirst(new TweetCards(store), profiles, "viewer", upstream);
-  const byId = (users: User[]) => [...users].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const people = (ids: string[]) => new Hydration(new TweetCards(stores), profiles).profiles(ids, upstream);
+  const byId = (users: ProfileCard[]) => [...users].sort((a, b) => (a.userId < b.userId ? -1 : 1));
 
   beforeEach(() => {
-    store = new InMemoryTimelineStore(20);
-    profiles = new Profiles(store);
+    stores = memoryStores(20);
+    profiles = new Profiles(stores);
     upstream = new FakeUsers();
   });
 
-  it("answers known people from the projection, as the users service's public message, with one store read and no call", async () => {
+  it("answers known people from the projection, with one store read and no call", async () => {
     const [alice, bob] = [newId(), newId()];
     const createdAt = new Date(Date.now() - 60_000);
     await profiles.userCreated({ userId: alice, username: "alice", displayName: "Alice", createdAt });
     await profiles.userCreated({ userId: bob, username: "bob", displayName: "bob", createdAt });
     const updatedAt = new Date(createdAt.getTime() + 1_000);
     await profiles.profileChanged({ userId: alice, username: "alice", displayName: "Alice L.", bio: "curious", avatarUrl: "https://example.org/a.png", createdAt, updatedAt });
-    const reads = jest.spyOn(store, "profiles");
-    const tombstoneReads = jest.spyOn(store, "findTombstones");
+    const reads = jest.spyOn(stores.profiles, "profiles");
+    const tombstoneReads = jest.spyOn(stores.tombstones, "findTombstones");
 
-    const shown = await hydration().profiles([alice, bob, alice]);
+    const shown = await people([alice, bob, alice]);
     expect(byId(shown)).toEqual(
       byId([
-        { id: alice, username: "alice", displayName: "Alice L.", bio: "curious", avatarUrl: "https://example.org/a.png", createdAt, updatedAt, email: "" },
-        { id: bob, username: "bob", displayName: "bob", bio: "", avatarUrl: "", createdAt, updatedAt: createdAt, email: "" },
+        { userId: alice, username: "alice", displayName: "Alice L.", bio: "curious", avatarUrl: "https://example.org/a.png", createdAt, updatedAt },
+        { userId: bob, username: "bob", displayName: "bob", bio: "", avatarUrl: "", createdAt, updatedAt: createdAt },
       ]),
     );
     expect(upstream.profileCalls).toEqual([]);
@@ -70,14 +69,14 @@ describe("rendering people from the profiles projection first", () => {
     const [veteran, newcomer] = [upstream.add("veteran"), upstream.add("newcomer")];
     const nobody = newId();
 
-    const shown = await hydration().profiles([veteran.id, known, nobody, newcomer.id]);
-    expect(shown.map((user) => user.id).sort()).toEqual([known, veteran.id, newcomer.id].sort());
-    expect(shown.find((user) => user.id === known)).toMatchObject({ username: "known", displayName: "Known", email: "" });
-    expect(upstream.profileCalls).toEqual([[veteran.id, nobody, newcomer.id]]);
+    const shown = await people([veteran.userId, known, nobody, newcomer.userId]);
+    expect(shown.map((user) => user.userId).sort()).toEqual([known, veteran.userId, newcomer.userId].sort());
+    expect(shown.find((user) => user.userId === known)).toMatchObject({ username: "known", displayName: "Known" });
+    expect(upstream.profileCalls).toEqual([[veteran.userId, nobody, newcomer.userId]]);
   });
 
   it("asks nothing for no one", async () => {
-    expect(await hydration().profiles([])).toEqual([]);
+    expect(await people([])).toEqual([]);
     expect(upstream.profileCalls).toEqual([]);
   });
 });

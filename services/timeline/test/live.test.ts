@@ -2,14 +2,12 @@ import { DomainError } from "@chirp/kit";
 import { eventually, testLogger } from "@chirp/kit/testing";
 import { LiveTimelines } from "../src/domain/live.js";
 import type { TimelineItem } from "../src/domain/model.js";
-import type { Hydration } from "../src/domain/ports.js";
-import { World, type FakeProfile, type FakeTweet } from "./fixtures.js";
-
-type Item = TimelineItem<FakeTweet, FakeProfile>;
+import type { Upstream } from "../src/domain/ports.js";
+import { World } from "./fixtures.js";
 
 /** Reads a stream into an array as items come, and remembers how it ended. */
-function collect(feed: AsyncIterable<Item>) {
-  const items: Item[] = [];
+function collect(feed: AsyncIterable<TimelineItem>) {
+  const items: TimelineItem[] = [];
   const ended = (async () => {
     try {
       for await (const item of feed) items.push(item);
@@ -23,9 +21,9 @@ function collect(feed: AsyncIterable<Item>) {
 
 function setUp(settings = {}) {
   const world = new World();
-  const live = new LiveTimelines(world.store, world.home, testLogger(), settings);
-  const offer = (tweet: { id: string; authorId: string; retweetOfId?: string; replyToId?: string }, hydration: Hydration<FakeTweet, FakeProfile> = world.hydration) =>
-    live.tweetCreated({ tweetId: tweet.id, authorId: tweet.authorId, ...(tweet.retweetOfId ? { retweetOfId: tweet.retweetOfId } : {}), ...(tweet.replyToId ? { replyToId: tweet.replyToId } : {}) }, hydration);
+  const live = new LiveTimelines(world.stores, world.home, testLogger(), settings);
+  const offer = (tweet: { id: string; authorId: string; retweetOfId?: string; replyToId?: string }, upstream: Upstream = world.upstream) =>
+    live.tweetCreated({ tweetId: tweet.id, authorId: tweet.authorId, ...(tweet.retweetOfId ? { retweetOfId: tweet.retweetOfId } : {}), ...(tweet.replyToId ? { replyToId: tweet.replyToId } : {}) }, upstream);
   return { world, live, offer };
 }
 
@@ -40,14 +38,14 @@ describe("live timelines", () => {
     const authorStream = collect(live.follow(author, open.signal));
     const strangerStream = collect(live.follow(stranger, open.signal));
 
-    const tweet = world.hydration.addTweet(author);
+    const tweet = world.upstream.addTweet(author);
     await offer(tweet);
     await eventually(() => {
       expect(followerStream.ids()).toEqual([tweet.id]);
       expect(secondDevice.ids()).toEqual([tweet.id]);
       expect(authorStream.ids()).toEqual([tweet.id]);
     });
-    expect(followerStream.items[0]).toMatchObject({ tweet: { id: tweet.id }, author: { id: author } });
+    expect(followerStream.items[0]).toMatchObject({ tweet: { card: { tweetId: tweet.id } }, author: { userId: author } });
     expect(strangerStream.items).toEqual([]);
     open.abort();
     expect(await followerStream.ended).toBeUndefined();
@@ -63,10 +61,10 @@ describe("live timelines", () => {
       await world.follow(reader, author);
       streams.push(collect(live.follow(reader, open.signal)));
     }
-    world.hydration.tweetCalls.length = 0;
-    await offer(world.hydration.addTweet(author));
+    world.upstream.tweetCalls.length = 0;
+    await offer(world.upstream.addTweet(author));
     await eventually(() => expect(streams.every((s) => s.items.length === 1)).toBe(true));
-    expect(world.hydration.tweetCalls).toHaveLength(1);
+    expect(world.upstream.tweetCalls).toHaveLength(1);
     open.abort();
   });
 
@@ -74,16 +72,16 @@ describe("live timelines", () => {
     const { world, live, offer } = setUp();
     const [author, follower] = [world.user(), world.user()];
     await world.follow(follower, author);
-    world.hydration.tweetCalls.length = 0;
-    await offer(world.hydration.addTweet(author));
-    expect(world.hydration.tweetCalls).toEqual([]);
+    world.upstream.tweetCalls.length = 0;
+    await offer(world.upstream.addTweet(author));
+    expect(world.upstream.tweetCalls).toEqual([]);
 
     const open = new AbortController();
     const stream = collect(live.follow(follower, open.signal));
-    const original = world.hydration.addTweet(author);
-    await offer({ ...world.hydration.addTweet(author, { replyToId: original.id }) });
-    const deleted = world.hydration.addTweet(author);
-    world.hydration.removeTweet(deleted.id);
+    const original = world.upstream.addTweet(author);
+    await offer({ ...world.upstream.addTweet(author, { replyToId: original.id }) });
+    const deleted = world.upstream.addTweet(author);
+    world.upstream.removeTweet(deleted.id);
     await offer(deleted);
     await offer(original);
     await eventually(() => expect(stream.ids()).toEqual([original.id]));
@@ -96,14 +94,14 @@ describe("live timelines", () => {
     await world.follow(follower, author);
     const open = new AbortController();
     const stream = collect(live.follow(follower, open.signal));
-    const tweets = [world.hydration.addTweet(author), world.hydration.addTweet(author), world.hydration.addTweet(author)];
+    const tweets = [world.upstream.addTweet(author), world.upstream.addTweet(author), world.upstream.addTweet(author)];
     // The first post renders slowest.
-    const slowFirst: Hydration<FakeTweet, FakeProfile> = {
+    const slowFirst: Upstream = {
       tweets: async (ids) => {
         await new Promise((resolve) => setTimeout(resolve, 50));
-        return world.hydration.tweets(ids);
+        return world.upstream.tweets(ids);
       },
-      profiles: (ids) => world.hydration.profiles(ids),
+      profiles: (ids) => world.upstream.profiles(ids),
     };
     await offer(tweets[0]!, slowFirst);
     await offer(tweets[1]!);
@@ -117,7 +115,7 @@ describe("live timelines", () => {
     const [author, follower] = [world.user(), world.user()];
     await world.follow(follower, author);
     const feed = live.follow(follower, new AbortController().signal);
-    for (let i = 0; i < 3; i++) await offer(world.hydration.addTweet(author));
+    for (let i = 0; i < 3; i++) await offer(world.upstream.addTweet(author));
     await eventually(() => expect(live.streams).toBe(0));
     const stream = collect(feed);
     const error = await stream.ended;

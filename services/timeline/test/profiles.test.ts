@@ -6,7 +6,9 @@ import type { ProfileCard } from "../src/domain/model.js";
 import { Profiles } from "../src/domain/profiles.js";
 import { TweetCards } from "../src/domain/tweet-cards.js";
 import { consumeTimelineEvents } from "../src/events.js";
-import { InMemoryTimelineStore } from "../src/storage/memory.js";
+import type { TimelineStores } from "../src/domain/ports.js";
+import { memoryStores } from "../src/storage/memory.js";
+import { InMemoryProfileStore } from "../src/storage/memory/profiles.js";
 import { FakeGraph } from "./fixtures.js";
 
 const created = (userId: string, at: number) => ({ userId, username: "alice", displayName: "Alice", createdAt: new Date(at) });
@@ -22,18 +24,18 @@ const changed = (userId: string, displayName: string, at: number, extra: Partial
 });
 
 describe("the profiles projection", () => {
-  let store: InMemoryTimelineStore;
+  let stores: TimelineStores;
   let profiles: Profiles;
   const alice = newId();
 
   beforeEach(() => {
-    store = new InMemoryTimelineStore(20);
-    profiles = new Profiles(store);
+    stores = memoryStores(20);
+    profiles = new Profiles(stores);
   });
 
   /** What the fan-out and the projection do on UserDeleted, in that order. */
   async function deleteUser(userId: string) {
-    await store.markUserDeleted(userId, new Date());
+    await stores.tombstones.markUserDeleted(userId, new Date());
     await profiles.userDeleted(userId);
   }
 
@@ -72,36 +74,36 @@ describe("the profiles projection", () => {
   });
 
   it("lets a deletion recorded while a profile is being written win over it", async () => {
-    const racing = new (class extends InMemoryTimelineStore {
+    const racing = new (class extends InMemoryProfileStore {
       override async saveProfile(profile: ProfileCard): Promise<void> {
         // UserDeleted is handled between the projection's check and its write.
-        await this.markUserDeleted(profile.userId, new Date());
+        await stores.tombstones.markUserDeleted(profile.userId, new Date());
         await this.removeProfile(profile.userId);
         await super.saveProfile(profile);
       }
-    })(20);
-    await new Profiles(racing).profileChanged(changed(alice, "racing", 2_000));
+    })();
+    await new Profiles({ ...stores, profiles: racing }).profileChanged(changed(alice, "racing", 2_000));
     expect(await racing.profiles([alice])).toEqual([]);
   });
 
   it("takes back a profile written just before a crash, when its event is delivered again after the user's deletion", async () => {
-    await store.saveProfile(changed(alice, "written, never checked", 2_000));
-    await store.markUserDeleted(alice, new Date());
+    await stores.profiles.saveProfile(changed(alice, "written, never checked", 2_000));
+    await stores.tombstones.markUserDeleted(alice, new Date());
     await profiles.profileChanged(changed(alice, "written, never checked", 2_000));
-    expect(await store.profiles([alice])).toEqual([]);
+    expect(await stores.profiles.profiles([alice])).toEqual([]);
   });
 });
 
 describe("the profiles projection, from the users service's events (in-process bus)", () => {
   it("keeps profiles from UserCreated and UserProfileChanged, forgets them on UserDeleted, and dead-letters malformed ones", async () => {
     const bus = new InProcessEventBus(testLogger());
-    const store = new InMemoryTimelineStore(20);
-    const profiles = new Profiles(store);
+    const stores = memoryStores(20);
+    const profiles = new Profiles(stores);
     const consumer = await consumeTimelineEvents(
       bus,
       "timeline",
-      new FanOut(store, { celebrityFollowers: 10_000, timelineLength: 20 }),
-      new TweetCards(store),
+      new FanOut(stores, { celebrityFollowers: 10_000, timelineLength: 20 }),
+      new TweetCards(stores),
       profiles,
       () => new FakeGraph(),
     );

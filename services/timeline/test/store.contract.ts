@@ -1,8 +1,23 @@
 import { newId } from "@chirp/kit";
 import type { Entry, FollowChange, LikeChange, Post, ProfileCard, TweetCard } from "../src/domain/model.js";
-import { timelineSlack, type TimelineStore } from "../src/domain/ports.js";
+import {
+  timelineSlack,
+  type CardStore,
+  type CelebrityStore,
+  type FanOutProgressStore,
+  type FollowStore,
+  type LikeStore,
+  type PostStore,
+  type ProfileStore,
+  type TimelineEntries,
+  type TimelineStores,
+  type TombstoneStore,
+} from "../src/domain/ports.js";
 
-/** The timeline length every store under the contract is opened with. */
+// The behaviour every adapter of each store must share, run against each adapter: what the
+// fan-out, the reads and the live hub rely on, idempotency above all. One contract per port.
+
+/** The timeline length every timelines store under the contract is opened with. */
 export const CONTRACT_TIMELINE_LENGTH = 20;
 
 /** Ids made in order sort in order: newer posts get greater ids. */
@@ -10,18 +25,31 @@ const ids = (count: number) => Array.from({ length: count }, () => newId());
 const entry = (ownerId: string, post: Post): Entry => ({ ...post, ownerId });
 const tweetIds = (posts: Post[]) => posts.map((p) => p.tweetId);
 
-/**
- * The behaviour every TimelineStore must share, run against each adapter: what the fan-out, the
- * reads and the live hub rely on, idempotency above all.
- */
-export function timelineStoreContract(open: () => Promise<TimelineStore>) {
-  let store: TimelineStore;
+/** How to open a fresh store of each port. */
+export type StoreOpeners = { [K in keyof TimelineStores]: () => Promise<TimelineStores[K]> };
 
-  beforeEach(async () => {
-    store = await open();
-  });
+/** Every port's contract, each against its own store. */
+export function timelineStoresContract(open: StoreOpeners) {
+  timelineEntriesContract(open.timelines);
+  postStoreContract(open.posts);
+  followStoreContract(open.follows);
+  celebrityStoreContract(open.celebrities);
+  cardStoreContract(open.cards);
+  likeStoreContract(open.likes);
+  profileStoreContract(open.profiles);
+  tombstoneStoreContract(open.tombstones);
+  fanOutProgressStoreContract(open.progress);
+}
 
+/** The posts projection: what the fan-out backfills from and readers merge celebrities' posts from. */
+export function postStoreContract(open: () => Promise<PostStore>) {
   describe("posts", () => {
+    let store: PostStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
     it("are kept once and listed by author, newest first, within a range", async () => {
       const [alice, bob] = ids(2);
       const [p1, p2, p3, p4] = ids(4).map((tweetId, i) => ({ tweetId, authorId: i % 2 === 0 ? alice! : bob! }));
@@ -60,8 +88,17 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(await store.postsBy([alice!], {}, 10)).toHaveLength(3);
     });
   });
+}
 
+/** Materialised home timelines. */
+export function timelineEntriesContract(open: () => Promise<TimelineEntries>) {
   describe("timelines", () => {
+    let store: TimelineEntries;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
     it("hold one entry per owner and tweet, listed newest first within a range", async () => {
       const [owner, other, author] = ids(3);
       const posts = ids(4).map((tweetId) => ({ tweetId, authorId: author! }));
@@ -120,8 +157,17 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(tweetIds(await store.entries(o1!, {}, 10))).toEqual([b1.tweetId]);
     });
   });
+}
 
+/** The follows projection, idempotent under replays and races. */
+export function followStoreContract(open: () => Promise<FollowStore>) {
   describe("follows", () => {
+    let store: FollowStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
     const change = (followerId: string, followeeId: string, following: boolean, at: number, eventId = newId(at)): FollowChange => ({
       followerId,
       followeeId,
@@ -194,8 +240,17 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(await store.isFollowing(reader!, gone!)).toBe(false);
     });
   });
+}
 
+/** Celebrity marks. */
+export function celebrityStoreContract(open: () => Promise<CelebrityStore>) {
   describe("celebrities", () => {
+    let store: CelebrityStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
     it("are marked from their oldest unfanned post, listed and unmarked", async () => {
       const [star, other] = ids(2);
       const [older, newer] = ids(2);
@@ -211,19 +266,28 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(await store.celebritiesAmong([star!])).toEqual([]);
     });
   });
+}
 
-  describe("the tweets projection", () => {
-    const card = (tweetId: string, authorId: string, extra: Partial<TweetCard> = {}): TweetCard => ({
-      tweetId,
-      authorId,
-      text: `tweet ${tweetId} ✓ with @friend`,
-      createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
-      tags: ["chirp"],
-      mentions: ["friend"],
-      ...extra,
-    });
-    const like = (tweetId: string, userId: string, liking: boolean, at: number, eventId = newId()): LikeChange => ({ tweetId, userId, liking, at: new Date(at), eventId });
+const card = (tweetId: string, authorId: string, extra: Partial<TweetCard> = {}): TweetCard => ({
+  tweetId,
+  authorId,
+  text: `tweet ${tweetId} ✓ with @friend`,
+  createdAt: new Date(Math.floor(Date.now() / 1000) * 1000),
+  tags: ["chirp"],
+  mentions: ["friend"],
+  ...extra,
+});
+const like = (tweetId: string, userId: string, liking: boolean, at: number, eventId = newId()): LikeChange => ({ tweetId, userId, liking, at: new Date(at), eventId });
+
+/** The tweets projection's cards: kept once, counted as retweet entries and replies. */
+export function cardStoreContract(open: () => Promise<CardStore>) {
+  describe("the tweets projection's cards", () => {
+    let store: CardStore;
     const byId = (cards: TweetCard[]) => [...cards].sort((a, b) => (a.tweetId < b.tweetId ? -1 : 1));
+
+    beforeEach(async () => {
+      store = await open();
+    });
 
     it("keeps each card once, as first saved, and finds them by id", async () => {
       const [alice, bob] = ids(2);
@@ -234,13 +298,51 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(await store.cards([])).toEqual([]);
     });
 
-    it("counts likes, retweet entries and replies, and tells a user's own likes and retweets", async () => {
+    it("counts retweet entries and replies, and tells a user's own retweets", async () => {
       const [alice, bob, carol] = ids(3);
       const [post, other, reply, retweet] = ids(4);
       await store.saveCard(card(post!, alice!));
       await store.saveCard(card(other!, alice!));
       await store.saveCard(card(reply!, bob!, { replyToId: post! }));
       await store.saveCard(card(retweet!, carol!, { text: "", retweetOfId: post! }));
+
+      const counts = await store.retweetAndReplyCounts([post!, other!, reply!, post!]);
+      expect(counts.get(post!)).toEqual({ retweetCount: 1, replyCount: 1 });
+      expect(counts.get(other!)).toEqual({ retweetCount: 0, replyCount: 0 });
+      expect(counts.get(reply!)).toEqual({ retweetCount: 0, replyCount: 0 });
+      expect(await store.retweetedBy(carol!, [post!, other!])).toEqual(new Set([post]));
+      expect(await store.retweetedBy(bob!, [post!, other!])).toEqual(new Set());
+      expect(await store.retweetedBy(bob!, [])).toEqual(new Set());
+    });
+
+    it("forgets removed cards, with the retweets and replies they counted", async () => {
+      const [alice, bob] = ids(2);
+      const [post, kept, retweet, reply] = ids(4);
+      await store.saveCard(card(post!, alice!));
+      await store.saveCard(card(kept!, alice!));
+      await store.saveCard(card(retweet!, bob!, { text: "", retweetOfId: kept! }));
+      await store.saveCard(card(reply!, bob!, { replyToId: kept! }));
+      await store.removeCards([post!, retweet!]);
+      expect(await store.cards([post!, retweet!])).toEqual([]);
+      expect(await store.cards([kept!, reply!])).toHaveLength(2);
+      expect((await store.retweetAndReplyCounts([kept!])).get(kept!)).toEqual({ retweetCount: 0, replyCount: 1 });
+      expect(await store.retweetedBy(bob!, [kept!])).toEqual(new Set());
+    });
+  });
+}
+
+/** The tweets projection's likes: applied by time, whatever order they arrive in, counted per tweet. */
+export function likeStoreContract(open: () => Promise<LikeStore>) {
+  describe("the tweets projection's likes", () => {
+    let store: LikeStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
+    it("counts likes, and tells a user's own likes", async () => {
+      const [bob, carol] = ids(2);
+      const [post, other, reply] = ids(3);
       await store.applyLike(like(post!, bob!, true, 1_000));
       await store.applyLike(like(post!, carol!, true, 1_000));
       await store.applyLike(like(post!, carol!, false, 2_000));
@@ -248,51 +350,55 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       await store.applyLike(like(post!, carol!, true, 1_000));
       await store.applyLike(like(other!, carol!, true, 1_500));
 
-      const counts = await store.engagement([post!, other!, reply!, post!]);
-      expect(counts.get(post!)).toEqual({ likeCount: 1, retweetCount: 1, replyCount: 1 });
-      expect(counts.get(other!)).toEqual({ likeCount: 1, retweetCount: 0, replyCount: 0 });
-      expect(counts.get(reply!)).toEqual({ likeCount: 0, retweetCount: 0, replyCount: 0 });
-      expect(await store.reactionsOf(carol!, [post!, other!])).toEqual({ liked: new Set([other]), retweeted: new Set([post]) });
-      expect(await store.reactionsOf(bob!, [post!, other!])).toEqual({ liked: new Set([post]), retweeted: new Set() });
-      expect(await store.reactionsOf(bob!, [])).toEqual({ liked: new Set(), retweeted: new Set() });
+      const counts = await store.likeCounts([post!, other!, reply!, post!]);
+      expect(counts.get(post!)).toBe(1);
+      expect(counts.get(other!)).toBe(1);
+      expect(counts.get(reply!)).toBe(0);
+      expect(await store.likedBy(carol!, [post!, other!])).toEqual(new Set([other]));
+      expect(await store.likedBy(bob!, [post!, other!])).toEqual(new Set([post]));
+      expect(await store.likedBy(bob!, [])).toEqual(new Set());
     });
 
     it("applies a pair's likes and unlikes by time, then event id, whatever order they arrive in", async () => {
-      const [author, fan] = ids(2);
+      const [fan] = ids(1);
       const [post] = ids(1);
-      await store.saveCard(card(post!, author!));
       const [first, second] = ids(2);
       await store.applyLike(like(post!, fan!, false, 5_000, second!));
       await store.applyLike(like(post!, fan!, true, 5_000, first!));
-      expect((await store.engagement([post!])).get(post!)?.likeCount).toBe(0);
+      expect((await store.likeCounts([post!])).get(post!)).toBe(0);
       await store.applyLike(like(post!, fan!, true, 6_000));
-      expect((await store.engagement([post!])).get(post!)?.likeCount).toBe(1);
-      expect((await store.reactionsOf(fan!, [post!])).liked).toEqual(new Set([post]));
+      expect((await store.likeCounts([post!])).get(post!)).toBe(1);
+      expect(await store.likedBy(fan!, [post!])).toEqual(new Set([post]));
     });
 
-    it("forgets removed cards with their likes, and a user's likes", async () => {
-      const [alice, bob, carol] = ids(3);
-      const [post, kept, retweet] = ids(3);
-      await store.saveCard(card(post!, alice!));
-      await store.saveCard(card(kept!, alice!));
-      await store.saveCard(card(retweet!, bob!, { text: "", retweetOfId: kept! }));
+    it("forgets the likes of removed tweets, and a user's likes", async () => {
+      const [bob, carol] = ids(2);
+      const [post, kept] = ids(2);
       for (const tweetId of [post!, kept!]) {
         await store.applyLike(like(tweetId, bob!, true, 1_000));
         await store.applyLike(like(tweetId, carol!, true, 1_000));
       }
-      await store.removeCards([post!, retweet!]);
-      expect(await store.cards([post!, retweet!])).toEqual([]);
-      expect((await store.engagement([post!])).get(post!)).toEqual({ likeCount: 0, retweetCount: 0, replyCount: 0 });
-      expect((await store.engagement([kept!])).get(kept!)).toEqual({ likeCount: 2, retweetCount: 0, replyCount: 0 });
-      expect(await store.reactionsOf(bob!, [kept!])).toEqual({ liked: new Set([kept]), retweeted: new Set() });
+      await store.removeLikesOf([post!]);
+      expect((await store.likeCounts([post!])).get(post!)).toBe(0);
+      expect((await store.likeCounts([kept!])).get(kept!)).toBe(2);
+      expect(await store.likedBy(bob!, [kept!, post!])).toEqual(new Set([kept]));
 
       await store.removeLikesBy(bob!);
-      expect((await store.engagement([kept!])).get(kept!)?.likeCount).toBe(1);
-      expect((await store.reactionsOf(carol!, [kept!, post!])).liked).toEqual(new Set([kept]));
+      expect((await store.likeCounts([kept!])).get(kept!)).toBe(1);
+      expect(await store.likedBy(carol!, [kept!, post!])).toEqual(new Set([kept]));
     });
   });
+}
 
+/** The profiles projection: the newest profile of each user, whatever order they arrive in. */
+export function profileStoreContract(open: () => Promise<ProfileStore>) {
   describe("the profiles projection", () => {
+    let store: ProfileStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
     const profile = (userId: string, name: string, updatedAt: number, extra: Partial<ProfileCard> = {}): ProfileCard => ({
       userId,
       username: `user_${userId.slice(-6).toLowerCase()}`,
@@ -333,8 +439,17 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       expect(await store.profiles([alice!, bob!])).toEqual([profile(bob!, "Bob", 1_000)]);
     });
   });
+}
 
-  describe("tombstones and fan-out progress", () => {
+/** Tombstones, kept apart for tweets and users and forgotten after a cutoff. */
+export function tombstoneStoreContract(open: () => Promise<TombstoneStore>) {
+  describe("tombstones", () => {
+    let store: TombstoneStore;
+
+    beforeEach(async () => {
+      store = await open();
+    });
+
     it("record deleted tweets and users apart, and are forgotten after the cutoff", async () => {
       const [tweet, otherTweet, user] = ids(3);
       const longAgo = new Date(Date.now() - 10 * 86_400_000);
@@ -348,6 +463,17 @@ export function timelineStoreContract(open: () => Promise<TimelineStore>) {
       await store.forgetBefore(new Date(Date.now() - 86_400_000));
       // The first deletion's time is kept, so the tweet's tombstone was old enough to go.
       expect(await store.findTombstones({ tweetIds: [tweet!], userIds: [user!] })).toEqual({ tweetIds: [], userIds: [user] });
+    });
+  });
+}
+
+/** Fan-out progress, kept until cleared or stale. */
+export function fanOutProgressStoreContract(open: () => Promise<FanOutProgressStore>) {
+  describe("fan-out progress", () => {
+    let store: FanOutProgressStore;
+
+    beforeEach(async () => {
+      store = await open();
     });
 
     it("keep a fan-out's resume token until cleared or stale", async () => {

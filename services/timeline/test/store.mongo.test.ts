@@ -1,10 +1,19 @@
 import { newId } from "@chirp/kit";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
-import { MongoTimelineStore } from "../src/storage/mongo.js";
-import { CONTRACT_TIMELINE_LENGTH, timelineStoreContract } from "./store.contract.js";
+import { openMongoStores } from "../src/storage/mongo.js";
+import { MongoCardStore } from "../src/storage/mongo/cards.js";
+import { MongoCelebrityStore } from "../src/storage/mongo/celebrities.js";
+import { MongoFollowStore } from "../src/storage/mongo/follows.js";
+import { MongoLikeStore } from "../src/storage/mongo/likes.js";
+import { MongoPostStore } from "../src/storage/mongo/posts.js";
+import { MongoProfileStore } from "../src/storage/mongo/profiles.js";
+import { MongoFanOutProgressStore } from "../src/storage/mongo/progress.js";
+import { MongoTimelineEntries } from "../src/storage/mongo/timelines.js";
+import { MongoTombstoneStore } from "../src/storage/mongo/tombstones.js";
+import { CONTRACT_TIMELINE_LENGTH, timelineStoresContract } from "./store.contract.js";
 
-describeWith(["MONGODB_URI"], "MongoTimelineStore", ({ MONGODB_URI }) => {
+describeWith(["MONGODB_URI"], "the MongoDB stores", ({ MONGODB_URI }) => {
   let connection: MongoConnection;
 
   beforeAll(async () => {
@@ -16,20 +25,33 @@ describeWith(["MONGODB_URI"], "MongoTimelineStore", ({ MONGODB_URI }) => {
     await connection.close();
   });
 
-  timelineStoreContract(() => MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH));
+  timelineStoresContract({
+    timelines: () => MongoTimelineEntries.open(connection.db, CONTRACT_TIMELINE_LENGTH),
+    posts: () => MongoPostStore.open(connection.db),
+    follows: () => MongoFollowStore.open(connection.db),
+    celebrities: () => MongoCelebrityStore.open(connection.db),
+    cards: () => MongoCardStore.open(connection.db),
+    likes: () => MongoLikeStore.open(connection.db),
+    profiles: () => MongoProfileStore.open(connection.db),
+    tombstones: () => MongoTombstoneStore.open(connection.db),
+    progress: () => MongoFanOutProgressStore.open(connection.db),
+  });
 
-  it("creates its indexes idempotently", async () => {
-    await MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH);
+  it("create their indexes idempotently", async () => {
+    await openMongoStores(connection.db, CONTRACT_TIMELINE_LENGTH);
+    await openMongoStores(connection.db, CONTRACT_TIMELINE_LENGTH);
     const names = async (collection: string) => (await connection.db.collection(collection).indexes()).map((i) => i.name);
     expect(await names("entries")).toEqual(expect.arrayContaining(["entries_by_owner", "entries_by_tweet", "entries_by_author"]));
     expect(await names("posts")).toEqual(expect.arrayContaining(["posts_by_author", "posts_by_original"]));
     expect(await names("follows")).toEqual(expect.arrayContaining(["follows_by_follower", "follows_by_followee"]));
+    expect(await names("cards")).toEqual(expect.arrayContaining(["cards_by_original", "cards_by_parent"]));
+    expect(await names("likes")).toEqual(expect.arrayContaining(["likes_by_tweet", "likes_by_user"]));
     expect(await names("tombstones")).toEqual(expect.arrayContaining(["tombstones_by_age"]));
     expect(await names("fanout_progress")).toEqual(expect.arrayContaining(["fanout_progress_by_age"]));
   });
 
   it("trims a timeline in steps, recounting when deletions left its count too high", async () => {
-    const store = await MongoTimelineStore.open(connection.db, CONTRACT_TIMELINE_LENGTH);
+    const store = await MongoTimelineEntries.open(connection.db, CONTRACT_TIMELINE_LENGTH);
     const [owner, author] = [newId(), newId()];
     const sizes = connection.db.collection<{ _id: string; size: number }>("timeline_sizes");
     const posts = Array.from({ length: CONTRACT_TIMELINE_LENGTH + 3 }, () => ({ tweetId: newId(), authorId: author, ownerId: owner }));

@@ -1,7 +1,8 @@
 import { newId } from "@chirp/kit";
 import type { LikeChange, TweetCard } from "../src/domain/model.js";
 import { TweetCards } from "../src/domain/tweet-cards.js";
-import { InMemoryTimelineStore } from "../src/storage/memory.js";
+import type { TimelineStores } from "../src/domain/ports.js";
+import { memoryStores } from "../src/storage/memory.js";
 
 const card = (authorId: string, extra: Partial<TweetCard> = {}): TweetCard => ({
   tweetId: newId(),
@@ -15,13 +16,13 @@ const card = (authorId: string, extra: Partial<TweetCard> = {}): TweetCard => ({
 const like = (tweetId: string, userId: string, liking = true, at = Date.now()): LikeChange => ({ tweetId, userId, liking, at: new Date(at), eventId: newId() });
 
 describe("the tweets projection", () => {
-  let store: InMemoryTimelineStore;
+  let stores: TimelineStores;
   let cards: TweetCards;
   const [alice, bob, carol] = [newId(), newId(), newId()];
 
   beforeEach(() => {
-    store = new InMemoryTimelineStore(20);
-    cards = new TweetCards(store);
+    stores = memoryStores(20);
+    cards = new TweetCards(stores);
   });
 
   it("renders tweets in the order asked, as the viewer sees them, with a retweet entry's original", async () => {
@@ -33,10 +34,10 @@ describe("the tweets projection", () => {
 
     const { rendered, unknown } = await cards.render([retweet.tweetId, original.tweetId], carol);
     expect(unknown).toEqual([]);
-    expect(rendered.map((t) => t.id)).toEqual([retweet.tweetId, original.tweetId]);
-    const expected = { id: original.tweetId, authorId: alice, text: "hello #chirp", replyToId: "", retweetOfId: "", likeCount: 1, retweetCount: 1, replyCount: 1, likedByMe: true, retweetedByMe: false };
-    expect(rendered[1]).toMatchObject(expected);
-    expect(rendered[0]).toMatchObject({ id: retweet.tweetId, authorId: bob, retweetOfId: original.tweetId, likeCount: 0, retweetedTweet: expected });
+    expect(rendered.map((t) => t.card.tweetId)).toEqual([retweet.tweetId, original.tweetId]);
+    const expected = { card: original, likeCount: 1, retweetCount: 1, replyCount: 1, likedByMe: true, retweetedByMe: false, retweetedTweet: undefined };
+    expect(rendered[1]).toEqual(expected);
+    expect(rendered[0]).toEqual({ card: retweet, likeCount: 0, retweetCount: 0, replyCount: 0, likedByMe: false, retweetedByMe: false, retweetedTweet: expected });
     expect((await cards.render([original.tweetId], bob)).rendered[0]).toMatchObject({ likedByMe: false, retweetedByMe: true });
     expect((await cards.render([original.tweetId])).rendered[0]).toMatchObject({ likeCount: 1, likedByMe: false, retweetedByMe: false });
   });
@@ -46,20 +47,31 @@ describe("the tweets projection", () => {
     const doomed = card(alice);
     const retweetOfDoomed = card(bob, { text: "", retweetOfId: doomed.tweetId });
     for (const c of [kept, doomed, retweetOfDoomed]) await cards.tweetCreated(c);
-    await store.markTweetsDeleted([doomed.tweetId], new Date());
+    await stores.tombstones.markTweetsDeleted([doomed.tweetId], new Date());
     await cards.tweetDeleted(doomed.tweetId);
     const neverSeen = newId();
 
     const { rendered, unknown } = await cards.render([neverSeen, doomed.tweetId, retweetOfDoomed.tweetId, kept.tweetId], alice);
-    expect(rendered.map((t) => t.id)).toEqual([kept.tweetId]);
+    expect(rendered.map((t) => t.card.tweetId)).toEqual([kept.tweetId]);
     expect(unknown).toEqual([neverSeen]);
+  });
+
+  it("forgets a deleted tweet with its likes", async () => {
+    const post = card(alice);
+    await cards.tweetCreated(post);
+    await cards.likeChanged(like(post.tweetId, bob));
+    await stores.tombstones.markTweetsDeleted([post.tweetId], new Date());
+    await cards.tweetDeleted(post.tweetId);
+    expect(await stores.cards.cards([post.tweetId])).toEqual([]);
+    expect(await stores.likes.likedBy(bob, [post.tweetId])).toEqual(new Set());
+    expect((await stores.likes.likeCounts([post.tweetId])).get(post.tweetId)).toBe(0);
   });
 
   it("lets deletions win over events that arrive late", async () => {
     const post = card(alice);
     await cards.tweetCreated(post);
     // A user deleted before their like or tweet arrives: neither is kept.
-    await store.markUserDeleted(carol, new Date());
+    await stores.tombstones.markUserDeleted(carol, new Date());
     await cards.userDeleted(carol);
     await cards.likeChanged(like(post.tweetId, carol));
     await cards.tweetCreated(card(carol));
@@ -67,9 +79,9 @@ describe("the tweets projection", () => {
 
     // A tweet deleted before its creation is delivered is never kept.
     const late = card(bob);
-    await store.markTweetsDeleted([late.tweetId], new Date());
+    await stores.tombstones.markTweetsDeleted([late.tweetId], new Date());
     await cards.tweetCreated(late);
-    expect(await store.cards([late.tweetId])).toEqual([]);
+    expect(await stores.cards.cards([late.tweetId])).toEqual([]);
   });
 
   it("keeps a pair's newest like or unlike, whatever order they come in, and replays change nothing", async () => {
@@ -89,7 +101,7 @@ describe("the tweets projection", () => {
     await cards.tweetCreated(post);
     await cards.likeChanged(like(post.tweetId, bob));
     await cards.likeChanged(like(post.tweetId, carol));
-    await store.markUserDeleted(bob, new Date());
+    await stores.tombstones.markUserDeleted(bob, new Date());
     await cards.userDeleted(bob);
     expect((await cards.render([post.tweetId])).rendered[0]).toMatchObject({ likeCount: 1 });
   });

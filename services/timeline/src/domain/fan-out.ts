@@ -1,8 +1,11 @@
 import { unique, type Celebrity, type CreatedTweet, type Entry, type FollowChange, type Post } from "./model.js";
-import type { FollowerDirectory, TimelineStore } from "./ports.js";
+import type { FollowerDirectory, TimelineStores } from "./ports.js";
 
 /** How many of a followee's newest posts a new follow copies into the follower's timeline. */
 export const BACKFILL_POSTS = 50;
+
+/** What the fan-out writes and reads: the timelines and everything they are kept in step with. */
+export type FanOutStores = Pick<TimelineStores, "timelines" | "posts" | "follows" | "celebrities" | "tombstones" | "progress">;
 
 export interface FanOutSettings {
   /** Authors with more followers than this are celebrities: their posts are merged in at read time. */
@@ -28,7 +31,7 @@ export class FanOut {
   private readonly clock: () => Date;
 
   constructor(
-    private readonly store: TimelineStore,
+    private readonly stores: FanOutStores,
     private readonly settings: FanOutSettings,
   ) {
     this.clock = settings.clock ?? (() => new Date());
@@ -45,69 +48,78 @@ export class FanOut {
     if (created.replyToId) return;
     const post: Post = { tweetId: created.tweetId, authorId: created.authorId, ...(created.retweetOfId ? { retweetOfId: created.retweetOfId } : {}) };
     if (await this.isDeleted(post)) return;
-    await this.store.savePost(post);
+    await this.stores.posts.savePost(post);
     if (!(await this.write([{ ...post, ownerId: post.authorId }], post))) return;
 
-    const celebrity = await this.store.celebrity(post.authorId);
+    const celebrity = await this.stores.celebrities.celebrity(post.authorId);
     if ((await graph.followerCount(post.authorId)) > this.settings.celebrityFollowers) {
-      await this.store.markCelebrity(post.authorId, post.tweetId);
+      await this.stores.celebrities.markCelebrity(post.authorId, post.tweetId);
     } else {
       // An author who is no longer a celebrity gets the posts readers were merging in fanned out
       // with this one, before the mark goes, so readers never miss them.
       const posts = celebrity ? await this.postsSince(celebrity, post) : [post];
       if (!(await this.fanOut(post, posts, graph, signal))) return;
-      if (celebrity) await this.store.unmarkCelebrity(post.authorId);
+      if (celebrity) await this.stores.celebrities.unmarkCelebrity(post.authorId);
     }
-    await this.store.trimPosts(post.authorId, this.settings.timelineLength);
+    await this.stores.posts.trimPosts(post.authorId, this.settings.timelineLength);
   }
 
   /** The tweet, and every retweet of it, leaves every timeline. */
   async tweetDeleted(tweetId: string): Promise<void> {
-    await this.store.markTweetsDeleted([tweetId], this.clock());
+    await this.stores.tombstones.markTweetsDeleted([tweetId], this.clock());
     await this.eraseTweets([tweetId]);
   }
 
   /** A follow backfills the followee's recent posts; an unfollow removes them. */
   async followChanged(change: FollowChange): Promise<void> {
     const { followerId, followeeId } = change;
-    const { userIds: deletedUsers } = await this.store.findTombstones({ tweetIds: [], userIds: [followerId, followeeId] });
+    const { userIds: deletedUsers } = await this.stores.tombstones.findTombstones({ tweetIds: [], userIds: [followerId, followeeId] });
     if (deletedUsers.length > 0) return;
     // False when a later change of this pair is already recorded: this one is stale.
-    if (!(await this.store.applyFollow(change))) return;
+    if (!(await this.stores.follows.applyFollow(change))) return;
     if (!change.following) {
-      await this.store.removeEntriesBy(followeeId, followerId);
+      await this.stores.timelines.removeEntriesBy(followeeId, followerId);
       await this.settle([], [followerId, followeeId]);
       return;
     }
-    const posts = await this.store.postsBy([followeeId], {}, BACKFILL_POSTS);
+    const posts = await this.stores.posts.postsBy([followeeId], {}, BACKFILL_POSTS);
     const entries = posts.map((post) => ({ ...post, ownerId: followerId }));
-    await this.store.addEntries(entries);
+    await this.stores.timelines.addEntries(entries);
     // An unfollow recorded while the backfill was being written wins over it.
-    if (!(await this.store.isFollowing(followerId, followeeId))) await this.store.removeEntriesBy(followeeId, followerId);
+    if (!(await this.stores.follows.isFollowing(followerId, followeeId))) await this.stores.timelines.removeEntriesBy(followeeId, followerId);
     await this.settle(entries, [followerId, followeeId]);
   }
 
   /** The user leaves every timeline, with their posts, follows and own timeline. */
   async userDeleted(userId: string): Promise<void> {
-    await this.store.markUserDeleted(userId, this.clock());
+    await this.stores.tombstones.markUserDeleted(userId, this.clock());
     await this.eraseUser(userId);
   }
 
+  /**
+   * Drops tombstones and abandoned fan-out progress older than the cutoff: once no event that
+   * could need them can still be delivered, they only take space.
+   */
+  async forgetBefore(cutoff: Date): Promise<void> {
+    await this.stores.tombstones.forgetBefore(cutoff);
+    await this.stores.progress.forgetBefore(cutoff);
+  }
+
   private async fanOut(post: Post, posts: Post[], graph: FollowerDirectory, signal: AbortSignal | undefined): Promise<boolean> {
-    const resumeToken = await this.store.fanOutProgress(post.tweetId);
+    const resumeToken = await this.stores.progress.fanOutProgress(post.tweetId);
     for await (const batch of graph.followers(post.authorId, resumeToken, signal)) {
       signal?.throwIfAborted();
       const entries = batch.followerIds.flatMap((ownerId) => posts.map((p) => ({ ...p, ownerId })));
       if (!(await this.write(entries, post))) return false;
-      await this.store.saveFanOutProgress(post.tweetId, batch.resumeToken, this.clock());
+      await this.stores.progress.saveFanOutProgress(post.tweetId, batch.resumeToken, this.clock());
     }
-    await this.store.clearFanOutProgress([post.tweetId]);
+    await this.stores.progress.clearFanOutProgress([post.tweetId]);
     return true;
   }
 
   /** Writes the entries and settles them; false when `post` itself turned out to be deleted. */
   private async write(entries: Entry[], post: Post): Promise<boolean> {
-    await this.store.addEntries(entries);
+    await this.stores.timelines.addEntries(entries);
     const deleted = await this.settle(entries, []);
     return !(deleted.tweetIds.has(post.tweetId) || deleted.tweetIds.has(post.retweetOfId ?? "") || deleted.userIds.has(post.authorId));
   }
@@ -117,7 +129,7 @@ export class FanOut {
    * the original a retweet points to), of an author, an owner or another user involved.
    */
   private async settle(written: Entry[], userIds: string[]): Promise<{ tweetIds: Set<string>; userIds: Set<string> }> {
-    const tombstones = await this.store.findTombstones({
+    const tombstones = await this.stores.tombstones.findTombstones({
       tweetIds: unique(written.flatMap((e) => (e.retweetOfId ? [e.tweetId, e.retweetOfId] : [e.tweetId]))),
       userIds: unique([...userIds, ...written.flatMap((e) => [e.authorId, e.ownerId])]),
     });
@@ -127,7 +139,7 @@ export class FanOut {
   }
 
   private async isDeleted(post: Post): Promise<boolean> {
-    const tombstones = await this.store.findTombstones({
+    const tombstones = await this.stores.tombstones.findTombstones({
       tweetIds: post.retweetOfId ? [post.tweetId, post.retweetOfId] : [post.tweetId],
       userIds: [post.authorId],
     });
@@ -136,25 +148,25 @@ export class FanOut {
 
   /** The author's posts not fanned out since they became a celebrity, with the new one. */
   private async postsSince(celebrity: Celebrity, post: Post): Promise<Post[]> {
-    const recent = await this.store.postsBy([post.authorId], {}, BACKFILL_POSTS);
+    const recent = await this.stores.posts.postsBy([post.authorId], {}, BACKFILL_POSTS);
     return [post, ...recent.filter((p) => p.tweetId >= celebrity.since && p.tweetId !== post.tweetId)];
   }
 
   /** Removes the tweets and every retweet of them from posts and timelines. */
   private async eraseTweets(tweetIds: string[]): Promise<void> {
-    const all = unique([...tweetIds, ...(await this.store.retweetsOf(tweetIds))]);
-    await this.store.removeEntriesOf(all);
-    await this.store.removePosts(all);
-    await this.store.clearFanOutProgress(all);
+    const all = unique([...tweetIds, ...(await this.stores.posts.retweetsOf(tweetIds))]);
+    await this.stores.timelines.removeEntriesOf(all);
+    await this.stores.posts.removePosts(all);
+    await this.stores.progress.clearFanOutProgress(all);
   }
 
   private async eraseUser(userId: string): Promise<void> {
     // Follows first: reads filter entries by them, so the user's posts stop showing at once.
-    await this.store.removeFollowsOf(userId);
-    await this.store.removeTimeline(userId);
-    await this.store.removeEntriesBy(userId);
+    await this.stores.follows.removeFollowsOf(userId);
+    await this.stores.timelines.removeTimeline(userId);
+    await this.stores.timelines.removeEntriesBy(userId);
     // With the user's posts go other people's retweets of them.
-    await this.eraseTweets(await this.store.removePostsBy(userId));
-    await this.store.unmarkCelebrity(userId);
+    await this.eraseTweets(await this.stores.posts.removePostsBy(userId));
+    await this.stores.celebrities.unmarkCelebrity(userId);
   }
 }

@@ -1,7 +1,7 @@
 import { resourceExhausted, type Logger } from "@chirp/kit";
-import type { CreatedTweet, Post, ProfileView, TimelineItem, TweetView } from "./model.js";
 import type { HomeTimelines } from "./home.js";
-import type { Hydration, TimelineStore } from "./ports.js";
+import type { CreatedTweet, Post, TimelineItem } from "./model.js";
+import type { TimelineStores, Upstream } from "./ports.js";
 
 export interface LiveSettings {
   /** How far a reader's stream may fall behind before it is ended (the client reloads and reconnects). */
@@ -61,8 +61,8 @@ class Feed<I> implements AsyncIterable<I> {
  * projection). A post costs one lookup among the connected readers and one rendering, however
  * many of them receive it; readers with no stream open cost nothing.
  */
-export class LiveTimelines<T extends TweetView, P extends ProfileView> {
-  private readonly readers = new Map<string, Set<Feed<TimelineItem<T, P>>>>();
+export class LiveTimelines {
+  private readonly readers = new Map<string, Set<Feed<TimelineItem>>>();
   private readonly maxBacklog: number;
   private readonly concurrency: number;
   private delivered: Promise<void> = Promise.resolve();
@@ -70,8 +70,9 @@ export class LiveTimelines<T extends TweetView, P extends ProfileView> {
   private closed = false;
 
   constructor(
-    private readonly store: TimelineStore,
-    private readonly home: HomeTimelines<T, P>,
+    /** Who follows whom: who of the connected readers receives a post. */
+    private readonly stores: Pick<TimelineStores, "follows">,
+    private readonly home: HomeTimelines,
     private readonly log: Logger,
     settings: LiveSettings = {},
   ) {
@@ -87,8 +88,8 @@ export class LiveTimelines<T extends TweetView, P extends ProfileView> {
   }
 
   /** The reader's new entries as they are posted, until `signal` aborts or the hub closes. */
-  follow(readerId: string, signal: AbortSignal): AsyncIterable<TimelineItem<T, P>> {
-    const feed: Feed<TimelineItem<T, P>> = new Feed(this.maxBacklog, () => {
+  follow(readerId: string, signal: AbortSignal): AsyncIterable<TimelineItem> {
+    const feed: Feed<TimelineItem> = new Feed(this.maxBacklog, () => {
       const feeds = this.readers.get(readerId);
       feeds?.delete(feed);
       if (feeds?.size === 0) this.readers.delete(readerId);
@@ -106,13 +107,15 @@ export class LiveTimelines<T extends TweetView, P extends ProfileView> {
 
   /**
    * Offers a post as it is published. Posts are prepared concurrently and delivered in the order
-   * they came; this waits only when `concurrency` of them are still being prepared.
+   * they came; this waits only when `concurrency` of them are still being prepared. A post pushed
+   * live is rendered once for all its readers, as nobody in particular; `upstream` is asked for
+   * what the projections cannot render.
    */
-  async tweetCreated(created: CreatedTweet, hydration: Hydration<T, P>): Promise<void> {
+  async tweetCreated(created: CreatedTweet, upstream: Upstream): Promise<void> {
     // Replies are not home timeline entries.
     if (created.replyToId || this.readers.size === 0) return;
     const post: Post = { tweetId: created.tweetId, authorId: created.authorId, ...(created.retweetOfId ? { retweetOfId: created.retweetOfId } : {}) };
-    const prepared = this.prepare(post, hydration);
+    const prepared = this.prepare(post, upstream);
     this.preparing += 1;
     this.delivered = this.delivered.then(async () => {
       this.deliver(await prepared);
@@ -127,13 +130,13 @@ export class LiveTimelines<T extends TweetView, P extends ProfileView> {
     for (const feeds of [...this.readers.values()]) for (const feed of [...feeds]) feed.end();
   }
 
-  private async prepare(post: Post, hydration: Hydration<T, P>): Promise<{ readerIds: string[]; item: TimelineItem<T, P> } | undefined> {
+  private async prepare(post: Post, upstream: Upstream): Promise<{ readerIds: string[]; item: TimelineItem } | undefined> {
     try {
       const others = [...this.readers.keys()].filter((id) => id !== post.authorId);
-      const readerIds = others.length > 0 ? await this.store.followersAmong(post.authorId, others) : [];
+      const readerIds = others.length > 0 ? await this.stores.follows.followersAmong(post.authorId, others) : [];
       if (this.readers.has(post.authorId)) readerIds.push(post.authorId);
       if (readerIds.length === 0) return undefined;
-      const [item] = await this.home.hydrate([post], hydration);
+      const [item] = await this.home.hydrate([post], undefined, upstream);
       return item ? { readerIds, item } : undefined;
     } catch (error) {
       // A live push is best effort: the post is in the timeline for the next read either way.
@@ -142,7 +145,7 @@ export class LiveTimelines<T extends TweetView, P extends ProfileView> {
     }
   }
 
-  private deliver(prepared: { readerIds: string[]; item: TimelineItem<T, P> } | undefined): void {
+  private deliver(prepared: { readerIds: string[]; item: TimelineItem } | undefined): void {
     if (!prepared) return;
     for (const readerId of prepared.readerIds) for (const feed of this.readers.get(readerId) ?? []) feed.push(prepared.item);
   }

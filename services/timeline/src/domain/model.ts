@@ -51,18 +51,15 @@ export const changeVersion = (change: { at: Date; eventId: string }) => `${Strin
 
 /**
  * A tweet as the tweets projection keeps it, from TweetCreated: every post, reply and retweet
- * entry, so pages render without asking the tweets service.
+ * entry, so pages render without asking the tweets service. A tweet the tweets service renders
+ * (one the projection does not know) comes back as a card too.
  */
-export interface TweetCard {
-  tweetId: string;
-  authorId: string;
+export interface TweetCard extends CreatedTweet {
   /** Empty for a retweet entry: it shows its original. */
   text: string;
   createdAt: Date;
   tags: string[];
   mentions: string[];
-  replyToId?: string;
-  retweetOfId?: string;
 }
 
 /** A like or its withdrawal, as the tweets service announced it. */
@@ -75,7 +72,7 @@ export interface LikeChange {
   eventId: string;
 }
 
-/** What a tweet has drawn, counted from the projection. */
+/** What a tweet has drawn: counted from the projection, or as the tweets service counted it. */
 export interface Engagement {
   likeCount: number;
   /** Retweet entries pointing at it. */
@@ -84,20 +81,12 @@ export interface Engagement {
   replyCount: number;
 }
 
-export const NO_ENGAGEMENT: Engagement = { likeCount: 0, retweetCount: 0, replyCount: 0 };
-
-/** A tweet as one reader sees it, rendered from the projection: the tweets service's view of it. */
+/**
+ * A tweet as one reader sees it: its card, what it has drawn and the reader's own reactions. Built
+ * with every field in one order wherever it is made, so every rendered tweet has one object shape.
+ */
 export interface RenderedTweet extends Engagement {
-  id: string;
-  authorId: string;
-  text: string;
-  createdAt: Date;
-  /** Empty unless a reply. */
-  replyToId: string;
-  /** Empty unless a retweet entry. */
-  retweetOfId: string;
-  tags: string[];
-  mentions: string[];
+  card: TweetCard;
   likedByMe: boolean;
   retweetedByMe: boolean;
   /** For a retweet entry, its original. */
@@ -111,20 +100,10 @@ export interface Celebrity {
   since: string;
 }
 
-/** What the timeline needs to know of a hydrated tweet; the tweets service's message has it. */
-export interface TweetView {
-  id: string;
-  authorId: string;
-  /** Empty or absent unless the tweet is a retweet. */
-  retweetOfId?: string;
-  createdAt?: Date;
-  /** For a retweet, the original tweet. */
-  retweetedTweet?: TweetView;
-}
-
 /**
  * A user's public profile as the profiles projection keeps it, from UserCreated and
- * UserProfileChanged, so pages show their people without asking the users service.
+ * UserProfileChanged, so pages show their people without asking the users service. A profile the
+ * users service answers (one the projection does not know) comes back as one too.
  */
 export interface ProfileCard {
   userId: string;
@@ -137,23 +116,18 @@ export interface ProfileCard {
   updatedAt: Date;
 }
 
-/** What the timeline needs to know of a user's profile; the users service's message has it. */
-export interface ProfileView {
-  id: string;
-}
-
 /** A render-ready timeline entry. */
-export interface TimelineItem<T extends TweetView = TweetView, P extends ProfileView = ProfileView> {
+export interface TimelineItem {
   /** The entry's position: its tweet id (the retweet's own id for a retweet). */
   id: string;
   /** The post shown; for a retweet, the original. */
-  tweet: T;
+  tweet: RenderedTweet;
   /** The shown post's author. */
-  author: P;
+  author: ProfileCard;
   /** For a retweet, who retweeted it. */
-  retweetedBy?: P;
+  retweetedBy: ProfileCard | undefined;
   /** When the entry entered the timeline: the post's or the retweet's time. */
-  createdAt?: Date;
+  createdAt: Date;
 }
 
 export const unique = <T>(values: Iterable<T>): T[] => [...new Set(values)];

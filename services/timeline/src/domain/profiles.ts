@@ -1,5 +1,8 @@
 import { unique, type ProfileCard } from "./model.js";
-import type { TimelineStore } from "./ports.js";
+import type { TimelineStores } from "./ports.js";
+
+/** What the profiles projection keeps, and the tombstones that let a deletion win over late events. */
+export type ProfileStores = Pick<TimelineStores, "profiles" | "tombstones">;
 
 export interface FoundProfiles {
   /** In no particular order. */
@@ -20,7 +23,7 @@ export interface FoundProfiles {
  * deleted user's profile is never left kept, reads need not look at tombstones.
  */
 export class Profiles {
-  constructor(private readonly store: TimelineStore) {}
+  constructor(private readonly stores: ProfileStores) {}
 
   /** A new account: its profile before any change, as of its creation. */
   async userCreated(user: Pick<ProfileCard, "userId" | "username" | "displayName" | "createdAt">): Promise<void> {
@@ -33,14 +36,14 @@ export class Profiles {
 
   /** Call after the user's tombstone is recorded. */
   async userDeleted(userId: string): Promise<void> {
-    await this.store.removeProfile(userId);
+    await this.stores.profiles.removeProfile(userId);
   }
 
   /** The kept profiles among the ids, and the ids without one; one read of the store. */
   async find(userIds: string[]): Promise<FoundProfiles> {
     const ids = unique(userIds);
     if (ids.length === 0) return { found: [], unknown: [] };
-    const found = await this.store.profiles(ids);
+    const found = await this.stores.profiles.profiles(ids);
     const known = new Set(found.map((profile) => profile.userId));
     return { found, unknown: ids.filter((id) => !known.has(id)) };
   }
@@ -48,15 +51,15 @@ export class Profiles {
   private async keep(profile: ProfileCard): Promise<void> {
     if (await this.isDeleted(profile.userId)) {
       // Redelivered after saving but before its own check below (a crash): it is taken back now.
-      await this.store.removeProfile(profile.userId);
+      await this.stores.profiles.removeProfile(profile.userId);
       return;
     }
-    await this.store.saveProfile(profile);
+    await this.stores.profiles.saveProfile(profile);
     // A deletion recorded while the profile was being written wins over it.
-    if (await this.isDeleted(profile.userId)) await this.store.removeProfile(profile.userId);
+    if (await this.isDeleted(profile.userId)) await this.stores.profiles.removeProfile(profile.userId);
   }
 
   private async isDeleted(userId: string): Promise<boolean> {
-    return (await this.store.findTombstones({ tweetIds: [], userIds: [userId] })).userIds.length > 0;
+    return (await this.stores.tombstones.findTombstones({ tweetIds: [], userIds: [userId] })).userIds.length > 0;
   }
 }

@@ -1,5 +1,8 @@
-import { NO_ENGAGEMENT, unique, type LikeChange, type RenderedTweet, type TweetCard } from "./model.js";
-import type { TimelineStore } from "./ports.js";
+import { unique, type LikeChange, type RenderedTweet, type TweetCard } from "./model.js";
+import type { TimelineStores } from "./ports.js";
+
+/** What the tweets projection keeps, and the tombstones that let deletions win over late events. */
+export type TweetCardStores = Pick<TimelineStores, "cards" | "likes" | "tombstones">;
 
 export interface RenderedTweets {
   /** In the order asked for. */
@@ -19,28 +22,28 @@ export interface RenderedTweets {
  * by event time, and deletions (tombstones, recorded by the fan-out first) win over late events.
  */
 export class TweetCards {
-  constructor(private readonly store: TimelineStore) {}
+  constructor(private readonly stores: TweetCardStores) {}
 
   async tweetCreated(card: TweetCard): Promise<void> {
     const involved = { tweetIds: [card.tweetId, ...(card.retweetOfId ? [card.retweetOfId] : [])], userIds: [card.authorId] };
     if (await this.anyDeleted(involved)) return;
-    await this.store.saveCard(card);
+    await this.stores.cards.saveCard(card);
     // A deletion recorded while the card was being written wins over it.
-    if (await this.anyDeleted(involved)) await this.store.removeCards([card.tweetId]);
+    if (await this.anyDeleted(involved)) await this.forget([card.tweetId]);
   }
 
   /** Call after the tweet's tombstone is recorded. */
   async tweetDeleted(tweetId: string): Promise<void> {
-    await this.store.removeCards([tweetId]);
+    await this.forget([tweetId]);
   }
 
   async likeChanged(change: LikeChange): Promise<void> {
     const involved = { tweetIds: [change.tweetId], userIds: [change.userId] };
     if (await this.anyDeleted(involved)) return;
-    await this.store.applyLike(change);
-    const late = await this.store.findTombstones(involved);
-    if (late.tweetIds.length > 0) await this.store.removeCards(late.tweetIds);
-    if (late.userIds.length > 0) await this.store.removeLikesBy(change.userId);
+    await this.stores.likes.applyLike(change);
+    const late = await this.stores.tombstones.findTombstones(involved);
+    if (late.tweetIds.length > 0) await this.forget(late.tweetIds);
+    if (late.userIds.length > 0) await this.stores.likes.removeLikesBy(change.userId);
   }
 
   /**
@@ -48,7 +51,7 @@ export class TweetCards {
    * TweetDeleted the tweets service announces for each; their likes are never announced one by one.
    */
   async userDeleted(userId: string): Promise<void> {
-    await this.store.removeLikesBy(userId);
+    await this.stores.likes.removeLikesBy(userId);
   }
 
   /**
@@ -56,9 +59,9 @@ export class TweetCards {
    * retweeted), with each retweet entry's original; deleted ones are left out.
    */
   async render(ids: string[], viewerId?: string): Promise<RenderedTweets> {
-    const cards = new Map((await this.store.cards(unique(ids))).map((card) => [card.tweetId, card]));
+    const cards = new Map((await this.stores.cards.cards(unique(ids))).map((card) => [card.tweetId, card]));
     const originalIds = unique([...cards.values()].flatMap((card) => (card.retweetOfId && !cards.has(card.retweetOfId) ? [card.retweetOfId] : [])));
-    if (originalIds.length > 0) for (const card of await this.store.cards(originalIds)) cards.set(card.tweetId, card);
+    if (originalIds.length > 0) for (const card of await this.stores.cards.cards(originalIds)) cards.set(card.tweetId, card);
 
     const renderable = (id: string) => {
       const card = cards.get(id);
@@ -69,44 +72,46 @@ export class TweetCards {
     if (shown.length === 0) return { rendered: [], unknown };
 
     const counted = unique(shown.flatMap((id) => [id, cards.get(id)!.retweetOfId ?? []].flat()));
-    const [engagement, reactions] = await Promise.all([
-      this.store.engagement(counted),
-      viewerId ? this.store.reactionsOf(viewerId, counted) : { liked: new Set<string>(), retweeted: new Set<string>() },
+    const none = new Set<string>();
+    const [echoes, likes, liked, retweeted] = await Promise.all([
+      this.stores.cards.retweetAndReplyCounts(counted),
+      this.stores.likes.likeCounts(counted),
+      viewerId ? this.stores.likes.likedBy(viewerId, counted) : none,
+      viewerId ? this.stores.cards.retweetedBy(viewerId, counted) : none,
     ]);
-    // Every rendered tweet has the same fields in the same order (one object shape), which keeps
-    // the encoding of a page, reading them field by field, on its fast path.
+    // Every rendered tweet has the same fields in the same order (one object shape), as the
+    // upstream adapter builds them too.
     const render = (card: TweetCard): RenderedTweet => {
-      const counts = engagement.get(card.tweetId) ?? NO_ENGAGEMENT;
+      const counts = echoes.get(card.tweetId);
       return {
-        id: card.tweetId,
-        authorId: card.authorId,
-        text: card.text,
-        createdAt: card.createdAt,
-        replyToId: card.replyToId ?? "",
-        retweetOfId: card.retweetOfId ?? "",
-        tags: card.tags,
-        mentions: card.mentions,
-        likeCount: counts.likeCount,
-        retweetCount: counts.retweetCount,
-        replyCount: counts.replyCount,
-        likedByMe: reactions.liked.has(card.tweetId),
-        retweetedByMe: reactions.retweeted.has(card.tweetId),
+        card,
+        likeCount: likes.get(card.tweetId) ?? 0,
+        retweetCount: counts?.retweetCount ?? 0,
+        replyCount: counts?.replyCount ?? 0,
+        likedByMe: liked.has(card.tweetId),
+        retweetedByMe: retweeted.has(card.tweetId),
         retweetedTweet: card.retweetOfId === undefined ? undefined : render(cards.get(card.retweetOfId)!),
       };
     };
     return { rendered: shown.map((id) => render(cards.get(id)!)), unknown };
   }
 
+  /** Removes the cards and every like of those tweets. */
+  private async forget(tweetIds: string[]): Promise<void> {
+    await this.stores.cards.removeCards(tweetIds);
+    await this.stores.likes.removeLikesOf(tweetIds);
+  }
+
   /** Those of the unrenderable ids that neither are deleted nor are retweet entries of a deleted original. */
   private async notDeleted(ids: string[], cards: Map<string, TweetCard>): Promise<string[]> {
     if (ids.length === 0) return [];
     const originals = ids.flatMap((id) => cards.get(id)?.retweetOfId ?? []);
-    const deleted = new Set((await this.store.findTombstones({ tweetIds: unique([...ids, ...originals]), userIds: [] })).tweetIds);
+    const deleted = new Set((await this.stores.tombstones.findTombstones({ tweetIds: unique([...ids, ...originals]), userIds: [] })).tweetIds);
     return ids.filter((id) => !deleted.has(id) && !deleted.has(cards.get(id)?.retweetOfId ?? ""));
   }
 
   private async anyDeleted(ids: { tweetIds: string[]; userIds: string[] }): Promise<boolean> {
-    const found = await this.store.findTombstones(ids);
+    const found = await this.stores.tombstones.findTombstones(ids);
     return found.tweetIds.length > 0 || found.userIds.length > 0;
   }
 }

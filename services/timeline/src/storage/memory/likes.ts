@@ -1,0 +1,56 @@
+import { SetIndex } from "@chirp/kit";
+import { changeVersion, unique, type LikeChange } from "../../domain/model.js";
+import type { LikeStore } from "../../domain/ports.js";
+
+const likeKey = (tweetId: string, userId: string) => `${tweetId}:${userId}`;
+
+/** The tweets projection's likes in process memory. */
+export class InMemoryLikeStore implements LikeStore {
+  /** The `changeVersion` of each (tweet, user) pair's latest like or unlike; who likes what now is `likers`. */
+  private readonly likeVersions = new Map<string, string>();
+  /** Who has a like record of each tweet, and which tweets each user has records of, whatever their state. */
+  private readonly likeRecordsByTweet = new SetIndex();
+  private readonly likeRecordsByUser = new SetIndex();
+  /** Who likes each tweet now: counts without reading every record. */
+  private readonly likers = new SetIndex();
+
+  async applyLike(change: LikeChange): Promise<void> {
+    const key = likeKey(change.tweetId, change.userId);
+    const version = changeVersion(change);
+    const recorded = this.likeVersions.get(key);
+    if (recorded !== undefined && recorded > version) return;
+    this.likeVersions.set(key, version);
+    this.likeRecordsByTweet.add(change.tweetId, change.userId);
+    this.likeRecordsByUser.add(change.userId, change.tweetId);
+    if (change.liking) this.likers.add(change.tweetId, change.userId);
+    else this.likers.delete(change.tweetId, change.userId);
+  }
+
+  async likeCounts(tweetIds: string[]): Promise<Map<string, number>> {
+    return new Map(unique(tweetIds).map((id) => [id, this.likers.get(id)?.size ?? 0]));
+  }
+
+  async likedBy(userId: string, tweetIds: string[]): Promise<Set<string>> {
+    return new Set(unique(tweetIds).filter((id) => this.likers.get(id)?.has(userId) === true));
+  }
+
+  async removeLikesOf(tweetIds: string[]): Promise<void> {
+    for (const id of unique(tweetIds)) {
+      for (const userId of this.likeRecordsByTweet.get(id) ?? []) {
+        this.likeVersions.delete(likeKey(id, userId));
+        this.likeRecordsByUser.delete(userId, id);
+      }
+      this.likeRecordsByTweet.deleteKey(id);
+      this.likers.deleteKey(id);
+    }
+  }
+
+  async removeLikesBy(userId: string): Promise<void> {
+    for (const tweetId of this.likeRecordsByUser.get(userId) ?? []) {
+      this.likeVersions.delete(likeKey(tweetId, userId));
+      this.likeRecordsByTweet.delete(tweetId, userId);
+      this.likers.delete(tweetId, userId);
+    }
+    this.likeRecordsByUser.deleteKey(userId);
+  }
+}
