@@ -1,4 +1,4 @@
-import { EnvReader } from "./config.js";
+import { ConfigError, EnvReader } from "./config.js";
 
 type Env = Record<string, string | undefined>;
 
@@ -252,6 +252,17 @@ export class ConfigSchema<T extends SchemaTree> {
     reader.done();
     return config as ConfigOf<T>;
   };
+
+  /** What `load` would refuse, without throwing: [] when the environment is valid. */
+  problems(env: Env): string[] {
+    try {
+      this.load(env);
+      return [];
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+  }
 
   /** The development fallbacks a configuration uses, as warnings to log ("MONGODB_URI is not set: …"). */
   fallbacks(config: ConfigOf<T>): string[] {

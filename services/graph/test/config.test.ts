@@ -1,9 +1,10 @@
-import { ConfigError } from "@chirp/kit";
-import { loadConfig } from "../src/config.js";
+import { loadConfig, schema } from "../src/config.js";
 
+// The settings every service reads are tested once, in the kit (config-schema.test.ts).
 describe("graph configuration", () => {
   it("runs on development defaults with nothing set", () => {
     expect(loadConfig({})).toMatchObject({
+      serviceName: "graph",
       port: 50053,
       host: "0.0.0.0",
       mongo: undefined,
@@ -14,41 +15,15 @@ describe("graph configuration", () => {
     });
   });
 
-  it("reads every setting from the environment", () => {
-    const config = loadConfig({
-      GRPC_HOST: "127.0.0.1",
-      GRPC_PORT: "6003",
-      MONGODB_URI: "mongodb://db:27017",
-      NATS_URL: "nats://nats:4222",
-      USER_EVENTS_CONSUMER: "graph-blue",
-      USERS_ADDRESS: "users:50051",
-      OUTBOX_POLL_MS: "250",
-      SHUTDOWN_DEADLINE_MS: "5000",
-      LOG_LEVEL: "debug",
-    });
-    expect(config).toMatchObject({
-      host: "127.0.0.1",
-      port: 6003,
-      mongo: { uri: "mongodb://db:27017", database: "chirp_graph" },
-      natsUrl: "nats://nats:4222",
-      userEventsConsumer: "graph-blue",
-      upstreams: { users: "users:50051" },
-      outboxPollMs: 250,
-      shutdownDeadlineMs: 5_000,
-      logLevel: "debug",
-    });
-    expect(loadConfig({ MONGODB_URI: "mongodb://db", MONGODB_DATABASE: "graph_db" }).mongo?.database).toBe("graph_db");
+  it("reads its own settings from the environment", () => {
+    const config = loadConfig({ GRPC_PORT: "6003", MONGODB_URI: "mongodb://db:27017", USER_EVENTS_CONSUMER: "graph-blue", USERS_ADDRESS: "users:50051" });
+    expect(config).toMatchObject({ port: 6003, mongo: { uri: "mongodb://db:27017", database: "chirp_graph" }, userEventsConsumer: "graph-blue", upstreams: { users: "users:50051" } });
+    expect(loadConfig({ USER_EVENTS_CONSUMER: "a".repeat(64) }).userEventsConsumer).toHaveLength(64);
   });
 
   it("refuses development fallbacks in production and bad values, listing every problem", () => {
-    let error: unknown;
-    try {
-      loadConfig({ NODE_ENV: "production", GRPC_PORT: "99999", USER_EVENTS_CONSUMER: "graph.users", OUTBOX_POLL_MS: "1" });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const problems = (error as ConfigError).problems.join("\n");
+    const problems = schema.problems({ NODE_ENV: "production", GRPC_PORT: "99999", USER_EVENTS_CONSUMER: "graph.users", OUTBOX_POLL_MS: "1" }).join("\n");
     for (const name of ["MONGODB_URI", "NATS_URL", "GRPC_PORT", "USER_EVENTS_CONSUMER", "OUTBOX_POLL_MS"]) expect(problems).toContain(name);
+    expect(schema.problems({ USER_EVENTS_CONSUMER: "a".repeat(65) })).toEqual([`USER_EVENTS_CONSUMER must be 1 to 64 letters, digits, "_" or "-", got "${"a".repeat(65)}"`]);
   });
 });
