@@ -2,28 +2,12 @@ import type { Consumer, EventSubscriber } from "@chirp/kit";
 import { decodeEvent, EVENT_SUBJECTS, eventMessage } from "@chirp/kit/events";
 import type { TweetEvents } from "./domain/ports.js";
 import type { Tweets } from "./domain/tweets.js";
+import { tweetCreated, tweetDeleted } from "./messages.js";
 
 /** The tweets service's events, as `chirp.events.v1.Event` messages. */
 export const tweetEvents: TweetEvents = {
-  created: (tweet) =>
-    eventMessage(
-      {
-        $case: "tweetCreated",
-        value: {
-          tweetId: tweet.id,
-          authorId: tweet.authorId,
-          createdAt: tweet.createdAt,
-          replyToId: tweet.replyToId ?? "",
-          retweetOfId: tweet.retweetOfId ?? "",
-          tags: tweet.tags,
-          text: tweet.text,
-          mentions: tweet.mentions,
-        },
-      },
-      tweet.createdAt,
-    ),
-  deleted: (tweet, at) =>
-    eventMessage({ $case: "tweetDeleted", value: { tweetId: tweet.id, authorId: tweet.authorId, retweetOfId: tweet.retweetOfId ?? "", replyToId: tweet.replyToId ?? "" } }, at),
+  created: (tweet) => eventMessage({ $case: "tweetCreated", value: tweetCreated(tweet) }, tweet.createdAt),
+  deleted: (tweet, at) => eventMessage({ $case: "tweetDeleted", value: tweetDeleted(tweet) }, at),
   liked: (like) => eventMessage({ $case: "tweetLiked", value: { tweetId: like.tweetId, userId: like.userId, likedAt: like.likedAt } }, like.likedAt),
   unliked: (like, at) => eventMessage({ $case: "tweetUnliked", value: { tweetId: like.tweetId, userId: like.userId, unlikedAt: at } }, at),
 };

@@ -6,29 +6,12 @@ import {
   ListUserTweetsResponse,
   SearchTweetsResponse,
   TweetsServiceService,
-  type Tweet as TweetMessage,
 } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { TweetView } from "../domain/model.js";
 import type { Page, Tweets } from "../domain/tweets.js";
+import { tweetMessage } from "../messages.js";
 
-const toMessage = (tweet: TweetView): TweetMessage => ({
-  id: tweet.id,
-  authorId: tweet.authorId,
-  text: tweet.text,
-  createdAt: tweet.createdAt,
-  replyToId: tweet.replyToId ?? "",
-  retweetOfId: tweet.retweetOfId ?? "",
-  tags: tweet.tags,
-  mentions: tweet.mentions,
-  likeCount: String(tweet.likeCount),
-  retweetCount: String(tweet.retweetCount),
-  replyCount: String(tweet.replyCount),
-  likedByMe: tweet.likedByMe,
-  retweetedByMe: tweet.retweetedByMe,
-  retweetedTweet: tweet.retweetedTweet && toMessage(tweet.retweetedTweet),
-});
-
-const toTweetPage = (page: Page<TweetView>) => ({ tweets: page.items.map(toMessage), nextPageToken: page.nextPageToken });
+const toTweetPage = (page: Page<TweetView>) => ({ tweets: page.items.map(tweetMessage), nextPageToken: page.nextPageToken });
 
 /** The service as served: the responses that carry pages of tweets or people are encoded in a single copy. */
 export const TweetsService = singleCopyResponses(TweetsServiceService, {
@@ -43,14 +26,14 @@ export const TweetsService = singleCopyResponses(TweetsServiceService, {
 export function tweetsHandlers(tweets: Tweets): ServiceHandlers<typeof TweetsServiceService> {
   return {
     async createTweet(req, ctx) {
-      return { tweet: toMessage(await tweets.createTweet(ctx.requireCaller(), req)) };
+      return { tweet: tweetMessage(await tweets.createTweet(ctx.requireCaller(), req)) };
     },
     async getTweet(req, ctx) {
-      return { tweet: toMessage(await tweets.getTweet(req.id, ctx.callerId)) };
+      return { tweet: tweetMessage(await tweets.getTweet(req.id, ctx.callerId)) };
     },
     async batchGetTweets(req, ctx) {
       const result = await tweets.batchGetTweets(req.ids, ctx.callerId);
-      return { tweets: result.tweets.map(toMessage), missingIds: result.missingIds };
+      return { tweets: result.tweets.map(tweetMessage), missingIds: result.missingIds };
     },
     async deleteTweet(req, ctx) {
       await tweets.deleteTweet(ctx.requireCaller(), req.id);
@@ -63,20 +46,20 @@ export function tweetsHandlers(tweets: Tweets): ServiceHandlers<typeof TweetsSer
       return toTweetPage(await tweets.listReplies(req, ctx.callerId));
     },
     async likeTweet(req, ctx) {
-      return { tweet: toMessage(await tweets.likeTweet(ctx.requireCaller(), req.tweetId)) };
+      return { tweet: tweetMessage(await tweets.likeTweet(ctx.requireCaller(), req.tweetId)) };
     },
     async unlikeTweet(req, ctx) {
-      return { tweet: toMessage(await tweets.unlikeTweet(ctx.requireCaller(), req.tweetId)) };
+      return { tweet: tweetMessage(await tweets.unlikeTweet(ctx.requireCaller(), req.tweetId)) };
     },
     async listLikers(req) {
       const page = await tweets.listLikers(req);
       return { likers: page.items.map((like) => ({ userId: like.userId, likedAt: like.likedAt })), nextPageToken: page.nextPageToken };
     },
     async retweet(req, ctx) {
-      return { retweet: toMessage(await tweets.retweet(ctx.requireCaller(), req.tweetId)) };
+      return { retweet: tweetMessage(await tweets.retweet(ctx.requireCaller(), req.tweetId)) };
     },
     async unretweet(req, ctx) {
-      return { tweet: toMessage(await tweets.unretweet(ctx.requireCaller(), req.tweetId)) };
+      return { tweet: tweetMessage(await tweets.unretweet(ctx.requireCaller(), req.tweetId)) };
     },
     async searchTweets(req, ctx) {
       return toTweetPage(await tweets.searchTweets(req, ctx.callerId));
