@@ -1,9 +1,10 @@
-import { ConfigError } from "@chirp/kit";
-import { loadConfig } from "../src/config.js";
+import { loadConfig, schema } from "../src/config.js";
 
+// The settings every service reads are tested once, in the kit (config-schema.test.ts).
 describe("timeline configuration", () => {
   it("runs on development defaults with nothing set", () => {
     expect(loadConfig({})).toMatchObject({
+      serviceName: "timeline",
       port: 50054,
       host: "0.0.0.0",
       mongo: undefined,
@@ -12,44 +13,35 @@ describe("timeline configuration", () => {
       consumerName: "timeline",
       celebrityFollowers: 10_000,
       timelineLength: 800,
+      profileCacheMs: 10_000,
     });
   });
 
-  it("reads every setting from the environment", () => {
+  it("reads its own settings from the environment", () => {
     const config = loadConfig({
       GRPC_PORT: "6004",
       MONGODB_URI: "mongodb://db:27017",
-      NATS_URL: "nats://nats:4222",
       USERS_ADDRESS: "users:50051",
       TWEETS_ADDRESS: "tweets:50052",
       GRAPH_ADDRESS: "graph:50053",
       CONSUMER_NAME: "timeline_blue",
       CELEBRITY_FOLLOWERS: "2",
       TIMELINE_LENGTH: "50",
-      LOG_LEVEL: "debug",
+      PROFILE_CACHE_MS: "0",
     });
     expect(config).toMatchObject({
       port: 6004,
       mongo: { uri: "mongodb://db:27017", database: "chirp_timeline" },
-      natsUrl: "nats://nats:4222",
       upstreams: { users: "users:50051", tweets: "tweets:50052", graph: "graph:50053" },
       consumerName: "timeline_blue",
       celebrityFollowers: 2,
       timelineLength: 50,
-      logLevel: "debug",
+      profileCacheMs: 0,
     });
-    expect(loadConfig({ MONGODB_URI: "mongodb://db", MONGODB_DATABASE: "tl" }).mongo?.database).toBe("tl");
   });
 
   it("refuses development fallbacks in production and bad values, listing every problem", () => {
-    let error: unknown;
-    try {
-      loadConfig({ NODE_ENV: "production", GRPC_PORT: "99999", CELEBRITY_FOLLOWERS: "0", TIMELINE_LENGTH: "5", CONSUMER_NAME: "a.b" });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const problems = (error as ConfigError).problems.join("\n");
-    for (const name of ["MONGODB_URI", "NATS_URL", "GRPC_PORT", "CELEBRITY_FOLLOWERS", "TIMELINE_LENGTH", "CONSUMER_NAME"]) expect(problems).toContain(name);
+    const problems = schema.problems({ NODE_ENV: "production", GRPC_PORT: "99999", CELEBRITY_FOLLOWERS: "0", TIMELINE_LENGTH: "5", CONSUMER_NAME: "a.b", PROFILE_CACHE_MS: "-1" }).join("\n");
+    for (const name of ["MONGODB_URI", "NATS_URL", "GRPC_PORT", "CELEBRITY_FOLLOWERS", "TIMELINE_LENGTH", "CONSUMER_NAME", "PROFILE_CACHE_MS"]) expect(problems).toContain(name);
   });
 });

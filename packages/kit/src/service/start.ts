@@ -32,10 +32,11 @@ export interface ServiceConfig {
   outboxPollMs?: number;
 }
 
-/** A service's storage: whatever its domain needs, and the outbox its writes record events in, if any. */
-export interface ServiceStorage {
-  outbox?: OutboxStore;
-}
+/**
+ * A service's storage: whatever its domain needs. When it has an `outbox` (an OutboxStore), the
+ * relay publishes what its writes record there.
+ */
+export type ServiceStorage = object;
 
 /** How a service's storage is made: in MongoDB when configured, in memory otherwise. */
 export interface StorageFactories<S> {
@@ -154,8 +155,9 @@ export async function startService<C extends ServiceConfig, D extends Definition
     }
 
     let relay: OutboxRelay | undefined;
-    if (storage.outbox) {
-      const started = new OutboxRelay(storage.outbox, bus, log, { pollIntervalMs: config.outboxPollMs });
+    const { outbox } = storage as { outbox?: OutboxStore };
+    if (outbox) {
+      const started = new OutboxRelay(outbox, bus, log, { pollIntervalMs: config.outboxPollMs });
       started.start();
       lifecycle.onStop("outbox relay", () => started.stop());
       relay = started;
