@@ -535,10 +535,10 @@ describe("TrustedProxies", () => {
   });
 
   it("reads only the right end of a long header, and at most 16 hops", () => {
-    const long = `${"198.51.100.1, ".repeat(5_000)}203.0.113.9`;
-    const started = performance.now();
+    // Only the last 1 KiB is read, so the hops in front, however many, cost nothing (their cost
+    // is timed by no test: a quadratic walk over 50,000 of them would exceed the test's timeout).
+    const long = `${"198.51.100.1, ".repeat(50_000)}203.0.113.9`;
     expect(proxies.clientAddress("10.1.2.3", long)).toBe("203.0.113.9");
-    expect(performance.now() - started).toBeLessThan(50);
     const deep = ["203.0.113.9", ...Array.from({ length: 20 }, (_, i) => `10.0.0.${i + 1}`)].join(", ");
     expect(proxies.clientAddress("10.1.2.3", deep)).toBe("10.0.0.5");
   });
