@@ -5,8 +5,8 @@
  * kustomize, after running skaffold's render hooks the same way skaffold would, in a copy of k8s/
  * so the repository's own dev keys are neither used nor touched. Every rendered object is
  * validated against the Kubernetes schemas by kubernetes-validate, then against the project's
- * rules: images, probes, resources, security contexts, ports and environment variables as the
- * services' config.ts files read them, Secrets, storage, replicas.
+ * rules: images, probes, resources, security contexts, ports and environment variables as each
+ * process's configuration schema (src/config.ts) declares them, Secrets, storage, replicas.
  *
  * The tools come from the KUSTOMIZE and KUBERNETES_VALIDATE variables (paths), or from PATH;
  * scripts/install-k8s-tools.sh installs both. Without them the rendered checks are reported as
@@ -18,7 +18,7 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { basename, delimiter, join, posix, relative, resolve } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { parseSigningKey, parseVerificationKey, TokenSigner, TokenVerifier } from "@chirp/kit";
+import { parseSigningKey, parseVerificationKey, TokenSigner, TokenVerifier, type SettingSpec } from "@chirp/kit";
 
 const ROOT = resolve(__dirname, "../..");
 /** Kubernetes versions the manifests must be valid for: the oldest supported and the newest known. */
@@ -29,7 +29,7 @@ type Obj = Record<string, any>;
 const readText = (path: string) => readFileSync(join(ROOT, path), "utf8");
 
 // ---------------------------------------------------------------------------------------------
-// skaffold.yaml, the workspaces and the services' configuration, read from the sources
+// skaffold.yaml, the workspaces and the processes' declared configuration
 
 interface Artifact {
   image: string;
@@ -88,41 +88,31 @@ function workspaces(): string[] {
   });
 }
 
-/** What a process's src/config.ts reads from the environment, found by reading its source. */
+/** What a process reads from the environment, as its src/config.ts declares it (its exported `schema`). */
 interface ProcessConfig {
   file: string;
-  /** Every variable read, through the EnvReader or directly from the environment. */
+  /** Every variable it reads. */
   reads: Set<string>;
-  /** Read without a default: the process does not start without them. */
+  /** Refused when unset, always or in production (the images set NODE_ENV=production). */
   required: Set<string>;
-  /** Read with secret()/optionalSecret(): NAME or NAME_FILE. */
+  /** Secrets: NAME or NAME_FILE. */
   secrets: Set<string>;
-  /** read.port(NAME, default). */
+  /** Ports it listens on, with their defaults. */
   ports: Map<string, number>;
 }
 
 function readProcessConfig(workspace: string): ProcessConfig | undefined {
   const file = `${workspace}/src/config.ts`;
   if (!existsSync(join(ROOT, file))) return undefined;
-  const source = readText(file);
-  const reader = /\b(?:const|let)\s+(\w+)\s*=\s*new\s+EnvReader\b/.exec(source)?.[1] ?? "read";
+  const { schema } = require(join(ROOT, file)) as { schema?: { settings: ReadonlyArray<{ spec: SettingSpec }> } };
+  if (!schema) throw new Error(`${file} exports no configuration schema`);
   const config: ProcessConfig = { file, reads: new Set(), required: new Set(), secrets: new Set(), ports: new Map() };
-  // read.method("NAME") or read.method("NAME", default, …): the lookahead sees which without
-  // consuming, so one match never swallows the next call.
-  const call = new RegExp(String.raw`\b${reader}\.(\w+)\(\s*(["'\`])([A-Z][A-Z0-9_]*)\2\s*(?=([,)]))(?:,\s*([^,)]*))?`, "g");
-  for (const [, method, , name, after, next] of source.matchAll(call)) {
-    if (method === "problem") continue;
-    config.reads.add(name!);
-    if (method === "secret" || method === "optionalSecret") config.secrets.add(name!);
-    if (method === "secret" || (method === "string" && after === ")")) config.required.add(name!);
-    if (method === "port") config.ports.set(name!, Number(next?.trim()));
+  for (const { spec } of schema.settings) {
+    config.reads.add(spec.env);
+    if (spec.kind === "secret") config.secrets.add(spec.env);
+    if (spec.required || spec.production?.required) config.required.add(spec.env);
+    if (spec.kind === "port") config.ports.set(spec.env, Number(spec.default));
   }
-  // Settings that are only required in production (the images set NODE_ENV=production), e.g.
-  // read.problem("MONGODB_URI is required when NODE_ENV=production").
-  const problem = new RegExp(String.raw`\b${reader}\.problem\(\s*(["'\`])([A-Z][A-Z0-9_]*)\b[^"'\`]*?\brequired\b`, "g");
-  for (const [, , name] of source.matchAll(problem)) config.required.add(name!);
-  for (const [, name] of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) config.reads.add(name!);
-  for (const [, , name] of source.matchAll(/\benv\[\s*(["'])([A-Z][A-Z0-9_]*)\1\s*\]/g)) config.reads.add(name!);
   return config;
 }
 
@@ -516,7 +506,8 @@ if (missingTools.length > 0 && process.env.CI === "true") {
 
     beforeAll(() => {
       for (const pipeline of PIPELINES) rendered.set(pipeline.name, render(pipeline, kustomizeTool.path!));
-      for (const workspace of WORKSPACES) configs.set(workspace, readProcessConfig(workspace));
+      // The processes skaffold deploys; every one declares its configuration.
+      for (const workspace of new Set(PIPELINES.flatMap((p) => p.artifacts.map((a) => a.workspace)))) configs.set(workspace, readProcessConfig(workspace));
     });
 
     afterAll(() => {
