@@ -1,4 +1,4 @@
-import type { Setting, SettingSpec } from "./config-schema.js";
+import { NODE_ENV, type Setting, type SettingSpec } from "./config-schema.js";
 
 /**
  * The README's configuration tables, rendered from the schemas, so a setting's default, bounds and
@@ -21,10 +21,13 @@ function defaultOf(spec: SettingSpec): string {
   return spec.unset ? `unset: ${spec.unset}` : "unset";
 }
 
+/** 16777216 as 16,777,216, whatever the machine's locale. */
+const grouped = (n: number) => String(n).replace(/\B(?=(\d{3})+$)/g, ",");
+
 function bounds(min: number | undefined, max: number | undefined): string {
-  if (min !== undefined && max !== undefined) return `${min} to ${max}`;
-  if (min !== undefined) return `at least ${min}`;
-  if (max !== undefined) return `at most ${max}`;
+  if (min !== undefined && max !== undefined) return `${grouped(min)} to ${grouped(max)}`;
+  if (min !== undefined) return `at least ${grouped(min)}`;
+  if (max !== undefined) return `at most ${grouped(max)}`;
   return "an integer";
 }
 
@@ -33,8 +36,8 @@ function accepted(spec: SettingSpec): string {
   if (spec.kind === "int" || spec.kind === "port") parts.push(bounds(spec.min, spec.max));
   if (spec.kind === "choice") parts.push((spec.choices ?? []).map(code).join(", "));
   if (spec.pattern) parts.push(spec.pattern.says);
-  if (spec.kind === "list") parts.push(spec.maxItems === undefined ? "comma-separated" : `comma-separated, at most ${spec.maxItems}`);
-  if (spec.production?.min !== undefined) parts.push(`at least ${spec.production.min} in production`);
+  if (spec.kind === "list") parts.push(spec.maxItems === undefined ? "comma-separated" : `comma-separated, at most ${grouped(spec.maxItems)}`);
+  if (spec.production?.min !== undefined) parts.push(`at least ${grouped(spec.production.min)} in production`);
   if (spec.production?.required) parts.push("required in production");
   return parts.join("; ");
 }
@@ -57,7 +60,9 @@ export function commonConfigTable(processes: ReadonlyArray<{ name: string; setti
       if (spec.common) readers.set(spec.env, [...(readers.get(spec.env) ?? []), { name, spec }]);
     }
   }
-  const rows = [...readers.values()].map((read) => {
+  // NODE_ENV closes each process's list, so it closes this one too.
+  const ordered = [...readers.values()].sort((a, b) => Number(a[0]!.spec.env === NODE_ENV.spec.env) - Number(b[0]!.spec.env === NODE_ENV.spec.env));
+  const rows = ordered.map((read) => {
     const { spec } = read[0]!;
     const who = read.length === processes.length ? "" : ` (${read.map((r) => r.name).join(", ")})`;
     const defaults = read.map((r) => defaultOf(r.spec));

@@ -11,11 +11,12 @@ describe("configuration tables", () => {
       name: setting.text("NAME", { default: "a", pattern: { test: /^a+$/, says: "only a's" }, doc: "a | b" }),
       key: setting.secret("KEY", { doc: "the key" }),
       list: setting.list("LIST", { doc: "entries", maxItems: 64 }),
+      big: setting.int("BIG", { default: 65536, min: 1024, max: 16 * 1024 * 1024, doc: "bytes" }),
     });
     expect(configTable(schema.settings).split("\n")).toEqual([
       "| variable | default | accepted | meaning |",
       "|---|---|---|---|",
-      "| `PORT` | `8080` | 0 to 65535 | the port |",
+      "| `PORT` | `8080` | 0 to 65,535 | the port |",
       "| `LOG_LEVEL` | `info` | `fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent` | pino level |",
       "| `URI` | unset: in memory | required in production | the store |",
       "| `COST` | `15` | 4 to 20; at least 14 in production | log2 of N |",
@@ -23,6 +24,7 @@ describe("configuration tables", () => {
       "| `NAME` | `a` | only a's | a \\| b |",
       "| `KEY` or `KEY_FILE` | required |  | the key |",
       "| `LIST` | empty | comma-separated, at most 64 | entries |",
+      "| `BIG` | `65536` | 1,024 to 16,777,216 | bytes |",
       "| `NODE_ENV` | unset |  | `production` refuses the development fallbacks |",
     ]);
   });
@@ -34,11 +36,13 @@ describe("configuration tables", () => {
       { name: "one", settings: one.settings },
       { name: "two", settings: two.settings },
     ]).split("\n");
-    expect(rows).toContain("| `GRPC_PORT` | one `1`, two `2` | 0 to 65535 | the port the gRPC server listens on |");
+    expect(rows).toContain("| `GRPC_PORT` | one `1`, two `2` | 0 to 65,535 | the port the gRPC server listens on |");
     expect(rows).toContain("| `MONGODB_DATABASE` | one `chirp_one`, two `chirp_two` |  | the service's own database |");
     expect(rows).toContain("| `GRPC_HOST` | `0.0.0.0` |  | the address the gRPC server listens on |");
     expect(rows.find((row) => row.startsWith("| `EXTRA` (two) |"))).toBeDefined();
     expect(rows.some((row) => row.includes("ONLY"))).toBe(false);
+    // NODE_ENV closes the table, as it closes each process's list.
+    expect(rows.at(-1)).toMatch(/^\| `NODE_ENV` \|/);
   });
 
   it("replaces what stands between each pair of markers, and nothing else", () => {

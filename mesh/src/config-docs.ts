@@ -1,0 +1,57 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { commonConfigTable, configTable, withConfigTables } from "@chirp/kit";
+import { schema as gateway } from "@chirp/gateway/config";
+import { schema as graph } from "@chirp/graph/config";
+import { schema as timeline } from "@chirp/timeline/config";
+import { schema as tweets } from "@chirp/tweets/config";
+import { schema as users } from "@chirp/users/config";
+
+/**
+ * The README's configuration tables, rendered from every process's declared configuration
+ * (`npm run docs:config`), and checked to be current by mesh/test/config-docs.test.ts. A table
+ * stands between `<!-- config:NAME -->` and `<!-- /config:NAME -->` in any README: NAME is a
+ * process (all it reads; `<!-- config:NAME own -->` leaves out the settings every service reads)
+ * or `services` (the settings every service reads, once).
+ */
+
+const SERVICES = { users, tweets, graph, timeline };
+const PROCESSES = { ...SERVICES, gateway };
+
+const ROOT = resolve(__dirname, "../..");
+
+export function configTableFor(name: string, own: boolean): string {
+  if (name === "services") return commonConfigTable(Object.entries(SERVICES).map(([service, schema]) => ({ name: service, settings: schema.settings })));
+  const schema = PROCESSES[name as keyof typeof PROCESSES];
+  if (!schema) throw new Error(`a README marks a table "config:${name}", but no process is named ${name} (${Object.keys(PROCESSES).join(", ")}, or services)`);
+  return configTable(own ? schema.settings.filter((setting) => !setting.spec.common) : schema.settings);
+}
+
+/** The README files that may hold tables: the repository's and each workspace's, relative to the root. */
+export function readmeFiles(): string[] {
+  const patterns: string[] = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).workspaces;
+  const folders = patterns.flatMap((pattern) => {
+    if (!pattern.endsWith("/*")) return [pattern];
+    const parent = pattern.slice(0, -2);
+    return readdirSync(join(ROOT, parent), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => `${parent}/${entry.name}`);
+  });
+  return ["README.md", ...folders.map((folder) => `${folder}/README.md`)].filter((file) => existsSync(join(ROOT, file)));
+}
+
+/** Each README as it is and as its tables should be. */
+export function configDocs(): Array<{ file: string; current: string; rendered: string }> {
+  return readmeFiles().map((file) => {
+    const current = readFileSync(join(ROOT, file), "utf8");
+    return { file, current, rendered: withConfigTables(current, configTableFor) };
+  });
+}
+
+if (require.main === module) {
+  for (const { file, current, rendered } of configDocs()) {
+    if (rendered === current) continue;
+    writeFileSync(join(ROOT, file), rendered);
+    process.stdout.write(`config-docs: rewrote the configuration tables in ${file}\n`);
+  }
+}
