@@ -4,7 +4,7 @@ import { credentials } from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { BusMessage, OutboxStore, PendingMessage } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
-import { checkHealth, unary } from "@chirp/kit/grpc";
+import { checkHealth, unary, UserAccounts } from "@chirp/kit/grpc";
 import { startService, type ServiceConfig, type ServiceContext } from "@chirp/kit/service";
 import { eventually, testLogger } from "@chirp/kit/testing";
 import { LoadTestServiceClient, LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/loadtest";
@@ -141,6 +141,36 @@ describe("startService", () => {
     expect(stopped).toEqual(["streams", "consumer", "client", "first"]);
     expect(servingWhen.streams).toBe("SERVING");
     for (const name of ["consumer", "client", "first"]) expect(servingWhen[name]).not.toBe("SERVING");
+  });
+
+  it("gives the parts one client of the users service at upstreams.users, and none without that address", async () => {
+    let clients: unknown[] = [];
+    const app = await startService({
+      config: { ...config, upstreams: { users: "127.0.0.1:1" } },
+      schema: noFallbacks,
+      overrides: { log: testLogger() },
+      service: LoadTestServiceService,
+      streams: [],
+      storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
+      parts: async ({ accounts }) => {
+        // Nothing listens there: the client connects on first use, so the service starts anyway.
+        clients = [accounts(), accounts()];
+        return { handlers: { noop: async () => ({ payload: "" }) } };
+      },
+    });
+    await app.stop();
+    expect(clients[0]).toBeInstanceOf(UserAccounts);
+    expect(clients[1]).toBe(clients[0]);
+    const without = startService({
+      config,
+      schema: noFallbacks,
+      overrides: { log: testLogger() },
+      service: LoadTestServiceService,
+      streams: [],
+      storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
+      parts: async ({ accounts }) => ({ handlers: { noop: async () => ({ payload: "" }) }, app: { accounts: accounts() } }),
+    });
+    await expect(without).rejects.toThrow("example has no users service address (upstreams.users)");
   });
 
   it("logs each development fallback the configuration uses", async () => {

@@ -1,5 +1,4 @@
 import { STREAMS } from "@chirp/kit/events";
-import { UserAccounts } from "@chirp/kit/grpc";
 import { repositoryWithOutbox, startService, type RepositoryStorage, type ServiceApp, type ServiceOverrides } from "@chirp/kit/service";
 import { schema, type GraphConfig } from "./config.js";
 import { Graph } from "./domain/graph.js";
@@ -25,10 +24,8 @@ export function startGraph(config: GraphConfig, overrides: GraphOverrides = {}):
     service: GraphService,
     streams: [STREAMS.users, STREAMS.graph],
     storage: repositoryWithOutbox<GraphRepository>(() => new InMemoryGraphRepository(), (db) => MongoGraphRepository.open(db)),
-    async parts({ storage: { repository }, bus, eventsRecorded, own }) {
-      // Connects on first use: the users service need not be up for this one to start and serve reads.
-      const accounts = own("users client", new UserAccounts(config.upstreams.users));
-      const graph = new Graph({ repository, events: graphEvents, accounts, onEventsRecorded: eventsRecorded });
+    async parts({ storage: { repository }, bus, eventsRecorded, accounts, own }) {
+      const graph = new Graph({ repository, events: graphEvents, accounts: accounts(), onEventsRecorded: eventsRecorded });
       own("user events consumer", await consumeUserEvents(bus, config.userEventsConsumer, graph));
       return { handlers: graphHandlers(graph) };
     },

@@ -6,9 +6,6 @@ describe("graph configuration", () => {
     expect(loadConfig({})).toMatchObject({
       serviceName: "graph",
       port: 50053,
-      host: "0.0.0.0",
-      mongo: undefined,
-      natsUrl: undefined,
       userEventsConsumer: "graph_user_events",
       upstreams: { users: "127.0.0.1:50051" },
       outboxPollMs: 1_000,

@@ -6,9 +6,6 @@ describe("timeline configuration", () => {
     expect(loadConfig({})).toMatchObject({
       serviceName: "timeline",
       port: 50054,
-      host: "0.0.0.0",
-      mongo: undefined,
-      natsUrl: undefined,
       upstreams: { users: "127.0.0.1:50051", tweets: "127.0.0.1:50052", graph: "127.0.0.1:50053" },
       consumerName: "timeline",
       celebrityFollowers: 10_000,

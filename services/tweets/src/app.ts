@@ -1,5 +1,4 @@
 import { STREAMS } from "@chirp/kit/events";
-import { UserAccounts } from "@chirp/kit/grpc";
 import { repositoryWithOutbox, startService, type RepositoryStorage, type ServiceApp, type ServiceOverrides } from "@chirp/kit/service";
 import { schema, type TweetsConfig } from "./config.js";
 import type { TweetRepository } from "./domain/ports.js";
@@ -28,10 +27,8 @@ export function startTweets(config: TweetsConfig, overrides: TweetsOverrides = {
     service: TweetsService,
     streams: [STREAMS.tweets, STREAMS.users],
     storage: repositoryWithOutbox<TweetRepository>(() => new InMemoryTweetRepository(), (db) => MongoTweetRepository.open(db)),
-    async parts({ storage: { repository }, bus, eventsRecorded, own }) {
-      // Connects on first use: the users service need not be up for this one to start and serve reads.
-      const accounts = own("users client", new UserAccounts(config.upstreams.users));
-      const tweets = new Tweets({ repository, events: tweetEvents, accounts, onEventsRecorded: eventsRecorded });
+    async parts({ storage: { repository }, bus, eventsRecorded, accounts, own }) {
+      const tweets = new Tweets({ repository, events: tweetEvents, accounts: accounts(), onEventsRecorded: eventsRecorded });
       own("event consumer", await consumeEvents(bus, tweets, overrides.consumerName ?? TWEETS_CONSUMER));
       return { handlers: tweetsHandlers(tweets) };
     },

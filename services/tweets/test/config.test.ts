@@ -3,7 +3,7 @@ import { loadConfig, schema } from "../src/config.js";
 // The settings every service reads are tested once, in the kit (config-schema.test.ts).
 describe("tweets configuration", () => {
   it("runs on development defaults with nothing set", () => {
-    expect(loadConfig({})).toMatchObject({ serviceName: "tweets", port: 50052, host: "0.0.0.0", mongo: undefined, natsUrl: undefined, outboxPollMs: 1_000, logLevel: "info" });
+    expect(loadConfig({})).toMatchObject({ serviceName: "tweets", port: 50052, outboxPollMs: 1_000, logLevel: "info" });
     expect(loadConfig({}).upstreams).toEqual({ users: "127.0.0.1:50051" });
   });
 

@@ -4,7 +4,7 @@ import { loadConfig, loadDatabaseConfig, schema } from "../src/config.js";
 describe("users configuration", () => {
   it("runs on development defaults with nothing set, saying it signs with a throwaway key", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ serviceName: "users", port: 50051, host: "0.0.0.0", mongo: undefined, natsUrl: undefined, passwordHashCost: 15, outboxPollMs: 1_000 });
+    expect(config).toMatchObject({ serviceName: "users", port: 50051, passwordHashCost: 15, outboxPollMs: 1_000 });
     expect(config.auth).toEqual({ signingKeyPem: undefined, issuer: "chirp", audience: "chirp", tokenTtlSeconds: 900 });
     expect(schema.fallbacks(config)).toContain("AUTH_SIGNING_KEY is not set: tokens are signed with a throwaway key");
   });

@@ -1,7 +1,7 @@
 import type { Db } from "mongodb";
 import type { EventBus, LiveSubscriber } from "../bus.js";
 import { InProcessEventBus, STREAMS, type StreamSpec } from "../events/index.js";
-import { bindService, GrpcServer, type ServiceHandlers } from "../grpc/index.js";
+import { bindService, GrpcServer, UserAccounts, type ServiceHandlers } from "../grpc/index.js";
 import { Lifecycle } from "../lifecycle.js";
 import { createLogger, type LevelWithSilent, type Logger } from "../logger.js";
 import { connectMongo } from "../mongo/index.js";
@@ -30,6 +30,8 @@ export interface ServiceConfig {
   mongo: { uri: string; database: string } | undefined;
   natsUrl: string | undefined;
   outboxPollMs?: number;
+  /** host:port of the users service, for services that ask it whether the caller's account is live. */
+  upstreams?: { users?: string };
 }
 
 /**
@@ -79,6 +81,12 @@ export interface ServiceContext<C, S> {
   onStop(name: string, stop: () => Promise<void> | void): void;
   /** Stopped before the gRPC server drains: whatever would hold the drain open (live streams). */
   beforeDrain(name: string, stop: () => Promise<void> | void): void;
+  /**
+   * The users service's answer to whether an account is live, asked before every write: one
+   * client, at `upstreams.users`, connected on first use (the users service need not be up for
+   * this one to start and serve reads), closed after the drain.
+   */
+  accounts(): UserAccounts;
   /** Registers a consumer's `stop` or a client's `close` with `onStop`, and gives it back. */
   own<R extends Stoppable>(name: string, resource: R): R;
 }
@@ -131,6 +139,10 @@ export async function startService<C extends ServiceConfig, D extends Definition
   const log = overrides.log ?? createLogger(config.serviceName, config.logLevel);
   for (const warning of declaration.schema.fallbacks(config)) log.warn(warning);
   const lifecycle = new Lifecycle(log);
+  const own = <R extends Stoppable>(name: string, resource: R): R => {
+    lifecycle.onStop(name, () => ("stop" in resource ? resource.stop() : resource.close()));
+    return resource;
+  };
   const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log });
   try {
     let storage: S;
@@ -164,6 +176,7 @@ export async function startService<C extends ServiceConfig, D extends Definition
     }
 
     const drainFirst: Array<[string, () => Promise<void> | void]> = [];
+    let accounts: UserAccounts | undefined;
     const parts = await declaration.parts({
       config,
       log,
@@ -171,9 +184,11 @@ export async function startService<C extends ServiceConfig, D extends Definition
       bus,
       eventsRecorded: () => relay?.notify(),
       onStop: (name, stop) => lifecycle.onStop(name, stop),
-      own: (name, resource) => {
-        lifecycle.onStop(name, () => ("stop" in resource ? resource.stop() : resource.close()));
-        return resource;
+      own,
+      accounts: () => {
+        if (accounts) return accounts;
+        if (!config.upstreams?.users) throw new Error(`${config.serviceName} has no users service address (upstreams.users)`);
+        return (accounts = own("users client", new UserAccounts(config.upstreams.users)));
       },
       beforeDrain: (name, stop) => drainFirst.push([name, stop]),
     });
