@@ -42,12 +42,17 @@ export class InMemoryCardStore implements CardStore {
     }
   }
 
+  // Read on every page: one pass each, the Map and Set taking care of repeated ids.
   async retweetAndReplyCounts(tweetIds: string[]): Promise<Map<string, { retweetCount: number; replyCount: number }>> {
-    return new Map(unique(tweetIds).map((id) => [id, { retweetCount: this.retweetEntries.get(id)?.size ?? 0, replyCount: this.replies.get(id)?.size ?? 0 }]));
+    const counts = new Map<string, { retweetCount: number; replyCount: number }>();
+    for (const id of tweetIds) counts.set(id, { retweetCount: this.retweetEntries.get(id)?.size ?? 0, replyCount: this.replies.get(id)?.size ?? 0 });
+    return counts;
   }
 
   async retweetedBy(userId: string, tweetIds: string[]): Promise<Set<string>> {
-    const retweeted = this.retweetsByAuthor.get(userId);
-    return new Set(unique(tweetIds).filter((id) => retweeted?.has(id) === true));
+    const retweeted = new Set<string>();
+    const entries = this.retweetsByAuthor.get(userId);
+    if (entries) for (const id of tweetIds) if (entries.has(id)) retweeted.add(id);
+    return retweeted;
   }
 }

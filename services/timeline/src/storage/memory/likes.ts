@@ -26,12 +26,17 @@ export class InMemoryLikeStore implements LikeStore {
     else this.likers.delete(change.tweetId, change.userId);
   }
 
+  // Read on every page: one pass each, the Map and Set taking care of repeated ids.
   async likeCounts(tweetIds: string[]): Promise<Map<string, number>> {
-    return new Map(unique(tweetIds).map((id) => [id, this.likers.get(id)?.size ?? 0]));
+    const counts = new Map<string, number>();
+    for (const id of tweetIds) counts.set(id, this.likers.get(id)?.size ?? 0);
+    return counts;
   }
 
   async likedBy(userId: string, tweetIds: string[]): Promise<Set<string>> {
-    return new Set(unique(tweetIds).filter((id) => this.likers.get(id)?.has(userId) === true));
+    const liked = new Set<string>();
+    for (const id of tweetIds) if (this.likers.get(id)?.has(userId)) liked.add(id);
+    return liked;
   }
 
   async removeLikesOf(tweetIds: string[]): Promise<void> {
