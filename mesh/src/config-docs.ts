@@ -27,15 +27,19 @@ export function configTableFor(name: string, own: boolean): string {
   return configTable(own ? schema.settings.filter((setting) => !setting.spec.common) : schema.settings);
 }
 
-/** The README files that may hold tables: the repository's and each workspace's, relative to the root. */
+/**
+ * The README files that may hold tables, relative to the root: the repository's, each workspace's,
+ * and that of each folder of workspaces (services/README.md holds what every service reads).
+ */
 export function readmeFiles(): string[] {
   const patterns: string[] = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).workspaces;
   const folders = patterns.flatMap((pattern) => {
     if (!pattern.endsWith("/*")) return [pattern];
     const parent = pattern.slice(0, -2);
-    return readdirSync(join(ROOT, parent), { withFileTypes: true })
+    const workspaces = readdirSync(join(ROOT, parent), { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .map((entry) => `${parent}/${entry.name}`);
+    return [parent, ...workspaces];
   });
   return ["README.md", ...folders.map((folder) => `${folder}/README.md`)].filter((file) => existsSync(join(ROOT, file)));
 }
