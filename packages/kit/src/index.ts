@@ -12,6 +12,7 @@ export * from "./logger.js";
 export * from "./outbox.js";
 export * from "./pagination.js";
 export * from "./service-settings.js";
+export * from "./services.js";
 export * from "./set-index.js";
 export * from "./sorted.js";
 export * from "./text.js";

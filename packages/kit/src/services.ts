@@ -1,0 +1,82 @@
+import type { EventType, STREAMS } from "./events/catalog.js";
+
+/**
+ * One service of the mesh, as everything outside its folder needs to know it. The rest follows
+ * from its name, by convention:
+ *
+ * - its folder is `services/<name>`, its npm package `@chirp/<name>`, whose `.` export (src/app.ts)
+ *   has `start<Name>(config, overrides)` and whose `./config` export (src/config.ts) has `schema`
+ *   and `loadConfig`;
+ * - its image is `chirp-<name>`, built from the Dockerfile with SERVICE=services/<name>;
+ * - its Kubernetes ServiceAccount, Service, Deployment and PodDisruptionBudget are `<name>`
+ *   (k8s/base/<name>.yaml), its database `chirp_<name>`;
+ * - other processes find it at `<NAME>_ADDRESS` (host:port).
+ */
+export interface ServiceEntry {
+  /** Lower case letters, digits and "-". */
+  name: string;
+  /** The gRPC service it serves, by its full proto name. */
+  grpcService: string;
+  /** Its gRPC port: GRPC_PORT's default, its Kubernetes Service's port, where local runs find it. */
+  port: number;
+  /** Whether the gateway forwards it; the rules of its RPCs are then in gateway/src/access.ts. */
+  gateway: boolean;
+  /** The stream its outbox relay publishes its events to. */
+  publishes?: Exclude<keyof typeof STREAMS, "deadLetters">;
+  /**
+   * Its durable JetStream consumer: the events it reads (as its events.ts subscribes to them), and
+   * the setting that names the consumer. Without `setting`, the name is the `consumerName` its
+   * start takes among its overrides.
+   */
+  consumer?: { events: readonly EventType[]; setting?: string };
+}
+
+/**
+ * Every service of the mesh, in the order the embedded mesh starts them: a service comes after
+ * the ones it calls (whose `<NAME>_ADDRESS` it reads). The embedded mesh, the gateway's upstreams,
+ * the test fixtures and the checks of the Kubernetes manifests and skaffold.yaml read this list;
+ * docs/adding-a-service.md says what else a new service needs.
+ */
+export const SERVICES = [
+  { name: "users", grpcService: "chirp.users.v1.UsersService", port: 50051, gateway: true, publishes: "users" },
+  {
+    name: "tweets",
+    grpcService: "chirp.tweets.v1.TweetsService",
+    port: 50052,
+    gateway: true,
+    publishes: "tweets",
+    consumer: { events: ["userDeleted", "tweetDeleted"] },
+  },
+  {
+    name: "graph",
+    grpcService: "chirp.graph.v1.GraphService",
+    port: 50053,
+    gateway: true,
+    publishes: "graph",
+    consumer: { events: ["userCreated", "userDeleted"], setting: "USER_EVENTS_CONSUMER" },
+  },
+  {
+    name: "timeline",
+    grpcService: "chirp.timeline.v1.TimelineService",
+    port: 50054,
+    gateway: true,
+    consumer: {
+      events: ["tweetCreated", "tweetDeleted", "tweetLiked", "tweetUnliked", "userFollowed", "userUnfollowed", "userCreated", "userProfileChanged", "userDeleted"],
+      setting: "CONSUMER_NAME",
+    },
+  },
+] as const satisfies readonly ServiceEntry[];
+
+export type CatalogedService = (typeof SERVICES)[number];
+export type ServiceName = CatalogedService["name"];
+/** The services that keep a durable consumer. */
+export type ConsumingServiceName = Extract<CatalogedService, { consumer: object }>["name"];
+/** The services that publish events through an outbox. */
+export type PublishingServiceName = Extract<CatalogedService, { publishes: string }>["name"];
+export type GatewayServiceName = Extract<CatalogedService, { gateway: true }>["name"];
+
+/** The services the gateway forwards, in the catalogue's order. */
+export const GATEWAY_SERVICES = SERVICES.filter((s): s is Extract<CatalogedService, { gateway: true }> => s.gateway);
+
+/** The variable other processes read a service's host:port from: USERS_ADDRESS, USER_SEARCH_ADDRESS. */
+export const addressVariable = (name: string) => `${name.toUpperCase().replace(/-/g, "_")}_ADDRESS`;
