@@ -2,32 +2,35 @@
 #
 #   docker build --build-arg SERVICE=services/users -t chirp-users .
 #
-# SERVICE is the workspace folder: services/users, services/tweets, services/graph,
-# services/timeline or gateway (skaffold.yaml passes it for each artifact). The build context is
-# the repository root because the workspaces share one lock file and import packages/*.
+# SERVICE is the workspace folder: a service's (services/<name>) or gateway; skaffold.yaml passes
+# it for each artifact. Nothing here names a workspace, so a new service needs no line in this
+# file. The build context is the repository root because the workspaces share one lock file and
+# import packages/*.
 
 ARG NODE_IMAGE=node:24-slim
 
-# Every workspace's package.json with the lock file: what `npm ci` needs to resolve the tree.
-# All of them, because npm checks the lock file against every workspace it lists. Kept in a stage
-# of its own so the installs below are reused until a manifest or the lock file changes.
+# What `npm ci` needs to resolve the tree: the root manifest, the lock file, and a package.json
+# for every workspace the lock file lists. The lock file records each workspace's name, version
+# and dependencies, which is all npm reads of them here, so those manifests are written from it:
+# the installs below depend on the lock file alone (and are reused until it changes), and a new
+# workspace needs no line in this file. The real manifests come with the sources further down;
+# k8s/test/manifests.test.ts checks that the lock file agrees with them.
 FROM ${NODE_IMAGE} AS workspace-manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
-COPY packages/proto/package.json packages/proto/
-COPY packages/kit/package.json packages/kit/
-COPY services/users/package.json services/users/
-COPY services/tweets/package.json services/tweets/
-COPY services/graph/package.json services/graph/
-COPY services/timeline/package.json services/timeline/
-COPY gateway/package.json gateway/
-COPY mesh/package.json mesh/
+RUN node -e 'const fs = require("node:fs"); \
+  const { packages } = JSON.parse(fs.readFileSync("package-lock.json", "utf8")); \
+  for (const [folder, manifest] of Object.entries(packages)) { \
+    if (folder === "" || folder.includes("node_modules/")) continue; \
+    fs.mkdirSync(folder, { recursive: true }); \
+    fs.writeFileSync(`${folder}/package.json`, JSON.stringify(manifest, null, 2)); \
+  }'
 
 # Compiles the workspace and the packages it references (tsc -b follows the project
 # references), plus the gateway's web client bundle.
 FROM workspace-manifests AS build
 # Everything up to the shared packages' compilation comes before ARG SERVICE, so these layers are
-# the same for all five images: built once, then reused from the cache by every artifact.
+# the same for every image: built once, then reused from the cache by every artifact.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages/ packages/
@@ -63,6 +66,6 @@ WORKDIR /app/${SERVICE}
 # The image's node user, by number so that Kubernetes can check runAsNonRoot. The files stay
 # owned by root: the process only reads them.
 USER 1000:1000
-# The ports depend on the workspace (GRPC_PORT 50051 to 50054; the gateway's HTTP2_PORT 8080 and
+# The ports depend on the workspace (a service's GRPC_PORT, the gateway's HTTP2_PORT 8080 and
 # HTTP_PORT 8081); the Kubernetes manifests declare them.
 CMD ["node", "--enable-source-maps", "dist/main.js"]

@@ -6,7 +6,9 @@
  * so the repository's own dev keys are neither used nor touched. Every rendered object is
  * validated against the Kubernetes schemas by kubernetes-validate, then against the project's
  * rules: images, probes, resources, security contexts, ports and environment variables as each
- * process's configuration schema (src/config.ts) declares them, Secrets, storage, replicas.
+ * process's configuration schema (src/config.ts) declares them, Secrets, storage, replicas, and
+ * every service of the service catalogue (packages/kit/src/services.ts) built, deployed and
+ * reachable as the catalogue says.
  *
  * The tools come from the KUSTOMIZE and KUBERNETES_VALIDATE variables (paths), or from PATH;
  * scripts/install-k8s-tools.sh installs both. Without them the rendered checks are reported as
@@ -16,9 +18,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { basename, delimiter, join, posix, relative, resolve } from "node:path";
+import { delimiter, join, posix, relative, resolve } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { parseSigningKey, parseVerificationKey, TokenSigner, TokenVerifier, type SettingSpec } from "@chirp/kit";
+import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier, type SettingSpec } from "@chirp/kit";
 
 const ROOT = resolve(__dirname, "../..");
 /** Kubernetes versions the manifests must be valid for: the oldest supported and the newest known. */
@@ -390,6 +392,18 @@ describe("skaffold.yaml", () => {
   });
 });
 
+describe("the service catalogue (packages/kit/src/services.ts)", () => {
+  test("skaffold builds an image for every catalogued service and the gateway, and nothing else", () => {
+    const expected = [...SERVICES.map(({ name }) => `chirp-${name}=services/${name}`), "chirp-gateway=gateway"].sort();
+    for (const pipeline of PIPELINES) expect([pipeline.name, pipeline.artifacts.map((a) => `${a.image}=${a.workspace}`).sort()]).toEqual([pipeline.name, expected]);
+  });
+
+  test("names each service's gRPC service as its contract declares it", () => {
+    const declared = [...PROTO_SERVICES.values()].flat();
+    expect(SERVICES.map((s) => s.grpcService).filter((name) => !declared.includes(name))).toEqual([]);
+  });
+});
+
 describe("Dockerfile", () => {
   const usesService = (text: string) => /\$\{?SERVICE\b/.test(text);
 
@@ -400,12 +414,41 @@ describe("Dockerfile", () => {
     expect(problems).toEqual([]);
   });
 
-  test("copies the lock file and every workspace's package.json before installing (npm ci checks them all)", () => {
-    const copied = STAGES.flatMap((stage) => stage.instructions)
-      .filter((i) => i.keyword === "COPY" && !i.args.startsWith("--from"))
-      .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-    const expected = ["package.json", "package-lock.json", ...WORKSPACES.map((w) => `${w}/package.json`)];
-    expect(expected.filter((file) => !copied.includes(file))).toEqual([]);
+  test("gives npm ci a manifest for every workspace, written from the lock file, which agrees with each workspace's package.json", () => {
+    const isInstall = (i: Stage["instructions"][number]) => i.keyword === "RUN" && /\bnpm ci\b/.test(i.args);
+    const install = STAGES.find((stage) => stage.instructions.some(isInstall))!;
+    const lineage = (stage: Stage): Stage[] => {
+      const parent = STAGES.find((s) => s.name === stage.from);
+      return parent ? [...lineage(parent), stage] : [stage];
+    };
+    const before = lineage(install).flatMap((stage) => (stage === install ? stage.instructions.slice(0, stage.instructions.findIndex(isInstall)) : stage.instructions));
+    // Only the root manifest and the lock file come from the sources: the install layers depend on
+    // nothing else, and nothing here lists the workspaces.
+    const copied = before.filter((i) => i.keyword === "COPY").flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    expect(copied.sort()).toEqual(["package-lock.json", "package.json"]);
+
+    // The RUN steps before the install, run here on those two files.
+    const dir = mkdtempSync(join(tmpdir(), "chirp-docker-manifests-"));
+    try {
+      for (const file of copied) cpSync(join(ROOT, file), join(dir, file));
+      for (const step of before.filter((i) => i.keyword === "RUN")) run("sh", ["-c", step.args], dir);
+      const fields = ["name", "version", "dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
+      const installed = (manifest: Obj) => Object.fromEntries(fields.filter((f) => manifest[f] !== undefined).map((f) => [f, manifest[f]]));
+      const problems: string[] = [];
+      for (const workspace of WORKSPACES) {
+        const file = join(dir, workspace, "package.json");
+        if (!existsSync(file)) {
+          problems.push(`${workspace}: no package.json written (is it in package-lock.json? run npm install)`);
+          continue;
+        }
+        const written = installed(JSON.parse(readFileSync(file, "utf8")));
+        const real = installed(JSON.parse(readText(`${workspace}/package.json`)));
+        if (JSON.stringify(written) !== JSON.stringify(real)) problems.push(`${workspace}: package-lock.json says ${JSON.stringify(written)}, its package.json ${JSON.stringify(real)} (run npm install)`);
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("builds the workspace named by SERVICE with tsc -b and installs only its production dependencies", () => {
@@ -618,12 +661,14 @@ if (missingTools.length > 0 && process.env.CI === "true") {
             const config = artifact && configs.get(artifact.workspace);
             if (!config) continue;
             if (config.ports.has("GRPC_PORT")) {
-              const domain = `chirp.${basename(artifact.workspace)}.v1`;
-              const known = ["", ...(PROTO_SERVICES.get(domain) ?? [])];
-              for (const probe of ["readinessProbe", "livenessProbe"]) {
+              const serves = SERVICES.find((s) => `services/${s.name}` === artifact.workspace)?.grpcService;
+              if (!serves) problems.push(`${at}: ${artifact.workspace} is not in the service catalogue`);
+              const port = Number(containerEnv(container, objects, problems, at).get("GRPC_PORT")?.value ?? config.ports.get("GRPC_PORT"));
+              for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
                 const grpc = container[probe]?.grpc;
                 if (!grpc) problems.push(`${at}: ${probe} is not a gRPC health probe`);
-                else if (!known.includes(grpc.service ?? "")) problems.push(`${at}: ${probe} asks for service "${grpc.service}", not one of ${domain}'s (${known.join(", ")})`);
+                else if (grpc.service !== serves) problems.push(`${at}: ${probe} asks for service "${grpc.service}", not ${serves}, which it serves`);
+                else if (grpc.port !== port) problems.push(`${at}: ${probe} asks port ${grpc.port}, not GRPC_PORT ${port}`);
               }
             }
             if (String(container.livenessProbe?.httpGet?.path ?? "").startsWith("/healthz")) {
@@ -742,10 +787,10 @@ if (missingTools.length > 0 && process.env.CI === "true") {
                 .filter((t) => t.port);
               if (targets.length === 0) problems.push(`${at}: ${variable}=${value}: Service ${endpoint.host} port ${endpoint.port} reaches no container`);
               // USERS_ADDRESS must reach the users service, TIMELINE_ADDRESS the timeline service, …
-              const upstream = /^([A-Z]+)_ADDRESS$/.exec(variable)?.[1]?.toLowerCase();
-              if (upstream) {
-                const reachesIt = targets.some((t) => basename(artifactOf(pipeline, t.container)?.workspace ?? "") === upstream);
-                if (!reachesIt) problems.push(`${at}: ${variable}=${value} does not reach the ${upstream} service`);
+              if (variable.endsWith("_ADDRESS")) {
+                const upstream = SERVICES.find((s) => addressVariable(s.name) === variable)?.name;
+                const reachesIt = upstream !== undefined && targets.some((t) => artifactOf(pipeline, t.container)?.workspace === `services/${upstream}`);
+                if (!reachesIt) problems.push(`${at}: ${variable}=${value} does not reach ${upstream ? `the ${upstream} service` : "a catalogued service"}`);
               }
             }
           }
@@ -912,6 +957,29 @@ if (missingTools.length > 0 && process.env.CI === "true") {
               if (!port) problems.push(`Ingress/${ingress.metadata.name}: backend ${backend.name}:${backend.port.name ?? backend.port.number} does not exist`);
             }
           }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("every catalogued service is deployed under its name at its port, and every deployed service is catalogued", () => {
+        const { objects } = get();
+        const problems: string[] = [];
+        const upstreams: Record<string, string> = objects.find((o) => o.kind === "ConfigMap" && withoutHash(o.metadata.name) === "chirp-upstreams")?.data ?? {};
+        for (const { name, port } of SERVICES) {
+          for (const kind of ["ServiceAccount", "Service", "Deployment", "PodDisruptionBudget"]) {
+            const object = find(objects, kind, name);
+            if (!object) problems.push(`${name}: no ${kind} ${name} (k8s/base/${name}.yaml)`);
+            else if (object.metadata.labels?.["app.kubernetes.io/component"] !== "service") problems.push(`${kind}/${name}: not labelled app.kubernetes.io/component: service`);
+          }
+          const service = find(objects, "Service", name);
+          if (service && !service.spec.ports?.some((p: Obj) => p.name === "grpc" && p.port === port)) problems.push(`Service/${name}: no port grpc ${port}, the catalogue's`);
+          const container = find(objects, "Deployment", name)?.spec.template.spec.containers[0];
+          if (container && container.image !== `chirp-${name}`) problems.push(`Deployment/${name}: runs ${container.image}, not chirp-${name}`);
+          // Where the gateway (which reads chirp-upstreams whole) and the services that call it find it.
+          if (upstreams[addressVariable(name)] !== `${name}:${port}`) problems.push(`ConfigMap chirp-upstreams: ${addressVariable(name)} is not ${name}:${port}`);
+        }
+        for (const deployment of objects.filter((o) => o.kind === "Deployment" && o.metadata.labels?.["app.kubernetes.io/component"] === "service")) {
+          if (!SERVICES.some((s) => s.name === deployment.metadata.name)) problems.push(`Deployment/${deployment.metadata.name}: a service the catalogue does not list`);
         }
         expect(problems).toEqual([]);
       });
