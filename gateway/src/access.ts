@@ -1,4 +1,4 @@
-import type { DescMethod, MessageShape } from "@bufbuild/protobuf";
+import type { DescMethod, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
@@ -48,6 +48,9 @@ const PUBLIC = { who: "public", budget: "entry" } as const;
 const READ = { who: "signed-in", budget: "read" } as const;
 const WRITE = { who: "signed-in", budget: "write" } as const;
 const INTERNAL = { who: "internal" } as const;
+
+/** The services the rules are for, by full name: the ones the gateway can forward (see ruledService). */
+const RULED_SERVICES = new Map<string, DescService>();
 
 /**
  * Every RPC's rule, by service and method, and the only place the gateway decides access. The
@@ -116,6 +119,9 @@ export function ruleOf(method: Pick<DescMethod, "parent" | "localName">): Rule |
   return RULES.get(method.parent.typeName)?.get(method.localName);
 }
 
+/** The descriptor of a service with rules here, by its full name; undefined when it has none. */
+export const ruledService = (typeName: string): DescService | undefined => RULED_SERVICES.get(typeName);
+
 /** Whether the gateway serves a method with this rule: not when it is internal or has none. */
 export const isServed = (rule: Rule | undefined): rule is ServedRule => rule !== undefined && rule.who !== "internal";
 
@@ -139,5 +145,6 @@ type RulesFor<S extends GenServiceMethods> = { [K in keyof S]: Rule<MessageShape
 
 /** One service's rules, keyed as RULES reads them; each rule typed with its own request message. */
 function rulesOf<S extends GenServiceMethods>(service: GenService<S>, rules: RulesFor<S>): [string, ReadonlyMap<string, Rule>] {
+  RULED_SERVICES.set(service.typeName, service);
   return [service.typeName, new Map(Object.entries(rules) as [string, Rule][])];
 }

@@ -7,12 +7,9 @@ import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import { createLogger, parseVerificationKey, TokenVerifier, type Logger } from "@chirp/kit";
+import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type Logger } from "@chirp/kit";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
-import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
-import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
-import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
-import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
+import { ruledService } from "./access.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
@@ -28,7 +25,7 @@ export interface GatewayOverrides {
   log?: Logger;
   /** Keys to verify tokens with, instead of AUTH_PUBLIC_KEY (the embedded mesh shares its own). */
   publicKeys?: KeyObject[];
-  /** Services to forward beside the mesh's four, such as the benchmark's do-nothing backend. */
+  /** Services to forward beside the catalogued ones, such as the benchmark's do-nothing backend. */
   extraUpstreams?: UpstreamService[];
 }
 
@@ -78,13 +75,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   // a dead one is noticed (and the stream ended) within KEEPALIVE_MS and the PING timeout.
   const transport = (address: string) =>
     createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs });
-  const services: UpstreamService[] = [
-    { name: "users", address: config.upstreams.users, service: UsersService },
-    { name: "tweets", address: config.upstreams.tweets, service: TweetsService },
-    { name: "graph", address: config.upstreams.graph, service: GraphService },
-    { name: "timeline", address: config.upstreams.timeline, service: TimelineService },
-    ...(overrides.extraUpstreams ?? []),
-  ];
+  const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
   const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
   const limiters = {
@@ -159,6 +150,18 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       for (const session of sessions) session.destroy();
     },
   };
+}
+
+/**
+ * The services of the catalogue (packages/kit/src/services.ts) the gateway forwards, each at its
+ * configured address, served as the descriptor its access rules (access.ts) were written for.
+ */
+function catalogedUpstreams(config: GatewayConfig): UpstreamService[] {
+  return GATEWAY_SERVICES.map(({ name, grpcService }) => {
+    const service = ruledService(grpcService);
+    if (!service) throw new Error(`the service catalogue has the gateway forward ${grpcService}, but gateway/src/access.ts has no rules for it`);
+    return { name, address: config.upstreams[name], service };
+  });
 }
 
 function listen(server: Http1Server | Http2Server, host: string, port: number): Promise<number> {

@@ -1,4 +1,17 @@
-import { address, AUTH_AUDIENCE, AUTH_ISSUER, defineConfig, LOG_LEVEL, setting, SHUTDOWN_DEADLINE_MS, type ConfigOf } from "@chirp/kit";
+import {
+  address,
+  addressVariable,
+  AUTH_AUDIENCE,
+  AUTH_ISSUER,
+  defineConfig,
+  GATEWAY_SERVICES,
+  LOG_LEVEL,
+  setting,
+  SHUTDOWN_DEADLINE_MS,
+  type ConfigOf,
+  type GatewayServiceName,
+  type Setting,
+} from "@chirp/kit";
 import { MAX_TRUSTED_PROXIES, trustedProxyProblem } from "./client-address.js";
 
 const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
@@ -15,12 +28,10 @@ export const schema = defineConfig({
   /** HTTP/1.1: Connect (JSON or binary), gRPC-Web, the web client and /healthz. */
   httpPort: setting.port("HTTP_PORT", { default: 8081, doc: "HTTP/1.1: Connect (JSON or binary), gRPC-Web, the web client and `/healthz`" }),
   logLevel: LOG_LEVEL,
-  upstreams: {
-    users: address("USERS_ADDRESS", 50051, "the users service"),
-    tweets: address("TWEETS_ADDRESS", 50052, "the tweets service"),
-    graph: address("GRAPH_ADDRESS", 50053, "the graph service"),
-    timeline: address("TIMELINE_ADDRESS", 50054, "the timeline service"),
-  },
+  /** host:port of each service it forwards: USERS_ADDRESS, … (the service catalogue, packages/kit/src/services.ts). */
+  upstreams: Object.fromEntries(
+    GATEWAY_SERVICES.map(({ name, port }) => [name, address(addressVariable(name), port, `the ${name} service`)]),
+  ) as Record<GatewayServiceName, Setting<string>>,
   auth: {
     /** SPKI PEM Ed25519 public keys, one or more (during a key rotation). */
     publicKeysPem: setting.secret("AUTH_PUBLIC_KEY", {

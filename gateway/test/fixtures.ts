@@ -1,3 +1,4 @@
+import { GATEWAY_SERVICES } from "@chirp/kit";
 import type { GatewayConfig } from "../src/config.js";
 
 const UNREACHABLE = "127.0.0.1:1";
@@ -11,7 +12,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     http2Port: 0,
     httpPort: 0,
     logLevel: "silent",
-    upstreams: { users: UNREACHABLE, tweets: UNREACHABLE, graph: UNREACHABLE, timeline: UNREACHABLE, ...upstreams },
+    upstreams: { ...(Object.fromEntries(GATEWAY_SERVICES.map(({ name }) => [name, UNREACHABLE])) as GatewayConfig["upstreams"]), ...upstreams },
     auth: { publicKeysPem: [], issuer: "chirp", audience: "chirp" },
     corsOrigins: ["https://app.chirp.test"],
     maxBodyBytes: 64 * 1024,

@@ -1,11 +1,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { commonConfigTable, configTable, withConfigTables } from "@chirp/kit";
+import { commonConfigTable, configTable, SERVICES as CATALOGUE, withConfigTables, type ConfigSchema, type SchemaTree } from "@chirp/kit";
 import { schema as gateway } from "@chirp/gateway/config";
-import { schema as graph } from "@chirp/graph/config";
-import { schema as timeline } from "@chirp/timeline/config";
-import { schema as tweets } from "@chirp/tweets/config";
-import { schema as users } from "@chirp/users/config";
+import { serviceConfig } from "./service-modules.js";
 
 /**
  * The README's configuration tables, rendered from every process's declared configuration
@@ -15,14 +12,16 @@ import { schema as users } from "@chirp/users/config";
  * or `services` (the settings every service reads, once).
  */
 
-const SERVICES = { users, tweets, graph, timeline };
-const PROCESSES = { ...SERVICES, gateway };
+/** Every service's configuration schema, in the service catalogue's order (packages/kit/src/services.ts). */
+const SERVICES: Record<string, ConfigSchema<SchemaTree>> = Object.fromEntries(CATALOGUE.map(({ name }) => [name, serviceConfig(name).schema]));
+/** Every process's configuration schema: the services' and the gateway's. */
+export const PROCESSES: Record<string, ConfigSchema<SchemaTree>> = { ...SERVICES, gateway };
 
 const ROOT = resolve(__dirname, "../..");
 
 export function configTableFor(name: string, own: boolean): string {
   if (name === "services") return commonConfigTable(Object.entries(SERVICES).map(([service, schema]) => ({ name: service, settings: schema.settings })));
-  const schema = PROCESSES[name as keyof typeof PROCESSES];
+  const schema = PROCESSES[name];
   if (!schema) throw new Error(`a README marks a table "config:${name}", but no process is named ${name} (${Object.keys(PROCESSES).join(", ")}, or services)`);
   return configTable(own ? schema.settings.filter((setting) => !setting.spec.common) : schema.settings);
 }

@@ -1,37 +1,44 @@
 import { createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLogger, generateSigningKeyPair, type EventBus, type LevelWithSilent, type Logger } from "@chirp/kit";
+import {
+  addressVariable,
+  createLogger,
+  generateSigningKeyPair,
+  SERVICES,
+  type ConsumingServiceName,
+  type EventBus,
+  type LevelWithSilent,
+  type Logger,
+  type OutboxRelay,
+  type PublishingServiceName,
+  type ServiceName,
+} from "@chirp/kit";
 import { EVENT_SUBJECTS, InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { connectMongo } from "@chirp/kit/mongo";
 import { durableFromNow, JetStreamBus } from "@chirp/kit/nats";
 import { startGateway, type GatewayApp, type UpstreamService } from "@chirp/gateway";
 import { loadConfig as gatewayConfig } from "@chirp/gateway/config";
-import { startGraph, type GraphApp } from "@chirp/graph";
-import { loadConfig as graphConfig } from "@chirp/graph/config";
-import { startTimeline, type TimelineApp } from "@chirp/timeline";
-import { loadConfig as timelineConfig } from "@chirp/timeline/config";
-import { startTweets, type TweetsApp } from "@chirp/tweets";
-import { loadConfig as tweetsConfig } from "@chirp/tweets/config";
-import { startUsers, type UsersApp } from "@chirp/users";
-import { loadConfig as usersConfig } from "@chirp/users/config";
+import { serviceModule, type StartedService } from "./service-modules.js";
 
 type Env = Record<string, string | undefined>;
-type Service = "users" | "tweets" | "graph" | "timeline";
-const SERVICES: readonly Service[] = ["users", "tweets", "graph", "timeline"];
+
+/** A service's app as the mesh gives it back: the relay of its outbox where it has one. */
+export type MeshApp<N extends ServiceName = ServiceName> = StartedService & (N extends PublishingServiceName ? { relay: OutboxRelay } : unknown);
+
+/** What the demo data uses of the users service's operator handle for roles. */
+export interface RoleGrants {
+  grant(userId: string, role: string): Promise<unknown>;
+}
 
 /**
- * The subjects each service's durable consumer reads (see its events.ts). A run's consumers are
- * made from them before the services start, and must sit on the same streams as the service's
- * own: on a stream where it finds none, a service makes one that replays the stream from its
- * beginning. (The service then sets the subjects itself.)
+ * The subjects each consuming service's durable consumer reads, as the catalogue lists its events.
+ * A run's consumers are made from them before the services start, and must sit on the same
+ * streams as the service's own: on a stream where it finds none, a service makes one that replays
+ * the stream from its beginning. (The service then sets the subjects itself.)
  */
-const CONSUMED_SUBJECTS = {
-  tweets: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted],
-  graph: [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted],
-  /** Every event: posts, likes and follows to fan out, and the people it shows. */
-  timeline: Object.values(EVENT_SUBJECTS),
-} satisfies Partial<Record<Service, string[]>>;
-type ConsumingService = keyof typeof CONSUMED_SUBJECTS;
+const CONSUMED_SUBJECTS = new Map<ConsumingServiceName, string[]>(
+  SERVICES.flatMap((s) => ("consumer" in s ? [[s.name, s.consumer.events.map((event) => EVENT_SUBJECTS[event])] as const] : [])),
+);
 
 export interface MeshOptions {
   /**
@@ -64,19 +71,19 @@ export interface MeshOptions {
 export interface Mesh {
   gateway: GatewayApp;
   /** Where each service's gRPC server listens, on 127.0.0.1. */
-  ports: Record<Service, number>;
+  ports: Record<ServiceName, number>;
   /** The same as "127.0.0.1:<port>", for clients. */
-  addresses: Record<Service, string>;
+  addresses: Record<ServiceName, string>;
   /** Each service's composition root, for what a test or a benchmark looks at (an outbox relay to flush). */
-  apps: { users: UsersApp; tweets: TweetsApp; graph: GraphApp; timeline: TimelineApp };
+  apps: { [N in ServiceName]: MeshApp<N> };
   /** Each service's MongoDB database (when MONGODB_URI is set). */
-  databases: Record<Service, string>;
+  databases: Record<ServiceName, string>;
   /** The run's durable consumers, when a run was named. */
-  consumers: Record<ConsumingService, string> | undefined;
+  consumers: Record<ConsumingServiceName, string> | undefined;
   /** The in-process bus, when NATS_URL is not set. */
   bus: EventBus | undefined;
   /** The users service's operator handle for roles: how the demo data makes its admin. */
-  roles: UsersApp["roles"];
+  roles: RoleGrants;
   /** Stops the gateway, then the services in reverse order, then removes the run's consumers and databases. */
   stop(): Promise<void>;
 }
@@ -84,8 +91,9 @@ export interface Mesh {
 /**
  * Every service and the gateway in one process, each through its own composition root and its own
  * gRPC server on a loopback port, exactly as in production: `npm start`, the end-to-end tests and
- * the benchmarks all start the mesh here. Services get ephemeral ports; the gateway keeps its
- * configured ones unless `loopback`.
+ * the benchmarks all start the mesh here. The services are the catalogue's (packages/kit/src/
+ * services.ts), started in its order, each told where the ones before it listen. Services get
+ * ephemeral ports; the gateway keeps its configured ones unless `loopback`.
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const { env = process.env, log = createLogger("mesh", "info"), run } = options;
@@ -97,9 +105,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const internal: Env = { ...env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", AUTH_SIGNING_KEY: signingKey, AUTH_SIGNING_KEY_FILE: undefined };
   // Each service owns its database, as in production: <prefix>_users, <prefix>_tweets, …
   const prefix = run ?? env.MONGODB_DATABASE_PREFIX ?? "chirp";
-  const databases = Object.fromEntries(SERVICES.map((s) => [s, `${prefix}_${s}`])) as Record<Service, string>;
-  const own = (service: Service): Env => ({ ...internal, MONGODB_DATABASE: databases[service] });
-  const consumers = run ? { tweets: `${run}_tweets`, graph: `${run}_graph`, timeline: `${run}_timeline` } : undefined;
+  const databases = byService((name) => `${prefix}_${name}`);
+  const consumers = run ? (Object.fromEntries([...CONSUMED_SUBJECTS.keys()].map((name) => [name, `${run}_${name}`])) as Record<ConsumingServiceName, string>) : undefined;
 
   const stops: Array<() => Promise<unknown>> = [];
   /** Every step runs even when one before it fails, so a failed start still removes what it made. */
@@ -111,32 +118,26 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   try {
     if (run) await prepareRun(env, databases, consumers!, stops, options.keep ?? false, child("mesh"));
 
-    const users = await startUsers(usersConfig(own("users")), { log: child("users"), bus });
-    stops.push(users.stop);
-    // Tweets and graph ask users, before every write, whether the caller's account is live.
-    const usersAddress = { USERS_ADDRESS: `127.0.0.1:${users.port}` };
-    const tweets = await startTweets(tweetsConfig({ ...own("tweets"), ...usersAddress }), { log: child("tweets"), bus, consumerName: consumers?.tweets });
-    stops.push(tweets.stop);
-    const graph = await startGraph(
-      graphConfig({ ...own("graph"), ...usersAddress, ...(consumers && { USER_EVENTS_CONSUMER: consumers.graph }) }),
-      { log: child("graph"), bus },
-    );
-    stops.push(graph.stop);
-    const addresses = {
-      ...usersAddress,
-      TWEETS_ADDRESS: `127.0.0.1:${tweets.port}`,
-      GRAPH_ADDRESS: `127.0.0.1:${graph.port}`,
-    };
-    const timeline = await startTimeline(
-      timelineConfig({ ...own("timeline"), ...addresses, ...(consumers && { CONSUMER_NAME: consumers.timeline }) }),
-      { log: child("timeline"), bus },
-    );
-    stops.push(timeline.stop);
+    // Where the services started so far listen (USERS_ADDRESS, …): each is given the addresses of
+    // those before it, the gateway all of them.
+    const addresses: Env = {};
+    const apps: Partial<Record<ServiceName, StartedService>> = {};
+    for (const service of SERVICES) {
+      const { name } = service;
+      const module = serviceModule(name);
+      const consumerName = consumers?.[name as ConsumingServiceName];
+      // A consumer's name goes to its setting where the service has one, else to its overrides.
+      const consumerSetting = "consumer" in service && "setting" in service.consumer && consumerName ? { [service.consumer.setting]: consumerName } : {};
+      const config = module.loadConfig({ ...internal, MONGODB_DATABASE: databases[name], ...addresses, ...consumerSetting });
+      const app = await module.start(config, { log: child(name), bus, consumerName });
+      stops.push(app.stop);
+      apps[name] = app;
+      addresses[addressVariable(name)] = `127.0.0.1:${app.port}`;
+    }
     const gateway = await startGateway(
       gatewayConfig({
         ...env,
         ...addresses,
-        TIMELINE_ADDRESS: `127.0.0.1:${timeline.port}`,
         AUTH_PUBLIC_KEY: publicKey,
         AUTH_PUBLIC_KEY_FILE: undefined,
         ...(options.loopback && { HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0" }),
@@ -145,16 +146,16 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     );
     stops.push(gateway.stop);
 
-    const ports = { users: users.port, tweets: tweets.port, graph: graph.port, timeline: timeline.port };
+    const ports = byService((name) => apps[name]!.port);
     return {
       gateway,
       ports,
-      addresses: Object.fromEntries(SERVICES.map((s) => [s, `127.0.0.1:${ports[s]}`])) as Record<Service, string>,
-      apps: { users, tweets, graph, timeline },
+      addresses: byService((name) => `127.0.0.1:${ports[name]}`),
+      apps: apps as Mesh["apps"],
       databases,
       consumers,
       bus,
-      roles: users.roles,
+      roles: apps.users!.roles as RoleGrants,
       stop: stopAll,
     };
   } catch (error) {
@@ -163,14 +164,19 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   }
 }
 
+/** A value for each catalogued service. */
+function byService<T>(value: (name: ServiceName) => T): Record<ServiceName, T> {
+  return Object.fromEntries(SERVICES.map(({ name }) => [name, value(name)])) as Record<ServiceName, T>;
+}
+
 /**
  * Makes a run's durable consumers at the streams' end (with NATS_URL), and registers their
  * removal and that of the run's databases (with MONGODB_URI) to follow the services' stop.
  */
 async function prepareRun(
   env: Env,
-  databases: Record<Service, string>,
-  consumers: Record<ConsumingService, string>,
+  databases: Record<ServiceName, string>,
+  consumers: Record<ConsumingServiceName, string>,
   stops: Array<() => Promise<unknown>>,
   keep: boolean,
   log: Logger,
@@ -179,9 +185,9 @@ async function prepareRun(
   if (natsUrl) {
     const admin = await JetStreamBus.connect(natsUrl, "chirp-mesh-run", log);
     stops.push(() => admin.close());
-    await admin.ensureStreams([STREAMS.users, STREAMS.tweets, STREAMS.graph, STREAMS.deadLetters]);
-    for (const service of Object.keys(consumers) as ConsumingService[]) {
-      const remove = await durableFromNow(admin, consumers[service], CONSUMED_SUBJECTS[service]);
+    await admin.ensureStreams(Object.values(STREAMS));
+    for (const [service, subjects] of CONSUMED_SUBJECTS) {
+      const remove = await durableFromNow(admin, consumers[service], subjects);
       if (!keep) stops.push(remove);
     }
   }
