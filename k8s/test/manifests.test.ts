@@ -194,10 +194,12 @@ interface Rendered {
 function render(pipeline: Pipeline, kustomize: string): Rendered {
   const workdir = mkdtempSync(join(tmpdir(), `chirp-k8s-${pipeline.name}-`));
   // A copy without locally generated keys: the hooks must produce everything the render needs.
+  // With k8s/ go the workspaces' own k8s/ folders, which the base includes.
   cpSync(join(ROOT, "k8s"), join(workdir, "k8s"), {
     recursive: true,
     filter: (source) => !relative(join(ROOT, "k8s"), source).split(/[\\/]/).includes("secrets"),
   });
+  for (const workspace of WORKSPACES.filter((w) => existsSync(join(ROOT, w, "k8s")))) cpSync(join(ROOT, workspace, "k8s"), join(workdir, workspace, "k8s"), { recursive: true });
   for (const hook of pipeline.renderHooks) {
     const [command, ...args] = hook;
     run(command === "node" ? process.execPath : command!, args, workdir);
@@ -466,9 +468,9 @@ describe("Dockerfile", () => {
     expect(JSON.parse(final.filter((i) => i.keyword === "CMD").pop()?.args ?? "[]")).toContain("dist/main.js");
   });
 
-  test(".dockerignore keeps local installs, build output, tools and keys out of the build context", () => {
+  test(".dockerignore keeps local installs, build output, tools, keys and manifests out of the build context", () => {
     const ignored = readText(".dockerignore").split("\n").map((l) => l.trim());
-    for (const entry of ["**/node_modules", "**/dist", "**/*.tsbuildinfo", ".tools", "k8s", ".git"]) expect(ignored).toContain(entry);
+    for (const entry of ["**/node_modules", "**/dist", "**/*.tsbuildinfo", ".tools", "**/k8s", ".git"]) expect(ignored).toContain(entry);
   });
 
   test(".gitignore keeps the installed tools and the development keys out of git", () => {
@@ -968,7 +970,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         for (const { name, port } of SERVICES) {
           for (const kind of ["ServiceAccount", "Service", "Deployment", "PodDisruptionBudget"]) {
             const object = find(objects, kind, name);
-            if (!object) problems.push(`${name}: no ${kind} ${name} (k8s/base/${name}.yaml)`);
+            if (!object) problems.push(`${name}: no ${kind} ${name} (services/${name}/k8s)`);
             else if (object.metadata.labels?.["app.kubernetes.io/component"] !== "service") problems.push(`${kind}/${name}: not labelled app.kubernetes.io/component: service`);
           }
           const service = find(objects, "Service", name);

@@ -8,8 +8,8 @@ import { serviceConfig } from "./service-modules.js";
  * The README's configuration tables, rendered from every process's declared configuration
  * (`npm run docs:config`), and checked to be current by mesh/test/config-docs.test.ts. A table
  * stands between `<!-- config:NAME -->` and `<!-- /config:NAME -->` in any README: NAME is a
- * process (all it reads; `<!-- config:NAME own -->` leaves out the settings every service reads)
- * or `services` (the settings every service reads, once).
+ * process (all it reads; `<!-- config:NAME own -->` leaves out the settings every service reads),
+ * `services` (the settings every service reads, once) or `catalogue` (the services themselves).
  */
 
 /** Every service's configuration schema, in the service catalogue's order (packages/kit/src/services.ts). */
@@ -19,7 +19,17 @@ export const PROCESSES: Record<string, ConfigSchema<SchemaTree>> = { ...SERVICES
 
 const ROOT = resolve(__dirname, "../..");
 
+/**
+ * The services page's list of services (`<!-- config:catalogue -->` in services/README.md, whose
+ * folder its links are relative to): each catalogued service, what it serves and owns, its port.
+ */
+function catalogueTable(): string {
+  const rows = CATALOGUE.map((s) => `| [${s.name}](${s.name}/README.md) | \`${s.grpcService}\` | ${s.summary} | ${s.port} |`);
+  return ["| service | serves | owns | gRPC port |", "|---|---|---|---|", ...rows].join("\n");
+}
+
 export function configTableFor(name: string, own: boolean): string {
+  if (name === "catalogue") return catalogueTable();
   if (name === "services") return commonConfigTable(Object.entries(SERVICES).map(([service, schema]) => ({ name: service, settings: schema.settings })));
   const schema = PROCESSES[name];
   if (!schema) throw new Error(`a README marks a table "config:${name}", but no process is named ${name} (${Object.keys(PROCESSES).join(", ")}, or services)`);

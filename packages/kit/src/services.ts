@@ -15,6 +15,8 @@ import type { EventType, STREAMS } from "./events/catalog.js";
 export interface ServiceEntry {
   /** Lower case letters, digits and "-". */
   name: string;
+  /** What it owns, in a few words, for the services page (services/README.md). */
+  summary: string;
   /** The gRPC service it serves, by its full proto name. */
   grpcService: string;
   /** Its gRPC port: GRPC_PORT's default, its Kubernetes Service's port, where local runs find it. */
@@ -38,9 +40,17 @@ export interface ServiceEntry {
  * docs/adding-a-service.md says what else a new service needs.
  */
 export const SERVICES = [
-  { name: "users", grpcService: "chirp.users.v1.UsersService", port: 50051, gateway: true, publishes: "users" },
+  {
+    name: "users",
+    summary: "accounts, login, profiles, roles",
+    grpcService: "chirp.users.v1.UsersService",
+    port: 50051,
+    gateway: true,
+    publishes: "users",
+  },
   {
     name: "tweets",
+    summary: "posts, likes, retweets, tags",
     grpcService: "chirp.tweets.v1.TweetsService",
     port: 50052,
     gateway: true,
@@ -49,6 +59,7 @@ export const SERVICES = [
   },
   {
     name: "graph",
+    summary: "follow edges, counts",
     grpcService: "chirp.graph.v1.GraphService",
     port: 50053,
     gateway: true,
@@ -57,6 +68,7 @@ export const SERVICES = [
   },
   {
     name: "timeline",
+    summary: "home timelines, fan-out on write",
     grpcService: "chirp.timeline.v1.TimelineService",
     port: 50054,
     gateway: true,
