@@ -15,6 +15,7 @@ serviceProcessSuite({
     {
       title: "finishes a call in flight at SIGTERM, then exits cleanly",
       method: "/chirp.tweets.v1.TweetsService/CreateTweet",
+      finishedBeforeStopped: true,
       async run(service, { users }) {
         const author = newUserId();
         const call = await holdUnaryCall(service.address, "/chirp.tweets.v1.TweetsService/CreateTweet", { [CALLER_ID_KEY]: author });
