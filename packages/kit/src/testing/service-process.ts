@@ -51,8 +51,10 @@ export function launchService(main: string, env: Record<string, string>): Servic
   });
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   let exitCode: number | null | undefined;
+  // "close", not "exit": "exit" can come before the last of stdout is read, and a check of the
+  // log would then miss its last lines ("shut down cleanly").
   const exited = new Promise<number | null>((resolve) =>
-    child.on("exit", (code) => {
+    child.on("close", (code) => {
       exitCode = code;
       resolve(code);
     }),
