@@ -6,12 +6,12 @@ import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { GraphServiceClient } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/kit/testing";
+import { describeWith, eventually, everyoneLive, type FakeUsers, startFakeUsers, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startGraph, type GraphApp } from "../src/app.js";
 import { Graph } from "../src/domain/graph.js";
 import { graphEvents } from "../src/events.js";
 import { MongoGraphRepository } from "../src/storage/mongo.js";
-import { everyoneLive, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
+import { newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
 
 const pairOf = (delivery: Delivery) => {
   const value = decodeEvent(delivery.data).payload?.value as { followerId?: string; followeeId?: string } | undefined;

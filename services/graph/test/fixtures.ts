@@ -1,6 +1,7 @@
-import { newId, type Accounts, type BusMessage, type OutboxStore } from "@chirp/kit";
+import { newId, type BusMessage, type OutboxStore } from "@chirp/kit";
+import { everyoneLive, testConfigFrom } from "@chirp/kit/testing";
 import { decodeEvent, eventMessage } from "@chirp/kit/events";
-import type { GraphConfig } from "../src/config.js";
+import { schema, type GraphConfig } from "../src/config.js";
 import { Graph, type GraphDependencies } from "../src/domain/graph.js";
 import type { GraphRepository } from "../src/domain/ports.js";
 import { graphEvents } from "../src/events.js";
@@ -12,22 +13,6 @@ export const userDeleted = (userId: string): BusMessage => eventMessage({ $case:
 
 /** Fresh user ids, as the users service would assign them. */
 export const newUserIds = (count: number) => Array.from({ length: count }, () => newId());
-
-/** Every account is live: the users service is not part of these tests unless one says so. */
-export const everyoneLive: Accounts = { isLive: async () => true };
-
-/** Accounts as the users service would answer, with those added to `deleted` deleted. */
-export function accountsWithDeletions() {
-  const deleted = new Set<string>();
-  const asked: string[] = [];
-  const accounts: Accounts = {
-    isLive: async (userId) => {
-      asked.push(userId);
-      return !deleted.has(userId);
-    },
-  };
-  return { accounts, deleted, asked };
-}
 
 /** The domain on a repository, and a way to make users known as their UserCreated would. */
 export function graphOn(repository: GraphRepository, overrides: Partial<GraphDependencies> = {}) {
@@ -61,19 +46,4 @@ export function expectAlternating(events: string[], endsFollowing: boolean) {
   expect(events.length % 2 === 1).toBe(endsFollowing);
 }
 
-export function testConfig(overrides: Partial<GraphConfig> = {}): GraphConfig {
-  return {
-    serviceName: "graph",
-    host: "127.0.0.1",
-    port: 0,
-    logLevel: "silent",
-    mongo: undefined,
-    natsUrl: undefined,
-    // Nothing listens there: a test that writes starts a stand-in users service (startFakeUsers).
-    upstreams: { users: "127.0.0.1:1" },
-    userEventsConsumer: "graph_user_events",
-    outboxPollMs: 100,
-    shutdownDeadlineMs: 5_000,
-    ...overrides,
-  };
-}
+export const testConfig = (overrides: Partial<GraphConfig> = {}): GraphConfig => ({ ...testConfigFrom(schema), ...overrides });

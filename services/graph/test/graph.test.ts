@@ -1,10 +1,10 @@
 import { DomainError, newId, type ErrorCode } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
-import { domainFailure } from "@chirp/kit/testing";
+import { accountsWithDeletions, domainFailure } from "@chirp/kit/testing";
 import type { Graph } from "../src/domain/graph.js";
 import type { GraphRepository } from "../src/domain/ports.js";
 import { InMemoryGraphRepository } from "../src/storage/memory.js";
-import { accountsWithDeletions, domainWithMemory, graphOn, newUserIds, recordedFor } from "./fixtures.js";
+import { domainWithMemory, graphOn, newUserIds, recordedFor } from "./fixtures.js";
 
 async function refused(promise: Promise<unknown>, code: ErrorCode, field?: string) {
   const error = await domainFailure(promise);

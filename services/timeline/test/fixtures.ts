@@ -1,5 +1,6 @@
 import { newId } from "@chirp/kit";
-import type { TimelineConfig } from "../src/config.js";
+import { testConfigFrom } from "@chirp/kit/testing";
+import { schema, type TimelineConfig } from "../src/config.js";
 import { FanOut } from "../src/domain/fan-out.js";
 import { HomeTimelines } from "../src/domain/home.js";
 import { Hydration } from "../src/domain/hydration.js";
@@ -9,23 +10,7 @@ import { Profiles } from "../src/domain/profiles.js";
 import { TweetCards } from "../src/domain/tweet-cards.js";
 import { memoryStores } from "../src/storage/memory.js";
 
-export function testConfig(overrides: Partial<TimelineConfig> = {}): TimelineConfig {
-  return {
-    serviceName: "timeline",
-    host: "127.0.0.1",
-    port: 0,
-    logLevel: "silent",
-    mongo: undefined,
-    natsUrl: undefined,
-    upstreams: { users: "127.0.0.1:1", tweets: "127.0.0.1:1", graph: "127.0.0.1:1" },
-    consumerName: "timeline",
-    celebrityFollowers: 10_000,
-    timelineLength: 800,
-    profileCacheMs: 10_000,
-    shutdownDeadlineMs: 5_000,
-    ...overrides,
-  };
-}
+export const testConfig = (overrides: Partial<TimelineConfig> = {}): TimelineConfig => ({ ...testConfigFrom(schema), ...overrides });
 
 /** The graph service as fan-out sees it: followers in batches, resumable, able to fail on cue. */
 export class FakeGraph implements FollowerDirectory {

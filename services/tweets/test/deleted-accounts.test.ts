@@ -1,10 +1,10 @@
 import { DomainError } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
-import { domainFailure } from "@chirp/kit/testing";
+import { accountsWithDeletions, domainFailure } from "@chirp/kit/testing";
 import type { TweetRepository } from "../src/domain/ports.js";
 import type { Tweets } from "../src/domain/tweets.js";
 import { InMemoryTweetRepository } from "../src/storage/memory.js";
-import { accountsWithDeletions, domainOn, newUserId, post } from "./fixtures.js";
+import { domainOn, newUserId, post } from "./fixtures.js";
 
 /** The events recorded in the outbox, decoded, as "<kind> <tweet id>". */
 async function recorded(repository: InMemoryTweetRepository): Promise<string[]> {

@@ -5,12 +5,12 @@ import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { TweetsServiceClient, type CreateTweetRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { describeWith, eventually, startFakeUsers, testLogger, uniqueName, type FakeUsers } from "@chirp/kit/testing";
+import { describeWith, eventually, everyoneLive, type FakeUsers, startFakeUsers, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startTweets, type TweetsApp } from "../src/app.js";
 import { tweetEvents } from "../src/events.js";
 import { Tweets } from "../src/domain/tweets.js";
 import { MongoTweetRepository } from "../src/storage/mongo.js";
-import { everyoneLive, newUserId, post, testConfig } from "./fixtures.js";
+import { newUserId, post, testConfig } from "./fixtures.js";
 
 const asCaller = (id: string) => {
   const metadata = new Metadata();

@@ -1,25 +1,10 @@
-import { newId, type Accounts } from "@chirp/kit";
-import type { TweetsConfig } from "../src/config.js";
+import { newId } from "@chirp/kit";
+import { everyoneLive, testConfigFrom } from "@chirp/kit/testing";
+import { schema, type TweetsConfig } from "../src/config.js";
 import type { TweetRepository } from "../src/domain/ports.js";
 import { Tweets, type NewTweet, type TweetsDependencies } from "../src/domain/tweets.js";
 import { tweetEvents } from "../src/events.js";
 import { InMemoryTweetRepository } from "../src/storage/memory.js";
-
-/** Every account is live: the users service is not part of these tests unless one says so. */
-export const everyoneLive: Accounts = { isLive: async () => true };
-
-/** Accounts as the users service would answer, with those added to `deleted` deleted. */
-export function accountsWithDeletions() {
-  const deleted = new Set<string>();
-  const asked: string[] = [];
-  const accounts: Accounts = {
-    isLive: async (userId) => {
-      asked.push(userId);
-      return !deleted.has(userId);
-    },
-  };
-  return { accounts, deleted, asked };
-}
 
 export const domainOn = (repository: TweetRepository, overrides: Partial<TweetsDependencies> = {}) =>
   new Tweets({ repository, events: tweetEvents, accounts: everyoneLive, ...overrides });
@@ -57,21 +42,7 @@ export const newUserId = () => newId();
 /** A valid CreateTweet input. */
 export const post = (text: string, overrides: Partial<NewTweet> = {}): NewTweet => ({ text, replyToId: "", tags: [], idempotencyKey: "", ...overrides });
 
-export function testConfig(overrides: Partial<TweetsConfig> = {}): TweetsConfig {
-  return {
-    serviceName: "tweets",
-    host: "127.0.0.1",
-    port: 0,
-    logLevel: "silent",
-    mongo: undefined,
-    natsUrl: undefined,
-    // Nothing listens there: a test that writes starts a stand-in users service (startFakeUsers).
-    upstreams: { users: "127.0.0.1:1" },
-    outboxPollMs: 100,
-    shutdownDeadlineMs: 5_000,
-    ...overrides,
-  };
-}
+export const testConfig = (overrides: Partial<TweetsConfig> = {}): TweetsConfig => ({ ...testConfigFrom(schema), ...overrides });
 
 /** User-perceived characters that are several code points each. */
 export const FAMILY = "👩‍👩‍👧‍👦";

@@ -1,7 +1,8 @@
 import { createPrivateKey } from "node:crypto";
 import { generateSigningKeyPair, parseVerificationKey, TokenSigner, TokenVerifier } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
-import type { UsersConfig } from "../src/config.js";
+import { testConfigFrom } from "@chirp/kit/testing";
+import { schema, type UsersConfig } from "../src/config.js";
 import { ScryptPasswordHasher } from "../src/domain/passwords.js";
 import { Users, type UsersDependencies } from "../src/domain/users.js";
 import { userEvents } from "../src/events.js";
@@ -35,20 +36,14 @@ export function newUser(overrides: Partial<{ username: string; email: string; pa
   return { username: `u_${tag}`, email: `u_${tag}@example.com`, password: "correct horse battery", displayName: "", ...overrides };
 }
 
-export function testConfig(overrides: Partial<UsersConfig> = {}): UsersConfig {
-  return {
-    serviceName: "users",
-    host: "127.0.0.1",
-    port: 0,
-    logLevel: "silent",
-    mongo: undefined,
-    natsUrl: undefined,
-    auth: { signingKeyPem: undefined, ...tokenSettings, tokenTtlSeconds: tokenSettings.ttlSeconds },
-    passwordHashCost: TEST_HASH_COST,
-    outboxPollMs: 100,
-    shutdownDeadlineMs: 5_000,
-    ...overrides,
-  };
-}
+export const testConfig = (overrides: Partial<UsersConfig> = {}): UsersConfig => ({
+  ...testConfigFrom(schema, {
+    AUTH_ISSUER: tokenSettings.issuer,
+    AUTH_AUDIENCE: tokenSettings.audience,
+    AUTH_TOKEN_TTL_SECONDS: String(tokenSettings.ttlSeconds),
+    PASSWORD_HASH_COST: String(TEST_HASH_COST),
+  }),
+  ...overrides,
+});
 
 export { eventMessage };

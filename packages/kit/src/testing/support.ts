@@ -61,3 +61,16 @@ export async function domainFailure(promise: Promise<unknown>): Promise<DomainEr
   }
   throw new Error("expected the call to fail with a DomainError");
 }
+
+/** The DomainError a synchronous check throws: INVALID_ARGUMENT, its message starting with "<field>: ". */
+export function invalidArgument(check: () => unknown, field: string): DomainError {
+  try {
+    check();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DomainError);
+    expect((error as DomainError).code).toBe("INVALID_ARGUMENT");
+    expect((error as DomainError).message.startsWith(`${field}: `)).toBe(true);
+    return error as DomainError;
+  }
+  throw new Error(`expected ${field} to be rejected`);
+}
