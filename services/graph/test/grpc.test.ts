@@ -1,41 +1,36 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { decodeEvent, InProcessEventBus } from "@chirp/kit/events";
-import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { GraphServiceClient, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/kit/testing";
+import { asCaller, eventually, grpcFailure, serviceUnderTest, testLogger } from "@chirp/kit/testing";
 import { pino } from "pino";
-import { startGraph, type GraphApp } from "../src/app.js";
+import { startGraph } from "../src/app.js";
 import { expectAlternating, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
 
-const asCaller = (id: string) => {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  return metadata;
-};
-
 describe("GraphService over gRPC (in-process, in-memory storage)", () => {
-  let app: GraphApp;
-  let client: GraphServiceClient;
-  let bus: InProcessEventBus;
-  let users: FakeUsers;
+  const service = serviceUnderTest({
+    client: GraphServiceClient,
+    fakeUsers: true,
+    start: ({ bus, log, users }) => startGraph(testConfig({ upstreams: { users: users.address } }), { log, bus }),
+  });
   /** A caller the service never heard of, used to see when it has heard of someone else. */
   const probe = newId();
 
   const call = {
-    follow: (caller: string, followeeId: string) => unary(client, client.follow, { followeeId }, asCaller(caller)),
-    unfollow: (caller: string, followeeId: string) => unary(client, client.unfollow, { followeeId }, asCaller(caller)),
-    listFollowers: (userId: string, pageSize = 0, pageToken = "") => unary(client, client.listFollowers, { userId, pageSize, pageToken }),
-    listFollowing: (userId: string, pageSize = 0, pageToken = "") => unary(client, client.listFollowing, { userId, pageSize, pageToken }),
-    getRelationship: (userId: string, otherId: string) => unary(client, client.getRelationship, { userId, otherId }),
-    getCounts: (userId: string) => unary(client, client.getCounts, { userId }),
+    follow: (caller: string, followeeId: string) => unary(service.client, service.client.follow, { followeeId }, asCaller(caller)),
+    unfollow: (caller: string, followeeId: string) => unary(service.client, service.client.unfollow, { followeeId }, asCaller(caller)),
+    listFollowers: (userId: string, pageSize = 0, pageToken = "") => unary(service.client, service.client.listFollowers, { userId, pageSize, pageToken }),
+    listFollowing: (userId: string, pageSize = 0, pageToken = "") => unary(service.client, service.client.listFollowing, { userId, pageSize, pageToken }),
+    getRelationship: (userId: string, otherId: string) => unary(service.client, service.client.getRelationship, { userId, otherId }),
+    getCounts: (userId: string) => unary(service.client, service.client.getCounts, { userId }),
     listFollowerIds: (request: Partial<ListFollowerIdsRequest>) =>
       new Promise<ListFollowerIdsResponse[]>((resolve, reject) => {
         const batches: ListFollowerIdsResponse[] = [];
-        client
+        service.client
           .listFollowerIds({ userId: "", batchSize: 0, resumeToken: "", ...request })
           .on("data", (batch: ListFollowerIdsResponse) => batches.push(batch))
           .on("error", reject)
@@ -46,23 +41,11 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   /** New users announced as the users service would; resolves once the graph service has heard of all of them. */
   async function known(count: number): Promise<string[]> {
     const ids = newUserIds(count);
-    for (const id of ids) await bus.publish(userCreated(id));
+    for (const id of ids) await service.bus.publish(userCreated(id));
     // Events are handled in order, so once the last is followable all are.
     await eventually(() => call.follow(probe, ids.at(-1)!));
     await call.unfollow(probe, ids.at(-1)!);
     return ids;
-  }
-
-  async function rejected(promise: Promise<unknown>, code: status, field?: string): Promise<ServiceError> {
-    const error = await promise.then(
-      () => {
-        throw new Error("expected the call to fail");
-      },
-      (e: ServiceError) => e,
-    );
-    expect(status[error.code]).toBe(status[code]);
-    if (field) expect(error.details).toMatch(new RegExp(`^${field}: `));
-    return error;
   }
 
   async function allFollowers(userId: string, pageSize: number): Promise<string[]> {
@@ -78,24 +61,11 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   }
 
   const recorded = (followerId: string, followeeId: string) =>
-    bus.messages("chirp.graph.>").flatMap((m) => {
+    service.bus.messages("chirp.graph.>").flatMap((m) => {
       const payload = decodeEvent(m.data).payload;
       if (payload?.$case !== "userFollowed" && payload?.$case !== "userUnfollowed") return [];
       return payload.value.followerId === followerId && payload.value.followeeId === followeeId ? [payload.$case === "userFollowed" ? "followed" : "unfollowed"] : [];
     });
-
-  beforeAll(async () => {
-    bus = new InProcessEventBus(testLogger());
-    users = await startFakeUsers();
-    app = await startGraph(testConfig({ upstreams: { users: users.address } }), { log: testLogger(), bus });
-    client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await app?.stop();
-    await users?.stop();
-  });
 
   it("follows and unfollows on the caller's behalf, idempotently", async () => {
     const [a, b] = (await known(2)) as [string, string];
@@ -114,38 +84,38 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
 
   it("needs a caller to follow or unfollow", async () => {
     const [a] = (await known(1)) as [string];
-    await rejected(unary(client, client.follow, { followeeId: a }), status.UNAUTHENTICATED);
-    await rejected(unary(client, client.unfollow, { followeeId: a }), status.UNAUTHENTICATED);
+    await grpcFailure(unary(service.client, service.client.follow, { followeeId: a }), status.UNAUTHENTICATED);
+    await grpcFailure(unary(service.client, service.client.unfollow, { followeeId: a }), status.UNAUTHENTICATED);
   });
 
   it("answers NOT_FOUND for a user it has not heard of, until their UserCreated arrives", async () => {
     const [a] = (await known(1)) as [string];
     const newcomer = newId();
-    const notYet = await rejected(call.follow(a, newcomer), status.NOT_FOUND, "followee_id");
+    const notYet = await grpcFailure(call.follow(a, newcomer), status.NOT_FOUND, "followee_id");
     expect(notYet.details).toBe(`followee_id: no user has id "${newcomer}"`);
-    await bus.publish(userCreated(newcomer));
+    await service.bus.publish(userCreated(newcomer));
     await eventually(() => call.follow(a, newcomer));
     expect((await call.getCounts(newcomer)).followersCount).toBe("1");
   });
 
   it("refuses bad input to every call with INVALID_ARGUMENT naming the field", async () => {
     const [a] = (await known(1)) as [string];
-    const bad = await rejected(call.follow(a, "not-an-id"), status.INVALID_ARGUMENT, "followee_id");
+    const bad = await grpcFailure(call.follow(a, "not-an-id"), status.INVALID_ARGUMENT, "followee_id");
     expect(bad.details).toBe("followee_id: is not a valid user id");
-    await rejected(call.follow(a, ""), status.INVALID_ARGUMENT, "followee_id");
-    await rejected(call.follow(a, a), status.INVALID_ARGUMENT, "followee_id");
-    await rejected(call.unfollow(a, "nope"), status.INVALID_ARGUMENT, "followee_id");
-    await rejected(call.listFollowers("nope"), status.INVALID_ARGUMENT, "user_id");
-    await rejected(call.listFollowers(a, -1), status.INVALID_ARGUMENT, "page_size");
-    await rejected(call.listFollowers(a, 10, "garbage"), status.INVALID_ARGUMENT, "page_token");
-    await rejected(call.listFollowing(""), status.INVALID_ARGUMENT, "user_id");
-    await rejected(call.listFollowing(a, -5), status.INVALID_ARGUMENT, "page_size");
-    await rejected(call.getRelationship("nope", a), status.INVALID_ARGUMENT, "user_id");
-    await rejected(call.getRelationship(a, "nope"), status.INVALID_ARGUMENT, "other_id");
-    await rejected(call.getCounts("nope"), status.INVALID_ARGUMENT, "user_id");
-    await rejected(call.listFollowerIds({ userId: "nope" }), status.INVALID_ARGUMENT, "user_id");
-    await rejected(call.listFollowerIds({ userId: a, batchSize: -1 }), status.INVALID_ARGUMENT, "batch_size");
-    await rejected(call.listFollowerIds({ userId: a, resumeToken: "garbage" }), status.INVALID_ARGUMENT, "resume_token");
+    await grpcFailure(call.follow(a, ""), status.INVALID_ARGUMENT, "followee_id");
+    await grpcFailure(call.follow(a, a), status.INVALID_ARGUMENT, "followee_id");
+    await grpcFailure(call.unfollow(a, "nope"), status.INVALID_ARGUMENT, "followee_id");
+    await grpcFailure(call.listFollowers("nope"), status.INVALID_ARGUMENT, "user_id");
+    await grpcFailure(call.listFollowers(a, -1), status.INVALID_ARGUMENT, "page_size");
+    await grpcFailure(call.listFollowers(a, 10, "garbage"), status.INVALID_ARGUMENT, "page_token");
+    await grpcFailure(call.listFollowing(""), status.INVALID_ARGUMENT, "user_id");
+    await grpcFailure(call.listFollowing(a, -5), status.INVALID_ARGUMENT, "page_size");
+    await grpcFailure(call.getRelationship("nope", a), status.INVALID_ARGUMENT, "user_id");
+    await grpcFailure(call.getRelationship(a, "nope"), status.INVALID_ARGUMENT, "other_id");
+    await grpcFailure(call.getCounts("nope"), status.INVALID_ARGUMENT, "user_id");
+    await grpcFailure(call.listFollowerIds({ userId: "nope" }), status.INVALID_ARGUMENT, "user_id");
+    await grpcFailure(call.listFollowerIds({ userId: a, batchSize: -1 }), status.INVALID_ARGUMENT, "batch_size");
+    await grpcFailure(call.listFollowerIds({ userId: a, resumeToken: "garbage" }), status.INVALID_ARGUMENT, "resume_token");
   });
 
   it("pages followers and following, newest relationship first", async () => {
@@ -156,7 +126,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     expect(first.followers[0]!.followedAt).toBeInstanceOf(Date);
     const second = await call.listFollowers(star, 3, first.nextPageToken);
     expect(second).toEqual({ followers: [{ userId: fans[0], followedAt: expect.any(Date) }], nextPageToken: "" });
-    await rejected(call.listFollowing(star, 3, first.nextPageToken), status.INVALID_ARGUMENT, "page_token");
+    await grpcFailure(call.listFollowing(star, 3, first.nextPageToken), status.INVALID_ARGUMENT, "page_token");
 
     await call.follow(fans[0]!, fans[1]!);
     const following = await call.listFollowing(fans[0]!);
@@ -182,7 +152,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     const logged: Array<{ msg: string; method?: string; code?: string }> = [];
     const log = pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line)) });
     const ownBus = new InProcessEventBus(testLogger());
-    const own = await startGraph(testConfig({ userEventsConsumer: "graph_cancel_test", upstreams: { users: users.address } }), { log, bus: ownBus });
+    const own = await startGraph(testConfig({ userEventsConsumer: "graph_cancel_test", upstreams: { users: service.users.address } }), { log, bus: ownBus });
     // A tiny HTTP/2 window: a paused reader soon leaves the server waiting for it.
     const slowReader = new GraphServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure(), { "grpc-node.flow_control_window": 1_024 });
     try {
@@ -252,12 +222,12 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     expect(streamed).toEqual(listed);
   });
 
-  it("announces follows and unfollows on the bus, in order, with the event id as message id", async () => {
+  it("announces follows and unfollows on the service.bus, in order, with the event id as message id", async () => {
     const [a, b] = (await known(2)) as [string, string];
     await call.follow(a, b);
     await call.unfollow(a, b);
     const messages = await eventually(() => {
-      const mine = bus.messages("chirp.graph.>").filter((m) => {
+      const mine = service.bus.messages("chirp.graph.>").filter((m) => {
         const value = decodeEvent(m.data).payload?.value as { followerId?: string; followeeId?: string };
         return value.followerId === a && value.followeeId === b;
       });
@@ -276,21 +246,21 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     await call.follow(gone, a);
     await call.follow(b, gone);
     await call.follow(a, b);
-    await bus.publish(userDeleted(gone));
+    await service.bus.publish(userDeleted(gone));
     await eventually(async () => expect(await call.getCounts(a)).toEqual({ followersCount: "0", followingCount: "1" }));
     expect(await call.getCounts(b)).toEqual({ followersCount: "1", followingCount: "0" });
     expect(await call.getCounts(gone)).toEqual({ followersCount: "0", followingCount: "0" });
     expect((await call.listFollowing(b)).following).toEqual([]);
-    await rejected(call.follow(a, gone), status.NOT_FOUND, "followee_id");
-    await rejected(call.follow(gone, a), status.PERMISSION_DENIED);
+    await grpcFailure(call.follow(a, gone), status.NOT_FOUND, "followee_id");
+    await grpcFailure(call.follow(gone, a), status.PERMISSION_DENIED);
   });
 
   it("refuses follows and unfollows by a deleted account from the moment the users service says so, before any event", async () => {
     const [gone, a, b] = (await known(3)) as [string, string, string];
     await call.follow(gone, a);
-    users.deleted.add(gone);
+    service.users.deleted.add(gone);
     for (const write of [call.follow(gone, b), call.unfollow(gone, a)]) {
-      const error = await rejected(write, status.PERMISSION_DENIED);
+      const error = await grpcFailure(write, status.PERMISSION_DENIED);
       expect(error.details).toBe("your account has been deleted");
     }
     expect(await call.getRelationship(gone, a)).toMatchObject({ following: true });
@@ -305,7 +275,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
       const [a, b] = newUserIds(2) as [string, string];
       await ownBus.publish(userCreated(b));
       await eventually(() => unary(ownClient, ownClient.getCounts, { userId: b }));
-      const error = await rejected(unary(ownClient, ownClient.follow, { followeeId: b }, asCaller(a)), status.UNAVAILABLE);
+      const error = await grpcFailure(unary(ownClient, ownClient.follow, { followeeId: b }, asCaller(a)), status.UNAVAILABLE);
       expect(error.details).toMatch(/users service/);
       expect(await unary(ownClient, ownClient.getRelationship, { userId: a, otherId: b })).toMatchObject({ following: false });
     } finally {
@@ -317,7 +287,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   it("describes itself through server reflection to a standard client", async () => {
     // Asynchronously: the server answering runs in this very process.
     const buf = join(__dirname, "../../../node_modules/.bin/buf");
-    const { stdout } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${app.port}`]);
+    const { stdout } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${service.app.port}`]);
     expect(stdout.trim().split("\n")).toEqual(expect.arrayContaining(["chirp.graph.v1.GraphService/Follow", "chirp.graph.v1.GraphService/ListFollowerIds"]));
   });
 });

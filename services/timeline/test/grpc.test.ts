@@ -1,19 +1,12 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { eventMessage, InProcessEventBus } from "@chirp/kit/events";
-import { CALLER_ID_KEY, REQUEST_ID_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { TimelineServiceClient, type StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { eventually, testLogger } from "@chirp/kit/testing";
+import { asCaller, eventually, grpcFailure, testLogger } from "@chirp/kit/testing";
 import { startTimeline, type TimelineApp } from "../src/app.js";
 import { testConfig } from "./fixtures.js";
 import { FakeUpstreamServices } from "./upstream-fakes.js";
-
-const asCaller = (id: string, requestId?: string) => {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  if (requestId) metadata.set(REQUEST_ID_KEY, requestId);
-  return metadata;
-};
 
 const followed = (followerId: string, followeeId: string) =>
   eventMessage({ $case: "userFollowed", value: { followerId, followeeId, followedAt: new Date() } });
@@ -22,17 +15,6 @@ const created = (tweet: Tweet) =>
     $case: "tweetCreated",
     value: { ...tweet, tweetId: tweet.id, replyToId: "", tags: [] },
   });
-
-async function rejected(promise: Promise<unknown>, code: status): Promise<ServiceError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: ServiceError) => e,
-  );
-  expect(status[error.code]).toBe(status[code]);
-  return error;
-}
 
 describe("TimelineService over gRPC (in-process bus, memory, fake upstream services)", () => {
   let fakes: FakeUpstreamServices;
@@ -73,8 +55,8 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
   });
 
   it("needs a caller", async () => {
-    await rejected(unary(client, client.getHomeTimeline, { pageSize: 0, pageToken: "" }), status.UNAUTHENTICATED);
-    await rejected(unary(client, client.getHomeTimelineUpdates, { sinceToken: "x", pageSize: 0 }), status.UNAUTHENTICATED);
+    await grpcFailure(unary(client, client.getHomeTimeline, { pageSize: 0, pageToken: "" }), status.UNAUTHENTICATED);
+    await grpcFailure(unary(client, client.getHomeTimelineUpdates, { sinceToken: "x", pageSize: 0 }), status.UNAUTHENTICATED);
     const stream = client.streamHomeTimeline({});
     const error = await new Promise<ServiceError>((resolve) => stream.on("error", resolve));
     expect(status[error.code]).toBe("UNAUTHENTICATED");
@@ -91,7 +73,7 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
     await eventually(async () => expect((await page(reader.id)).items).toHaveLength(3));
 
     fakes.calls.length = 0;
-    const response = await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, "req-page-1"), {
+    const response = await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, { requestId: "req-page-1" }), {
       deadline: Date.now() + 5_000,
     });
     expect(response.items.map((i) => i.id)).toEqual([own.id, retweet.id, original.id]);
@@ -126,7 +108,7 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
     await eventually(async () => expect((await page(reader.id)).items.map((i) => [i.id, i.author?.displayName])).toEqual([[own.id, reader.displayName], [theirs.id, "Announced ✓"]]));
 
     fakes.calls.length = 0;
-    const [mine, known] = (await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, "req-people"))).items;
+    const [mine, known] = (await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, { requestId: "req-people" }))).items;
     expect(known!.author).toEqual({ ...author, displayName: "Announced ✓", bio: "hi", updatedAt: renamedAt, email: "" });
     expect(mine!.author).toMatchObject({ id: reader.id, email: "" });
     expect(fakes.callsTo("BatchGetUsers")).toEqual([{ method: "BatchGetUsers", requestId: "req-people", callerId: reader.id, hasDeadline: false, ids: [reader.id] }]);
@@ -162,7 +144,7 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
     await eventually(async () => expect((await page(reader.id)).items).toHaveLength(2));
 
     fakes.calls.length = 0;
-    const response = await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, "req-old"));
+    const response = await unary(client, client.getHomeTimeline, { pageSize: 10, pageToken: "" }, asCaller(reader.id, { requestId: "req-old" }));
     expect(response.items.map((i) => [i.id, i.tweet?.text])).toEqual([
       [fresh.id, "from now on"],
       [old.id, "from before the projection"],
@@ -192,7 +174,7 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
     const second = await page(reader.id, 2, first.nextPageToken);
     expect([...first.items, ...second.items].map((i) => i.id)).toEqual(posts.map((p) => p.id).reverse());
     expect(second.nextPageToken).toBe("");
-    await rejected(page(reader.id, 2, "not-a-token"), status.INVALID_ARGUMENT);
+    await grpcFailure(page(reader.id, 2, "not-a-token"), status.INVALID_ARGUMENT);
 
     const fresh = await post(author.id, "fresh");
     const updates = await eventually(async () => {
@@ -201,7 +183,7 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
       return response;
     });
     expect(updates.hasMore).toBe(false);
-    await rejected(unary(client, client.getHomeTimelineUpdates, { sinceToken: "", pageSize: 10 }, asCaller(reader.id)), status.INVALID_ARGUMENT);
+    await grpcFailure(unary(client, client.getHomeTimelineUpdates, { sinceToken: "", pageSize: 10 }, asCaller(reader.id)), status.INVALID_ARGUMENT);
   });
 
   it("streams a follower's new post within a second, until the client leaves", async () => {
@@ -237,7 +219,7 @@ describe("TimelineService when an upstream service is down", () => {
       // an older tweets service announces), the tweet is one the projection cannot render.
       const tweetCreated = { tweetId: "01M83VMQVV99P26KZM1TRZB035", authorId: reader, createdAt: new Date(), replyToId: "", retweetOfId: "", tags: [], text: "", mentions: [] };
       await bus.publish(eventMessage({ $case: "tweetCreated", value: tweetCreated }));
-      const error = await eventually(() => rejected(unary(client, client.getHomeTimeline, { pageSize: 0, pageToken: "" }, asCaller(reader)), status.UNAVAILABLE));
+      const error = await eventually(() => grpcFailure(unary(client, client.getHomeTimeline, { pageSize: 0, pageToken: "" }, asCaller(reader)), status.UNAVAILABLE));
       expect(error.details).toMatch(/tweets service/);
     } finally {
       client.close();

@@ -1,6 +1,5 @@
 import { newId } from "@chirp/kit";
-import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
+import { describeWith, testDatabase } from "@chirp/kit/testing";
 import { openMongoStores } from "../src/storage/mongo.js";
 import { MongoCardStore } from "../src/storage/mongo/cards.js";
 import { MongoCelebrityStore } from "../src/storage/mongo/celebrities.js";
@@ -14,33 +13,24 @@ import { MongoTombstoneStore } from "../src/storage/mongo/tombstones.js";
 import { CONTRACT_TIMELINE_LENGTH, timelineStoresContract } from "./store.contract.js";
 
 describeWith(["MONGODB_URI"], "the MongoDB stores", ({ MONGODB_URI }) => {
-  let connection: MongoConnection;
-
-  beforeAll(async () => {
-    connection = await connectMongo(MONGODB_URI, uniqueName("chirp_timeline_test"), testLogger());
-  });
-
-  afterAll(async () => {
-    await connection.db.dropDatabase();
-    await connection.close();
-  });
+  const db = testDatabase(MONGODB_URI, "chirp_timeline_test");
 
   timelineStoresContract({
-    timelines: () => MongoTimelineEntries.open(connection.db, CONTRACT_TIMELINE_LENGTH),
-    posts: () => MongoPostStore.open(connection.db),
-    follows: () => MongoFollowStore.open(connection.db),
-    celebrities: () => MongoCelebrityStore.open(connection.db),
-    cards: () => MongoCardStore.open(connection.db),
-    likes: () => MongoLikeStore.open(connection.db),
-    profiles: () => MongoProfileStore.open(connection.db),
-    tombstones: () => MongoTombstoneStore.open(connection.db),
-    progress: () => MongoFanOutProgressStore.open(connection.db),
+    timelines: () => MongoTimelineEntries.open(db(), CONTRACT_TIMELINE_LENGTH),
+    posts: () => MongoPostStore.open(db()),
+    follows: () => MongoFollowStore.open(db()),
+    celebrities: () => MongoCelebrityStore.open(db()),
+    cards: () => MongoCardStore.open(db()),
+    likes: () => MongoLikeStore.open(db()),
+    profiles: () => MongoProfileStore.open(db()),
+    tombstones: () => MongoTombstoneStore.open(db()),
+    progress: () => MongoFanOutProgressStore.open(db()),
   });
 
   it("create their indexes idempotently", async () => {
-    await openMongoStores(connection.db, CONTRACT_TIMELINE_LENGTH);
-    await openMongoStores(connection.db, CONTRACT_TIMELINE_LENGTH);
-    const names = async (collection: string) => (await connection.db.collection(collection).indexes()).map((i) => i.name);
+    await openMongoStores(db(), CONTRACT_TIMELINE_LENGTH);
+    await openMongoStores(db(), CONTRACT_TIMELINE_LENGTH);
+    const names = async (collection: string) => (await db().collection(collection).indexes()).map((i) => i.name);
     expect(await names("entries")).toEqual(expect.arrayContaining(["entries_by_owner", "entries_by_tweet", "entries_by_author"]));
     expect(await names("posts")).toEqual(expect.arrayContaining(["posts_by_author", "posts_by_original"]));
     expect(await names("follows")).toEqual(expect.arrayContaining(["follows_by_follower", "follows_by_followee"]));
@@ -51,9 +41,9 @@ describeWith(["MONGODB_URI"], "the MongoDB stores", ({ MONGODB_URI }) => {
   });
 
   it("trims a timeline in steps, recounting when deletions left its count too high", async () => {
-    const store = await MongoTimelineEntries.open(connection.db, CONTRACT_TIMELINE_LENGTH);
+    const store = await MongoTimelineEntries.open(db(), CONTRACT_TIMELINE_LENGTH);
     const [owner, author] = [newId(), newId()];
-    const sizes = connection.db.collection<{ _id: string; size: number }>("timeline_sizes");
+    const sizes = db().collection<{ _id: string; size: number }>("timeline_sizes");
     const posts = Array.from({ length: CONTRACT_TIMELINE_LENGTH + 3 }, () => ({ tweetId: newId(), authorId: author, ownerId: owner }));
     await store.addEntries(posts);
     expect((await sizes.findOne({ _id: owner }))?.size).toBe(CONTRACT_TIMELINE_LENGTH);

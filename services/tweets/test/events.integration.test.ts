@@ -1,22 +1,16 @@
-import { credentials, Metadata } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { OutboxRelay, type BusMessage, type Consumer, type Delivery, type EventPublisher } from "@chirp/kit";
 import { decodeEvent, eventMessage, STREAMS } from "@chirp/kit/events";
-import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { TweetsServiceClient, type CreateTweetRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { describeWith, eventually, everyoneLive, type FakeUsers, startFakeUsers, testLogger, uniqueName } from "@chirp/kit/testing";
+import { asCaller, describeWith, eventually, everyoneLive, type FakeUsers, startFakeUsers, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startTweets, type TweetsApp } from "../src/app.js";
 import { tweetEvents } from "../src/events.js";
 import { Tweets } from "../src/domain/tweets.js";
 import { MongoTweetRepository } from "../src/storage/mongo.js";
 import { newUserId, post, testConfig } from "./fixtures.js";
-
-const asCaller = (id: string) => {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  return metadata;
-};
 
 const payloadOf = (delivery: Delivery) => decodeEvent(delivery.data).payload;
 const tweetIdOf = (delivery: Delivery) => (payloadOf(delivery)?.value as { tweetId?: string } | undefined)?.tweetId;

@@ -1,76 +1,46 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { decodeEvent, eventMessage, InProcessEventBus } from "@chirp/kit/events";
-import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { TweetsServiceClient, type CreateTweetRequest, type SearchTweetsRequest, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { eventually, startFakeUsers, testLogger, type FakeUsers } from "@chirp/kit/testing";
-import { startTweets, type TweetsApp } from "../src/app.js";
+import { asCaller, eventually, grpcFailure, serviceUnderTest, testLogger } from "@chirp/kit/testing";
+import { startTweets } from "../src/app.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, newUserId, testConfig } from "./fixtures.js";
-
-const asCaller = (id: string) => {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  return metadata;
-};
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
-  let app: TweetsApp;
-  let client: TweetsServiceClient;
-  let bus: InProcessEventBus;
-  let users: FakeUsers;
+  const service = serviceUnderTest({
+    client: TweetsServiceClient,
+    fakeUsers: true,
+    start: ({ bus, log, users }) => startTweets(testConfig({ upstreams: { users: users.address } }), { log, bus }),
+  });
 
   const call = {
     createTweet: (caller: string, req: Partial<CreateTweetRequest>) =>
-      unary(client, client.createTweet, { text: "", replyToId: "", tags: [], idempotencyKey: "", ...req }, asCaller(caller)).then((r) => r.tweet!),
-    getTweet: (id: string, md = new Metadata()) => unary(client, client.getTweet, { id }, md).then((r) => r.tweet!),
-    batchGetTweets: (ids: string[], md = new Metadata()) => unary(client, client.batchGetTweets, { ids }, md),
-    deleteTweet: (id: string, md = new Metadata()) => unary(client, client.deleteTweet, { id }, md),
+      unary(service.client, service.client.createTweet, { text: "", replyToId: "", tags: [], idempotencyKey: "", ...req }, asCaller(caller)).then((r) => r.tweet!),
+    getTweet: (id: string, md = new Metadata()) => unary(service.client, service.client.getTweet, { id }, md).then((r) => r.tweet!),
+    batchGetTweets: (ids: string[], md = new Metadata()) => unary(service.client, service.client.batchGetTweets, { ids }, md),
+    deleteTweet: (id: string, md = new Metadata()) => unary(service.client, service.client.deleteTweet, { id }, md),
     listUserTweets: (userId: string, pageSize: number, pageToken = "", md = new Metadata()) =>
-      unary(client, client.listUserTweets, { userId, pageSize, pageToken }, md),
-    listReplies: (tweetId: string, pageSize: number, pageToken = "") => unary(client, client.listReplies, { tweetId, pageSize, pageToken }),
-    likeTweet: (tweetId: string, md = new Metadata()) => unary(client, client.likeTweet, { tweetId }, md).then((r) => r.tweet!),
-    unlikeTweet: (tweetId: string, md = new Metadata()) => unary(client, client.unlikeTweet, { tweetId }, md).then((r) => r.tweet!),
-    listLikers: (tweetId: string, pageSize: number, pageToken = "") => unary(client, client.listLikers, { tweetId, pageSize, pageToken }),
-    retweet: (tweetId: string, md = new Metadata()) => unary(client, client.retweet, { tweetId }, md).then((r) => r.retweet!),
-    unretweet: (tweetId: string, md = new Metadata()) => unary(client, client.unretweet, { tweetId }, md).then((r) => r.tweet!),
+      unary(service.client, service.client.listUserTweets, { userId, pageSize, pageToken }, md),
+    listReplies: (tweetId: string, pageSize: number, pageToken = "") => unary(service.client, service.client.listReplies, { tweetId, pageSize, pageToken }),
+    likeTweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.likeTweet, { tweetId }, md).then((r) => r.tweet!),
+    unlikeTweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.unlikeTweet, { tweetId }, md).then((r) => r.tweet!),
+    listLikers: (tweetId: string, pageSize: number, pageToken = "") => unary(service.client, service.client.listLikers, { tweetId, pageSize, pageToken }),
+    retweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.retweet, { tweetId }, md).then((r) => r.retweet!),
+    unretweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.unretweet, { tweetId }, md).then((r) => r.tweet!),
     searchTweets: (req: Partial<SearchTweetsRequest>) =>
-      unary(client, client.searchTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, pageSize: 0, pageToken: "", ...req }),
+      unary(service.client, service.client.searchTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, pageSize: 0, pageToken: "", ...req }),
     countTweets: (req: Partial<SearchTweetsRequest>) =>
-      unary(client, client.countTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, ...req }).then((r) => Number(r.count)),
+      unary(service.client, service.client.countTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, ...req }).then((r) => Number(r.count)),
   };
 
-  async function rejected(promise: Promise<unknown>, code: status, field?: string): Promise<ServiceError> {
-    const error = await promise.then(
-      () => {
-        throw new Error("expected the call to fail");
-      },
-      (e: ServiceError) => e,
-    );
-    expect(status[error.code]).toBe(status[code]);
-    if (field) expect(error.details).toMatch(new RegExp(`^${field.replace(/[[\].]/g, "\\$&")}: `));
-    return error;
-  }
-
   const published = (type: "tweetCreated" | "tweetDeleted" | "tweetLiked" | "tweetUnliked", tweetId: string) =>
-    bus
+    service.bus
       .messages("chirp.tweets.>")
       .map((m) => decodeEvent(m.data).payload)
       .filter((p) => p?.$case === type && p.value.tweetId === tweetId);
-
-  beforeAll(async () => {
-    bus = new InProcessEventBus(testLogger());
-    users = await startFakeUsers();
-    app = await startTweets(testConfig({ upstreams: { users: users.address } }), { log: testLogger(), bus });
-    client = new TweetsServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await app?.stop();
-    await users?.stop();
-  });
 
   it("posts as the caller, with tags, mentions and counts, and announces the tweet", async () => {
     const ann = newUserId();
@@ -106,7 +76,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
       text: "Hi @bob #Chirp",
       mentions: ["bob"],
     });
-    await rejected(unary(client, client.createTweet, { text: "hi", replyToId: "", tags: [], idempotencyKey: "" }), status.UNAUTHENTICATED);
+    await grpcFailure(unary(service.client, service.client.createTweet, { text: "hi", replyToId: "", tags: [], idempotencyKey: "" }), status.UNAUTHENTICATED);
   });
 
   it.each([
@@ -116,16 +86,16 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
   ])("takes 280 and refuses 281 characters of %s", async (_, character) => {
     const ann = newUserId();
     expect((await call.createTweet(ann, { text: character.repeat(280) })).text).toBe(character.repeat(280).normalize("NFC"));
-    const error = await rejected(call.createTweet(ann, { text: character.repeat(281) }), status.INVALID_ARGUMENT, "text");
+    const error = await grpcFailure(call.createTweet(ann, { text: character.repeat(281) }), status.INVALID_ARGUMENT, "text");
     expect(error.details).toBe("text: must be at most 280 characters");
   });
 
   it("refuses a 65,000-character text on its size, before normalising or counting it", async () => {
     const ann = newUserId();
-    const error = await rejected(call.createTweet(ann, { text: "a".repeat(65_000) }), status.INVALID_ARGUMENT, "text");
+    const error = await grpcFailure(call.createTweet(ann, { text: "a".repeat(65_000) }), status.INVALID_ARGUMENT, "text");
     expect(error.details).toMatch(/^text: must be at most \d+ bytes of UTF-8, got at least 65000$/);
-    await rejected(call.createTweet(ann, { text: `a${"\u0301".repeat(10_000)}` }), status.INVALID_ARGUMENT, "text");
-    await rejected(call.createTweet(ann, { text: "\u200B".repeat(5) }), status.INVALID_ARGUMENT, "text");
+    await grpcFailure(call.createTweet(ann, { text: `a${"\u0301".repeat(10_000)}` }), status.INVALID_ARGUMENT, "text");
+    await grpcFailure(call.createTweet(ann, { text: "\u200B".repeat(5) }), status.INVALID_ARGUMENT, "text");
     expect((await call.listUserTweets(ann, 10)).tweets).toHaveLength(0);
   });
 
@@ -166,13 +136,13 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
       [call.searchTweets({ startTime: when, endTime: when }), "start_time"],
       [call.countTweets({ startTime: new Date(when.getTime() + 1), endTime: when }), "start_time"],
     ];
-    for (const [promise, field] of cases) await rejected(promise, status.INVALID_ARGUMENT, field);
+    for (const [promise, field] of cases) await grpcFailure(promise, status.INVALID_ARGUMENT, field);
   });
 
   it("refuses to act without a caller", async () => {
     const tweet = await call.createTweet(newUserId(), { text: "target" });
     for (const promise of [call.deleteTweet(tweet.id), call.likeTweet(tweet.id), call.unlikeTweet(tweet.id), call.retweet(tweet.id), call.unretweet(tweet.id)]) {
-      await rejected(promise, status.UNAUTHENTICATED);
+      await grpcFailure(promise, status.UNAUTHENTICATED);
     }
   });
 
@@ -185,7 +155,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const result = await call.batchGetTweets([b.id, missing, a.id]);
     expect(result.tweets.map((t) => t.id)).toEqual([b.id, a.id]);
     expect(result.missingIds).toEqual([missing]);
-    await rejected(call.getTweet(missing), status.NOT_FOUND, "id");
+    await grpcFailure(call.getTweet(missing), status.NOT_FOUND, "id");
   });
 
   it("threads replies under a tweet, oldest first, counting them on the parent", async () => {
@@ -198,20 +168,20 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const second = await call.listReplies(parent.id, 2, first.nextPageToken);
     expect(second.tweets.map((t) => t.replyToId)).toEqual([parent.id]);
     expect(second.nextPageToken).toBe("");
-    await rejected(call.createTweet(newUserId(), { text: "hello?", replyToId: newId() }), status.NOT_FOUND, "reply_to_id");
+    await grpcFailure(call.createTweet(newUserId(), { text: "hello?", replyToId: newId() }), status.NOT_FOUND, "reply_to_id");
   });
 
   it("lets only the author delete a tweet, which then disappears from every read and is announced", async () => {
     const ann = newUserId();
     const tweet = await call.createTweet(ann, { text: "regrettable #oops" });
-    await rejected(call.deleteTweet(tweet.id, asCaller(newUserId())), status.PERMISSION_DENIED, "id");
+    await grpcFailure(call.deleteTweet(tweet.id, asCaller(newUserId())), status.PERMISSION_DENIED, "id");
     await call.deleteTweet(tweet.id, asCaller(ann));
-    await rejected(call.getTweet(tweet.id), status.NOT_FOUND, "id");
-    await rejected(call.deleteTweet(tweet.id, asCaller(ann)), status.NOT_FOUND, "id");
+    await grpcFailure(call.getTweet(tweet.id), status.NOT_FOUND, "id");
+    await grpcFailure(call.deleteTweet(tweet.id, asCaller(ann)), status.NOT_FOUND, "id");
     expect((await call.batchGetTweets([tweet.id])).missingIds).toEqual([tweet.id]);
     expect((await call.listUserTweets(ann, 10)).tweets).toEqual([]);
     expect((await call.searchTweets({ tag: "oops", authorId: ann })).tweets).toEqual([]);
-    await rejected(call.likeTweet(tweet.id, asCaller(ann)), status.NOT_FOUND, "tweet_id");
+    await grpcFailure(call.likeTweet(tweet.id, asCaller(ann)), status.NOT_FOUND, "tweet_id");
     const [deleted] = await eventually(() => {
       const events = published("tweetDeleted", tweet.id);
       expect(events).toHaveLength(1);
@@ -295,7 +265,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const retweet = await call.retweet(original.id, asCaller(bob));
     expect(await call.unretweet(original.id, asCaller(bob))).toMatchObject({ id: original.id, retweetCount: "0", retweetedByMe: false });
     expect(await call.unretweet(original.id, asCaller(bob))).toMatchObject({ retweetCount: "0" });
-    await rejected(call.getTweet(retweet.id), status.NOT_FOUND, "id");
+    await grpcFailure(call.getTweet(retweet.id), status.NOT_FOUND, "id");
     await eventually(() => expect(published("tweetDeleted", retweet.id)).toEqual([{ $case: "tweetDeleted", value: { tweetId: retweet.id, authorId: bob, retweetOfId: original.id, replyToId: "" } }]));
 
     const again = await call.retweet(original.id, asCaller(bob));
@@ -315,7 +285,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const second = await call.listUserTweets(ann, 1, first.nextPageToken, asCaller(ann));
     expect(second.tweets).toEqual([expect.objectContaining({ id: own.id, likedByMe: true, likeCount: "1" })]);
     expect(second.nextPageToken).toBe("");
-    await rejected(call.listUserTweets(newUserId(), 1, first.nextPageToken), status.INVALID_ARGUMENT, "page_token");
+    await grpcFailure(call.listUserTweets(newUserId(), 1, first.nextPageToken), status.INVALID_ARGUMENT, "page_token");
   });
 
   describe("search and count at page boundaries", () => {
@@ -346,7 +316,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
       const second = await call.searchTweets({ tag: "spills_over", pageSize: 4, pageToken: first.nextPageToken });
       expect(second.tweets.map((t) => t.id)).toEqual([made[0]!.id]);
       expect(second.nextPageToken).toBe("");
-      await rejected(call.searchTweets({ tag: "spills_over", pageSize: 4, pageToken: first.nextPageToken, authorId: author }), status.INVALID_ARGUMENT, "page_token");
+      await grpcFailure(call.searchTweets({ tag: "spills_over", pageSize: 4, pageToken: first.nextPageToken, authorId: author }), status.INVALID_ARGUMENT, "page_token");
     });
 
     it("counts and searches a time range, start inclusive and end exclusive, across pages", async () => {
@@ -374,10 +344,10 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     await call.createTweet(gone, { text: "a reply", replyToId: stays.id });
     expect(await call.getTweet(stays.id)).toMatchObject({ likeCount: "1", retweetCount: "1", replyCount: "1" });
 
-    await bus.publish(eventMessage({ $case: "userDeleted", value: { userId: gone } }));
+    await service.bus.publish(eventMessage({ $case: "userDeleted", value: { userId: gone } }));
     await eventually(async () => expect(await call.getTweet(stays.id)).toMatchObject({ likeCount: "0", retweetCount: "0", replyCount: "0" }));
     expect((await call.listUserTweets(gone, 10)).tweets).toEqual([]);
-    await rejected(call.getTweet(own.id), status.NOT_FOUND, "id");
+    await grpcFailure(call.getTweet(own.id), status.NOT_FOUND, "id");
     expect(await call.countTweets({ authorId: gone })).toBe(0);
     await eventually(() => expect(published("tweetDeleted", own.id)).toHaveLength(1));
   });
@@ -386,7 +356,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const gone = newUserId();
     const other = await call.createTweet(newUserId(), { text: "someone else's" });
     const own = await call.createTweet(gone, { text: "mine" });
-    users.deleted.add(gone);
+    service.users.deleted.add(gone);
     const as = asCaller(gone);
     for (const write of [
       call.createTweet(gone, { text: "ghost" }),
@@ -397,7 +367,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
       call.unretweet(other.id, as),
       call.deleteTweet(own.id, as),
     ]) {
-      const error = await rejected(write, status.PERMISSION_DENIED);
+      const error = await grpcFailure(write, status.PERMISSION_DENIED);
       expect(error.details).toBe("your account has been deleted");
     }
     expect((await call.listUserTweets(gone, 10)).tweets.map((t) => t.id)).toEqual([own.id]);
@@ -409,7 +379,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const ownClient = new TweetsServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure());
     try {
       const author = newUserId();
-      const error = await rejected(
+      const error = await grpcFailure(
         unary(ownClient, ownClient.createTweet, { text: "unchecked", replyToId: "", tags: [], idempotencyKey: "" }, asCaller(author)),
         status.UNAVAILABLE,
       );

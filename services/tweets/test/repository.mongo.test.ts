@@ -1,30 +1,20 @@
 import { newId } from "@chirp/kit";
-import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
+import { describeWith, testDatabase } from "@chirp/kit/testing";
 import { tweetEvents } from "../src/events.js";
 import { MongoTweetRepository } from "../src/storage/mongo.js";
 import { tweetRepositoryContract } from "./repository.contract.js";
 
 describeWith(["MONGODB_URI"], "MongoTweetRepository", ({ MONGODB_URI }) => {
-  let connection: MongoConnection;
-
-  beforeAll(async () => {
-    connection = await connectMongo(MONGODB_URI, uniqueName("chirp_tweets_test"), testLogger());
-  });
-
-  afterAll(async () => {
-    await connection.db.dropDatabase();
-    await connection.close();
-  });
+  const db = testDatabase(MONGODB_URI, "chirp_tweets_test");
 
   tweetRepositoryContract(async () => {
-    const store = await MongoTweetRepository.open(connection.db);
+    const store = await MongoTweetRepository.open(db());
     return { repository: store, outbox: store.outbox };
   });
 
   it("creates its indexes idempotently", async () => {
-    await MongoTweetRepository.open(connection.db);
-    const names = async (collection: string) => (await connection.db.collection(collection).indexes()).map((i) => i.name);
+    await MongoTweetRepository.open(db());
+    const names = async (collection: string) => (await db().collection(collection).indexes()).map((i) => i.name);
     expect(await names("tweets")).toEqual(
       expect.arrayContaining(["author_newest", "tag_newest", "replies_oldest", "retweets_newest", "retweet_unique", "idempotency_key_unique", "outbox_pending"]),
     );
@@ -32,8 +22,8 @@ describeWith(["MONGODB_URI"], "MongoTweetRepository", ({ MONGODB_URI }) => {
   });
 
   it("keeps an unliked like's document as a tombstone until its events are relayed, then deletes it", async () => {
-    const store = await MongoTweetRepository.open(connection.db);
-    const likes = connection.db.collection<{ _id: string }>("likes");
+    const store = await MongoTweetRepository.open(db());
+    const likes = db().collection<{ _id: string }>("likes");
     const tweetId = newId();
     const like = { id: newId(), tweetId, userId: newId(), likedAt: new Date() };
     const key = `${tweetId}:${like.userId}`;
@@ -50,10 +40,10 @@ describeWith(["MONGODB_URI"], "MongoTweetRepository", ({ MONGODB_URI }) => {
   });
 
   it("deletes at once a tombstone that has no events to wait for", async () => {
-    const store = await MongoTweetRepository.open(connection.db);
+    const store = await MongoTweetRepository.open(db());
     const like = { id: newId(), tweetId: newId(), userId: newId(), likedAt: new Date() };
     await store.addLike(like, []);
     expect(await store.removeLike(like.tweetId, like.userId, [])).toBe(true);
-    expect(await connection.db.collection<{ _id: string }>("likes").countDocuments({ _id: `${like.tweetId}:${like.userId}` })).toBe(0);
+    expect(await db().collection<{ _id: string }>("likes").countDocuments({ _id: `${like.tweetId}:${like.userId}` })).toBe(0);
   });
 });

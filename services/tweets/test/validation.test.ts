@@ -1,19 +1,8 @@
-import { DomainError, idFloor, idTime, newId } from "@chirp/kit";
+import { idFloor, idTime, newId } from "@chirp/kit";
 import { parseContent } from "../src/domain/content.js";
 import * as valid from "../src/domain/validation.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, Q_ACUTE } from "./fixtures.js";
-
-function rejects(fn: () => unknown, field: string): DomainError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    expect((error as DomainError).code).toBe("INVALID_ARGUMENT");
-    expect((error as DomainError).message.startsWith(`${field}: `)).toBe(true);
-    return error as DomainError;
-  }
-  throw new Error(`expected ${field} to be rejected`);
-}
+import { invalidArgument } from "@chirp/kit/testing";
 
 describe("tweet text", () => {
   it.each([
@@ -24,7 +13,7 @@ describe("tweet text", () => {
     ["q with a combining accent, which has no precomposed form", Q_ACUTE],
   ])("takes 280 and refuses 281 user-perceived characters made of %s", (_, character) => {
     expect(valid.text(character.repeat(280))).toBe(character.repeat(280).normalize("NFC"));
-    expect(rejects(() => valid.text(character.repeat(281)), "text").message).toBe("text: must be at most 280 characters");
+    expect(invalidArgument(() => valid.text(character.repeat(281)), "text").message).toBe("text: must be at most 280 characters");
   });
 
   it("counts after NFC normalisation and trimming", () => {
@@ -35,30 +24,30 @@ describe("tweet text", () => {
   });
 
   it("refuses empty, blank and control-character text", () => {
-    rejects(() => valid.text(""), "text");
-    rejects(() => valid.text(" \n\t "), "text");
-    rejects(() => valid.text("bell\u0007"), "text");
+    invalidArgument(() => valid.text(""), "text");
+    invalidArgument(() => valid.text(" \n\t "), "text");
+    invalidArgument(() => valid.text("bell\u0007"), "text");
     expect(valid.text("two\nlines")).toBe("two\nlines");
   });
 
   it("bounds the text by its size before normalising or counting it", () => {
-    expect(rejects(() => valid.text("a".repeat(65_000)), "text").message).toMatch(/^text: must be at most \d+ bytes of UTF-8, got at least 65000$/);
+    expect(invalidArgument(() => valid.text("a".repeat(65_000)), "text").message).toMatch(/^text: must be at most \d+ bytes of UTF-8, got at least 65000$/);
   });
 
   it("refuses one character swollen with combining marks or a long ZWJ chain", () => {
-    rejects(() => valid.text(`a${"\u0301".repeat(10_000)}`), "text");
-    rejects(() => valid.text(`a${"\u0301".repeat(31)}`), "text");
-    rejects(() => valid.text(Array.from({ length: 3001 }, () => "\u{1F600}").join("\u200D")), "text");
-    rejects(() => valid.text(Array.from({ length: 300 }, () => "\u{1F600}").join("\u200D")), "text");
+    invalidArgument(() => valid.text(`a${"\u0301".repeat(10_000)}`), "text");
+    invalidArgument(() => valid.text(`a${"\u0301".repeat(31)}`), "text");
+    invalidArgument(() => valid.text(Array.from({ length: 3001 }, () => "\u{1F600}").join("\u200D")), "text");
+    invalidArgument(() => valid.text(Array.from({ length: 300 }, () => "\u{1F600}").join("\u200D")), "text");
   });
 
   it("refuses text with nothing visible, bidirectional overrides and unpaired surrogates", () => {
-    expect(rejects(() => valid.text("\u200B\u200B\u200B"), "text").message).toMatch(/^text: is required/);
-    expect(rejects(() => valid.text("\u200D \u2060\uFEFF"), "text").message).toMatch(/^text: is required/);
-    rejects(() => valid.text("pay \u202Eexe.gnp"), "text");
-    rejects(() => valid.text("isolated \u2067text\u2069"), "text");
-    rejects(() => valid.text("broken \uD83D emoji"), "text");
-    rejects(() => valid.text("not a character \uFFFF"), "text");
+    expect(invalidArgument(() => valid.text("\u200B\u200B\u200B"), "text").message).toMatch(/^text: is required/);
+    expect(invalidArgument(() => valid.text("\u200D \u2060\uFEFF"), "text").message).toMatch(/^text: is required/);
+    invalidArgument(() => valid.text("pay \u202Eexe.gnp"), "text");
+    invalidArgument(() => valid.text("isolated \u2067text\u2069"), "text");
+    invalidArgument(() => valid.text("broken \uD83D emoji"), "text");
+    invalidArgument(() => valid.text("not a character \uFFFF"), "text");
   });
 
   it("keeps zero-width joiners inside emoji and zero-width spaces inside words", () => {
@@ -97,22 +86,22 @@ describe("explicit tags", () => {
   });
 
   it("names the bad element by its index in the request", () => {
-    rejects(() => valid.tags(["ok", "not ok"]), "tags[1]");
-    rejects(() => valid.tags(["ok", ""]), "tags[1]");
-    rejects(() => valid.tags(["x".repeat(valid.MAX_TAG_LENGTH + 1)]), "tags[0]");
+    invalidArgument(() => valid.tags(["ok", "not ok"]), "tags[1]");
+    invalidArgument(() => valid.tags(["ok", ""]), "tags[1]");
+    invalidArgument(() => valid.tags(["x".repeat(valid.MAX_TAG_LENGTH + 1)]), "tags[0]");
   });
 
   it("bounds each tag's size before normalising it, and the number of entries before checking each", () => {
-    expect(rejects(() => valid.tags(["x".repeat(65_000)]), "tags[0]").message).toMatch(/bytes/);
+    expect(invalidArgument(() => valid.tags(["x".repeat(65_000)]), "tags[0]").message).toMatch(/bytes/);
     const many = Array.from({ length: 200 }, (_, i) => (i === 150 ? "not ok" : `t${i % 5}`));
-    rejects(() => valid.tags(many), "tags");
-    rejects(() => valid.tags(["ok", "\u202Eko"]), "tags[1]");
+    invalidArgument(() => valid.tags(many), "tags");
+    invalidArgument(() => valid.tags(["ok", "\u202Eko"]), "tags[1]");
   });
 
   it("allows at most 10 distinct tags", () => {
     const ten = Array.from({ length: 10 }, (_, i) => `t${i}`);
     expect(valid.tags([...ten, "T0"])).toEqual(ten);
-    rejects(() => valid.tags([...ten, "t10"]), "tags");
+    invalidArgument(() => valid.tags([...ten, "t10"]), "tags");
   });
 });
 
@@ -120,23 +109,23 @@ describe("other fields", () => {
   it("checks ids and names the field", () => {
     const id = newId();
     expect(valid.tweetId(id)).toBe(id);
-    rejects(() => valid.tweetId(""), "id");
-    rejects(() => valid.tweetId("nope", "reply_to_id"), "reply_to_id");
-    rejects(() => valid.userId("nope"), "user_id");
+    invalidArgument(() => valid.tweetId(""), "id");
+    invalidArgument(() => valid.tweetId("nope", "reply_to_id"), "reply_to_id");
+    invalidArgument(() => valid.userId("nope"), "user_id");
   });
 
   it("bounds id lists and names the bad element by its request index", () => {
     const id = newId();
     expect(valid.idList([id, id])).toEqual([id]);
-    rejects(() => valid.idList([id, "nope"]), "ids[1]");
-    rejects(() => valid.idList(Array.from({ length: 101 }, () => newId())), "ids");
+    invalidArgument(() => valid.idList([id, "nope"]), "ids[1]");
+    invalidArgument(() => valid.idList(Array.from({ length: 101 }, () => newId())), "ids");
   });
 
   it("accepts printable idempotency keys up to 128 characters", () => {
     expect(valid.idempotencyKey("")).toBeUndefined();
     expect(valid.idempotencyKey("retry-1f3a")).toBe("retry-1f3a");
-    rejects(() => valid.idempotencyKey("has space"), "idempotency_key");
-    rejects(() => valid.idempotencyKey("k".repeat(129)), "idempotency_key");
+    invalidArgument(() => valid.idempotencyKey("has space"), "idempotency_key");
+    invalidArgument(() => valid.idempotencyKey("k".repeat(129)), "idempotency_key");
   });
 
   it("turns search criteria into a filter, refusing an empty or reversed time range", () => {
@@ -150,11 +139,11 @@ describe("other fields", () => {
       toId: idFloor(end),
     });
     expect(valid.filter({ tag: "", authorId: "" })).toEqual({});
-    rejects(() => valid.filter({ tag: "", authorId: "", startTime: end, endTime: start }), "start_time");
-    rejects(() => valid.filter({ tag: "", authorId: "", startTime: start, endTime: start }), "start_time");
-    rejects(() => valid.filter({ tag: "a b", authorId: "" }), "tag");
-    rejects(() => valid.filter({ tag: "", authorId: "x" }), "author_id");
-    expect(rejects(() => valid.filter({ tag: "#".repeat(65_000), authorId: "" }), "tag").message).toMatch(/bytes/);
+    invalidArgument(() => valid.filter({ tag: "", authorId: "", startTime: end, endTime: start }), "start_time");
+    invalidArgument(() => valid.filter({ tag: "", authorId: "", startTime: start, endTime: start }), "start_time");
+    invalidArgument(() => valid.filter({ tag: "a b", authorId: "" }), "tag");
+    invalidArgument(() => valid.filter({ tag: "", authorId: "x" }), "author_id");
+    expect(invalidArgument(() => valid.filter({ tag: "#".repeat(65_000), authorId: "" }), "tag").message).toMatch(/bytes/);
   });
 });
 

@@ -1,37 +1,32 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { TokenVerifier } from "@chirp/kit";
-import { InProcessEventBus, decodeEvent } from "@chirp/kit/events";
-import { CALLER_ID_KEY, REQUEST_ID_KEY, unary } from "@chirp/kit/grpc";
+import { decodeEvent } from "@chirp/kit/events";
+import { REQUEST_ID_KEY, unary } from "@chirp/kit/grpc";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { eventually, testLogger } from "@chirp/kit/testing";
-import { startUsers, type UsersApp } from "../src/app.js";
+import { asCaller, eventually, grpcFailure, serviceUnderTest } from "@chirp/kit/testing";
+import { startUsers } from "../src/app.js";
 import { newUser, testConfig, tokenSettings } from "./fixtures.js";
 
-const asCaller = (id: string) => {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  return metadata;
-};
-
 describe("UsersService over gRPC (in-process, in-memory storage)", () => {
-  let app: UsersApp;
-  let client: UsersServiceClient;
-  let bus: InProcessEventBus;
+  const service = serviceUnderTest({
+    client: UsersServiceClient,
+    start: ({ bus, log }) => startUsers(testConfig(), { log, bus }),
+  });
 
   const call = {
-    createUser: (req: Parameters<UsersServiceClient["createUser"]>[0]) => unary(client, client.createUser, req),
-    login: (usernameOrEmail: string, password: string) => unary(client, client.login, { usernameOrEmail, password }),
-    getUser: (id: string, md = new Metadata()) => unary(client, client.getUser, { id }, md),
-    getUserByUsername: (username: string) => unary(client, client.getUserByUsername, { username }),
-    batchGetUsers: (ids: string[]) => unary(client, client.batchGetUsers, { ids }),
+    createUser: (req: Parameters<UsersServiceClient["createUser"]>[0]) => unary(service.client, service.client.createUser, req),
+    login: (usernameOrEmail: string, password: string) => unary(service.client, service.client.login, { usernameOrEmail, password }),
+    getUser: (id: string, md = new Metadata()) => unary(service.client, service.client.getUser, { id }, md),
+    getUserByUsername: (username: string) => unary(service.client, service.client.getUserByUsername, { username }),
+    batchGetUsers: (ids: string[]) => unary(service.client, service.client.batchGetUsers, { ids }),
     searchUsers: (usernamePrefix: string, pageSize: number, pageToken = "") =>
-      unary(client, client.searchUsers, { usernamePrefix, pageSize, pageToken }),
+      unary(service.client, service.client.searchUsers, { usernamePrefix, pageSize, pageToken }),
     updateUser: (user: Partial<User> | undefined, updateMask: string[] | undefined, md = new Metadata()) =>
-      unary(client, client.updateUser, { user: user as User | undefined, updateMask }, md),
-    deleteUser: (id: string, md = new Metadata()) => unary(client, client.deleteUser, { id }, md),
+      unary(service.client, service.client.updateUser, { user: user as User | undefined, updateMask }, md),
+    deleteUser: (id: string, md = new Metadata()) => unary(service.client, service.client.deleteUser, { id }, md),
   };
 
   async function register(overrides = {}) {
@@ -39,29 +34,6 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const { user } = await call.createUser(input);
     return { input, user: user! };
   }
-
-  async function rejected(promise: Promise<unknown>, code: status, field?: string): Promise<ServiceError> {
-    const error = await promise.then(
-      () => {
-        throw new Error("expected the call to fail");
-      },
-      (e: ServiceError) => e,
-    );
-    expect(status[error.code]).toBe(status[code]);
-    if (field) expect(error.details).toMatch(new RegExp(`^${field.replace(/[[\].]/g, "\\$&")}: `));
-    return error;
-  }
-
-  beforeAll(async () => {
-    bus = new InProcessEventBus(testLogger());
-    app = await startUsers(testConfig(), { log: testLogger(), bus });
-    client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
-  });
-
-  afterAll(async () => {
-    client.close();
-    await app.stop();
-  });
 
   it("registers a user and shows the creator their email", async () => {
     const { input, user } = await register({ displayName: "Ann" });
@@ -71,43 +43,43 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
   });
 
   it("refuses bad registrations with INVALID_ARGUMENT naming the field", async () => {
-    await rejected(call.createUser(newUser({ username: "a!" })), status.INVALID_ARGUMENT, "username");
-    await rejected(call.createUser(newUser({ username: "" })), status.INVALID_ARGUMENT, "username");
-    await rejected(call.createUser(newUser({ email: "not-an-email" })), status.INVALID_ARGUMENT, "email");
-    await rejected(call.createUser(newUser({ password: "short" })), status.INVALID_ARGUMENT, "password");
-    await rejected(call.createUser(newUser({ displayName: "x".repeat(51) })), status.INVALID_ARGUMENT, "display_name");
+    await grpcFailure(call.createUser(newUser({ username: "a!" })), status.INVALID_ARGUMENT, "username");
+    await grpcFailure(call.createUser(newUser({ username: "" })), status.INVALID_ARGUMENT, "username");
+    await grpcFailure(call.createUser(newUser({ email: "not-an-email" })), status.INVALID_ARGUMENT, "email");
+    await grpcFailure(call.createUser(newUser({ password: "short" })), status.INVALID_ARGUMENT, "password");
+    await grpcFailure(call.createUser(newUser({ displayName: "x".repeat(51) })), status.INVALID_ARGUMENT, "display_name");
   });
 
   it("refuses a 65,000-character display name on its size, before normalising or counting it", async () => {
     const huge = "x".repeat(65_000);
-    const error = await rejected(call.createUser(newUser({ displayName: huge })), status.INVALID_ARGUMENT, "display_name");
+    const error = await grpcFailure(call.createUser(newUser({ displayName: huge })), status.INVALID_ARGUMENT, "display_name");
     expect(error.details).toMatch(/^display_name: must be at most \d+ bytes of UTF-8, got at least 65000$/);
     const { user } = await register();
-    const update = await rejected(call.updateUser({ id: user.id, displayName: huge }, ["display_name"], asCaller(user.id)), status.INVALID_ARGUMENT);
+    const update = await grpcFailure(call.updateUser({ id: user.id, displayName: huge }, ["display_name"], asCaller(user.id)), status.INVALID_ARGUMENT);
     expect(update.details).toMatch(/^user\.display_name: must be at most \d+ bytes/);
-    await rejected(call.createUser(newUser({ displayName: "\u202EadA\u200B" })), status.INVALID_ARGUMENT, "display_name");
-    await rejected(call.createUser(newUser({ email: "a\u0000\u0007b@e.com" })), status.INVALID_ARGUMENT, "email");
+    await grpcFailure(call.createUser(newUser({ displayName: "\u202EadA\u200B" })), status.INVALID_ARGUMENT, "display_name");
+    await grpcFailure(call.createUser(newUser({ email: "a\u0000\u0007b@e.com" })), status.INVALID_ARGUMENT, "email");
   });
 
   it("refuses a taken username or email with ALREADY_EXISTS naming the field", async () => {
     const { input } = await register();
-    await rejected(call.createUser(newUser({ username: input.username.toUpperCase() })), status.ALREADY_EXISTS, "username");
-    await rejected(call.createUser(newUser({ email: input.email })), status.ALREADY_EXISTS, "email");
+    await grpcFailure(call.createUser(newUser({ username: input.username.toUpperCase() })), status.ALREADY_EXISTS, "username");
+    await grpcFailure(call.createUser(newUser({ email: input.email })), status.ALREADY_EXISTS, "email");
   });
 
   it("logs in with a token the public key verifies, and refuses bad credentials alike", async () => {
     const { input, user } = await register();
     const result = await call.login(input.email, input.password);
-    const claims = new TokenVerifier([app.publicKey], tokenSettings).verify(result.accessToken);
+    const claims = new TokenVerifier([service.app.publicKey], tokenSettings).verify(result.accessToken);
     expect(claims.sub).toBe(user.id);
     expect(result.expiresAt!.getTime()).toBe(claims.exp * 1000);
     expect(result.user?.id).toBe(user.id);
 
-    const wrong = await rejected(call.login(input.username, "wrong password"), status.UNAUTHENTICATED);
-    const unknown = await rejected(call.login("nobody_at_all", "wrong password"), status.UNAUTHENTICATED);
+    const wrong = await grpcFailure(call.login(input.username, "wrong password"), status.UNAUTHENTICATED);
+    const unknown = await grpcFailure(call.login("nobody_at_all", "wrong password"), status.UNAUTHENTICATED);
     expect(unknown.details).toBe(wrong.details);
-    await rejected(call.login("", "x"), status.INVALID_ARGUMENT, "username_or_email");
-    await rejected(call.login(input.username, ""), status.INVALID_ARGUMENT, "password");
+    await grpcFailure(call.login("", "x"), status.INVALID_ARGUMENT, "username_or_email");
+    await grpcFailure(call.login(input.username, ""), status.INVALID_ARGUMENT, "password");
   });
 
   it("gets users by id and username, hiding the email from others", async () => {
@@ -115,10 +87,10 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     expect((await call.getUser(user.id)).user).toMatchObject({ id: user.id, email: "" });
     expect((await call.getUser(user.id, asCaller(user.id))).user?.email).toBe(input.email);
     expect((await call.getUserByUsername(input.username.toUpperCase())).user?.id).toBe(user.id);
-    await rejected(call.getUser("bad id"), status.INVALID_ARGUMENT, "id");
-    await rejected(call.getUser("01M83VMQVV99P26KZM1TRZB034"), status.NOT_FOUND, "id");
-    await rejected(call.getUserByUsername("no way!"), status.INVALID_ARGUMENT, "username");
-    await rejected(call.getUserByUsername("nobody_at_all"), status.NOT_FOUND, "username");
+    await grpcFailure(call.getUser("bad id"), status.INVALID_ARGUMENT, "id");
+    await grpcFailure(call.getUser("01M83VMQVV99P26KZM1TRZB034"), status.NOT_FOUND, "id");
+    await grpcFailure(call.getUserByUsername("no way!"), status.INVALID_ARGUMENT, "username");
+    await grpcFailure(call.getUserByUsername("nobody_at_all"), status.NOT_FOUND, "username");
   });
 
   it("batch-gets in order with missing ids listed, and bounds the batch", async () => {
@@ -128,9 +100,9 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const result = await call.batchGetUsers([b.user.id, missing, a.user.id]);
     expect(result.users.map((u) => u.id)).toEqual([b.user.id, a.user.id]);
     expect(result.missingIds).toEqual([missing]);
-    await rejected(call.batchGetUsers([a.user.id, "nope"]), status.INVALID_ARGUMENT, "ids[1]");
+    await grpcFailure(call.batchGetUsers([a.user.id, "nope"]), status.INVALID_ARGUMENT, "ids[1]");
     const tooMany = Array.from({ length: 101 }, (_, i) => `01M83VMQVV99P26KZM1TRZB${String(i).padStart(3, "0")}`);
-    await rejected(call.batchGetUsers(tooMany), status.INVALID_ARGUMENT, "ids");
+    await grpcFailure(call.batchGetUsers(tooMany), status.INVALID_ARGUMENT, "ids");
   });
 
   it("searches by username prefix page by page", async () => {
@@ -141,9 +113,9 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const second = await call.searchUsers(prefix, 2, first.nextPageToken);
     expect(second.users.map((u) => u.username)).toEqual([`${prefix}_c`]);
     expect(second.nextPageToken).toBe("");
-    await rejected(call.searchUsers(prefix, -1), status.INVALID_ARGUMENT, "page_size");
-    await rejected(call.searchUsers(prefix, 2, "garbage"), status.INVALID_ARGUMENT, "page_token");
-    await rejected(call.searchUsers("bad prefix", 2), status.INVALID_ARGUMENT, "username_prefix");
+    await grpcFailure(call.searchUsers(prefix, -1), status.INVALID_ARGUMENT, "page_size");
+    await grpcFailure(call.searchUsers(prefix, 2, "garbage"), status.INVALID_ARGUMENT, "page_token");
+    await grpcFailure(call.searchUsers("bad prefix", 2), status.INVALID_ARGUMENT, "username_prefix");
   });
 
   it("updates the caller's own profile through a field mask", async () => {
@@ -153,26 +125,26 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const changed = await call.updateUser({ id: user.id, bio: "Hi there", displayName: "ignored" }, ["bio"], me);
     expect(changed.user).toMatchObject({ bio: "Hi there", displayName: user.displayName });
 
-    await rejected(call.updateUser({ id: user.id, bio: "x" }, ["bio"]), status.UNAUTHENTICATED);
-    await rejected(call.updateUser(undefined, ["bio"], me), status.INVALID_ARGUMENT, "user");
-    await rejected(call.updateUser({ id: other.user.id, bio: "x" }, ["bio"], me), status.PERMISSION_DENIED, "user.id");
-    await rejected(call.updateUser({ id: user.id, bio: "x" }, [], me), status.INVALID_ARGUMENT, "update_mask");
-    await rejected(call.updateUser({ id: user.id, username: "new_name" }, ["username"], me), status.INVALID_ARGUMENT, "update_mask");
-    await rejected(call.updateUser({ id: user.id, avatarUrl: "ftp://x" }, ["avatar_url"], me), status.INVALID_ARGUMENT, "user.avatar_url");
-    await rejected(call.updateUser({ id: "bad" }, ["bio"], me), status.INVALID_ARGUMENT, "user.id");
+    await grpcFailure(call.updateUser({ id: user.id, bio: "x" }, ["bio"]), status.UNAUTHENTICATED);
+    await grpcFailure(call.updateUser(undefined, ["bio"], me), status.INVALID_ARGUMENT, "user");
+    await grpcFailure(call.updateUser({ id: other.user.id, bio: "x" }, ["bio"], me), status.PERMISSION_DENIED, "user.id");
+    await grpcFailure(call.updateUser({ id: user.id, bio: "x" }, [], me), status.INVALID_ARGUMENT, "update_mask");
+    await grpcFailure(call.updateUser({ id: user.id, username: "new_name" }, ["username"], me), status.INVALID_ARGUMENT, "update_mask");
+    await grpcFailure(call.updateUser({ id: user.id, avatarUrl: "ftp://x" }, ["avatar_url"], me), status.INVALID_ARGUMENT, "user.avatar_url");
+    await grpcFailure(call.updateUser({ id: "bad" }, ["bio"], me), status.INVALID_ARGUMENT, "user.id");
   });
 
   it("deletes only the caller's own account and announces it", async () => {
     const { user } = await register();
     const other = await register();
-    await rejected(call.deleteUser(user.id), status.UNAUTHENTICATED);
-    await rejected(call.deleteUser(other.user.id, asCaller(user.id)), status.PERMISSION_DENIED, "id");
+    await grpcFailure(call.deleteUser(user.id), status.UNAUTHENTICATED);
+    await grpcFailure(call.deleteUser(other.user.id, asCaller(user.id)), status.PERMISSION_DENIED, "id");
     await call.deleteUser(user.id, asCaller(user.id));
-    await rejected(call.getUser(user.id), status.NOT_FOUND, "id");
-    await rejected(call.deleteUser(user.id, asCaller(user.id)), status.NOT_FOUND, "id");
+    await grpcFailure(call.getUser(user.id), status.NOT_FOUND, "id");
+    await grpcFailure(call.deleteUser(user.id, asCaller(user.id)), status.NOT_FOUND, "id");
 
     const announced = await eventually(() => {
-      const cases = bus
+      const cases = service.bus
         .messages("chirp.users.>")
         .map((m) => decodeEvent(m.data))
         .filter((e) => (e.payload?.value as { userId?: string }).userId === user.id)
@@ -187,7 +159,7 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const { user } = await register();
     const seen = (md: Metadata) =>
       new Promise<string>((resolve, reject) => {
-        const c = client.getUser({ id: user.id }, md, (error) => error && reject(error));
+        const c = service.client.getUser({ id: user.id }, md, (error) => error && reject(error));
         c.on("metadata", (response) => resolve(String(response.get(REQUEST_ID_KEY)[0])));
       });
     const md = new Metadata();
@@ -199,7 +171,7 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
   it("describes itself through server reflection to a standard client", async () => {
     // Asynchronously: the server answering runs in this very process.
     const buf = join(__dirname, "../../../node_modules/.bin/buf");
-    const { stdout: methods } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${app.port}`]);
+    const { stdout: methods } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${service.app.port}`]);
     expect(methods.trim().split("\n")).toEqual(expect.arrayContaining(["chirp.users.v1.UsersService/CreateUser", "chirp.users.v1.UsersService/Login"]));
   });
 });

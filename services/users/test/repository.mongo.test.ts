@@ -1,35 +1,25 @@
 import { newId } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
-import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
-import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
+import { describeWith, testDatabase } from "@chirp/kit/testing";
 import { MongoUserRepository } from "../src/storage/mongo.js";
 import { userRepositoryContract } from "./repository.contract.js";
 
 describeWith(["MONGODB_URI"], "MongoUserRepository", ({ MONGODB_URI }) => {
-  let connection: MongoConnection;
-
-  beforeAll(async () => {
-    connection = await connectMongo(MONGODB_URI, uniqueName("chirp_users_test"), testLogger());
-  });
-
-  afterAll(async () => {
-    await connection.db.dropDatabase();
-    await connection.close();
-  });
+  const db = testDatabase(MONGODB_URI, "chirp_users_test");
 
   userRepositoryContract(async () => {
-    const store = await MongoUserRepository.open(connection.db);
+    const store = await MongoUserRepository.open(db());
     return { repository: store, outbox: store.outbox };
   });
 
   it("creates its indexes idempotently", async () => {
-    await MongoUserRepository.open(connection.db);
-    const names = (await connection.db.collection("users").indexes()).map((i) => i.name);
+    await MongoUserRepository.open(db());
+    const names = (await db().collection("users").indexes()).map((i) => i.name);
     expect(names).toEqual(expect.arrayContaining(["username_unique", "email_unique", "outbox_pending"]));
   });
 
   it("purges a deleted account's tombstone once its events are relayed", async () => {
-    const store = await MongoUserRepository.open(connection.db);
+    const store = await MongoUserRepository.open(db());
     const id = newId();
     const now = new Date();
     await store.create(
@@ -37,7 +27,7 @@ describeWith(["MONGODB_URI"], "MongoUserRepository", ({ MONGODB_URI }) => {
       [],
     );
     await store.delete(id, [eventMessage({ $case: "userDeleted", value: { userId: id } })]);
-    const users = connection.db.collection("users");
+    const users = db().collection("users");
     expect(await users.countDocuments({ _id: id } as never)).toBe(1);
     const pending = (await store.outbox.pending(100)).filter((p) => p.ownerId === id);
     expect(pending).toHaveLength(1);
