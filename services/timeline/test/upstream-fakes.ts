@@ -8,7 +8,7 @@ import {
   type ListFollowerIdsRequest,
   type ListFollowerIdsResponse,
 } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { TweetsServiceService, type BatchGetTweetsRequest, type BatchGetTweetsResponse, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import { TweetsServiceService, type BatchGetTweetsRequest, type BatchGetTweetsResponse, Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { UsersServiceService, type BatchGetUsersRequest, type BatchGetUsersResponse, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
 
 /** What an upstream call carried. */
@@ -97,22 +97,8 @@ export class FakeUpstreamServices {
   }
 
   addTweet(authorId: string, text: string, retweetOfId = ""): Tweet {
-    const tweet: Tweet = {
-      id: newId(),
-      authorId,
-      text,
-      createdAt: new Date(),
-      replyToId: "",
-      retweetOfId,
-      tags: [],
-      mentions: [],
-      likeCount: "0",
-      retweetCount: "0",
-      replyCount: "0",
-      likedByMe: false,
-      retweetedByMe: false,
-      retweetedTweet: undefined,
-    };
+    // The other fields keep their proto defaults: nobody has liked, retweeted or replied yet.
+    const tweet = Tweet.fromPartial({ id: newId(), authorId, text, createdAt: new Date(), retweetOfId });
     this.tweets.set(tweet.id, tweet);
     return tweet;
   }
