@@ -18,6 +18,8 @@ ARG NODE_IMAGE=node:24-slim
 FROM ${NODE_IMAGE} AS workspace-manifests
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The script is single-quoted on purpose: its ${folder} is JavaScript's, not the shell's.
+# hadolint ignore=SC2016
 RUN node -e 'const fs = require("node:fs"); \
   const { packages } = JSON.parse(fs.readFileSync("package-lock.json", "utf8")); \
   for (const [folder, manifest] of Object.entries(packages)) { \

