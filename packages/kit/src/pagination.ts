@@ -56,3 +56,30 @@ function fingerprint(query: unknown): string {
 export function takePage<T>(items: T[], size: number): { page: T[]; more: boolean } {
   return items.length > size ? { page: items.slice(0, size), more: true } : { page: items, more: false };
 }
+
+/** A page request as every list RPC takes it. */
+export interface PageRequest {
+  pageSize: number;
+  pageToken: string;
+}
+
+/**
+ * One page of a cursor-paged list, the way every list reads one: the page-size rule, the token
+ * decoded against the query it was issued for, one item more than the page fetched (its presence
+ * is what tells that another page exists), and the next token made from the last item shown.
+ */
+export async function readPage<T, C>(
+  request: PageRequest,
+  list: {
+    query: unknown;
+    isCursor: (value: unknown) => value is C;
+    fetch: (cursor: C | undefined, limit: number) => Promise<T[]>;
+    cursorOf: (last: T) => C;
+  },
+): Promise<{ items: T[]; nextPageToken: string }> {
+  const size = pageSize(request.pageSize);
+  const cursor = decodePageToken(request.pageToken, list.isCursor, list.query);
+  const { page, more } = takePage(await list.fetch(cursor, size + 1), size);
+  const last = page.at(-1);
+  return { items: page, nextPageToken: more && last !== undefined ? encodePageToken(list.cursorOf(last), list.query) : "" };
+}

@@ -1,4 +1,4 @@
-import { DEFAULT_PAGE_SIZE, DomainError, MAX_PAGE_SIZE, MAX_PAGE_TOKEN_LENGTH, decodePageToken, encodePageToken, pageSize, takePage } from "@chirp/kit";
+import { DEFAULT_PAGE_SIZE, DomainError, MAX_PAGE_SIZE, MAX_PAGE_TOKEN_LENGTH, decodePageToken, encodePageToken, pageSize, readPage, takePage } from "@chirp/kit";
 
 interface Cursor {
   after: string;
@@ -114,5 +114,44 @@ describe("takePage", () => {
     expect(takePage([1, 2, 3], 3)).toEqual({ page: [1, 2, 3], more: false });
     expect(takePage([1], 3)).toEqual({ page: [1], more: false });
     expect(takePage([], 3)).toEqual({ page: [], more: false });
+  });
+});
+
+describe("readPage", () => {
+  const numbers = Array.from({ length: 7 }, (_, i) => i + 1);
+  const isNumber = (value: unknown): value is number => typeof value === "number";
+  const list = (query: unknown, asked: Array<{ cursor: number | undefined; limit: number }> = []) => ({
+    query,
+    isCursor: isNumber,
+    fetch: async (cursor: number | undefined, limit: number) => {
+      asked.push({ cursor, limit });
+      return numbers.filter((n) => cursor === undefined || n > cursor).slice(0, limit);
+    },
+    cursorOf: (n: number) => n,
+  });
+
+  it("walks a list page by page, fetching one item more than it shows, and ends without a token", async () => {
+    const asked: Array<{ cursor: number | undefined; limit: number }> = [];
+    const seen: number[] = [];
+    let pageToken = "";
+    for (let pages = 0; pages < 10; pages += 1) {
+      const page = await readPage({ pageSize: 3, pageToken }, list({ of: "numbers" }, asked));
+      seen.push(...page.items);
+      pageToken = page.nextPageToken;
+      if (!pageToken) break;
+    }
+    expect(seen).toEqual(numbers);
+    expect(asked).toEqual([
+      { cursor: undefined, limit: 4 },
+      { cursor: 3, limit: 4 },
+      { cursor: 6, limit: 4 },
+    ]);
+  });
+
+  it("applies the page-size rule and refuses a token of another query", async () => {
+    expect((await readPage({ pageSize: 0, pageToken: "" }, list(null))).items).toEqual(numbers);
+    await expect(readPage({ pageSize: -1, pageToken: "" }, list(null))).rejects.toMatchObject({ field: "page_size" });
+    const { nextPageToken } = await readPage({ pageSize: 2, pageToken: "" }, list({ of: "a" }));
+    await expect(readPage({ pageSize: 2, pageToken: nextPageToken }, list({ of: "b" }))).rejects.toMatchObject({ field: "page_token" });
   });
 });

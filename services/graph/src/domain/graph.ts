@@ -1,15 +1,16 @@
 import {
+  type Accounts,
   asLiveCaller,
   decodePageToken,
+  type DomainError,
   encodePageToken,
   invalidArgument,
   newId,
   notFound,
+  type PageRequest,
   pageSize,
   permissionDenied,
-  takePage,
-  type Accounts,
-  type DomainError,
+  readPage,
 } from "@chirp/kit";
 import type { Counts, Follow, FollowListEntry } from "./model.js";
 import type { GraphEvents, GraphRepository } from "./ports.js";
@@ -25,10 +26,8 @@ export interface GraphDependencies {
   clock?: () => Date;
 }
 
-export interface PageRequest {
+export interface FollowPageRequest extends PageRequest {
   userId: string;
-  pageSize: number;
-  pageToken: string;
 }
 
 export interface FollowPage {
@@ -98,12 +97,12 @@ export class Graph {
   }
 
   /** A user's followers, newest relationship first. An unknown user simply has none. */
-  listFollowers(request: PageRequest): Promise<FollowPage> {
+  listFollowers(request: FollowPageRequest): Promise<FollowPage> {
     return this.page("followers", request);
   }
 
   /** Whom a user follows, newest relationship first. */
-  listFollowing(request: PageRequest): Promise<FollowPage> {
+  listFollowing(request: FollowPageRequest): Promise<FollowPage> {
     return this.page("following", request);
   }
 
@@ -191,20 +190,17 @@ export class Graph {
     return undefined;
   }
 
-  private async page(list: ListName, request: PageRequest): Promise<FollowPage> {
+  private async page(list: ListName, request: FollowPageRequest): Promise<FollowPage> {
     const user = valid.userId(request.userId, "user_id");
-    const size = pageSize(request.pageSize);
-    const query = { [list]: user };
-    const before = decodePageToken(request.pageToken, valid.isSinceCursor, query);
-    const rows =
-      list === "followers"
-        ? await this.deps.repository.listFollowers(user, before, size + 1)
-        : await this.deps.repository.listFollowing(user, before, size + 1);
-    const { page, more } = takePage(rows, size);
-    const last = page.at(-1);
+    const { items, nextPageToken } = await readPage(request, {
+      query: { [list]: user },
+      isCursor: valid.isSinceCursor,
+      fetch: (before, limit) => (list === "followers" ? this.deps.repository.listFollowers(user, before, limit) : this.deps.repository.listFollowing(user, before, limit)),
+      cursorOf: (follow) => follow.since,
+    });
     return {
-      entries: page.map((f) => ({ userId: list === "followers" ? f.followerId : f.followeeId, followedAt: f.followedAt })),
-      nextPageToken: more && last ? encodePageToken(last.since, query) : "",
+      entries: items.map((f) => ({ userId: list === "followers" ? f.followerId : f.followeeId, followedAt: f.followedAt })),
+      nextPageToken,
     };
   }
 }

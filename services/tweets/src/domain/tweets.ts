@@ -1,16 +1,14 @@
 import {
   accountDeleted,
+  type Accounts,
   asLiveCaller,
-  decodePageToken,
-  encodePageToken,
   idTime,
   isId,
   newId,
   notFound,
-  pageSize,
+  type PageRequest,
   permissionDenied,
-  takePage,
-  type Accounts,
+  readPage,
 } from "@chirp/kit";
 import { parseContent } from "./content.js";
 import type { Like, Tweet, TweetView } from "./model.js";
@@ -35,10 +33,7 @@ export interface NewTweet {
   idempotencyKey: string;
 }
 
-export interface PageRequest {
-  pageSize: number;
-  pageToken: string;
-}
+export type { PageRequest };
 
 export interface Page<T> {
   items: T[];
@@ -119,16 +114,12 @@ export class Tweets {
 
   async listUserTweets(input: { userId: string } & PageRequest, viewerId?: string): Promise<Page<TweetView>> {
     const query = { userId: valid.userId(input.userId) };
-    const size = pageSize(input.pageSize);
-    const before = decodePageToken(input.pageToken, isIdCursor, query);
-    return this.page(await this.repository.listByAuthor(query.userId, before, size + 1), size, query, viewerId);
+    return this.tweetPage(input, query, viewerId, (before, limit) => this.repository.listByAuthor(query.userId, before, limit));
   }
 
   async listReplies(input: { tweetId: string } & PageRequest, viewerId?: string): Promise<Page<TweetView>> {
     const query = { tweetId: valid.tweetId(input.tweetId, "tweet_id") };
-    const size = pageSize(input.pageSize);
-    const after = decodePageToken(input.pageToken, isIdCursor, query);
-    return this.page(await this.repository.listReplies(query.tweetId, after, size + 1), size, query, viewerId);
+    return this.tweetPage(input, query, viewerId, (after, limit) => this.repository.listReplies(query.tweetId, after, limit));
   }
 
   /** Liking a tweet the caller already likes changes nothing and announces nothing. */
@@ -156,12 +147,12 @@ export class Tweets {
 
   async listLikers(input: { tweetId: string } & PageRequest): Promise<Page<Like>> {
     const tweet = await this.target(valid.tweetId(input.tweetId, "tweet_id"), "tweet_id");
-    const query = { tweetId: tweet.id };
-    const size = pageSize(input.pageSize);
-    const before = decodePageToken(input.pageToken, isIdCursor, query);
-    const { page, more } = takePage(await this.repository.listLikes(tweet.id, before, size + 1), size);
-    const last = page.at(-1);
-    return { items: page, nextPageToken: more && last ? encodePageToken(last.id, query) : "" };
+    return readPage(input, {
+      query: { tweetId: tweet.id },
+      isCursor: isIdCursor,
+      fetch: (before, limit) => this.repository.listLikes(tweet.id, before, limit),
+      cursorOf: (like) => like.id,
+    });
   }
 
   /** The caller's retweet entry of the original, made once however often this is called. */
@@ -189,9 +180,7 @@ export class Tweets {
 
   async searchTweets(input: valid.SearchCriteria & PageRequest, viewerId?: string): Promise<Page<TweetView>> {
     const filter = valid.filter(input);
-    const size = pageSize(input.pageSize);
-    const before = decodePageToken(input.pageToken, isIdCursor, filter);
-    return this.page(await this.repository.search(filter, before, size + 1), size, filter, viewerId);
+    return this.tweetPage(input, filter, viewerId, (before, limit) => this.repository.search(filter, before, limit));
   }
 
   async countTweets(criteria: valid.SearchCriteria): Promise<number> {
@@ -286,10 +275,15 @@ export class Tweets {
     return original;
   }
 
-  private async page(fetched: Tweet[], size: number, query: unknown, viewerId: string | undefined): Promise<Page<TweetView>> {
-    const { page, more } = takePage(fetched, size);
-    const last = page.at(-1);
-    return { items: await this.views(page, viewerId), nextPageToken: more && last ? encodePageToken(last.id, query) : "" };
+  /** A page of tweets as the viewer sees them, paged by tweet id. */
+  private async tweetPage(
+    request: PageRequest,
+    query: unknown,
+    viewerId: string | undefined,
+    fetch: (cursor: string | undefined, limit: number) => Promise<Tweet[]>,
+  ): Promise<Page<TweetView>> {
+    const { items, nextPageToken } = await readPage(request, { query, isCursor: isIdCursor, fetch, cursorOf: (tweet) => tweet.id });
+    return { items: await this.views(items, viewerId), nextPageToken };
   }
 
   private async view(tweet: Tweet, viewerId: string | undefined, field: string): Promise<TweetView> {

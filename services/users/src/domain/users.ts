@@ -1,4 +1,4 @@
-import { decodePageToken, DomainError, encodePageToken, newId, notFound, pageSize, permissionDenied, takePage, unauthenticated } from "@chirp/kit";
+import { DomainError, newId, notFound, permissionDenied, readPage, unauthenticated } from "@chirp/kit";
 import { emailKey, usernameKey, type Account, type ProfileChanges, type User } from "./model.js";
 import type { PasswordHasher } from "./passwords.js";
 import type { TokenIssuer, UserEvents, UserRepository } from "./ports.js";
@@ -122,14 +122,13 @@ export class Users {
     viewerId?: string,
   ): Promise<{ users: User[]; nextPageToken: string }> {
     const prefix = valid.usernamePrefix(input.usernamePrefix);
-    const size = pageSize(input.pageSize);
-    const after = decodePageToken(input.pageToken, isUsernameCursor, { prefix });
-    const { page, more } = takePage(await this.deps.repository.listByUsernamePrefix(prefix, after, size + 1), size);
-    const last = page.at(-1);
-    return {
-      users: page.map((a) => this.view(a, viewerId)),
-      nextPageToken: more && last ? encodePageToken(usernameKey(last.username), { prefix }) : "",
-    };
+    const { items, nextPageToken } = await readPage(input, {
+      query: { prefix },
+      isCursor: isUsernameCursor,
+      fetch: (after, limit) => this.deps.repository.listByUsernamePrefix(prefix, after, limit),
+      cursorOf: (account) => usernameKey(account.username),
+    });
+    return { users: items.map((a) => this.view(a, viewerId)), nextPageToken };
   }
 
   /**
