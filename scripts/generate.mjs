@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Regenerates packages/proto/src from proto/: ts-proto and protobuf-es code through buf's local
-// plugins, plus the compiled descriptor set that gRPC server reflection serves.
+// plugins, the compiled descriptor set that gRPC server reflection serves, and the OpenAPI document
+// of the contracts for Connect JSON clients (scripts/openapi.mjs).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { openApiDocument } from "./openapi.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "packages/proto/src");
@@ -30,6 +32,11 @@ try {
       "",
     ].join("\n"),
   );
+  // The same build with the source info kept: the comments of proto/ become the descriptions.
+  const withComments = join(scratch, "with-comments.binpb");
+  buf("build", "-o", withComments);
+  const document = openApiDocument(readFileSync(withComments));
+  writeFileSync(join(out, "openapi.json"), `${JSON.stringify(document, null, 2)}\n`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -14,8 +14,9 @@ import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
-import { healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
+import { apiDocument, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
 import { gatewayInterceptors } from "./interceptors.js";
+import { servedOpenApi } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { guardRoutes } from "./refusals.js";
 import { forwardingRoutes } from "./routes.js";
@@ -121,7 +122,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       await Promise.all(upstreams.map(async (u) => [u.name, await checkHealth(u.address, u.service.typeName)] as const)),
     );
   const webRoot = config.webRoot ?? join(__dirname, "web");
-  const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, staticFiles(webRoot, rpc as Handler)));
+  const openapi = JSON.stringify(servedOpenApi(services.map((u) => u.service)));
+  const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, apiDocument(openapi, staticFiles(webRoot, rpc as Handler))));
 
   const sessions = new Set<ServerHttp2Session>();
   const http2 = createHttp2Server({}, handler);
