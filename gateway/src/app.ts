@@ -43,12 +43,16 @@ export interface GatewayApp {
 }
 
 /**
- * Reads JSON request bodies as UTF-8 strictly: connect-node's default decoder would put U+FFFD in
+ * Reads JSON request bodies strictly. A key the request message does not have is refused
+ * (INVALID_ARGUMENT) as protobuf's JSON mapping asks of parsers by default, where connect-node
+ * would drop it: a client's typo (`pagesize`) would otherwise be answered as if the field were
+ * unset. And the body is read as UTF-8 strictly: connect-node's default decoder would put U+FFFD in
  * place of bytes that are not UTF-8 and go on with text the client never sent. (connect-node
  * hands the router's jsonOptions to its JSON serialization, textDecoder included.)
  */
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const STRICT_JSON: NonNullable<ConnectNodeAdapterOptions["jsonOptions"]> & { textDecoder: { decode(bytes?: Uint8Array): string } } = {
+  ignoreUnknownFields: false,
   textDecoder: {
     decode(bytes?: Uint8Array): string {
       try {

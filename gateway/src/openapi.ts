@@ -92,6 +92,7 @@ export function servedOpenApi(services: readonly DescService[], document: OpenAp
       "200": { ...(post.responses["200"] as Json), headers: { "X-Request-Id": REQUEST_ID_HEADER } },
     };
     for (const status of statusesOf(rule)) responses[status] = { $ref: `#/components/responses/${status}` };
+    responses["415"] = { $ref: "#/components/responses/415" };
     paths[path] = {
       post: {
         ...post,
@@ -132,7 +133,14 @@ export function servedOpenApi(services: readonly DescService[], document: OpenAp
     components: {
       ...document.components,
       schemas: reachable(document.components.schemas, [JSON.stringify(paths), JSON.stringify(tags), "#/components/schemas/connect.error"]),
-      responses: Object.fromEntries(Object.entries(ERRORS).map(([status, error]) => [status, errorResponse(status, error)])),
+      responses: {
+        ...Object.fromEntries(Object.entries(ERRORS).map(([status, error]) => [status, errorResponse(status, error)])),
+        // The Connect protocol's answer to a body it cannot take, before any error body is possible.
+        "415": {
+          description:
+            "The request's `Content-Type` is not one of the Connect protocol's (`application/json` or `application/proto` for unary calls), or is missing; or the RPC is a stream. The body is empty.",
+        },
+      },
       headers: {
         "X-Request-Id": {
           description: "The call's request id: the client's own `X-Request-Id` when it is 1–64 of `A-Z a-z 0-9 . _ : -`, a new UUID otherwise. Every log line of the call carries it.",
