@@ -313,6 +313,7 @@ const JSON_RULES = `Requests and answers are JSON in protobuf's canonical JSON m
 - **Enums** are written by name.
 - **Timestamps** are RFC 3339 strings in UTC (\`"2026-01-02T15:04:05.123Z"\`); **field masks** are one comma-separated string of lowerCamelCase paths (\`"displayName,bio"\`).
 - **Unknown fields** in a request are refused with \`invalid_argument\`.
+- **\`null\`** in a request means the field's default, as if it were left out.
 
 Every call is \`POST /<package>.<Service>/<Method>\` with \`Content-Type: application/json\`; an error answers with the HTTP status of its code and a \`connect.error\` body. Streaming RPCs are not callable as unary JSON (they answer 415); each service's description lists them, to be called with a Connect, gRPC-Web or gRPC client (${CONNECT_PROTOCOL}#streaming-rpcs).`;
 
