@@ -137,6 +137,30 @@ describe("the gateway's /openapi.json", () => {
     await callAsDocumented("chirp.users.v1.UsersService/CreateUser", { username: "doc_ann", email: "other@example.org", password: "correct horse" }, 409);
   });
 
+  it("lists followers, following and likers with the people themselves when asked (view PEOPLE_VIEW_PROFILES)", async () => {
+    const ann = (await callAsDocumented("chirp.users.v1.UsersService/GetUserByUsername", { username: "doc_ann" }, 200)).body.user;
+    await post("chirp.users.v1.UsersService/CreateUser", { username: "doc_bob", email: "doc_bob@example.org", password: "correct horse" });
+    const bob = (await post("chirp.users.v1.UsersService/Login", { usernameOrEmail: "doc_bob", password: "correct horse" })).body;
+    const asBob = { authorization: `Bearer ${bob.accessToken}` };
+    await callAsDocumented("chirp.graph.v1.GraphService/Follow", { followeeId: ann.id }, 200, asBob);
+    const { body: posted } = await callAsDocumented("chirp.tweets.v1.TweetsService/CreateTweet", { text: "like me" }, 200);
+    await callAsDocumented("chirp.tweets.v1.TweetsService/LikeTweet", { tweetId: posted.tweet.id }, 200, asBob);
+
+    const bobProfile = { id: bob.user.id, username: "doc_bob", displayName: "doc_bob" };
+    const { body: followers } = await callAsDocumented("chirp.graph.v1.GraphService/ListFollowers", { userId: ann.id, view: "PEOPLE_VIEW_PROFILES" }, 200);
+    expect(followers.followers).toEqual([{ userId: bob.user.id, followedAt: expect.any(String), user: expect.objectContaining(bobProfile) }]);
+    // Public profiles only: bob's email stays out, even of his own list.
+    expect(followers.followers[0].user.email).toBeUndefined();
+    const { body: following } = await callAsDocumented("chirp.graph.v1.GraphService/ListFollowing", { userId: bob.user.id, view: "PEOPLE_VIEW_PROFILES" }, 200, asBob);
+    expect(following.following[0].user).toMatchObject({ id: ann.id, username: "doc_ann", bio: "hi" });
+    const { body: likers } = await callAsDocumented("chirp.tweets.v1.TweetsService/ListLikers", { tweetId: posted.tweet.id, view: "PEOPLE_VIEW_PROFILES" }, 200);
+    expect(likers.likers).toEqual([{ userId: bob.user.id, likedAt: expect.any(String), user: expect.objectContaining(bobProfile) }]);
+    // Without a view, as before: ids and times only.
+    const { body: plain } = await callAsDocumented("chirp.tweets.v1.TweetsService/ListLikers", { tweetId: posted.tweet.id }, 200);
+    expect(plain.likers).toEqual([{ userId: bob.user.id, likedAt: expect.any(String) }]);
+    expect(document.components.schemas["chirp.graph.v1.PeopleView"].enum).toEqual(["PEOPLE_VIEW_UNSPECIFIED", "PEOPLE_VIEW_IDS", "PEOPLE_VIEW_PROFILES"]);
+  });
+
   // Found by schemathesis (scripts/fuzz.mjs): connect-node dropped unknown keys by default.
   it("refuses a key the request message does not have, naming it, as the document's additionalProperties: false says", async () => {
     const schema = document.components.schemas["chirp.graph.v1.ListFollowersRequest"];

@@ -97,7 +97,7 @@ function messageValue(schema: DescMessage, r: Random, depth: number): unknown {
   const init: Record<string, unknown> = {};
   for (const oneof of schema.oneofs) {
     const member = r.pick(oneof.fields);
-    const value = fieldValue(member, member.fieldKind, r, depth);
+    const value = fieldValue(member, member.fieldKind as "scalar" | "enum" | "message", r, depth);
     if (value !== undefined) init[oneof.localName] = { case: member.localName, value };
   }
   for (const field of schema.fields) {

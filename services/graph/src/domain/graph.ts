@@ -8,8 +8,11 @@ import {
   pageSize,
   permissionDenied,
   takePage,
+  withProfiles,
   type Accounts,
   type DomainError,
+  type PeopleView,
+  type Profiles,
 } from "@chirp/kit";
 import type { Counts, Follow, FollowListEntry } from "./model.js";
 import type { GraphEvents, GraphRepository } from "./ports.js";
@@ -20,6 +23,11 @@ export interface GraphDependencies {
   events: GraphEvents;
   /** Asked before every write whether the caller's account is live (the users service). */
   accounts: Accounts;
+  /**
+   * Where the profiles of PEOPLE_VIEW_PROFILES lists come from (the users service, asked per page:
+   * this service keeps no copy of profiles). Without it, asking for them is UNAVAILABLE.
+   */
+  profiles?: Profiles;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
   clock?: () => Date;
@@ -29,6 +37,8 @@ export interface PageRequest {
   userId: string;
   pageSize: number;
   pageToken: string;
+  /** Ids only unless "profiles". */
+  view?: PeopleView;
 }
 
 export interface FollowPage {
@@ -202,8 +212,9 @@ export class Graph {
         : await this.deps.repository.listFollowing(user, before, size + 1);
     const { page, more } = takePage(rows, size);
     const last = page.at(-1);
+    const entries = page.map((f) => ({ userId: list === "followers" ? f.followerId : f.followeeId, followedAt: f.followedAt }));
     return {
-      entries: page.map((f) => ({ userId: list === "followers" ? f.followerId : f.followeeId, followedAt: f.followedAt })),
+      entries: await withProfiles(this.deps.profiles, request.view ?? "ids", entries),
       nextPageToken: more && last ? encodePageToken(last.since, query) : "",
     };
   }

@@ -10,7 +10,11 @@ import {
   pageSize,
   permissionDenied,
   takePage,
+  withProfiles,
   type Accounts,
+  type PeopleView,
+  type Profiles,
+  type PublicProfile,
 } from "@chirp/kit";
 import { parseContent } from "./content.js";
 import type { Like, Tweet, TweetView } from "./model.js";
@@ -22,6 +26,11 @@ export interface TweetsDependencies {
   events: TweetEvents;
   /** Asked before every write whether the caller's account is live (the users service). */
   accounts: Accounts;
+  /**
+   * Where the likers' profiles come from when a list asks for them (the users service, asked per
+   * page: this service keeps no copy of profiles). Without it, asking for them is UNAVAILABLE.
+   */
+  profiles?: Profiles;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
 }
@@ -154,14 +163,17 @@ export class Tweets {
     return this.view(tweet, callerId, "tweet_id");
   }
 
-  async listLikers(input: { tweetId: string } & PageRequest): Promise<Page<Like>> {
+  async listLikers(input: { tweetId: string; view?: PeopleView } & PageRequest): Promise<Page<Like & { profile?: PublicProfile }>> {
     const tweet = await this.target(valid.tweetId(input.tweetId, "tweet_id"), "tweet_id");
     const query = { tweetId: tweet.id };
     const size = pageSize(input.pageSize);
     const before = decodePageToken(input.pageToken, isIdCursor, query);
     const { page, more } = takePage(await this.repository.listLikes(tweet.id, before, size + 1), size);
     const last = page.at(-1);
-    return { items: page, nextPageToken: more && last ? encodePageToken(last.id, query) : "" };
+    return {
+      items: await withProfiles(this.deps.profiles, input.view ?? "ids", page),
+      nextPageToken: more && last ? encodePageToken(last.id, query) : "",
+    };
   }
 
   /** The caller's retweet entry of the original, made once however often this is called. */
