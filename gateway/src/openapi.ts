@@ -1,9 +1,10 @@
 import type { DescService } from "@bufbuild/protobuf";
+import { openApiDocument } from "@chirp/proto/openapi";
 import { ruleOf, type ServedRule, isServed } from "./access.js";
 
 /**
  * The served OpenAPI document: the contracts' document (generated from proto/ by `npm run generate`
- * into @chirp/proto/openapi.json, every RPC of every service) cut down to what this gateway serves,
+ * into packages/proto/src/openapi.json, every RPC of every service) cut down to what this gateway serves,
  * as its access table (access.ts) says: the RPCs of the services it forwards that have a rule and
  * are not internal. The table is the one place that says who may call what, so the document is
  * derived from it here, at start, instead of repeating it in proto/ or in the generator; an RPC
@@ -13,9 +14,7 @@ import { ruleOf, type ServedRule, isServed } from "./access.js";
  * otherwise), and the HTTP statuses it can answer with the Connect error body.
  */
 
-// Loaded with require: a JSON file that `npm run generate` writes, not TypeScript.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const contract = (): OpenApiDocument => require("@chirp/proto/openapi.json") as OpenApiDocument;
+const contract = (): OpenApiDocument => openApiDocument as OpenApiDocument;
 
 type Json = Record<string, unknown>;
 
