@@ -1,5 +1,8 @@
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   create,
   createFileRegistry,
@@ -13,7 +16,7 @@ import {
   type JsonValue,
   type Registry,
 } from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { FileDescriptorSetSchema, isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { descriptorSet } from "@chirp/proto/descriptor-set";
@@ -30,15 +33,21 @@ const contractMessages = [...registry]
   .filter((t): t is DescMessage => t.kind === "message" && t.typeName.startsWith("chirp."))
   .sort((a, b) => a.typeName.localeCompare(b.typeName));
 
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats(ajv);
-for (const format of ["uint32", "uint64"]) ajv.addFormat(format, true);
-ajv.addSchema({ $id: "openapi.json", components: document.components });
-const validatorOf = (typeName: string) => {
-  const validate = ajv.getSchema(`openapi.json#/components/schemas/${typeName}`);
-  if (!validate) throw new Error(`no schema for ${typeName}`);
-  return validate;
-};
+/** A JSON Schema 2020-12 validator of the schemas of `doc`, by message or enum name. */
+function validators(doc: { components: unknown }) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  for (const format of ["uint32", "uint64"]) ajv.addFormat(format, true);
+  ajv.addSchema({ $id: "openapi.json", components: doc.components });
+  const of = (typeName: string) => {
+    const validate = ajv.getSchema(`openapi.json#/components/schemas/${typeName}`);
+    if (!validate) throw new Error(`no schema for ${typeName}`);
+    return validate;
+  };
+  return { of, errorsText: (errors: Parameters<typeof ajv.errorsText>[0]) => ajv.errorsText(errors) };
+}
+const contractSchemas = validators(document);
+const validatorOf = contractSchemas.of;
 
 /** A small seeded generator (mulberry32), so that a failure comes back on the next run. */
 function random(seed: number) {
@@ -53,6 +62,14 @@ function random(seed: number) {
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]! };
 }
 type Random = ReturnType<typeof random>;
+
+const WELL_KNOWN_SAMPLES: Record<string, JsonValue[]> = {
+  "google.protobuf.Duration": ["1.5s", "-0.000000001s", "315576000000s", "0s"],
+  "google.protobuf.Struct": [{}, { a: 1, b: "two", c: [true, null], d: { e: {} } }],
+  "google.protobuf.Value": [null, 1.5, "text", false, [1, "x"], { k: [] }],
+  "google.protobuf.ListValue": [[], [1, "two", null, { three: 3 }]],
+  "google.protobuf.Empty": [{}],
+};
 
 const TEXTS = ["a", "alice", "Hello, Chirp! #firstpost", "naïve café ☕ 🐦", "\"quoted\" \\ back\nline", "01HZX3J6T4V1N8Q2W5E7R9A0BC"];
 
@@ -94,6 +111,9 @@ function messageValue(schema: DescMessage, r: Random, depth: number): unknown {
   if (schema.typeName === "google.protobuf.FieldMask") {
     return create(schema, { paths: r.pick([["display_name"], ["display_name", "bio", "avatar_url"], ["user.display_name"]]) } as never);
   }
+  // The other well-known types with a JSON form of their own, made from JSON samples.
+  const samples = WELL_KNOWN_SAMPLES[schema.typeName];
+  if (samples) return fromJson(schema, r.pick(samples));
   const init: Record<string, unknown> = {};
   for (const oneof of schema.oneofs) {
     const member = r.pick(oneof.fields);
@@ -106,13 +126,25 @@ function messageValue(schema: DescMessage, r: Random, depth: number): unknown {
       const items = Array.from({ length: 1 + r.int(3) }, () => fieldValue(field, field.listKind, r, depth)).filter((v) => v !== undefined);
       init[field.localName] = items;
     } else if (field.fieldKind === "map") {
-      throw new Error(`${schema.typeName}.${field.name}: maps are not generated yet; add them here when the contracts use one`);
+      const map: Record<string, unknown> = {};
+      for (let i = 0; i < 1 + r.int(3); i++) {
+        const value = fieldValue(field, field.mapKind, r, depth);
+        if (value !== undefined) map[mapKey(field.mapKey, r)] = value;
+      }
+      init[field.localName] = map;
     } else {
       const value = fieldValue(field, field.fieldKind, r, depth);
       if (value !== undefined) init[field.localName] = value;
     }
   }
   return create(schema, init as never);
+}
+
+/** A map key as protobuf-es holds it: the key's text (numbers and booleans as their text). */
+function mapKey(type: ScalarType, r: Random): string {
+  if (type === ScalarType.STRING) return r.pick(TEXTS);
+  if (type === ScalarType.BOOL) return r.pick(["true", "false"]);
+  return String(scalarValue(type, r));
 }
 
 function fieldValue(field: DescField, kind: "scalar" | "enum" | "message", r: Random, depth: number): unknown {
@@ -122,7 +154,30 @@ function fieldValue(field: DescField, kind: "scalar" | "enum" | "message", r: Ra
     return r.pick(values).number;
   }
   if (depth <= 0) return undefined;
-  return messageValue((field as { message: DescMessage }).message, r, depth - 1);
+  const message = (field as { message: DescMessage }).message;
+  // protobuf-es holds a wrapper field as the value it wraps.
+  if (isWrapperDesc(message)) return scalarValue((message.fields[0] as { scalar: ScalarType }).scalar, r);
+  return messageValue(message, r, depth - 1);
+}
+
+const ROUNDS = 8;
+
+/**
+ * Values of `schema` (the zero message, then ROUNDS with every field set) written with toJson must
+ * validate against its schema and read back equal with fromJson.
+ */
+function roundTrip(schema: DescMessage, types: Registry, schemas: ReturnType<typeof validators>) {
+  const validate = schemas.of(schema.typeName);
+  const r = random([...schema.typeName].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261));
+  const values = [create(schema), ...Array.from({ length: ROUNDS }, (_, round) => messageValue(schema, r, 1 + (round % 3)))];
+  for (const value of values) {
+    const json = toJson(schema, value as never, { registry: types }) as JsonValue;
+    if (!validate(json)) throw new Error(`${schema.typeName}: ${JSON.stringify(json)} does not validate: ${schemas.errorsText(validate.errors)}`);
+    const back = fromJson(schema, json, { registry: types });
+    expect(equals(schema, back, value as never)).toBe(true);
+  }
+  // The zero message is written as {}: every default is left out.
+  expect(toJson(schema, create(schema))).toEqual({});
 }
 
 describe("the OpenAPI document of the contracts", () => {
@@ -154,19 +209,8 @@ describe("the OpenAPI document of the contracts", () => {
     expect(document.components.schemas["chirp.users.v1.User"].properties.displayName.description).toMatch(/^Up to 50 characters/);
   });
 
-  const ROUNDS = 8;
-  it.each(contractMessages.map((m) => [m.typeName, m] as const))("%s: toJson validates against its schema and fromJson reads it back equal", (typeName, schema) => {
-    const validate = validatorOf(typeName);
-    const r = random([...typeName].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261));
-    const values = [create(schema), ...Array.from({ length: ROUNDS }, (_, round) => messageValue(schema, r, 1 + (round % 3)))];
-    for (const value of values) {
-      const json = toJson(schema, value as never, { registry }) as JsonValue;
-      if (!validate(json)) throw new Error(`${typeName}: ${JSON.stringify(json)} does not validate: ${ajv.errorsText(validate.errors)}`);
-      const back = fromJson(schema, json, { registry });
-      expect(equals(schema, back, value as never)).toBe(true);
-    }
-    // The zero message is written as {}: every default is left out.
-    expect(toJson(schema, create(schema))).toEqual({});
+  it.each(contractMessages.map((m) => [m.typeName, m] as const))("%s: toJson validates against its schema and fromJson reads it back equal", (_, schema) => {
+    roundTrip(schema, registry, contractSchemas);
   });
 
   it("refuses JSON that is not in the mapping: numbers for 64-bit integers, unknown fields, bad timestamps", () => {
@@ -184,5 +228,64 @@ describe("the OpenAPI document of the contracts", () => {
     const event = validatorOf("chirp.events.v1.Event");
     expect(event({ userDeleted: { userId: "u" } })).toBe(true);
     expect(event({ userDeleted: { userId: "u" }, userCreated: { userId: "u" } })).toBe(false);
+  });
+});
+
+/**
+ * The generator on a file of every kind of field the mapping writes in its own way (maps, every
+ * scalar, optional, oneofs, wrappers, Duration, Struct and Value, Empty), beyond what the contracts
+ * use today, so that a contract that starts using one is covered already.
+ */
+describe("the OpenAPI generator on every kind of field", () => {
+  const scratch = mkdtempSync(join(tmpdir(), "chirp-mapping-"));
+  const set = join(scratch, "mapping.binpb");
+  const root = join(__dirname, "../../..");
+  execFileSync(join(root, "node_modules/.bin/buf"), ["build", join(__dirname, "mapping"), "-o", set], { cwd: root });
+  const generator = pathToFileURL(join(root, "scripts/openapi.mjs")).href;
+  const generated = JSON.parse(
+    execFileSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { openApiDocument } from ${JSON.stringify(generator)}; import { readFileSync } from "node:fs";
+         process.stdout.write(JSON.stringify(openApiDocument(readFileSync(process.argv[1]), { packagePrefix: "mapping." })));`,
+        set,
+      ],
+      { encoding: "utf8" },
+    ),
+  );
+  const types = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(set)));
+  rmSync(scratch, { recursive: true, force: true });
+  const everything = types.getMessage("mapping.v1.Everything")!;
+  const schemas = validators(generated);
+  const properties = generated.components.schemas["mapping.v1.Everything"].properties;
+
+  it("writes each kind as the mapping does", () => {
+    expect(properties.fInt64).toMatchObject({ type: "string", default: "0" });
+    expect(properties.fUint32).toMatchObject({ type: "integer", minimum: 0, maximum: 4294967295 });
+    expect(properties.fBytes).toMatchObject({ type: "string", contentEncoding: "base64", default: "" });
+    expect(properties.color).toMatchObject({ $ref: "#/components/schemas/mapping.v1.Everything.Color", default: "COLOR_UNSPECIFIED" });
+    expect(generated.components.schemas["mapping.v1.Everything.Color"].description).toContain("`COLOR_RED`: Documented value.");
+    expect(properties.byNumber).toMatchObject({ type: "object", propertyNames: { pattern: "^-?[0-9]+$" }, default: {} });
+    expect(properties.byFlag.propertyNames).toEqual({ pattern: "^(true|false)$" });
+    expect(properties.maybe.default).toBeUndefined();
+    expect(properties.maybe.description).toMatch(/written when set, even to its zero value/);
+    expect(properties.wInt64.$ref).toBe("#/components/schemas/google.protobuf.Int64Value");
+    expect(generated.components.schemas["google.protobuf.Int64Value"]).toMatchObject({ type: "string", pattern: expect.any(String) });
+  });
+
+  it("round-trips values with every field set through toJson, the schema and fromJson", () => {
+    roundTrip(everything, types, schemas);
+  });
+
+  it("holds a oneof to one member, and proto3 optional fields to presence", () => {
+    const validate = schemas.of("mapping.v1.Everything");
+    expect(validate({ choiceText: "a" })).toBe(true);
+    expect(validate({ choiceText: "a", choiceNumber: "1" })).toBe(false);
+    expect(validate({ maybe: 0 })).toBe(true);
+    expect(toJson(everything, create(everything, { maybe: 0 } as never))).toEqual({ maybe: 0 });
+    expect(validate({ byNumber: { x: {} } })).toBe(false);
+    expect(validate({ wBool: false, took: "1.5s", fValue: null, fStruct: { any: ["json"] } })).toBe(true);
   });
 });
