@@ -86,7 +86,8 @@ describeInBrowser("the API reference page in headless Chromium against the embed
     expect(counts).toEqual({ status: "200", body: "{}" });
 
     mkdirSync(OUTPUT, { recursive: true });
-    await page.locator(".live-responses-table .response").last().scrollIntoViewIfNeeded();
+    const countsOperation = page.locator(".opblock", { has: page.locator('.opblock-summary-path[data-path="/chirp.graph.v1.GraphService/GetCounts"]') });
+    await countsOperation.locator(".live-responses-table").scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(OUTPUT, "api-reference-try-it.png") });
     await page.locator(".information-container").scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(OUTPUT, "api-reference.png") });
