@@ -116,7 +116,9 @@ try {
     new Promise((resolve, reject) => {
       console.log(`fuzz: ${name}`);
       const report = ["--report", "junit", "--report-junit-path", join(output, `schemathesis-${name}.xml`)];
-      const child = spawn(schemathesis, [...st(...selection), ...report], { stdio: "inherit", env: { ...process.env, NO_COLOR: "1" } });
+      // Run in test-output/, where schemathesis keeps its cache (.schemathesis/): the failures of
+      // earlier runs, which it replays first.
+      const child = spawn(schemathesis, [...st(...selection), ...report], { cwd: output, stdio: "inherit", env: { ...process.env, NO_COLOR: "1" } });
       child.once("error", reject);
       child.once("close", (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     });
