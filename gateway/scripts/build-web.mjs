@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Bundles the web client into dist/web beside the gateway that serves it.
+// Bundles the web client into dist/web beside the gateway that serves it, and lays out the API
+// reference page (dist/web/reference): Swagger UI's prebuilt bundle from swagger-ui-dist, served by
+// the gateway itself so that the page loads nothing from elsewhere.
 import { copyFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -21,3 +24,9 @@ await build({
   alias: { "@chirp/proto": join(root, "../packages/proto/src") },
 });
 for (const file of ["index.html", "style.css"]) copyFileSync(join(root, "web", file), join(out, file));
+
+const reference = join(out, "reference");
+mkdirSync(reference, { recursive: true });
+const swaggerUi = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+for (const file of ["swagger-ui-bundle.js", "swagger-ui.css"]) copyFileSync(join(swaggerUi, file), join(reference, file));
+for (const file of ["index.html", "init.js"]) copyFileSync(join(root, "web/reference", file), join(reference, file));

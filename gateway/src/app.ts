@@ -14,8 +14,9 @@ import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
-import { healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
+import { apiDocument, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
 import { gatewayInterceptors } from "./interceptors.js";
+import { servedOpenApi } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
 import { guardRoutes } from "./refusals.js";
 import { forwardingRoutes } from "./routes.js";
@@ -42,12 +43,16 @@ export interface GatewayApp {
 }
 
 /**
- * Reads JSON request bodies as UTF-8 strictly: connect-node's default decoder would put U+FFFD in
+ * Reads JSON request bodies strictly. A key the request message does not have is refused
+ * (INVALID_ARGUMENT) as protobuf's JSON mapping asks of parsers by default, where connect-node
+ * would drop it: a client's typo (`pagesize`) would otherwise be answered as if the field were
+ * unset. And the body is read as UTF-8 strictly: connect-node's default decoder would put U+FFFD in
  * place of bytes that are not UTF-8 and go on with text the client never sent. (connect-node
  * hands the router's jsonOptions to its JSON serialization, textDecoder included.)
  */
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const STRICT_JSON: NonNullable<ConnectNodeAdapterOptions["jsonOptions"]> & { textDecoder: { decode(bytes?: Uint8Array): string } } = {
+  ignoreUnknownFields: false,
   textDecoder: {
     decode(bytes?: Uint8Array): string {
       try {
@@ -121,7 +126,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       await Promise.all(upstreams.map(async (u) => [u.name, await checkHealth(u.address, u.service.typeName)] as const)),
     );
   const webRoot = config.webRoot ?? join(__dirname, "web");
-  const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, staticFiles(webRoot, rpc as Handler)));
+  const openapi = JSON.stringify(servedOpenApi(services.map((u) => u.service)));
+  const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, apiDocument(openapi, staticFiles(webRoot, rpc as Handler))));
 
   const sessions = new Set<ServerHttp2Session>();
   const http2 = createHttp2Server({}, handler);

@@ -73,7 +73,7 @@ export function staticFiles(root: string, next: Handler): Handler {
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (req.method !== "GET" || path.split("/")[1]?.includes(".v1.")) return next(req, res);
-    const file = fileUnder(root, path === "/" ? "index.html" : path);
+    const file = fileUnder(root, path.endsWith("/") ? `${path}index.html` : path);
     const type = file && CONTENT_TYPES[extname(file)];
     if (!file || !type) return next(req, res);
     readFile(file).then(
@@ -83,6 +83,26 @@ export function staticFiles(root: string, next: Handler): Handler {
       },
       () => next(req, res),
     );
+  };
+}
+
+/**
+ * `GET /openapi.json`: the OpenAPI document of what this gateway serves (see openapi.ts), made
+ * once at start; and `/reference`, the page that shows it, sent to its folder's index.
+ */
+export function apiDocument(document: string, next: Handler): Handler {
+  const body = Buffer.from(document);
+  return (req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (req.method !== "GET" && req.method !== "HEAD") return next(req, res);
+    if (path === "/openapi.json") {
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length, "cache-control": "no-cache" });
+      if (req.method === "HEAD") res.end();
+      else res.end(body);
+    } else if (path === "/reference") {
+      res.writeHead(301, { location: "/reference/" });
+      res.end();
+    } else next(req, res);
   };
 }
 

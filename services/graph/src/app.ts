@@ -25,7 +25,8 @@ export function startGraph(config: GraphConfig, overrides: GraphOverrides = {}):
     streams: [STREAMS.users, STREAMS.graph],
     storage: repositoryWithOutbox<GraphRepository>(() => new InMemoryGraphRepository(), (db) => MongoGraphRepository.open(db)),
     async parts({ storage: { repository }, bus, eventsRecorded, accounts, own }) {
-      const graph = new Graph({ repository, events: graphEvents, accounts: accounts(), onEventsRecorded: eventsRecorded });
+      // One users client answers both questions: is the caller live, and who are the people listed.
+      const graph = new Graph({ repository, events: graphEvents, accounts: accounts(), profiles: accounts(), onEventsRecorded: eventsRecorded });
       own("user events consumer", await consumeUserEvents(bus, config.userEventsConsumer, graph));
       return { handlers: graphHandlers(graph) };
     },

@@ -5,7 +5,7 @@ import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { decodeEvent, InProcessEventBus } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
-import { GraphServiceClient, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
+import { GraphServiceClient, PeopleView, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import { asCaller, eventually, grpcFailure, serviceUnderTest, testLogger } from "@chirp/kit/testing";
 import { pino } from "pino";
 import { startGraph } from "../src/app.js";
@@ -23,8 +23,8 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   const call = {
     follow: (caller: string, followeeId: string) => unary(service.client, service.client.follow, { followeeId }, asCaller(caller)),
     unfollow: (caller: string, followeeId: string) => unary(service.client, service.client.unfollow, { followeeId }, asCaller(caller)),
-    listFollowers: (userId: string, pageSize = 0, pageToken = "") => unary(service.client, service.client.listFollowers, { userId, pageSize, pageToken }),
-    listFollowing: (userId: string, pageSize = 0, pageToken = "") => unary(service.client, service.client.listFollowing, { userId, pageSize, pageToken }),
+    listFollowers: (userId: string, pageSize = 0, pageToken = "") => unary(service.client, service.client.listFollowers, { userId, pageSize, pageToken, view: 0 }),
+    listFollowing: (userId: string, pageSize = 0, pageToken = "") => unary(service.client, service.client.listFollowing, { userId, pageSize, pageToken, view: 0 }),
     getRelationship: (userId: string, otherId: string) => unary(service.client, service.client.getRelationship, { userId, otherId }),
     getCounts: (userId: string) => unary(service.client, service.client.getCounts, { userId }),
     listFollowerIds: (request: Partial<ListFollowerIdsRequest>) =>
@@ -132,6 +132,29 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     const following = await call.listFollowing(fans[0]!);
     expect(following.following.map((f) => f.userId)).toEqual([fans[1], star]);
     expect(following.nextPageToken).toBe("");
+  });
+
+  it("lists the people themselves with PEOPLE_VIEW_PROFILES, one users call a page, and only ids otherwise", async () => {
+    const [star, ...fans] = (await known(3)) as [string, ...string[]];
+    for (const fan of fans) await call.follow(fan, star);
+    const users = service.users;
+    users.deleted.add(fans[0]!);
+    const before = users.batchCalls;
+    const list = (userId: string, view: PeopleView) => unary(service.client, service.client.listFollowers, { userId, pageSize: 0, pageToken: "", view });
+    const { followers } = await list(star, PeopleView.PEOPLE_VIEW_PROFILES);
+    expect(users.batchCalls - before).toBe(1);
+    expect(followers.map((f) => [f.userId, f.user?.username, f.user?.email])).toEqual([
+      [fans[1], `u_${fans[1]!.slice(-8).toLowerCase()}`, ""],
+      // Deleted since it followed: listed, without a profile.
+      [fans[0], undefined, undefined],
+    ]);
+    const { following } = await unary(service.client, service.client.listFollowing, { userId: fans[1]!, pageSize: 0, pageToken: "", view: PeopleView.PEOPLE_VIEW_PROFILES });
+    expect(following[0]!.user).toMatchObject({ id: star, displayName: `User ${star.slice(-4)}` });
+    for (const view of [PeopleView.PEOPLE_VIEW_UNSPECIFIED, PeopleView.PEOPLE_VIEW_IDS]) {
+      expect((await list(star, view)).followers.every((f) => f.user === undefined)).toBe(true);
+    }
+    expect(users.batchCalls - before).toBe(2);
+    await grpcFailure(list(star, 7 as PeopleView), status.INVALID_ARGUMENT, "view");
   });
 
   it("streams follower ids in batches, resumable after any batch", async () => {

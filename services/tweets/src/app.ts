@@ -28,7 +28,8 @@ export function startTweets(config: TweetsConfig, overrides: TweetsOverrides = {
     streams: [STREAMS.tweets, STREAMS.users],
     storage: repositoryWithOutbox<TweetRepository>(() => new InMemoryTweetRepository(), (db) => MongoTweetRepository.open(db)),
     async parts({ storage: { repository }, bus, eventsRecorded, accounts, own }) {
-      const tweets = new Tweets({ repository, events: tweetEvents, accounts: accounts(), onEventsRecorded: eventsRecorded });
+      // One users client answers both questions: is the caller live, and who are the likers.
+      const tweets = new Tweets({ repository, events: tweetEvents, accounts: accounts(), profiles: accounts(), onEventsRecorded: eventsRecorded });
       own("event consumer", await consumeEvents(bus, tweets, overrides.consumerName ?? TWEETS_CONSUMER));
       return { handlers: tweetsHandlers(tweets) };
     },

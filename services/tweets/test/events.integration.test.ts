@@ -122,7 +122,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     const likesOf = (subject: string) => receivedFor(tweet.id).filter((d) => d.subject === subject).map(payloadOf);
     await unary(client, client.likeTweet, { tweetId: tweet.id }, asCaller(bob));
     await unary(client, client.likeTweet, { tweetId: tweet.id }, asCaller(bob));
-    const [liker] = (await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 10, pageToken: "" })).likers;
+    const [liker] = (await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 10, pageToken: "", view: 0 })).likers;
     // FerretDB can lose an update racing the relay's on the same like: each change is relayed before the next.
     await eventually(() => expect(likesOf("chirp.tweets.tweet_liked")).toEqual([{ $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: liker!.likedAt } }]));
 
@@ -133,7 +133,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     expect(await getTweet(tweet.id)).toMatchObject({ likeCount: "0" });
 
     await unary(client, client.likeTweet, { tweetId: tweet.id }, asCaller(bob));
-    const [again] = (await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 10, pageToken: "" })).likers;
+    const [again] = (await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 10, pageToken: "", view: 0 })).likers;
     expect(again!.likedAt!.getTime()).toBeGreaterThan(liker!.likedAt!.getTime());
     await eventually(() => expect(likesOf("chirp.tweets.tweet_liked")).toHaveLength(2));
     expect(likesOf("chirp.tweets.tweet_liked")[1]).toEqual({ $case: "tweetLiked", value: { tweetId: tweet.id, userId: bob, likedAt: again!.likedAt } });
@@ -201,7 +201,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     const retweeters = Array.from({ length: 20 }, newUserId);
     await Promise.all(retweeters.flatMap((user) => [1, 2].map(() => unary(client, client.retweet, { tweetId: tweet.id }, asCaller(user)))));
     expect(await getTweet(tweet.id)).toMatchObject({ likeCount: "50", retweetCount: "20" });
-    const likersPage = await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 100, pageToken: "" });
+    const likersPage = await unary(client, client.listLikers, { tweetId: tweet.id, pageSize: 100, pageToken: "", view: 0 });
     expect(new Set(likersPage.likers.map((l) => l.userId))).toEqual(new Set(likers));
   });
 

@@ -2,7 +2,7 @@ import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { decodeEvent, eventMessage, InProcessEventBus } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
-import { TweetsServiceClient, type CreateTweetRequest, type SearchTweetsRequest, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
+import { PeopleView, TweetsServiceClient, type CreateTweetRequest, type SearchTweetsRequest, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { asCaller, eventually, grpcFailure, serviceUnderTest, testLogger } from "@chirp/kit/testing";
 import { startTweets } from "../src/app.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, newUserId, testConfig } from "./fixtures.js";
@@ -27,7 +27,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     listReplies: (tweetId: string, pageSize: number, pageToken = "") => unary(service.client, service.client.listReplies, { tweetId, pageSize, pageToken }),
     likeTweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.likeTweet, { tweetId }, md).then((r) => r.tweet!),
     unlikeTweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.unlikeTweet, { tweetId }, md).then((r) => r.tweet!),
-    listLikers: (tweetId: string, pageSize: number, pageToken = "") => unary(service.client, service.client.listLikers, { tweetId, pageSize, pageToken }),
+    listLikers: (tweetId: string, pageSize: number, pageToken = "") => unary(service.client, service.client.listLikers, { tweetId, pageSize, pageToken, view: 0 }),
     retweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.retweet, { tweetId }, md).then((r) => r.retweet!),
     unretweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.unretweet, { tweetId }, md).then((r) => r.tweet!),
     searchTweets: (req: Partial<SearchTweetsRequest>) =>
@@ -234,6 +234,26 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     const second = await call.listLikers(tweet.id, 2, first.nextPageToken);
     expect(second.likers.map((l) => l.userId)).toEqual([users[0]]);
     expect(second.nextPageToken).toBe("");
+  });
+
+  it("lists the likers themselves with PEOPLE_VIEW_PROFILES, one users call a page, and only ids otherwise", async () => {
+    const tweet = await call.createTweet(newUserId(), { text: "who are you" });
+    const [gone, kept] = [newUserId(), newUserId()];
+    for (const liker of [gone, kept]) await call.likeTweet(tweet.id, asCaller(liker));
+    const users = service.users;
+    users.deleted.add(gone);
+    const before = users.batchCalls;
+    const list = (view: PeopleView) => unary(service.client, service.client.listLikers, { tweetId: tweet.id, pageSize: 0, pageToken: "", view });
+    const { likers } = await list(PeopleView.PEOPLE_VIEW_PROFILES);
+    expect(users.batchCalls - before).toBe(1);
+    expect(likers.map((l) => [l.userId, l.user?.username, l.user?.email])).toEqual([
+      [kept, `u_${kept.slice(-8).toLowerCase()}`, ""],
+      // Deleted since it liked (its like not yet cleaned up): listed, without a profile.
+      [gone, undefined, undefined],
+    ]);
+    expect((await call.listLikers(tweet.id, 0)).likers.every((l) => l.user === undefined)).toBe(true);
+    expect(users.batchCalls - before).toBe(1);
+    await grpcFailure(list(9 as PeopleView), status.INVALID_ARGUMENT, "view");
   });
 
   it("retweets once per user, as an entry of its own that shows the original and is announced", async () => {

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
-import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import type { Accounts } from "../accounts.js";
+import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
+import type { Accounts, Profiles, PublicProfile } from "../accounts.js";
 import { DomainError } from "../errors.js";
 import { insecureChannel, unary } from "./client.js";
 import { isServiceError } from "./status.js";
@@ -25,7 +25,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * need not be up when this is made. If it does not answer, the write fails UNAVAILABLE rather than
  * being accepted unchecked.
  */
-export class UserAccounts implements Accounts {
+export class UserAccounts implements Accounts, Profiles {
   private readonly client: UsersServiceClient;
   /** Insertion-ordered, so the oldest is dropped first when full. */
   private readonly deleted = new Set<string>();
@@ -55,7 +55,31 @@ export class UserAccounts implements Accounts {
     }
   }
 
+  /**
+   * BatchGetUsers, asked as no caller in particular (no caller metadata), so that no answer
+   * carries an email, whoever's list it is.
+   */
+  async profiles(ids: readonly string[]): Promise<ReadonlyMap<string, PublicProfile>> {
+    if (ids.length === 0) return new Map();
+    try {
+      const { users } = await unary(this.client, this.client.batchGetUsers, { ids: [...ids] }, undefined, { deadline: Date.now() + this.timeoutMs });
+      return new Map(
+        users.map((u) => [u.id, { id: u.id, username: u.username, displayName: u.displayName, bio: u.bio, avatarUrl: u.avatarUrl, createdAt: u.createdAt, updatedAt: u.updatedAt }]),
+      );
+    } catch (error) {
+      if (isServiceError(error) && (error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED)) {
+        throw new DomainError("UNAVAILABLE", "view: the users service did not answer with the profiles; retry shortly, or ask for PEOPLE_VIEW_IDS");
+      }
+      throw error;
+    }
+  }
+
   close(): void {
     this.client.close();
   }
+}
+
+/** A public profile as the users service's User message, for lists that carry people: no email. */
+export function profileMessage(p: PublicProfile): User {
+  return { id: p.id, username: p.username, displayName: p.displayName, bio: p.bio, avatarUrl: p.avatarUrl, createdAt: p.createdAt, updatedAt: p.updatedAt, email: "" };
 }

@@ -11,6 +11,9 @@ import {
   pageSize,
   permissionDenied,
   readPage,
+  withProfiles,
+  type PeopleView,
+  type Profiles,
 } from "@chirp/kit";
 import type { Counts, Follow, FollowListEntry } from "./model.js";
 import type { GraphEvents, GraphRepository } from "./ports.js";
@@ -21,6 +24,11 @@ export interface GraphDependencies {
   events: GraphEvents;
   /** Asked before every write whether the caller's account is live (the users service). */
   accounts: Accounts;
+  /**
+   * Where the profiles of PEOPLE_VIEW_PROFILES lists come from (the users service, asked per page:
+   * this service keeps no copy of profiles). Without it, asking for them is UNAVAILABLE.
+   */
+  profiles?: Profiles;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
   clock?: () => Date;
@@ -28,6 +36,8 @@ export interface GraphDependencies {
 
 export interface FollowPageRequest extends PageRequest {
   userId: string;
+  /** Ids only unless "profiles". */
+  view?: PeopleView;
 }
 
 export interface FollowPage {
@@ -198,8 +208,9 @@ export class Graph {
       fetch: (before, limit) => (list === "followers" ? this.deps.repository.listFollowers(user, before, limit) : this.deps.repository.listFollowing(user, before, limit)),
       cursorOf: (follow) => follow.since,
     });
+    const entries = items.map((f) => ({ userId: list === "followers" ? f.followerId : f.followeeId, followedAt: f.followedAt }));
     return {
-      entries: items.map((f) => ({ userId: list === "followers" ? f.followerId : f.followeeId, followedAt: f.followedAt })),
+      entries: await withProfiles(this.deps.profiles, request.view ?? "ids", entries),
       nextPageToken,
     };
   }

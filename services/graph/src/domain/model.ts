@@ -1,3 +1,4 @@
+import type { PublicProfile } from "@chirp/kit";
 /** A follow relationship that holds now. */
 export interface Follow {
   followerId: string;
@@ -14,6 +15,8 @@ export interface Follow {
 export interface FollowListEntry {
   userId: string;
   followedAt: Date;
+  /** The other user's public profile, when the list was asked for with them. */
+  profile?: PublicProfile;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
+import { peopleViewOf } from "@chirp/kit";
+import { profileMessage, singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
 import {
   GraphServiceService,
   ListFollowerIdsResponse,
@@ -9,7 +10,11 @@ import {
 import type { Graph } from "../domain/graph.js";
 import type { FollowListEntry } from "../domain/model.js";
 
-const toEdge = (entry: FollowListEntry): FollowEdge => ({ userId: entry.userId, followedAt: entry.followedAt });
+const toEdge = (entry: FollowListEntry): FollowEdge => ({
+  userId: entry.userId,
+  followedAt: entry.followedAt,
+  user: entry.profile && profileMessage(entry.profile),
+});
 
 /** The service as served: the responses that carry lists are encoded in a single copy. */
 export const GraphService = singleCopyResponses(GraphServiceService, {
@@ -30,11 +35,11 @@ export function graphHandlers(graph: Graph): ServiceHandlers<typeof GraphService
       return {};
     },
     async listFollowers(req) {
-      const page = await graph.listFollowers(req);
+      const page = await graph.listFollowers({ ...req, view: peopleViewOf(req.view) });
       return { followers: page.entries.map(toEdge), nextPageToken: page.nextPageToken };
     },
     async listFollowing(req) {
-      const page = await graph.listFollowing(req);
+      const page = await graph.listFollowing({ ...req, view: peopleViewOf(req.view) });
       return { following: page.entries.map(toEdge), nextPageToken: page.nextPageToken };
     },
     async getRelationship(req) {

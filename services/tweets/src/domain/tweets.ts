@@ -9,6 +9,10 @@ import {
   type PageRequest,
   permissionDenied,
   readPage,
+  withProfiles,
+  type PeopleView,
+  type Profiles,
+  type PublicProfile,
 } from "@chirp/kit";
 import { parseContent } from "./content.js";
 import type { Like, Tweet, TweetView } from "./model.js";
@@ -20,6 +24,11 @@ export interface TweetsDependencies {
   events: TweetEvents;
   /** Asked before every write whether the caller's account is live (the users service). */
   accounts: Accounts;
+  /**
+   * Where the likers' profiles come from when a list asks for them (the users service, asked per
+   * page: this service keeps no copy of profiles). Without it, asking for them is UNAVAILABLE.
+   */
+  profiles?: Profiles;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
 }
@@ -145,14 +154,15 @@ export class Tweets {
     return this.view(tweet, callerId, "tweet_id");
   }
 
-  async listLikers(input: { tweetId: string } & PageRequest): Promise<Page<Like>> {
+  async listLikers(input: { tweetId: string; view?: PeopleView } & PageRequest): Promise<Page<Like & { profile?: PublicProfile }>> {
     const tweet = await this.target(valid.tweetId(input.tweetId, "tweet_id"), "tweet_id");
-    return readPage(input, {
+    const { items, nextPageToken } = await readPage(input, {
       query: { tweetId: tweet.id },
       isCursor: isIdCursor,
       fetch: (before, limit) => this.repository.listLikes(tweet.id, before, limit),
       cursorOf: (like) => like.id,
     });
+    return { items: await withProfiles(this.deps.profiles, input.view ?? "ids", items), nextPageToken };
   }
 
   /** The caller's retweet entry of the original, made once however often this is called. */

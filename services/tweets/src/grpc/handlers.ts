@@ -1,4 +1,5 @@
-import { singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
+import { peopleViewOf } from "@chirp/kit";
+import { profileMessage, singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
 import {
   BatchGetTweetsResponse,
   ListLikersResponse,
@@ -52,8 +53,15 @@ export function tweetsHandlers(tweets: Tweets): ServiceHandlers<typeof TweetsSer
       return { tweet: tweetMessage(await tweets.unlikeTweet(ctx.requireCaller(), req.tweetId)) };
     },
     async listLikers(req) {
-      const page = await tweets.listLikers(req);
-      return { likers: page.items.map((like) => ({ userId: like.userId, likedAt: like.likedAt })), nextPageToken: page.nextPageToken };
+      const page = await tweets.listLikers({ ...req, view: peopleViewOf(req.view) });
+      return {
+        likers: page.items.map((like) => ({
+          userId: like.userId,
+          likedAt: like.likedAt,
+          user: like.profile && profileMessage(like.profile),
+        })),
+        nextPageToken: page.nextPageToken,
+      };
     },
     async retweet(req, ctx) {
       return { retweet: tweetMessage(await tweets.retweet(ctx.requireCaller(), req.tweetId)) };

@@ -2,8 +2,10 @@
 // @generated from file chirp/graph/v1/graph.proto (package chirp.graph.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { User } from "../../users/v1/users_pb.js";
+import { file_chirp_users_v1_users } from "../../users/v1/users_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chirp/graph/v1/graph.proto.
  */
 export const file_chirp_graph_v1_graph: GenFile = /*@__PURE__*/
-  fileDesc("ChpjaGlycC9ncmFwaC92MS9ncmFwaC5wcm90bxIOY2hpcnAuZ3JhcGgudjEiTgoKRm9sbG93RWRnZRIPCgd1c2VyX2lkGAEgASgJEi8KC2ZvbGxvd2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIkCg1Gb2xsb3dSZXF1ZXN0EhMKC2ZvbGxvd2VlX2lkGAEgASgJIhAKDkZvbGxvd1Jlc3BvbnNlIiYKD1VuZm9sbG93UmVxdWVzdBITCgtmb2xsb3dlZV9pZBgBIAEoCSISChBVbmZvbGxvd1Jlc3BvbnNlIk4KFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiXwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEi0KCWZvbGxvd2VycxgBIAMoCzIaLmNoaXJwLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk4KFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiXwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEi0KCWZvbGxvd2luZxgBIAMoCzIaLmNoaXJwLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjsKFkdldFJlbGF0aW9uc2hpcFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghvdGhlcl9pZBgCIAEoCSJBChdHZXRSZWxhdGlvbnNoaXBSZXNwb25zZRIRCglmb2xsb3dpbmcYASABKAgSEwoLZm9sbG93ZWRfYnkYAiABKAgiIwoQR2V0Q291bnRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIkUKEUdldENvdW50c1Jlc3BvbnNlEhcKD2ZvbGxvd2Vyc19jb3VudBgBIAEoAxIXCg9mb2xsb3dpbmdfY291bnQYAiABKAMiUwoWTGlzdEZvbGxvd2VySWRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhIKCmJhdGNoX3NpemUYAiABKAUSFAoMcmVzdW1lX3Rva2VuGAMgASgJIkUKF0xpc3RGb2xsb3dlcklkc1Jlc3BvbnNlEhQKDGZvbGxvd2VyX2lkcxgBIAMoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkyoQUKDEdyYXBoU2VydmljZRJMCgZGb2xsb3cSHS5jaGlycC5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh4uY2hpcnAuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2UiA5ACAhJSCghVbmZvbGxvdxIfLmNoaXJwLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBogLmNoaXJwLmdyYXBoLnYxLlVuZm9sbG93UmVzcG9uc2UiA5ACAhJhCg1MaXN0Rm9sbG93ZXJzEiQuY2hpcnAuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJS5jaGlycC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJhCg1MaXN0Rm9sbG93aW5nEiQuY2hpcnAuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJS5jaGlycC5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiA5ACARJnCg9HZXRSZWxhdGlvbnNoaXASJi5jaGlycC5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBSZXF1ZXN0GicuY2hpcnAuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwUmVzcG9uc2UiA5ACARJVCglHZXRDb3VudHMSIC5jaGlycC5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiEuY2hpcnAuZ3JhcGgudjEuR2V0Q291bnRzUmVzcG9uc2UiA5ACARJpCg9MaXN0Rm9sbG93ZXJJZHMSJi5jaGlycC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJJZHNSZXF1ZXN0GicuY2hpcnAuZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChpjaGlycC9ncmFwaC92MS9ncmFwaC5wcm90bxIOY2hpcnAuZ3JhcGgudjEicgoKRm9sbG93RWRnZRIPCgd1c2VyX2lkGAEgASgJEi8KC2ZvbGxvd2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIiCgR1c2VyGAMgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlciIkCg1Gb2xsb3dSZXF1ZXN0EhMKC2ZvbGxvd2VlX2lkGAEgASgJIhAKDkZvbGxvd1Jlc3BvbnNlIiYKD1VuZm9sbG93UmVxdWVzdBITCgtmb2xsb3dlZV9pZBgBIAEoCSISChBVbmZvbGxvd1Jlc3BvbnNlIngKFExpc3RGb2xsb3dlcnNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKAoEdmlldxgEIAEoDjIaLmNoaXJwLmdyYXBoLnYxLlBlb3BsZVZpZXciXwoVTGlzdEZvbGxvd2Vyc1Jlc3BvbnNlEi0KCWZvbGxvd2VycxgBIAMoCzIaLmNoaXJwLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIngKFExpc3RGb2xsb3dpbmdSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSKAoEdmlldxgEIAEoDjIaLmNoaXJwLmdyYXBoLnYxLlBlb3BsZVZpZXciXwoVTGlzdEZvbGxvd2luZ1Jlc3BvbnNlEi0KCWZvbGxvd2luZxgBIAMoCzIaLmNoaXJwLmdyYXBoLnYxLkZvbGxvd0VkZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjsKFkdldFJlbGF0aW9uc2hpcFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghvdGhlcl9pZBgCIAEoCSJBChdHZXRSZWxhdGlvbnNoaXBSZXNwb25zZRIRCglmb2xsb3dpbmcYASABKAgSEwoLZm9sbG93ZWRfYnkYAiABKAgiIwoQR2V0Q291bnRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJIkUKEUdldENvdW50c1Jlc3BvbnNlEhcKD2ZvbGxvd2Vyc19jb3VudBgBIAEoAxIXCg9mb2xsb3dpbmdfY291bnQYAiABKAMiUwoWTGlzdEZvbGxvd2VySWRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhIKCmJhdGNoX3NpemUYAiABKAUSFAoMcmVzdW1lX3Rva2VuGAMgASgJIkUKF0xpc3RGb2xsb3dlcklkc1Jlc3BvbnNlEhQKDGZvbGxvd2VyX2lkcxgBIAMoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkqWAoKUGVvcGxlVmlldxIbChdQRU9QTEVfVklFV19VTlNQRUNJRklFRBAAEhMKD1BFT1BMRV9WSUVXX0lEUxABEhgKFFBFT1BMRV9WSUVXX1BST0ZJTEVTEAIyoQUKDEdyYXBoU2VydmljZRJMCgZGb2xsb3cSHS5jaGlycC5ncmFwaC52MS5Gb2xsb3dSZXF1ZXN0Gh4uY2hpcnAuZ3JhcGgudjEuRm9sbG93UmVzcG9uc2UiA5ACAhJSCghVbmZvbGxvdxIfLmNoaXJwLmdyYXBoLnYxLlVuZm9sbG93UmVxdWVzdBogLmNoaXJwLmdyYXBoLnYxLlVuZm9sbG93UmVzcG9uc2UiA5ACAhJhCg1MaXN0Rm9sbG93ZXJzEiQuY2hpcnAuZ3JhcGgudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJS5jaGlycC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJzUmVzcG9uc2UiA5ACARJhCg1MaXN0Rm9sbG93aW5nEiQuY2hpcnAuZ3JhcGgudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJS5jaGlycC5ncmFwaC52MS5MaXN0Rm9sbG93aW5nUmVzcG9uc2UiA5ACARJnCg9HZXRSZWxhdGlvbnNoaXASJi5jaGlycC5ncmFwaC52MS5HZXRSZWxhdGlvbnNoaXBSZXF1ZXN0GicuY2hpcnAuZ3JhcGgudjEuR2V0UmVsYXRpb25zaGlwUmVzcG9uc2UiA5ACARJVCglHZXRDb3VudHMSIC5jaGlycC5ncmFwaC52MS5HZXRDb3VudHNSZXF1ZXN0GiEuY2hpcnAuZ3JhcGgudjEuR2V0Q291bnRzUmVzcG9uc2UiA5ACARJpCg9MaXN0Rm9sbG93ZXJJZHMSJi5jaGlycC5ncmFwaC52MS5MaXN0Rm9sbG93ZXJJZHNSZXF1ZXN0GicuY2hpcnAuZ3JhcGgudjEuTGlzdEZvbGxvd2VySWRzUmVzcG9uc2UiA5ACATABYgZwcm90bzM", [file_chirp_users_v1_users, file_google_protobuf_timestamp]);
 
 /**
  * One side of a follow relationship.
@@ -29,6 +31,14 @@ export type FollowEdge = Message<"chirp.graph.v1.FollowEdge"> & {
    * @generated from field: google.protobuf.Timestamp followed_at = 2;
    */
   followedAt?: Timestamp | undefined;
+
+  /**
+   * The user's public profile, when the request asked for PEOPLE_VIEW_PROFILES; unset otherwise,
+   * and for an account deleted since.
+   *
+   * @generated from field: chirp.users.v1.User user = 3;
+   */
+  user?: User | undefined;
 };
 
 /**
@@ -118,6 +128,13 @@ export type ListFollowersRequest = Message<"chirp.graph.v1.ListFollowersRequest"
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * PEOPLE_VIEW_PROFILES to get each follower's profile in the same answer.
+   *
+   * @generated from field: chirp.graph.v1.PeopleView view = 4;
+   */
+  view: PeopleView;
 };
 
 /**
@@ -167,6 +184,13 @@ export type ListFollowingRequest = Message<"chirp.graph.v1.ListFollowingRequest"
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * PEOPLE_VIEW_PROFILES to get each followed user's profile in the same answer.
+   *
+   * @generated from field: chirp.graph.v1.PeopleView view = 4;
+   */
+  view: PeopleView;
 };
 
 /**
@@ -339,6 +363,41 @@ export type ListFollowerIdsResponse = Message<"chirp.graph.v1.ListFollowerIdsRes
  */
 export const ListFollowerIdsResponseSchema: GenMessage<ListFollowerIdsResponse> = /*@__PURE__*/
   messageDesc(file_chirp_graph_v1_graph, 14);
+
+/**
+ * What a list of people carries for each person.
+ *
+ * @generated from enum chirp.graph.v1.PeopleView
+ */
+export enum PeopleView {
+  /**
+   * As PEOPLE_VIEW_IDS: what clients that do not ask get.
+   *
+   * @generated from enum value: PEOPLE_VIEW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Ids and times only; names and avatars come from BatchGetUsers.
+   *
+   * @generated from enum value: PEOPLE_VIEW_IDS = 1;
+   */
+  IDS = 1,
+
+  /**
+   * Each entry also carries the person's public profile (username, display name, avatar, bio),
+   * read from the users service when the page is answered.
+   *
+   * @generated from enum value: PEOPLE_VIEW_PROFILES = 2;
+   */
+  PROFILES = 2,
+}
+
+/**
+ * Describes the enum chirp.graph.v1.PeopleView.
+ */
+export const PeopleViewSchema: GenEnum<PeopleView> = /*@__PURE__*/
+  enumDesc(file_chirp_graph_v1_graph, 0);
 
 /**
  * GraphService owns who follows whom.

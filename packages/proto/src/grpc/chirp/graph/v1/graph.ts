@@ -21,15 +21,69 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { User } from "../../users/v1/users.js";
 
 export const protobufPackage = "chirp.graph.v1";
 
 export const protobufFileName = "chirp/graph/v1/graph.proto";
 
+/** What a list of people carries for each person. */
+export enum PeopleView {
+  /** PEOPLE_VIEW_UNSPECIFIED - As PEOPLE_VIEW_IDS: what clients that do not ask get. */
+  PEOPLE_VIEW_UNSPECIFIED = 0,
+  /** PEOPLE_VIEW_IDS - Ids and times only; names and avatars come from BatchGetUsers. */
+  PEOPLE_VIEW_IDS = 1,
+  /**
+   * PEOPLE_VIEW_PROFILES - Each entry also carries the person's public profile (username, display name, avatar, bio),
+   * read from the users service when the page is answered.
+   */
+  PEOPLE_VIEW_PROFILES = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function peopleViewFromJSON(object: any): PeopleView {
+  switch (object) {
+    case 0:
+    case "PEOPLE_VIEW_UNSPECIFIED":
+      return PeopleView.PEOPLE_VIEW_UNSPECIFIED;
+    case 1:
+    case "PEOPLE_VIEW_IDS":
+      return PeopleView.PEOPLE_VIEW_IDS;
+    case 2:
+    case "PEOPLE_VIEW_PROFILES":
+      return PeopleView.PEOPLE_VIEW_PROFILES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PeopleView.UNRECOGNIZED;
+  }
+}
+
+export function peopleViewToJSON(object: PeopleView): string {
+  switch (object) {
+    case PeopleView.PEOPLE_VIEW_UNSPECIFIED:
+      return "PEOPLE_VIEW_UNSPECIFIED";
+    case PeopleView.PEOPLE_VIEW_IDS:
+      return "PEOPLE_VIEW_IDS";
+    case PeopleView.PEOPLE_VIEW_PROFILES:
+      return "PEOPLE_VIEW_PROFILES";
+    case PeopleView.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One side of a follow relationship. */
 export interface FollowEdge {
   userId: string;
-  followedAt: Date | undefined;
+  followedAt:
+    | Date
+    | undefined;
+  /**
+   * The user's public profile, when the request asked for PEOPLE_VIEW_PROFILES; unset otherwise,
+   * and for an account deleted since.
+   */
+  user: User | undefined;
 }
 
 export interface FollowRequest {
@@ -51,6 +105,8 @@ export interface ListFollowersRequest {
   /** 1 to 100; 0 means 20, larger values are capped at 100. */
   pageSize: number;
   pageToken: string;
+  /** PEOPLE_VIEW_PROFILES to get each follower's profile in the same answer. */
+  view: PeopleView;
 }
 
 export interface ListFollowersResponse {
@@ -62,6 +118,8 @@ export interface ListFollowingRequest {
   userId: string;
   pageSize: number;
   pageToken: string;
+  /** PEOPLE_VIEW_PROFILES to get each followed user's profile in the same answer. */
+  view: PeopleView;
 }
 
 export interface ListFollowingResponse {
@@ -105,7 +163,7 @@ export interface ListFollowerIdsResponse {
 }
 
 function createBaseFollowEdge(): FollowEdge {
-  return { userId: "", followedAt: undefined };
+  return { userId: "", followedAt: undefined, user: undefined };
 }
 
 export const FollowEdge: MessageFns<FollowEdge> = {
@@ -115,6 +173,9 @@ export const FollowEdge: MessageFns<FollowEdge> = {
     }
     if (message.followedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.followedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -148,6 +209,14 @@ export const FollowEdge: MessageFns<FollowEdge> = {
             message.followedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -172,6 +241,7 @@ export const FollowEdge: MessageFns<FollowEdge> = {
         : isSet(object.followed_at)
         ? fromJsonTimestamp(object.followed_at)
         : undefined,
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
     };
   },
 
@@ -183,6 +253,9 @@ export const FollowEdge: MessageFns<FollowEdge> = {
     if (message.followedAt !== undefined) {
       obj.followedAt = message.followedAt.toISOString();
     }
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
     return obj;
   },
 
@@ -193,6 +266,7 @@ export const FollowEdge: MessageFns<FollowEdge> = {
     const message = createBaseFollowEdge();
     message.userId = object.userId ?? "";
     message.followedAt = object.followedAt ?? undefined;
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
     return message;
   },
 };
@@ -448,7 +522,7 @@ export const UnfollowResponse: MessageFns<UnfollowResponse> = {
 };
 
 function createBaseListFollowersRequest(): ListFollowersRequest {
-  return { userId: "", pageSize: 0, pageToken: "" };
+  return { userId: "", pageSize: 0, pageToken: "", view: 0 };
 }
 
 export const ListFollowersRequest: MessageFns<ListFollowersRequest> = {
@@ -461,6 +535,9 @@ export const ListFollowersRequest: MessageFns<ListFollowersRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
+    }
+    if (message.view !== 0) {
+      writer.uint32(32).int32(message.view);
     }
     return writer;
   },
@@ -502,6 +579,14 @@ export const ListFollowersRequest: MessageFns<ListFollowersRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -531,6 +616,7 @@ export const ListFollowersRequest: MessageFns<ListFollowersRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      view: isSet(object.view) ? peopleViewFromJSON(object.view) : 0,
     };
   },
 
@@ -545,6 +631,9 @@ export const ListFollowersRequest: MessageFns<ListFollowersRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.view !== 0) {
+      obj.view = peopleViewToJSON(message.view);
+    }
     return obj;
   },
 
@@ -556,6 +645,7 @@ export const ListFollowersRequest: MessageFns<ListFollowersRequest> = {
     message.userId = object.userId ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.view = object.view ?? 0;
     return message;
   },
 };
@@ -652,7 +742,7 @@ export const ListFollowersResponse: MessageFns<ListFollowersResponse> = {
 };
 
 function createBaseListFollowingRequest(): ListFollowingRequest {
-  return { userId: "", pageSize: 0, pageToken: "" };
+  return { userId: "", pageSize: 0, pageToken: "", view: 0 };
 }
 
 export const ListFollowingRequest: MessageFns<ListFollowingRequest> = {
@@ -665,6 +755,9 @@ export const ListFollowingRequest: MessageFns<ListFollowingRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
+    }
+    if (message.view !== 0) {
+      writer.uint32(32).int32(message.view);
     }
     return writer;
   },
@@ -706,6 +799,14 @@ export const ListFollowingRequest: MessageFns<ListFollowingRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -735,6 +836,7 @@ export const ListFollowingRequest: MessageFns<ListFollowingRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      view: isSet(object.view) ? peopleViewFromJSON(object.view) : 0,
     };
   },
 
@@ -749,6 +851,9 @@ export const ListFollowingRequest: MessageFns<ListFollowingRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.view !== 0) {
+      obj.view = peopleViewToJSON(message.view);
+    }
     return obj;
   },
 
@@ -760,6 +865,7 @@ export const ListFollowingRequest: MessageFns<ListFollowingRequest> = {
     message.userId = object.userId ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.view = object.view ?? 0;
     return message;
   },
 };

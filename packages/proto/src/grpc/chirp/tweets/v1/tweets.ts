@@ -19,10 +19,57 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { User } from "../../users/v1/users.js";
 
 export const protobufPackage = "chirp.tweets.v1";
 
 export const protobufFileName = "chirp/tweets/v1/tweets.proto";
+
+/** What a list of people carries for each person. */
+export enum PeopleView {
+  /** PEOPLE_VIEW_UNSPECIFIED - As PEOPLE_VIEW_IDS: what clients that do not ask get. */
+  PEOPLE_VIEW_UNSPECIFIED = 0,
+  /** PEOPLE_VIEW_IDS - Ids and times only; names and avatars come from BatchGetUsers. */
+  PEOPLE_VIEW_IDS = 1,
+  /**
+   * PEOPLE_VIEW_PROFILES - Each entry also carries the person's public profile (username, display name, avatar, bio),
+   * read from the users service when the page is answered.
+   */
+  PEOPLE_VIEW_PROFILES = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function peopleViewFromJSON(object: any): PeopleView {
+  switch (object) {
+    case 0:
+    case "PEOPLE_VIEW_UNSPECIFIED":
+      return PeopleView.PEOPLE_VIEW_UNSPECIFIED;
+    case 1:
+    case "PEOPLE_VIEW_IDS":
+      return PeopleView.PEOPLE_VIEW_IDS;
+    case 2:
+    case "PEOPLE_VIEW_PROFILES":
+      return PeopleView.PEOPLE_VIEW_PROFILES;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PeopleView.UNRECOGNIZED;
+  }
+}
+
+export function peopleViewToJSON(object: PeopleView): string {
+  switch (object) {
+    case PeopleView.PEOPLE_VIEW_UNSPECIFIED:
+      return "PEOPLE_VIEW_UNSPECIFIED";
+    case PeopleView.PEOPLE_VIEW_IDS:
+      return "PEOPLE_VIEW_IDS";
+    case PeopleView.PEOPLE_VIEW_PROFILES:
+      return "PEOPLE_VIEW_PROFILES";
+    case PeopleView.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface Tweet {
   /** Time-sortable unique id. */
@@ -136,11 +183,20 @@ export interface ListLikersRequest {
   tweetId: string;
   pageSize: number;
   pageToken: string;
+  /** PEOPLE_VIEW_PROFILES to get each liker's profile in the same answer. */
+  view: PeopleView;
 }
 
 export interface Liker {
   userId: string;
-  likedAt: Date | undefined;
+  likedAt:
+    | Date
+    | undefined;
+  /**
+   * The liker's public profile, when the request asked for PEOPLE_VIEW_PROFILES; unset otherwise,
+   * and for an account deleted since.
+   */
+  user: User | undefined;
 }
 
 export interface ListLikersResponse {
@@ -1821,7 +1877,7 @@ export const UnlikeTweetResponse: MessageFns<UnlikeTweetResponse> = {
 };
 
 function createBaseListLikersRequest(): ListLikersRequest {
-  return { tweetId: "", pageSize: 0, pageToken: "" };
+  return { tweetId: "", pageSize: 0, pageToken: "", view: 0 };
 }
 
 export const ListLikersRequest: MessageFns<ListLikersRequest> = {
@@ -1834,6 +1890,9 @@ export const ListLikersRequest: MessageFns<ListLikersRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
+    }
+    if (message.view !== 0) {
+      writer.uint32(32).int32(message.view);
     }
     return writer;
   },
@@ -1875,6 +1934,14 @@ export const ListLikersRequest: MessageFns<ListLikersRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.view = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1904,6 +1971,7 @@ export const ListLikersRequest: MessageFns<ListLikersRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      view: isSet(object.view) ? peopleViewFromJSON(object.view) : 0,
     };
   },
 
@@ -1918,6 +1986,9 @@ export const ListLikersRequest: MessageFns<ListLikersRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.view !== 0) {
+      obj.view = peopleViewToJSON(message.view);
+    }
     return obj;
   },
 
@@ -1929,12 +2000,13 @@ export const ListLikersRequest: MessageFns<ListLikersRequest> = {
     message.tweetId = object.tweetId ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.view = object.view ?? 0;
     return message;
   },
 };
 
 function createBaseLiker(): Liker {
-  return { userId: "", likedAt: undefined };
+  return { userId: "", likedAt: undefined, user: undefined };
 }
 
 export const Liker: MessageFns<Liker> = {
@@ -1944,6 +2016,9 @@ export const Liker: MessageFns<Liker> = {
     }
     if (message.likedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.likedAt), writer.uint32(18).fork()).join();
+    }
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1977,6 +2052,14 @@ export const Liker: MessageFns<Liker> = {
             message.likedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2001,6 +2084,7 @@ export const Liker: MessageFns<Liker> = {
         : isSet(object.liked_at)
         ? fromJsonTimestamp(object.liked_at)
         : undefined,
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
     };
   },
 
@@ -2012,6 +2096,9 @@ export const Liker: MessageFns<Liker> = {
     if (message.likedAt !== undefined) {
       obj.likedAt = message.likedAt.toISOString();
     }
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
     return obj;
   },
 
@@ -2022,6 +2109,7 @@ export const Liker: MessageFns<Liker> = {
     const message = createBaseLiker();
     message.userId = object.userId ?? "";
     message.likedAt = object.likedAt ?? undefined;
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
     return message;
   },
 };
