@@ -128,7 +128,7 @@ export function limitRates(limiters: { writes: RateLimiter; reads: RateLimiter }
   };
 }
 
-/** The interceptors every call goes through, outermost first: observe, authenticate, rate limits. */
+/** The interceptors every call goes through, outermost first: `extra` (the refresh cookie), observe, authenticate, rate limits. */
 export function gatewayInterceptors(
   log: Logger,
   verifier: TokenVerifier,
@@ -136,7 +136,7 @@ export function gatewayInterceptors(
   revocations?: Revocations,
   extra: Interceptor[] = [],
 ): Interceptor[] {
-  return [observe(log), ...extra, authenticate(verifier, revocations), limitRates(limiters)];
+  return [...extra, observe(log), authenticate(verifier, revocations), limitRates(limiters)];
 }
 
 /** The served rule of `method`; a method without one, or an internal one, is refused here. */
