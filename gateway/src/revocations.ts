@@ -27,9 +27,10 @@ export class Revocations {
     for (const id of sessionIds) this.remember(this.sessions, id, until, now);
   }
 
-  /** Refuse every token of the account, for as long as any could still be valid. */
-  accountDeleted(userId: string, now = Date.now()): void {
-    this.remember(this.accounts, userId, now + DELETED_ACCOUNT_MS, now);
+  /** Refuse every token of the account, for as long as any issued before `deletedAt` could still be valid. */
+  accountDeleted(userId: string, deletedAt = Date.now(), now = Date.now()): void {
+    const until = Math.min(deletedAt, now) + DELETED_ACCOUNT_MS;
+    if (until > now) this.remember(this.accounts, userId, until, now);
   }
 
   /** Whether a verified token's session was revoked or its account deleted. Two Map lookups. */
@@ -71,21 +72,24 @@ export class Revocations {
 
 /**
  * Fills the deny-list from the bus: SessionsRevoked and UserDeleted, as the users service's outbox
- * publishes them. A live subscription: every gateway process hears every revocation.
+ * publishes them. A live subscription: every gateway process hears every revocation; one that
+ * starts (or restarts) first replays the last DELETED_ACCOUNT_MS of them, every revocation whose
+ * tokens may still be valid.
  */
 export function followRevocations(bus: LiveSubscriber, revocations: Revocations, log: Logger): Promise<LiveSubscription> {
   return bus.subscribe(
     GATEWAY_FOLLOWS.map((event) => EVENT_SUBJECTS[event]),
     async (message) => {
-      const { payload } = decodeEvent(message.data);
+      const { payload, occurredAt } = decodeEvent(message.data);
       if (payload?.$case === "sessionsRevoked") {
         const { userId, sessionIds, accessTokensExpireBy } = payload.value;
         revocations.revokeSessions(sessionIds, accessTokensExpireBy?.getTime() ?? Date.now() + DELETED_ACCOUNT_MS);
         log.info({ userId, sessions: sessionIds.length, eventId: message.id }, "sessions revoked");
       } else if (payload?.$case === "userDeleted") {
-        revocations.accountDeleted(payload.value.userId);
+        revocations.accountDeleted(payload.value.userId, occurredAt?.getTime());
         log.info({ userId: payload.value.userId, eventId: message.id }, "deleted account's tokens revoked");
       }
     },
+    { replayMs: DELETED_ACCOUNT_MS },
   );
 }

@@ -18,7 +18,7 @@ describe("the gateway's deny-list", () => {
 
   it("refuses every token of a deleted account for the longest token lifetime, and bounds what an event may ask", () => {
     const list = new Revocations();
-    list.accountDeleted("U2", NOW);
+    list.accountDeleted("U2", NOW, NOW);
     expect(list.refuses({ sub: "U2", sid: "anything" }, NOW + DELETED_ACCOUNT_MS - 1)).toBe(true);
     expect(list.refuses({ sub: "U2" }, NOW + DELETED_ACCOUNT_MS)).toBe(false);
     // A revocation asking to be remembered for a year is kept a day at most; one already lapsed not at all.
@@ -48,6 +48,17 @@ describe("the gateway's deny-list", () => {
     // Other events pass by.
     await bus.publish(eventMessage({ $case: "userCreated", value: { userId: "U8", username: "u8", displayName: "" } }));
     await eventually(() => expect([list.refuses({ sub: "U5", sid: "S6" }), list.refuses({ sub: "U7" }), list.refuses({ sub: "U8" })]).toEqual([true, true, false]));
+    await subscription.stop();
+  });
+
+  it("replays the revocations of the last day when it starts, so a restarted gateway refuses what it refused before", async () => {
+    const bus = new InProcessEventBus(createLogger("test", "silent"));
+    const expireBy = new Date(Date.now() + 60_000);
+    await bus.publish(eventMessage({ $case: "sessionsRevoked", value: { userId: "U9", sessionIds: ["S9"], revokedAt: new Date(), accessTokensExpireBy: expireBy } }));
+    await bus.publish(eventMessage({ $case: "userDeleted", value: { userId: "U10" } }));
+    const list = new Revocations();
+    const subscription = await followRevocations(bus, list, createLogger("test", "silent"));
+    await eventually(() => expect([list.refuses({ sub: "U9", sid: "S9" }), list.refuses({ sub: "U10" })]).toEqual([true, true]));
     await subscription.stop();
   });
 });

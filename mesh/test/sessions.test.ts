@@ -1,5 +1,8 @@
+import type { KeyObject } from "node:crypto";
 import { createLogger } from "@chirp/kit";
 import { describeWith, eventually, uniqueName } from "@chirp/kit/testing";
+import { startGateway, type GatewayApp } from "@chirp/gateway";
+import { loadConfig as gatewayConfig } from "@chirp/gateway/config";
 import { startMesh, type Mesh } from "../src/mesh.js";
 
 /**
@@ -219,4 +222,41 @@ describeWith(["MONGODB_URI", "NATS_URL"], "sessions through the gateway of the m
       run: uniqueName("sessions"),
     }),
   );
+});
+
+describeWith(["NATS_URL"], "a gateway that starts after a revocation (JetStream)", ({ NATS_URL }) => {
+  let mesh: Mesh;
+  let late: GatewayApp | undefined;
+  beforeAll(async () => {
+    mesh = await startMesh({ env: { NATS_URL, PASSWORD_HASH_COST: "4" }, log: createLogger("mesh", "silent"), loopback: true, run: uniqueName("late_gw") });
+  }, 60_000);
+  afterAll(async () => {
+    await late?.stop();
+    await mesh?.stop();
+  });
+
+  it("refuses the revoked session's tokens from its first call: it replays the last day of revocations", async () => {
+    const post = async (port: number, method: string, body: object, token?: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}/${USERS}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    const port = mesh.gateway.httpPort;
+    const username = `late_${Math.random().toString(36).slice(2, 8)}`;
+    const created = await post(port, "CreateUser", { username, email: `${username}@example.org`, password: "correct horse" });
+    const session = (await post(port, "Login", { usernameOrEmail: username, password: "correct horse" })).body;
+    expect((await post(port, "Logout", {}, session.accessToken)).status).toBe(200);
+    await eventually(async () => expect((await post(port, "GetUser", { id: created.body.user.id }, session.accessToken)).status).toBe(401));
+
+    const publicKey = (mesh.apps.users.publicKey as KeyObject).export({ type: "spki", format: "pem" }).toString();
+    late = await startGateway(
+      gatewayConfig({ NATS_URL, USERS_ADDRESS: mesh.addresses.users, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0", AUTH_PUBLIC_KEY: publicKey }),
+      { log: createLogger("gateway", "silent") },
+    );
+    // Replayed before the first call is answered, or within moments of it.
+    await eventually(async () => expect((await post(late!.httpPort, "GetUser", { id: created.body.user.id }, session.accessToken)).status).toBe(401), 2_000, 10);
+  });
 });
