@@ -36,10 +36,10 @@ describeWith(["MONGODB_URI"], "MongoUserRepository", ({ MONGODB_URI }) => {
   });
 
   it("treats an account stored before there were sessions as having none, at version 0", async () => {
-    const store = await MongoUserRepository.open(connection.db);
+    const store = await MongoUserRepository.open(db());
     const id = newId();
     const now = new Date(Math.floor(Date.now() / 1000) * 1000);
-    await connection.db.collection("users").insertOne({
+    await db().collection("users").insertOne({
       _id: id,
       username: `o_${id.slice(-8)}`,
       usernameKey: `o_${id.slice(-8)}`.toLowerCase(),
