@@ -2,6 +2,8 @@
 // Login timing: does a wrong password take as long as an unknown user? Starts the users service
 // in-process (in-memory storage, production password cost), then times interleaved failed logins
 // of both kinds over gRPC and prints the figures and their ratio. Usage: npm run bench:login [-- N]
+// Every failed login names a different account (known or not), one failure each: the service
+// throttles a name after five failures, which would measure the throttle instead.
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 
@@ -18,12 +20,14 @@ const config = { ...loadConfig({}), host: "127.0.0.1", port: 0, logLevel: "silen
 const app = await startUsers(config, { log: createLogger("bench", "silent") });
 const client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
 
-await unary(client, client.createUser, { username: "bench_user", email: "bench@example.org", password: "the right password", displayName: "" });
+for (let i = 0; i <= rounds; i++) {
+  await unary(client, client.createUser, { username: `bench_user_${i}`, email: `bench${i}@example.org`, password: "the right password", displayName: "" });
+}
 
 async function failedLogin(usernameOrEmail) {
   const started = performance.now();
   try {
-    await unary(client, client.login, { usernameOrEmail, password: "a wrong password" });
+    await unary(client, client.login, { usernameOrEmail, password: "a wrong password", deviceLabel: "" });
     throw new Error("login unexpectedly succeeded");
   } catch (error) {
     if (error.code !== 16) throw error; // UNAUTHENTICATED
@@ -32,9 +36,9 @@ async function failedLogin(usernameOrEmail) {
 }
 
 const samples = { "wrong password": [], "unknown user": [] };
-await failedLogin("bench_user"); // warm-up
+await failedLogin(`bench_user_${rounds}`); // warm-up
 for (let i = 0; i < rounds; i++) {
-  samples["wrong password"].push(await failedLogin("bench_user"));
+  samples["wrong password"].push(await failedLogin(`bench_user_${i}`));
   samples["unknown user"].push(await failedLogin(`nobody_${i}`));
 }
 

@@ -72,6 +72,13 @@ const RULES = new Map<string, ReadonlyMap<string, Rule>>([
     deleteUser: WRITE,
     // The users service refuses it too, in the same words; the gateway's refusal spares it the call.
     setUserRoles: { who: "admin", budget: "write", refusal: "user_id: changing a user's roles needs the admin role" },
+    // The refresh token is the credential: like login, it comes before having a valid access token.
+    refreshSession: PUBLIC,
+    listSessions: READ,
+    revokeSession: WRITE,
+    logout: WRITE,
+    changePassword: WRITE,
+    revokeUserSessions: { who: "admin", budget: "write", refusal: "user_id: ending a user's sessions needs the admin role" },
   }),
   rulesOf(TweetsService, {
     createTweet: WRITE,

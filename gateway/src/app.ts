@@ -7,7 +7,9 @@ import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
-import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type Logger } from "@chirp/kit";
+import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
+import { STREAMS } from "@chirp/kit/events";
+import { JetStreamBus } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { ruledService } from "./access.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
@@ -18,6 +20,8 @@ import { apiDocument, healthz, notFound, staticFiles, withCors, type Handler } f
 import { gatewayInterceptors } from "./interceptors.js";
 import { servedOpenApi } from "./openapi.js";
 import { RateLimiter } from "./rate-limit.js";
+import { refreshCookies } from "./refresh-cookie.js";
+import { followRevocations, Revocations } from "./revocations.js";
 import { guardRoutes } from "./refusals.js";
 import { forwardingRoutes } from "./routes.js";
 import { keepAlive } from "./streams.js";
@@ -28,6 +32,8 @@ export interface GatewayOverrides {
   publicKeys?: KeyObject[];
   /** Services to forward beside the catalogued ones, such as the benchmark's do-nothing backend. */
   extraUpstreams?: UpstreamService[];
+  /** The bus revocations come on, instead of NATS_URL (the embedded mesh's in-process bus). */
+  bus?: LiveSubscriber;
 }
 
 export interface UpstreamService {
@@ -87,7 +93,12 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     writes: new RateLimiter(config.writesPerMinute, config.writeBurst),
     reads: new RateLimiter(config.readsPerMinute, config.readBurst),
   };
-  const sweeper = setInterval(() => Object.values(limiters).forEach((limiter) => limiter.sweep()), 60_000);
+  const revocations = new Revocations(log);
+  const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
+  const sweeper = setInterval(() => {
+    Object.values(limiters).forEach((limiter) => limiter.sweep());
+    revocations.sweep();
+  }, 60_000);
   sweeper.unref();
   const proxies = new TrustedProxies(config.trustedProxies);
 
@@ -106,7 +117,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       log,
       RESPONSE_COMPRESSIONS,
     ),
-    interceptors: gatewayInterceptors(log, verifier, limiters),
+    interceptors: gatewayInterceptors(log, verifier, limiters, revocations, [refreshCookies()]),
     jsonOptions: STRICT_JSON,
     fallback: notFound(log) as ConnectNodeAdapterOptions["fallback"],
     readMaxBytes: config.maxBodyBytes,
@@ -146,6 +157,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     httpPort,
     stop: async () => {
       clearInterval(sweeper);
+      await revocationFeed.stop();
       const closed = Promise.all([close(http2), close(http1)]);
       // Running handlers see their signal abort: streams end, unary calls finish what they can.
       shutdown.abort();
@@ -156,6 +168,33 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       for (const session of sessions) session.destroy();
     },
   };
+}
+
+/**
+ * Where revoked sessions are heard of: the bus the embedding process gives, else JetStream at
+ * NATS_URL, else nowhere (development only: a revoked session's access tokens then work until they
+ * expire, though its refresh token stops at once).
+ */
+async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOverrides, revocations: Revocations, log: Logger): Promise<{ stop(): Promise<void> }> {
+  if (overrides.bus) return followRevocations(overrides.bus, revocations, log);
+  if (!config.natsUrl) {
+    log.warn("NATS_URL is not set: revoked sessions' access tokens are accepted until they expire");
+    return { stop: async () => undefined };
+  }
+  const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log);
+  try {
+    await bus.ensureStreams([STREAMS.users]);
+    const subscription = await followRevocations(bus, revocations, log);
+    return {
+      stop: async () => {
+        await subscription.stop();
+        await bus.close();
+      },
+    };
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
 }
 
 /**

@@ -42,6 +42,12 @@ export const schema = defineConfig({
     issuer: AUTH_ISSUER,
     audience: AUTH_AUDIENCE,
   },
+  /** Where revocations of sessions are heard of (users' SessionsRevoked and UserDeleted events). */
+  natsUrl: setting.optionalText("NATS_URL", {
+    doc: "NATS server with JetStream, where revoked sessions are heard of",
+    unset: "revocations are not heard of, and revoked sessions' access tokens work until they expire",
+    fallback: "revoked sessions' access tokens are accepted until they expire",
+  }),
   /** Origins allowed to call from a browser; never a wildcard. */
   corsOrigins: setting.list("CORS_ORIGINS", {
     doc: "origins allowed to call from a browser (never `*`)",

@@ -3,6 +3,8 @@ import { createContextKey, type ContextValues } from "@connectrpc/connect";
 export interface Caller {
   id: string;
   roles: string[];
+  /** The session the access token was issued for, when it names one. */
+  sessionId?: string;
 }
 
 /** Set only by the authentication interceptor, from a verified token. */

@@ -5,6 +5,7 @@ import { REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { isServed, notServed, ruleOf, type ServedRule } from "./access.js";
 import { budgetKey, callerKey, clientAddressKey, reachedKey, requestIdKey } from "./context.js";
 import type { RateLimiter } from "./rate-limit.js";
+import type { Revocations } from "./revocations.js";
 
 const rpcName = (method: { parent: { typeName: string }; name: string }) => `${method.parent.typeName}/${method.name}`;
 
@@ -88,9 +89,9 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 /**
  * Verifies the bearer token once and records the caller for the forwarding handlers, as the RPC's
  * rule (access.ts) says: a method the gateway does not serve is refused outright, a public one
- * (register, login) reads no token, any other needs a valid one.
+ * (register, login) reads no token, any other needs a valid one whose session has not been revoked.
  */
-export function authenticate(verifier: TokenVerifier): Interceptor {
+export function authenticate(verifier: TokenVerifier, revocations?: Revocations): Interceptor {
   return (next) => async (req) => {
     const rule = servedRule(req.method);
     if (rule.who !== "public") {
@@ -98,7 +99,8 @@ export function authenticate(verifier: TokenVerifier): Interceptor {
       if (!token) throw new ConnectError("authorization: a bearer access token is required", Code.Unauthenticated);
       try {
         const claims = verifier.verify(token);
-        req.contextValues.set(callerKey, { id: claims.sub, roles: claims.roles });
+        if (revocations?.refuses(claims)) throw new ConnectError("authorization: the session has ended; sign in again", Code.Unauthenticated);
+        req.contextValues.set(callerKey, { id: claims.sub, roles: claims.roles, ...(claims.sid !== undefined && { sessionId: claims.sid }) });
       } catch (error) {
         if (isDomainError(error)) throw new ConnectError(`authorization: ${error.message}`, Code.Unauthenticated);
         throw error;
@@ -126,9 +128,15 @@ export function limitRates(limiters: { writes: RateLimiter; reads: RateLimiter }
   };
 }
 
-/** The interceptors every call goes through, outermost first: observe, authenticate, rate limits. */
-export function gatewayInterceptors(log: Logger, verifier: TokenVerifier, limiters: { writes: RateLimiter; reads: RateLimiter }): Interceptor[] {
-  return [observe(log), authenticate(verifier), limitRates(limiters)];
+/** The interceptors every call goes through, outermost first: `extra` (the refresh cookie), observe, authenticate, rate limits. */
+export function gatewayInterceptors(
+  log: Logger,
+  verifier: TokenVerifier,
+  limiters: { writes: RateLimiter; reads: RateLimiter },
+  revocations?: Revocations,
+  extra: Interceptor[] = [],
+): Interceptor[] {
+  return [...extra, observe(log), authenticate(verifier, revocations), limitRates(limiters)];
 }
 
 /** The served rule of `method`; a method without one, or an internal one, is refused here. */

@@ -1,9 +1,10 @@
 import { create, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext, type Transport } from "@connectrpc/connect";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
+import { CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { ADMIN_ROLE, adminRefusal, isServed, notServed, ruleOf, type ServedRule } from "./access.js";
-import { budgetKey, callerKey, requestIdKey } from "./context.js";
+import { budgetKey, callerKey, clientAddressKey, requestIdKey } from "./context.js";
+import { decodesAnswer } from "./refresh-cookie.js";
 import { relayStream, StreamSlots, type StreamSettings } from "./streams.js";
 
 export interface Upstream {
@@ -24,11 +25,12 @@ type Forward = (request: unknown, options: object) => unknown;
  */
 export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number, streams: StreamSettings) {
   const upstreamHeaders = (ctx: HandlerContext) => {
-    const headers = new Headers({ [REQUEST_ID_KEY]: ctx.values.get(requestIdKey) });
+    const headers = new Headers({ [REQUEST_ID_KEY]: ctx.values.get(requestIdKey), [CLIENT_ADDRESS_KEY]: ctx.values.get(clientAddressKey) });
     const caller = ctx.values.get(callerKey);
     if (caller) {
       headers.set(CALLER_ID_KEY, caller.id);
       if (caller.roles.length > 0) headers.set(CALLER_ROLES_KEY, caller.roles.join(","));
+      if (caller.sessionId) headers.set(CALLER_SESSION_KEY, caller.sessionId);
     }
     return headers;
   };
@@ -58,7 +60,7 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
             authorize(rule, request, ctx);
             try {
               // Binary clients get the upstream's bytes as they came; see withOpaqueOutputs.
-              if (answersInBinary(ctx)) return carrying(method.output, (await forwardOpaque(request, upstreamOptions(ctx))) as Message);
+              if (answersInBinary(ctx) && !decodesAnswer(method)) return carrying(method.output, (await forwardOpaque(request, upstreamOptions(ctx))) as Message);
               return (await forward(request, upstreamOptions(ctx))) as object;
             } catch (error) {
               throw unreachable(service, error);

@@ -28,6 +28,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     maxStreamsPerCaller: 5,
     shutdownDeadlineMs: 5_000,
     webRoot: undefined,
+    natsUrl: undefined,
     ...rest,
   };
 }

@@ -35,6 +35,12 @@ describe("what the gateway forwards upstream", () => {
       updateUser: notUsed,
       deleteUser: notUsed,
       setUserRoles: notUsed,
+      refreshSession: notUsed,
+      listSessions: notUsed,
+      revokeSession: notUsed,
+      logout: notUsed,
+      changePassword: notUsed,
+      revokeUserSessions: notUsed,
       async getUser(req, ctx) {
         const seen = { callerId: ctx.callerId, roles: ctx.callerRoles, requestId: ctx.requestId };
         return { user: { id: req.id, username: "seen", displayName: "", bio: JSON.stringify(seen), avatarUrl: "", email: "", createdAt: undefined, updatedAt: undefined } };

@@ -7,31 +7,134 @@ import { TimelineService, type TimelineItem } from "@chirp/proto/es/chirp/timeli
 import { TweetsService, type Tweet } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
 
+/**
+ * The signed-in state of this tab: the short-lived access token (sessionStorage, so a reload keeps
+ * it) and whom it is for. The refresh token is never here: the gateway keeps it in an HttpOnly
+ * cookie that page scripts cannot read, sent only with RefreshSession (see gateway/README.md).
+ * `chirp.signedIn` (localStorage, shared by the tabs) only says someone signed in here, so that a
+ * session found gone can be told apart from a first visit.
+ */
 const session = {
   get token() {
     return sessionStorage.getItem("chirp.token") ?? "";
   },
+  get expiresAt() {
+    return Number(sessionStorage.getItem("chirp.expires") ?? 0);
+  },
   get username() {
     return sessionStorage.getItem("chirp.username") ?? "";
   },
-  save(token: string, username: string) {
+  save(token: string, expiresAt: number, username: string) {
     sessionStorage.setItem("chirp.token", token);
+    sessionStorage.setItem("chirp.expires", String(expiresAt));
     sessionStorage.setItem("chirp.username", username);
+    localStorage.setItem("chirp.signedIn", "1");
   },
   clear() {
     sessionStorage.clear();
+    localStorage.removeItem("chirp.signedIn");
   },
 };
 
+/** Asks the gateway to keep the refresh token in its cookie rather than in the answer. */
+const COOKIE_MODE = { headers: { "X-Chirp-Refresh-Cookie": "1" } };
+/** The calls that need no access token, which a refresh cannot help. */
+const WITHOUT_TOKEN = new Set(["CreateUser", "Login", "RefreshSession"]);
+
 const withToken: Interceptor = (next) => (req) => {
-  if (session.token) req.header.set("Authorization", `Bearer ${session.token}`);
+  if (session.token && !WITHOUT_TOKEN.has(req.method.name)) req.header.set("Authorization", `Bearer ${session.token}`);
   return next(req);
 };
-const transport = createConnectTransport({ baseUrl: location.origin, interceptors: [withToken] });
+
+/**
+ * A unary call refused as UNAUTHENTICATED (the access token expired, or the services restarted
+ * with new keys) is made once more after a refresh; if the refresh fails too, the session is gone
+ * and the page goes back to the login form (see refresh). Streams handle it in followLive.
+ */
+const retryAfterRefresh: Interceptor = (next) => async (req) => {
+  if (req.stream || WITHOUT_TOKEN.has(req.method.name)) return next(req);
+  try {
+    return await next(req);
+  } catch (error) {
+    if (ConnectError.from(error).code !== Code.Unauthenticated) throw error;
+    const outcome = await refresh();
+    if (outcome === "ended") throw new ConnectError(SESSION_ENDED, Code.Unauthenticated);
+    if (outcome === "down") throw error;
+    return next(req);
+  }
+};
+
+const transport = createConnectTransport({ baseUrl: location.origin, interceptors: [retryAfterRefresh, withToken] });
 const users = createClient(UsersService, transport);
 const tweets = createClient(TweetsService, transport);
 const graph = createClient(GraphService, transport);
 const timeline = createClient(TimelineService, transport);
+
+const SESSION_ENDED = "Your session has ended. Please log in again.";
+const deviceLabel = () => `web browser${navigator.platform ? ` on ${navigator.platform}` : ""}`.slice(0, 64);
+const millis = (t: { seconds: bigint; nanos: number } | undefined) => (t ? Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6) : 0);
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+/** What a refresh came to: a fresh access token, the session gone (signed out), or nobody to ask now. */
+type Refreshed = "ok" | "ended" | "down";
+let refreshing: Promise<Refreshed> | undefined;
+
+/**
+ * Silent refresh: shortly before the access token expires (a minute before, or a fifth of its
+ * lifetime when that is shorter), trade the cookie's refresh token for a new pair.
+ */
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  const remaining = session.expiresAt - Date.now();
+  const margin = Math.min(60_000, remaining / 5);
+  refreshTimer = setTimeout(() => void refresh(), Math.max(1_000, remaining - margin));
+}
+
+/**
+ * One refresh at a time: in this page through `refreshing`, across the tabs through a Web Lock,
+ * so that no two tabs ever present the same refresh token (the second would look like a stolen
+ * copy and end the session). True when the page has a fresh access token; when the gateway says
+ * the session is gone, back to the login form with a clear message.
+ */
+function refresh(): Promise<Refreshed> {
+  refreshing ??= (async () => {
+    const exchange = async () => {
+      const answer = await users.refreshSession({}, COOKIE_MODE);
+      session.save(answer.accessToken, millis(answer.expiresAt), answer.user?.username ?? session.username);
+      scheduleRefresh();
+      return "ok" as const;
+    };
+    try {
+      return await (navigator.locks ? navigator.locks.request("chirp-refresh", exchange) : exchange());
+    } catch (error) {
+      const code = ConnectError.from(error).code;
+      // The gateway or the network is down: the session may well be fine; try again later.
+      if (code === Code.Unavailable || code === Code.Unknown || code === Code.ResourceExhausted) {
+        refreshTimer = setTimeout(() => void refresh(), 10_000);
+        return "down";
+      }
+      signedOut(localStorage.getItem("chirp.signedIn") ? SESSION_ENDED : "");
+      return "ended";
+    } finally {
+      refreshing = undefined;
+    }
+  })();
+  return refreshing;
+}
+
+/** Back to the login form, saying why. */
+function signedOut(why: string) {
+  clearTimeout(refreshTimer);
+  liveStream?.abort();
+  session.clear();
+  rendered.clear();
+  $("#timeline").replaceChildren();
+  $("#home").hidden = true;
+  $("#logout").hidden = true;
+  $("#who").textContent = "";
+  $("#signin").hidden = false;
+  say(why);
+}
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T;
 const field = (form: HTMLFormElement, name: string) => (form.elements.namedItem(name) as HTMLInputElement).value;
@@ -51,8 +154,8 @@ function onSubmit(selector: string, action: (form: HTMLFormElement) => Promise<v
 }
 
 async function logIn(login: string, password: string) {
-  const { accessToken, user } = await users.login({ usernameOrEmail: login, password });
-  session.save(accessToken, user!.username);
+  const answer = await users.login({ usernameOrEmail: login, password, deviceLabel: deviceLabel() }, COOKIE_MODE);
+  session.save(answer.accessToken, millis(answer.expiresAt), answer.user!.username);
   await showHome();
 }
 
@@ -72,9 +175,10 @@ onSubmit("#follow-form", async (form) => {
   form.reset();
   await loadTimeline();
 });
-$("#logout").addEventListener("click", () => {
-  session.clear();
-  location.reload();
+$("#logout").addEventListener("click", async () => {
+  // Ends the session at the service (and the gateway clears the cookie); signed out here whatever it answers.
+  await users.logout({}, COOKIE_MODE).catch(() => undefined);
+  signedOut("You have logged out.");
 });
 
 const rendered = new Map<string, HTMLLIElement>();
@@ -177,14 +281,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * that is when to catch up on what came while there was none. The gateway ends every stream after
  * its maximum lifetime; that is a quiet reconnect. A failure is retried with growing pauses.
  */
+let liveStream: AbortController | undefined;
+
 async function followLive() {
   const live = $("#live");
+  liveStream?.abort();
+  const stream = new AbortController();
+  liveStream = stream;
   let failures = 0;
-  for (;;) {
+  while (!stream.signal.aborted) {
     const opened = Date.now();
     try {
       let inPlace = false;
-      for await (const update of timeline.streamHomeTimeline({})) {
+      for await (const update of timeline.streamHomeTimeline({}, { signal: stream.signal })) {
         if (!inPlace) {
           inPlace = true;
           await catchUp();
@@ -197,11 +306,14 @@ async function followLive() {
       // A clean end (the stream's lifetime): reconnect at once, unless it came suspiciously soon.
       if (Date.now() - opened < 1_000) failures += 1;
     } catch (error) {
+      if (stream.signal.aborted) return;
       failures += 1;
       const reason = error instanceof ConnectError ? error.rawMessage : String(error);
+      // The access token expired or was refused: refresh and reopen at once, or (session gone) stop.
       if (error instanceof ConnectError && error.code === Code.Unauthenticated) {
-        live.textContent = "signed out: log in again to see new posts";
-        return;
+        const outcome = await refresh();
+        if (outcome === "ok") continue;
+        if (outcome === "ended") return;
       }
       live.textContent = error instanceof ConnectError && error.code === Code.ResourceExhausted ? `paused: ${reason}` : "reconnecting…";
       live.title = reason;
@@ -215,8 +327,23 @@ async function showHome() {
   $("#home").hidden = false;
   $("#logout").hidden = false;
   $("#who").textContent = `@${session.username}`;
+  scheduleRefresh();
   await loadTimeline();
   void followLive();
 }
 
-if (session.token) showHome().catch(() => session.clear());
+/**
+ * On opening: with a token still good for a while, carry on; otherwise the cookie may still hold a
+ * session (another tab, an earlier visit, a restart of the services): refresh, or show the login
+ * form, saying the session ended if someone had signed in here.
+ */
+async function resume() {
+  const fresh = session.token !== "" && session.expiresAt - Date.now() > 5_000;
+  if (!fresh) {
+    if (!localStorage.getItem("chirp.signedIn")) return;
+    if ((await refresh()) !== "ok") return;
+  }
+  await showHome();
+}
+
+resume().catch((error: unknown) => say(error instanceof ConnectError ? error.rawMessage : String(error)));

@@ -48,8 +48,9 @@ describeInBrowser("the web client in headless Chromium against the embedded mesh
     await browser?.close();
   });
 
-  async function register(username: string): Promise<Page> {
+  async function register(username: string, prepare?: (page: Page) => Promise<void>): Promise<Page> {
     const page = await (await browser.newContext()).newPage();
+    await prepare?.(page);
     await page.goto(url);
     await page.fill("#register-form [name=username]", username);
     await page.fill("#register-form [name=email]", `${username}@example.org`);
@@ -150,4 +151,117 @@ describeInBrowser("the web client in headless Chromium against the embedded mesh
     expect(await texts()).toEqual(["gap: after", "gap: during 2", "gap: during 1", "gap: before"]);
     expect(await reader.locator("#live").textContent()).toBe("live");
   }, 60_000);
+
+  describe("sessions", () => {
+    type WithStorage = { sessionStorage: { getItem(key: string): string | null }; document: { cookie: string } };
+    const tokenIn = (page: Page) => page.evaluate(() => (globalThis as unknown as WithStorage).sessionStorage.getItem("chirp.token"));
+    /** Counts the page's RefreshSession requests from now on. */
+    function refreshes(page: Page): () => number {
+      let count = 0;
+      page.on("request", (request) => {
+        if (request.url().endsWith("/chirp.users.v1.UsersService/RefreshSession")) count += 1;
+      });
+      return () => count;
+    }
+    async function api(method: string, body: object, token: string) {
+      const response = await fetch(`${url}chirp.users.v1.UsersService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      });
+      return response.status;
+    }
+
+    it("keeps the refresh token where page scripts cannot read it, and a new tab resumes the session from it", async () => {
+      const page = await register("cookie_cat");
+      expect(await page.evaluate(() => (globalThis as unknown as WithStorage).document.cookie)).toBe("");
+      const cookies = await page.context().cookies();
+      expect(cookies.map((c) => [c.name, c.httpOnly, c.secure, c.sameSite, c.path])).toEqual([
+        ["chirp_refresh", true, true, "Strict", "/chirp.users.v1.UsersService/RefreshSession"],
+      ]);
+      // A new tab has no access token of its own: it trades the cookie for one.
+      const tab = await page.context().newPage();
+      const counted = refreshes(tab);
+      await tab.goto(url);
+      await tab.waitForSelector('#who:has-text("@cookie_cat")');
+      await tab.waitForSelector('#live:has-text("live")');
+      expect(counted()).toBe(1);
+    });
+
+    it("refreshes silently before the access token expires, and carries on", async () => {
+      const page = await register("silent_sam", (p) => p.clock.install());
+      const counted = refreshes(page);
+      const before = await tokenIn(page);
+      // Access tokens live 15 minutes; the page refreshes a minute before.
+      await page.clock.fastForward("14:05");
+      await page.waitForFunction((old) => (globalThis as unknown as WithStorage).sessionStorage.getItem("chirp.token") !== old, before, { timeout: 10_000 });
+      expect(counted()).toBe(1);
+      expect(await api("GetUser", { id: "01J00000000000000000000000" }, (await tokenIn(page))!)).toBe(404);
+      await page.fill("#compose-form [name=text]", "still here after a silent refresh");
+      await page.click("#compose-form button");
+      await page.locator("#timeline li", { hasText: "still here after a silent refresh" }).waitFor({ timeout: 10_000 });
+      expect(await page.locator("#message").textContent()).toBe("");
+      expect(await page.locator("#home").isVisible()).toBe(true);
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.screenshot({ path: join(OUTPUT, "browser-silent-refresh.png"), fullPage: true });
+    });
+
+    it("retries a call refused as UNAUTHENTICATED once, after refreshing", async () => {
+      const page = await register("retry_rita");
+      await register("retry_rob");
+      const counted = refreshes(page);
+      // An access token the gateway refuses (as after the services restart with a new key).
+      await page.evaluate(() => (globalThis as unknown as { sessionStorage: { setItem(key: string, value: string): void } }).sessionStorage.setItem("chirp.token", "not.a.token"));
+      await page.fill("#follow-form [name=username]", "retry_rob");
+      await page.click("#follow-form button");
+      await page.waitForSelector('#message:has-text("You now follow @retry_rob")', { timeout: 10_000 });
+      // One refresh, or two when the live stream's reconnect (every 3 s here) met the bad token first.
+      expect(counted()).toBeGreaterThanOrEqual(1);
+      expect(counted()).toBeLessThanOrEqual(2);
+      expect(await tokenIn(page)).not.toBe("not.a.token");
+    });
+
+    it("goes back to the login form with a clear message when the session is gone", async () => {
+      const page = await register("gone_gus");
+      const token = (await tokenIn(page))!;
+      // The session ends elsewhere (a logout on another device, a password change, an admin).
+      expect(await api("Logout", {}, token)).toBe(200);
+      const started = Date.now();
+      while ((await api("ListSessions", {}, token)) !== 401) {
+        expect(Date.now() - started).toBeLessThan(5_000);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await page.fill("#compose-form [name=text]", "this should not be posted");
+      await page.click("#compose-form button");
+      await page.waitForSelector('#message:has-text("Your session has ended. Please log in again.")', { timeout: 10_000 });
+      expect(await page.locator("#signin").isVisible()).toBe(true);
+      expect(await page.locator("#home").isVisible()).toBe(false);
+      expect(await tokenIn(page)).toBeNull();
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.screenshot({ path: join(OUTPUT, "browser-session-ended.png"), fullPage: true });
+      // Logging in again works from there.
+      await page.fill("#login-form [name=login]", "gone_gus");
+      await page.fill("#login-form [name=password]", "correct horse");
+      await page.click("#login-form button");
+      await page.waitForSelector('#who:has-text("@gone_gus")');
+      expect(await page.locator("#message").textContent()).toBe("");
+    });
+
+    it("logs out: the session ends at the service and the cookie is cleared", async () => {
+      const page = await register("bye_bea");
+      const token = (await tokenIn(page))!;
+      await page.click("#logout");
+      await page.waitForSelector('#message:has-text("You have logged out.")');
+      expect(await page.context().cookies()).toEqual([]);
+      const started = Date.now();
+      while ((await api("ListSessions", {}, token)) !== 401) {
+        expect(Date.now() - started).toBeLessThan(5_000);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // A reload stays signed out, without a message: nobody is signed in here any more.
+      await page.reload();
+      await page.waitForSelector("#signin:not([hidden])");
+      expect(await page.locator("#message").textContent()).toBe("");
+    });
+  });
 });

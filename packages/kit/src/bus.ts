@@ -58,7 +58,15 @@ export interface LiveSubscription {
  */
 export interface LiveSubscriber {
   /** @param subjects NATS subject filters (`*` and `>` wildcards). */
-  subscribe(subjects: string[], handler: LiveHandler): Promise<LiveSubscription>;
+  subscribe(subjects: string[], handler: LiveHandler, options?: LiveOptions): Promise<LiveSubscription>;
+}
+
+export interface LiveOptions {
+  /**
+   * Also deliver, first, what was published this many ms before the call (as far as the bus still
+   * holds it): for a subscriber that keeps recent state, such as the gateway's revoked sessions.
+   */
+  replayMs?: number;
 }
 
 export const DEFAULT_MAX_DELIVER = 5;

@@ -87,6 +87,12 @@ export type ConsumingServiceName = Extract<CatalogedService, { consumer: object 
 export type PublishingServiceName = Extract<CatalogedService, { publishes: string }>["name"];
 export type GatewayServiceName = Extract<CatalogedService, { gateway: true }>["name"];
 
+/**
+ * The events every gateway process follows live (not a durable consumer): the users service's
+ * session revocations and account deletions, whose access tokens it then refuses.
+ */
+export const GATEWAY_FOLLOWS = ["sessionsRevoked", "userDeleted"] as const satisfies readonly EventType[];
+
 /** The services the gateway forwards, in the catalogue's order. */
 export const GATEWAY_SERVICES = SERVICES.filter((s): s is Extract<CatalogedService, { gateway: true }> => s.gateway);
 

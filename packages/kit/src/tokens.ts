@@ -16,7 +16,15 @@ export interface AccessClaims {
   iat: number;
   exp: number;
   jti: string;
+  /**
+   * The session the token was issued for (login, refresh). A verifier that hears of a session's
+   * revocation refuses its tokens; tokens without one cannot be revoked and only expire.
+   */
+  sid?: string;
 }
+
+/** Longest session id a token may carry: ids are 26-character ULIDs, so anything longer is not one. */
+const MAX_SESSION_ID = 64;
 
 export interface TokenSettings {
   issuer: string;
@@ -66,7 +74,7 @@ export class TokenSigner {
     return createPublicKey(this.privateKey);
   }
 
-  sign(subject: string, roles: string[] = [], now = Date.now()): { token: string; expiresAt: Date } {
+  sign(subject: string, roles: string[] = [], now = Date.now(), sessionId?: string): { token: string; expiresAt: Date } {
     const iat = Math.floor(now / 1000);
     const claims: AccessClaims = {
       sub: subject,
@@ -76,6 +84,7 @@ export class TokenSigner {
       iat,
       exp: iat + this.settings.ttlSeconds,
       jti: randomUUID(),
+      ...(sessionId !== undefined && { sid: sessionId }),
     };
     const signingInput = `${b64url(JSON.stringify({ alg: "EdDSA", typ: "JWT", kid: this.kid }))}.${b64url(JSON.stringify(claims))}`;
     const signature = sign(null, Buffer.from(signingInput), this.privateKey);
@@ -159,6 +168,7 @@ function isAccessClaims(value: Record<string, unknown> | undefined): value is Re
     typeof value.aud === "string" &&
     Number.isInteger(value.iat) &&
     Number.isInteger(value.exp) &&
-    typeof value.jti === "string"
+    typeof value.jti === "string" &&
+    (value.sid === undefined || (typeof value.sid === "string" && value.sid !== "" && value.sid.length <= MAX_SESSION_ID))
   );
 }

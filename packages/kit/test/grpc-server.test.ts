@@ -54,6 +54,12 @@ const handlers: ServiceHandlers<typeof UsersServiceService> = {
   searchUsers: notUsed,
   updateUser: notUsed,
   setUserRoles: notUsed,
+  refreshSession: notUsed,
+  listSessions: notUsed,
+  revokeSession: notUsed,
+  logout: notUsed,
+  changePassword: notUsed,
+  revokeUserSessions: notUsed,
 };
 
 describe("GrpcServer", () => {

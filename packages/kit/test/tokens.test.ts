@@ -96,6 +96,11 @@ describe("access tokens", () => {
     expect(refusal(() => otherAudience.verify(token, NOW)).message).toMatch(/audience/);
   });
 
+  it("names the session it was issued for as sid, only when given one", () => {
+    expect(verifier.verify(signer.sign("user-1", [], NOW, "01J0000000000000000000000S").token, NOW).sid).toBe("01J0000000000000000000000S");
+    expect(verifier.verify(signer.sign("user-1", [], NOW).token, NOW)).not.toHaveProperty("sid");
+  });
+
   it("refuses a tampered payload", () => {
     const { token } = signer.sign("user-1", ["user"], NOW);
     const [header, payload, signature] = token.split(".") as [string, string, string];
@@ -169,7 +174,9 @@ describe("access tokens", () => {
       return `${input}.${sign(null, Buffer.from(input), privateKey).toString("base64url")}`;
     };
     expect(own.verify(signed(good), NOW).sub).toBe("u");
-    for (const claims of [{ ...good, sub: "" }, { ...good, roles: [1] }, { ...good, exp: "later" }, { sub: "u" }, [1, 2], "text"]) {
+    expect(own.verify(signed({ ...good, sid: "S" }), NOW).sid).toBe("S");
+    const badSessions = [{ ...good, sid: "" }, { ...good, sid: 7 }, { ...good, sid: ["S"] }, { ...good, sid: "S".repeat(65) }];
+    for (const claims of [{ ...good, sub: "" }, { ...good, roles: [1] }, { ...good, exp: "later" }, { sub: "u" }, [1, 2], "text", ...badSessions]) {
       expect(refusal(() => own.verify(signed(claims), NOW)).message).toMatch(/claims are malformed/);
     }
   });

@@ -194,7 +194,9 @@ describe("the OpenAPI document of the contracts", () => {
     const streams = document.tags.flatMap((t: { "x-chirp-streaming"?: { method: string }[] }) => (t["x-chirp-streaming"] ?? []).map((s) => s.method));
     expect(streams.sort()).toEqual(["ListFollowerIds", "StreamHomeTimeline"]);
     expect(document.paths["/chirp.users.v1.UsersService/Login"].post.description).toBe(
-      "Exchanges credentials for a short-lived access token. Needs no caller.",
+      "Exchanges credentials for a short-lived access token and a long-lived, single-use refresh\n" +
+        "token, starting a session. Needs no caller. Repeated failures for one username or email slow\n" +
+        "down (RESOURCE_EXHAUSTED with a retry-after), alike for accounts that exist and those that do not.",
     );
   });
 

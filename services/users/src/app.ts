@@ -4,7 +4,7 @@ import { STREAMS } from "@chirp/kit/events";
 import { repositoryWithOutbox, startService, type RepositoryStorage, type ServiceApp, type ServiceOverrides } from "@chirp/kit/service";
 import { schema, type UsersConfig } from "./config.js";
 import { ScryptPasswordHasher } from "./domain/passwords.js";
-import type { UserRepository } from "./domain/ports.js";
+import type { SessionStore, UserRepository } from "./domain/ports.js";
 import { RoleAdministration } from "./domain/roles.js";
 import { Users } from "./domain/users.js";
 import { userEvents } from "./events.js";
@@ -18,7 +18,7 @@ export interface UsersOverrides extends ServiceOverrides {
 }
 
 export type UsersApp = ServiceApp<
-  RepositoryStorage<UserRepository>,
+  RepositoryStorage<UserRepository & SessionStore>,
   {
     /** The public half of the token signing key, for verifiers. */
     publicKey: KeyObject;
@@ -35,14 +35,15 @@ export function startUsers(config: UsersConfig, overrides: UsersOverrides = {}):
     overrides,
     service: UsersService,
     streams: [STREAMS.users],
-    storage: repositoryWithOutbox<UserRepository>(() => new InMemoryUserRepository(), (db) => MongoUserRepository.open(db)),
+    storage: repositoryWithOutbox<UserRepository & SessionStore>(() => new InMemoryUserRepository(), (db) => MongoUserRepository.open(db)),
     async parts({ storage: { repository }, eventsRecorded }) {
       const signingKey =
         overrides.signingKey ??
         (config.auth.signingKeyPem ? parseSigningKey(config.auth.signingKeyPem) : createPrivateKey(generateSigningKeyPair().privateKeyPem));
       const tokens = new TokenSigner(signingKey, { issuer: config.auth.issuer, audience: config.auth.audience, ttlSeconds: config.auth.tokenTtlSeconds });
       const passwords = new ScryptPasswordHasher(config.passwordHashCost);
-      const users = await Users.create({ repository, events: userEvents, passwords, tokens, onEventsRecorded: eventsRecorded });
+      const sessions = { refreshTtlMs: config.auth.refreshTtlSeconds * 1000, accessTtlMs: config.auth.tokenTtlSeconds * 1000 };
+      const users = await Users.create({ repository, events: userEvents, passwords, tokens, sessions, onEventsRecorded: eventsRecorded });
       return { handlers: usersHandlers(users), app: { publicKey: tokens.publicKey, roles: new RoleAdministration(repository) } };
     },
   });

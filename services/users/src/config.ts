@@ -26,6 +26,12 @@ export const schema = defineConfig({
     issuer: AUTH_ISSUER,
     audience: AUTH_AUDIENCE,
     tokenTtlSeconds: setting.int("AUTH_TOKEN_TTL_SECONDS", { default: 900, min: 60, max: 86_400, doc: "access token lifetime" }),
+    refreshTtlSeconds: setting.int("REFRESH_TOKEN_TTL_SECONDS", {
+      default: 30 * 86_400,
+      min: 300,
+      max: 365 * 86_400,
+      doc: "a session ends when not refreshed for this long (each refresh starts it again)",
+    }),
   },
   passwordHashCost: setting.int("PASSWORD_HASH_COST", { default: 15, min: 4, max: 20, production: { min: 14 }, doc: "log2 of scrypt's N" }),
   outboxPollMs: OUTBOX_POLL_MS,

@@ -24,4 +24,6 @@ export const userEvents: UserEvents = {
       account.updatedAt,
     ),
   deleted: (userId, at) => eventMessage({ $case: "userDeleted", value: { userId } }, at),
+  sessionsRevoked: (userId, sessionIds, at, accessTokensExpireBy) =>
+    eventMessage({ $case: "sessionsRevoked", value: { userId, sessionIds, revokedAt: at, accessTokensExpireBy } }, at),
 };

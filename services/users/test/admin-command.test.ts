@@ -74,7 +74,7 @@ describeWith(["MONGODB_URI"], "the admin command against the users database", ({
       expect(doc?.outbox).toEqual([]);
     });
     const rolesAtLogin = async () => {
-      const { accessToken } = await unary(client, client.login, { usernameOrEmail: input.username, password: input.password });
+      const { accessToken } = await unary(client, client.login, { usernameOrEmail: input.username, password: input.password, deviceLabel: "" });
       return new TokenVerifier([app.publicKey], tokenSettings).verify(accessToken).roles;
     };
     return { id: user!.id, username: input.username, rolesAtLogin };

@@ -18,7 +18,7 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
 
   const call = {
     createUser: (req: Parameters<UsersServiceClient["createUser"]>[0]) => unary(service.client, service.client.createUser, req),
-    login: (usernameOrEmail: string, password: string) => unary(service.client, service.client.login, { usernameOrEmail, password }),
+    login: (usernameOrEmail: string, password: string) => unary(service.client, service.client.login, { usernameOrEmail, password, deviceLabel: "" }),
     getUser: (id: string, md = new Metadata()) => unary(service.client, service.client.getUser, { id }, md),
     getUserByUsername: (username: string) => unary(service.client, service.client.getUserByUsername, { username }),
     batchGetUsers: (ids: string[]) => unary(service.client, service.client.batchGetUsers, { ids }),

@@ -1,11 +1,11 @@
 import { newId, type BusMessage, type OutboxStore } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
 import { domainFailure } from "@chirp/kit/testing";
-import type { Account } from "../src/domain/model.js";
-import type { UserRepository } from "../src/domain/ports.js";
+import type { Account, Session } from "../src/domain/model.js";
+import type { SessionStore, UserRepository } from "../src/domain/ports.js";
 
 export interface RepositoryUnderTest {
-  repository: UserRepository;
+  repository: UserRepository & SessionStore;
   outbox: OutboxStore;
 }
 
@@ -45,7 +45,7 @@ const deleted = (a: Account): BusMessage => eventMessage({ $case: "userDeleted",
  * relies on, and the outbox semantics the relay relies on.
  */
 export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>) {
-  let repository: UserRepository;
+  let repository: UserRepository & SessionStore;
   let outbox: OutboxStore;
 
   beforeEach(async () => {
@@ -191,5 +191,75 @@ export function userRepositoryContract(open: () => Promise<RepositoryUnderTest>)
     const successor = account({ username: a.username, email: a.email });
     await repository.create(successor, []);
     expect((await repository.findByUsername(a.username))?.id).toBe(successor.id);
+  });
+
+  describe("sessions", () => {
+    // Whole seconds: MongoDB keeps milliseconds, and the comparison is exact.
+    const at = (offsetMs: number) => new Date(Math.floor(Date.now() / 1000) * 1000 + offsetMs);
+    const session = (overrides: Partial<Session> = {}): Session => ({
+      id: newId(),
+      deviceLabel: "phone",
+      clientAddress: "203.0.113.9",
+      createdAt: at(0),
+      lastUsedAt: at(1_000),
+      expiresAt: at(86_400_000),
+      tokenHash: "h".repeat(43),
+      usedHashes: ["u".repeat(43)],
+      ...overrides,
+    });
+    const revoked = (a: Account, ids: string[]) =>
+      eventMessage({ $case: "sessionsRevoked", value: { userId: a.id, sessionIds: ids, revokedAt: at(0), accessTokensExpireBy: at(900_000) } });
+
+    it("starts a new account with no sessions, at version 0, and stores them with the account", async () => {
+      const a = account();
+      await repository.create(a, []);
+      expect(await repository.findSessions(a.id)).toEqual({ account: a, sessions: [], version: 0 });
+      const s = session();
+      expect(await repository.saveSessions(a.id, 0, [s], [])).toBe("saved");
+      expect(await repository.findSessions(a.id)).toEqual({ account: a, sessions: [s], version: 1 });
+      // Reads of the account are the account alone, as before.
+      expect(await repository.findById(a.id)).toEqual(a);
+      expect(await repository.findByUsername(a.username)).toEqual(a);
+    });
+
+    it("writes only at the version read: a change in between makes the write stale, and nothing is written or recorded", async () => {
+      const a = account();
+      await repository.create(a, []);
+      const first = session();
+      expect(await repository.saveSessions(a.id, 0, [first], [])).toBe("saved");
+      expect(await repository.saveSessions(a.id, 0, [session()], [revoked(a, [first.id])])).toBe("stale");
+      expect((await repository.findSessions(a.id))?.sessions).toEqual([first]);
+      expect((await outbox.pending(100)).filter((p) => p.ownerId === a.id)).toEqual([]);
+      expect(await repository.saveSessions(a.id, 1, [], [revoked(a, [first.id])])).toBe("saved");
+      expect(await repository.findSessions(a.id)).toMatchObject({ sessions: [], version: 2 });
+      expect(await repository.saveSessions(newId(), 0, [], [])).toBe("missing");
+    });
+
+    it("records the revocation events with the write, and replaces the password hash only when given", async () => {
+      const a = account();
+      await repository.create(a, [created(a)]);
+      const keep = session();
+      const other = session();
+      expect(await repository.saveSessions(a.id, 0, [keep, other], [])).toBe("saved");
+      expect(await repository.saveSessions(a.id, 1, [keep], [revoked(a, [other.id])], "scrypt$4$8$1$bmV3$bmV3")).toBe("saved");
+      expect((await repository.findById(a.id))?.passwordHash).toBe("scrypt$4$8$1$bmV3$bmV3");
+      expect(await repository.saveSessions(a.id, 2, [keep], [])).toBe("saved");
+      expect((await repository.findById(a.id))?.passwordHash).toBe("scrypt$4$8$1$bmV3$bmV3");
+      const pending = (await outbox.pending(100)).filter((p) => p.ownerId === a.id);
+      expect(pending.map((p) => p.message.subject)).toEqual(["chirp.users.user_created", "chirp.users.sessions_revoked"]);
+      // Roles and profile are untouched by session writes, and session writes by them.
+      await repository.setRoles(a.id, ["admin"]);
+      expect((await repository.findSessions(a.id))?.sessions).toEqual([keep]);
+      expect((await repository.findSessions(a.id))?.account.roles).toEqual(["admin"]);
+    });
+
+    it("drops the sessions with the account", async () => {
+      const a = account();
+      await repository.create(a, []);
+      expect(await repository.saveSessions(a.id, 0, [session()], [])).toBe("saved");
+      expect(await repository.delete(a.id, [deleted(a)])).toBe(true);
+      expect(await repository.findSessions(a.id)).toBeUndefined();
+      expect(await repository.saveSessions(a.id, 1, [session()], [])).toBe("missing");
+    });
   });
 }

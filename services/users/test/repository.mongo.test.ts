@@ -34,4 +34,29 @@ describeWith(["MONGODB_URI"], "MongoUserRepository", ({ MONGODB_URI }) => {
     await store.outbox.markPublished(pending[0]!);
     expect(await users.countDocuments({ _id: id } as never)).toBe(0);
   });
+
+  it("treats an account stored before there were sessions as having none, at version 0", async () => {
+    const store = await MongoUserRepository.open(db());
+    const id = newId();
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    await db().collection("users").insertOne({
+      _id: id,
+      username: `o_${id.slice(-8)}`,
+      usernameKey: `o_${id.slice(-8)}`.toLowerCase(),
+      email: `${id}@example.com`,
+      emailKey: `${id}@example.com`.toLowerCase(),
+      passwordHash: "h",
+      displayName: "O",
+      bio: "",
+      avatarUrl: "",
+      roles: [],
+      createdAt: now,
+      updatedAt: now,
+      outbox: [],
+    } as never);
+    expect(await store.findSessions(id)).toMatchObject({ sessions: [], version: 0 });
+    expect(await store.saveSessions(id, 1, [], [])).toBe("stale");
+    expect(await store.saveSessions(id, 0, [], [])).toBe("saved");
+    expect(await store.findSessions(id)).toMatchObject({ sessions: [], version: 1 });
+  });
 });

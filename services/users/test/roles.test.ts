@@ -35,7 +35,7 @@ describe("roles are never granted by a name someone can register", () => {
   it.each(["ROOT", "root"])("gives a newly registered %s no role at login", async (username) => {
     const input = newUser({ username });
     await unary(client, client.createUser, input);
-    const { accessToken } = await unary(client, client.login, { usernameOrEmail: username, password: input.password });
+    const { accessToken } = await unary(client, client.login, { usernameOrEmail: username, password: input.password, deviceLabel: "" });
     expect(new TokenVerifier([app.publicKey], tokenSettings).verify(accessToken).roles).toEqual([]);
   });
 });
@@ -58,7 +58,7 @@ describe("SetUserRoles over gRPC", () => {
     const input = newUser();
     const { user } = await unary(client, client.createUser, input);
     const login = async () => {
-      const { accessToken } = await unary(client, client.login, { usernameOrEmail: input.username, password: input.password });
+      const { accessToken } = await unary(client, client.login, { usernameOrEmail: input.username, password: input.password, deviceLabel: "" });
       return verifier.verify(accessToken).roles;
     };
     return { id: user!.id, login };

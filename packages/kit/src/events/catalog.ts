@@ -7,6 +7,7 @@ export const EVENT_SUBJECTS: Record<EventType, string> = {
   userCreated: "chirp.users.user_created",
   userDeleted: "chirp.users.user_deleted",
   userProfileChanged: "chirp.users.user_profile_changed",
+  sessionsRevoked: "chirp.users.sessions_revoked",
   tweetCreated: "chirp.tweets.tweet_created",
   tweetDeleted: "chirp.tweets.tweet_deleted",
   tweetLiked: "chirp.tweets.tweet_liked",

@@ -9,6 +9,7 @@ import {
   type EventBus,
   type EventHandler,
   type LiveHandler,
+  type LiveOptions,
   type LiveSubscriber,
   type LiveSubscription,
 } from "../bus.js";
@@ -36,6 +37,8 @@ interface LiveFeed {
  */
 export class InProcessEventBus implements EventBus, LiveSubscriber {
   private readonly log: BusMessage[] = [];
+  /** When each message of `log` was published (ms since the epoch), for live subscriptions that replay. */
+  private readonly publishedAt: number[] = [];
   private readonly seenIds = new Set<string>();
   private readonly cursors = new Map<string, Cursor>();
   private readonly waiters = new Set<() => void>();
@@ -47,6 +50,7 @@ export class InProcessEventBus implements EventBus, LiveSubscriber {
     if (this.seenIds.has(message.id)) return;
     this.seenIds.add(message.id);
     this.log.push({ ...message, data: Uint8Array.from(message.data) });
+    this.publishedAt.push(Date.now());
     for (const wake of this.waiters) wake();
     for (const feed of this.feeds) {
       if (!feed.subjects.some((filter) => subjectMatches(filter, message.subject))) continue;
@@ -57,8 +61,18 @@ export class InProcessEventBus implements EventBus, LiveSubscriber {
     }
   }
 
-  async subscribe(subjects: string[], handler: LiveHandler): Promise<LiveSubscription> {
+  async subscribe(subjects: string[], handler: LiveHandler, options: LiveOptions = {}): Promise<LiveSubscription> {
     const feed: LiveFeed = { subjects, handler, tail: Promise.resolve() };
+    if (options.replayMs !== undefined) {
+      const since = Date.now() - options.replayMs;
+      for (const [i, message] of this.log.entries()) {
+        if (this.publishedAt[i]! < since || !subjects.some((filter) => subjectMatches(filter, message.subject))) continue;
+        const copy = { ...message, data: Uint8Array.from(message.data) };
+        feed.tail = feed.tail
+          .then(() => handler(copy))
+          .catch((error: unknown) => this.logger.warn({ err: error, eventId: message.id, subject: message.subject }, "live subscriber failed; message dropped"));
+      }
+    }
     this.feeds.add(feed);
     return {
       stop: async () => {

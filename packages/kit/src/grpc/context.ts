@@ -4,7 +4,7 @@ import { Metadata, type CallOptions, type ServerUnaryCall, type ServerWritableSt
 type ServerSurfaceCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "./metadata.js";
+import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "./metadata.js";
 
 /** What a handler knows about the call it serves, without touching gRPC types. */
 export interface CallContext {
@@ -15,6 +15,10 @@ export interface CallContext {
   /** The verified caller, when the gateway named one. */
   readonly callerId: string | undefined;
   readonly callerRoles: readonly string[];
+  /** The session of the caller's access token, when the gateway named one. */
+  readonly callerSessionId: string | undefined;
+  /** The client's address as the gateway saw it (at most 64 characters), or "" from anyone else. */
+  readonly clientAddress: string;
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
   /** The caller's id; UNAUTHENTICATED when the call has none. */
@@ -35,6 +39,8 @@ export function createCallContext(call: ServerSurfaceCall, method: string, log: 
   const requestId = acceptedRequestId(first(metadata, REQUEST_ID_KEY)) ?? randomUUID();
   const callerId = first(metadata, CALLER_ID_KEY);
   const callerRoles = (first(metadata, CALLER_ROLES_KEY) ?? "").split(",").filter(Boolean);
+  const callerSessionId = first(metadata, CALLER_SESSION_KEY);
+  const clientAddress = (first(metadata, CLIENT_ADDRESS_KEY) ?? "").slice(0, 64);
   const controller = new AbortController();
   call.on("cancelled", () => controller.abort());
   const deadline = call.getDeadline();
@@ -53,6 +59,8 @@ export function createCallContext(call: ServerSurfaceCall, method: string, log: 
     log: log.child({ requestId, method, ...(callerId ? { callerId } : {}) }),
     callerId,
     callerRoles,
+    callerSessionId,
+    clientAddress,
     signal: controller.signal,
     requireCaller() {
       if (!callerId) throw unauthenticated("this call needs an authenticated caller");

@@ -5,6 +5,10 @@
  */
 export const CALLER_ID_KEY = "x-chirp-caller-id";
 export const CALLER_ROLES_KEY = "x-chirp-caller-roles";
+/** The session of the caller's access token (its `sid`), when it names one. */
+export const CALLER_SESSION_KEY = "x-chirp-caller-session";
+/** The client's network address as the gateway saw it, for what records where a session was used from. */
+export const CLIENT_ADDRESS_KEY = "x-chirp-client-address";
 export const REQUEST_ID_KEY = "x-request-id";
 
 /**

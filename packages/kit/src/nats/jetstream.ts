@@ -25,6 +25,7 @@ import {
   type EventBus,
   type EventHandler,
   type LiveHandler,
+  type LiveOptions,
   type LiveSubscriber,
   type LiveSubscription,
 } from "../bus.js";
@@ -148,15 +149,15 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
    * from the stream's beginning.) The server removes the consumer once it has been idle for a while
    * after a crash; `stop` removes it at once.
    */
-  async subscribe(subjects: string[], handler: LiveHandler): Promise<LiveSubscription> {
+  async subscribe(subjects: string[], handler: LiveHandler, options: LiveOptions = {}): Promise<LiveSubscription> {
     const running: Array<{ messages: ConsumerMessages; done: Promise<void>; remove: () => Promise<unknown> }> = [];
     for (const [stream, filters] of await this.subjectsByStream(subjects)) {
       const { state } = await this.manager.streams.info(stream);
-      const consumer = await this.js.consumers.get(stream, {
-        filter_subjects: filters,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: state.last_seq + 1,
-      });
+      const start =
+        options.replayMs !== undefined
+          ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - options.replayMs).toISOString() }
+          : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.last_seq + 1 };
+      const consumer = await this.js.consumers.get(stream, { filter_subjects: filters, ...start });
       const messages = await consumer.consume({ max_messages: 256 });
       running.push({ messages, done: this.relayLive(messages, handler), remove: () => consumer.delete().catch(() => false) });
     }

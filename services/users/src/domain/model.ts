@@ -29,3 +29,30 @@ export interface ProfileChanges {
 /** Lookups ignore case: "Alice" and "alice" are one username, likewise email addresses. */
 export const usernameKey = (username: string) => username.toLowerCase();
 export const emailKey = (email: string) => email.toLowerCase();
+
+/**
+ * One signed-in device: a family of refresh tokens, each used once to get the next. Only hashes of
+ * the tokens are kept, never the tokens.
+ */
+export interface Session {
+  /** A ULID; access tokens name it as `sid`. */
+  id: string;
+  deviceLabel: string;
+  /** Where it was last used from, as the gateway saw it. */
+  clientAddress: string;
+  createdAt: Date;
+  lastUsedAt: Date;
+  /** The session ends unless refreshed before this. */
+  expiresAt: Date;
+  /** SHA-256 (base64url) of the secret of the one refresh token that works now. */
+  tokenHash: string;
+  /** Hashes of the session's refresh tokens already exchanged, newest last and bounded: one coming back is theft. */
+  usedHashes: string[];
+}
+
+/** An account's sessions as stored, with the version a change must still find to be written. */
+export interface AccountSessions {
+  account: Account;
+  sessions: Session[];
+  version: number;
+}

@@ -1,5 +1,5 @@
 import type { BusMessage } from "@chirp/kit";
-import type { Account, ProfileChanges } from "./model.js";
+import type { Account, AccountSessions, ProfileChanges, Session } from "./model.js";
 
 /**
  * Where accounts live. Every change that other services must hear about is saved together with
@@ -32,8 +32,23 @@ export interface UserRepository {
    * undefined when there is no such account.
    */
   setRoles(id: string, roles: string[]): Promise<Account | undefined>;
-  /** Removes the account (its username and email become free) and records the events; false when there is none. */
+  /** Removes the account (its username, email and sessions with it) and records the events; false when there is none. */
   delete(id: string, events: BusMessage[]): Promise<boolean>;
+}
+
+/**
+ * Where an account's sessions live: with the account, so that a change to them, its events and a
+ * new password hash are one atomic write. Reads of accounts elsewhere never load them.
+ */
+export interface SessionStore {
+  /** The account with its sessions and their version; undefined when there is no such account. */
+  findSessions(userId: string): Promise<AccountSessions | undefined>;
+  /**
+   * Replaces the account's sessions (and, when given, its password hash) and records the events, in
+   * one write, only if the sessions' version is still `expectedVersion`; the version then grows by
+   * one. "stale" when it has changed since (nothing is written), "missing" when there is no account.
+   */
+  saveSessions(userId: string, expectedVersion: number, sessions: Session[], events: BusMessage[], passwordHash?: string): Promise<"saved" | NotUpdated>;
 }
 
 /** Why a conditional update wrote nothing. */
@@ -45,8 +60,10 @@ export interface UserEvents {
   /** The whole public profile as of `account.updatedAt`. */
   profileChanged(account: Account): BusMessage;
   deleted(userId: string, at: Date): BusMessage;
+  /** Sessions ended: their access tokens are refused until `accessTokensExpireBy`. */
+  sessionsRevoked(userId: string, sessionIds: string[], at: Date, accessTokensExpireBy: Date): BusMessage;
 }
 
 export interface TokenIssuer {
-  sign(subject: string, roles: string[]): { token: string; expiresAt: Date };
+  sign(subject: string, roles: string[], now?: number, sessionId?: string): { token: string; expiresAt: Date };
 }

@@ -1,19 +1,31 @@
-import { DomainError, newId, notFound, permissionDenied, readPage, unauthenticated } from "@chirp/kit";
+import { DomainError, newId, notFound, permissionDenied, readPage, resourceExhausted, unauthenticated } from "@chirp/kit";
 import { emailKey, usernameKey, type Account, type ProfileChanges, type User } from "./model.js";
 import type { PasswordHasher } from "./passwords.js";
-import type { TokenIssuer, UserEvents, UserRepository } from "./ports.js";
+import type { SessionStore, TokenIssuer, UserEvents, UserRepository } from "./ports.js";
 import { ADMIN_ROLE, RoleAdministration } from "./roles.js";
+import { deviceLabel, Sessions, type IssuedTokens, type SessionSettings, type SessionView } from "./sessions.js";
+import { LoginThrottle } from "./throttle.js";
 import * as valid from "./validation.js";
 
 export interface UsersDependencies {
-  repository: UserRepository;
+  repository: UserRepository & SessionStore;
   events: UserEvents;
   passwords: PasswordHasher;
   tokens: TokenIssuer;
   /** Called after a change recorded events, so they are relayed without waiting for the next poll. */
   onEventsRecorded?: () => void;
   clock?: () => Date;
+  /** Lifetimes of refresh and access tokens; 30 days and 15 minutes when not given. */
+  sessions?: SessionSettings;
 }
+
+/** Where a login or refresh comes from, as the gateway saw it. */
+export interface Device {
+  deviceLabel?: string;
+  clientAddress?: string;
+}
+
+const DEFAULT_SESSIONS: SessionSettings = { refreshTtlMs: 30 * 24 * 3_600_000, accessTtlMs: 15 * 60_000 };
 
 export interface NewUser {
   username: string;
@@ -29,9 +41,7 @@ export interface UserUpdate {
   avatarUrl: string;
 }
 
-export interface LoginResult {
-  accessToken: string;
-  expiresAt: Date;
+export interface LoginResult extends Omit<IssuedTokens, "account"> {
   user: User;
 }
 
@@ -44,6 +54,8 @@ const isUsernameCursor = (value: unknown): value is string => typeof value === "
 export class Users {
   private readonly roles: RoleAdministration;
   private readonly clock: () => Date;
+  private readonly sessions: Sessions;
+  private readonly throttle: LoginThrottle;
 
   private constructor(
     private readonly deps: UsersDependencies,
@@ -52,6 +64,15 @@ export class Users {
   ) {
     this.roles = new RoleAdministration(deps.repository);
     this.clock = deps.clock ?? (() => new Date());
+    this.throttle = new LoginThrottle(this.clock);
+    this.sessions = new Sessions({
+      store: deps.repository,
+      events: deps.events,
+      tokens: deps.tokens,
+      settings: deps.sessions ?? DEFAULT_SESSIONS,
+      clock: this.clock,
+      onEventsRecorded: deps.onEventsRecorded,
+    });
   }
 
   static async create(deps: UsersDependencies): Promise<Users> {
@@ -81,18 +102,85 @@ export class Users {
     return this.view(account, account.id);
   }
 
-  /** Unknown accounts and wrong passwords get the same answer after the same amount of work. */
-  async login(usernameOrEmail: string, password: string): Promise<LoginResult> {
+  /**
+   * Unknown accounts and wrong passwords get the same answer after the same amount of work, and the
+   * same throttling (see LoginThrottle): it is keyed by the name given, decided before any lookup.
+   */
+  async login(usernameOrEmail: string, password: string, device: Device = {}): Promise<LoginResult> {
     const login = valid.login(usernameOrEmail);
     valid.loginPassword(password);
+    const label = deviceLabel(device.deviceLabel ?? "");
+    const throttleKey = `login:${login.toLowerCase()}`;
+    this.checkThrottle(throttleKey, "username_or_email");
     const account = login.includes("@")
       ? await this.deps.repository.findByEmail(emailKey(login))
       : await this.deps.repository.findByUsername(usernameKey(login));
     const matches = await this.deps.passwords.verify(password, account?.passwordHash ?? this.decoyHash);
-    if (!account || !matches) throw unauthenticated("username_or_email or password is incorrect");
-    // The roles stored on the account, as of this login: a change shows in the next login's token.
-    const { token, expiresAt } = this.deps.tokens.sign(account.id, account.roles);
-    return { accessToken: token, expiresAt, user: this.view(account, account.id) };
+    if (!account || !matches) {
+      this.throttle.failed(throttleKey);
+      throw unauthenticated("username_or_email or password is incorrect");
+    }
+    this.throttle.succeeded(throttleKey);
+    // The roles stored on the account, as of now: a change shows in the next refresh's token.
+    const { account: _account, ...tokens } = await this.sessions.start(account, label, device.clientAddress ?? "");
+    return { ...tokens, user: this.view(account, account.id) };
+  }
+
+  /** A new token pair for a refresh token, which is used up; see Sessions.refresh. */
+  async refreshSession(refreshToken: string, device: Device = {}): Promise<LoginResult> {
+    const { account, ...tokens } = await this.sessions.refresh(refreshToken, device.clientAddress ?? "");
+    return { ...tokens, user: this.view(account, account.id) };
+  }
+
+  async listSessions(callerId: string, currentSessionId: string | undefined): Promise<SessionView[]> {
+    return this.sessions.list(callerId, currentSessionId);
+  }
+
+  async revokeSession(callerId: string, sessionId: string): Promise<void> {
+    await this.sessions.revoke(callerId, sessionId);
+  }
+
+  /** Ends the session of the caller's access token; FAILED_PRECONDITION when the token names none. */
+  async logout(callerId: string, sessionId: string | undefined): Promise<void> {
+    if (!sessionId) throw new DomainError("FAILED_PRECONDITION", "authorization: the access token names no session to end");
+    try {
+      await this.sessions.revoke(callerId, sessionId);
+    } catch (error) {
+      // Already ended (revoked elsewhere, expired): logging out is done all the same.
+      if (!(error instanceof DomainError && error.code === "NOT_FOUND")) throw error;
+    }
+  }
+
+  /**
+   * Needs the current password (throttled like login, per account); stores the new one's hash and
+   * ends every other session in the same write. Answers how many sessions ended.
+   */
+  async changePassword(callerId: string, currentSessionId: string | undefined, currentPassword: string, newPassword: string): Promise<number> {
+    valid.loginPassword(currentPassword, "current_password");
+    const password = valid.password(newPassword, "new_password");
+    const throttleKey = `account:${callerId}`;
+    this.checkThrottle(throttleKey, "current_password");
+    const account = await this.deps.repository.findById(callerId);
+    if (!account) throw notFound("user", "the caller's account does not exist");
+    if (!(await this.deps.passwords.verify(currentPassword, account.passwordHash))) {
+      this.throttle.failed(throttleKey);
+      throw permissionDenied("current_password: is incorrect");
+    }
+    this.throttle.succeeded(throttleKey);
+    return this.sessions.revokeAll(callerId, currentSessionId, await this.deps.passwords.hash(password));
+  }
+
+  /** Ends every session of a user; only a caller holding the admin role may. */
+  async revokeUserSessions(callerRoles: readonly string[], userId: string): Promise<number> {
+    if (!callerRoles.includes(ADMIN_ROLE)) throw permissionDenied("user_id: ending a user's sessions needs the admin role");
+    return this.sessions.revokeAll(valid.userId(userId, "user_id"), undefined);
+  }
+
+  private checkThrottle(key: string, field: string): void {
+    const waitMs = this.throttle.waitMs(key);
+    if (waitMs > 0) {
+      throw resourceExhausted(`${field}: too many failed attempts for this account; retry in ${Math.ceil(waitMs / 1000)} s`);
+    }
   }
 
   async getUser(id: string, viewerId?: string): Promise<User> {

@@ -2,7 +2,16 @@ import { singleCopyResponses, type ServiceHandlers } from "@chirp/kit/grpc";
 import { invalidArgument } from "@chirp/kit";
 import { BatchGetUsersResponse, SearchUsersResponse, UsersServiceService, type User as UserMessage } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { User } from "../domain/model.js";
-import type { Users } from "../domain/users.js";
+import type { LoginResult, Users } from "../domain/users.js";
+
+const tokensMessage = (result: LoginResult) => ({
+  accessToken: result.accessToken,
+  expiresAt: result.expiresAt,
+  user: toMessage(result.user),
+  refreshToken: result.refreshToken,
+  refreshExpiresAt: result.refreshExpiresAt,
+  sessionId: result.sessionId,
+});
 
 const toMessage = (user: User): UserMessage => ({
   id: user.id,
@@ -27,9 +36,36 @@ export function usersHandlers(users: Users): ServiceHandlers<typeof UsersService
     async createUser(req) {
       return { user: toMessage(await users.createUser(req)) };
     },
-    async login(req) {
-      const result = await users.login(req.usernameOrEmail, req.password);
-      return { accessToken: result.accessToken, expiresAt: result.expiresAt, user: toMessage(result.user) };
+    async login(req, ctx) {
+      const result = await users.login(req.usernameOrEmail, req.password, { deviceLabel: req.deviceLabel, clientAddress: ctx.clientAddress });
+      ctx.log.info({ userId: result.user.id, sessionId: result.sessionId }, "session started");
+      return tokensMessage(result);
+    },
+    async refreshSession(req, ctx) {
+      return tokensMessage(await users.refreshSession(req.refreshToken, { clientAddress: ctx.clientAddress }));
+    },
+    async listSessions(_req, ctx) {
+      return { sessions: await users.listSessions(ctx.requireCaller(), ctx.callerSessionId) };
+    },
+    async revokeSession(req, ctx) {
+      await users.revokeSession(ctx.requireCaller(), req.sessionId);
+      ctx.log.info({ sessionId: req.sessionId }, "session revoked");
+      return {};
+    },
+    async logout(_req, ctx) {
+      await users.logout(ctx.requireCaller(), ctx.callerSessionId);
+      return {};
+    },
+    async changePassword(req, ctx) {
+      const revokedSessions = await users.changePassword(ctx.requireCaller(), ctx.callerSessionId, req.currentPassword, req.newPassword);
+      ctx.log.info({ revokedSessions }, "password changed");
+      return { revokedSessions };
+    },
+    async revokeUserSessions(req, ctx) {
+      ctx.requireCaller();
+      const revokedSessions = await users.revokeUserSessions(ctx.callerRoles, req.userId);
+      ctx.log.info({ userId: req.userId, revokedSessions }, "user sessions revoked");
+      return { revokedSessions };
     },
     async getUser(req, ctx) {
       return { user: toMessage(await users.getUser(req.id, ctx.callerId)) };

@@ -1,22 +1,25 @@
 import { alreadyExists, PendingOwners, type BusMessage, type OutboxStore, type PendingMessage } from "@chirp/kit";
-import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
-import type { NotUpdated, UserRepository } from "../domain/ports.js";
+import { emailKey, usernameKey, type Account, type AccountSessions, type ProfileChanges, type Session } from "../domain/model.js";
+import type { NotUpdated, SessionStore, UserRepository } from "../domain/ports.js";
 
 interface Entry {
   account: Account;
   outbox: BusMessage[];
   deleted: boolean;
+  sessions: Session[];
+  sessionsVersion: number;
   /** When the account was added: `pending` lists owners in that order. */
   seq: number;
 }
 
 const copy = (account: Account): Account => ({ ...account, roles: [...account.roles] });
+const copySession = (s: Session): Session => ({ ...s, usedHashes: [...s.usedHashes] });
 
 /**
  * Accounts in process memory, for the embedded mesh and fast tests. Same contract as the MongoDB
  * store, including the outbox: a deleted account lingers as a tombstone until its events are relayed.
  */
-export class InMemoryUserRepository implements UserRepository, OutboxStore {
+export class InMemoryUserRepository implements UserRepository, SessionStore, OutboxStore {
   private readonly entries = new Map<string, Entry>();
   private readonly byUsername = new Map<string, string>();
   private readonly byEmail = new Map<string, string>();
@@ -26,7 +29,7 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
   async create(account: Account, events: BusMessage[]): Promise<void> {
     if (this.byUsername.has(usernameKey(account.username))) throw alreadyExists("username", `"${account.username}" is already taken`);
     if (this.byEmail.has(emailKey(account.email))) throw alreadyExists("email", "is already registered");
-    const entry: Entry = { account: copy(account), outbox: [...events], deleted: false, seq: this.nextSeq++ };
+    const entry: Entry = { account: copy(account), outbox: [...events], deleted: false, sessions: [], sessionsVersion: 0, seq: this.nextSeq++ };
     this.entries.set(account.id, entry);
     this.recorded(account.id, entry);
     this.byUsername.set(usernameKey(account.username), account.id);
@@ -83,11 +86,30 @@ export class InMemoryUserRepository implements UserRepository, OutboxStore {
     const entry = this.entries.get(id);
     if (!entry || entry.deleted) return false;
     entry.deleted = true;
+    entry.sessions = [];
     entry.outbox.push(...events);
     this.recorded(id, entry);
     this.byUsername.delete(usernameKey(entry.account.username));
     this.byEmail.delete(emailKey(entry.account.email));
     return true;
+  }
+
+  async findSessions(userId: string): Promise<AccountSessions | undefined> {
+    const entry = this.entries.get(userId);
+    if (!entry || entry.deleted) return undefined;
+    return { account: copy(entry.account), sessions: entry.sessions.map(copySession), version: entry.sessionsVersion };
+  }
+
+  async saveSessions(userId: string, expectedVersion: number, sessions: Session[], events: BusMessage[], passwordHash?: string): Promise<"saved" | NotUpdated> {
+    const entry = this.entries.get(userId);
+    if (!entry || entry.deleted) return "missing";
+    if (entry.sessionsVersion !== expectedVersion) return "stale";
+    entry.sessions = sessions.map(copySession);
+    entry.sessionsVersion += 1;
+    if (passwordHash !== undefined) entry.account = { ...entry.account, passwordHash };
+    entry.outbox.push(...events);
+    this.recorded(userId, entry);
+    return "saved";
   }
 
   private recorded(id: string, entry: Entry): void {

@@ -1,8 +1,8 @@
 import { alreadyExists, type BusMessage } from "@chirp/kit";
 import { duplicateKeyIndex, ensureIndexes, MongoOutboxStore, OUTBOX_INDEX, storedMessages, type WithOutbox } from "@chirp/kit/mongo";
 import type { Collection, Db, Filter } from "mongodb";
-import { emailKey, usernameKey, type Account, type ProfileChanges } from "../domain/model.js";
-import type { NotUpdated, UserRepository } from "../domain/ports.js";
+import { emailKey, usernameKey, type Account, type AccountSessions, type ProfileChanges, type Session } from "../domain/model.js";
+import type { NotUpdated, SessionStore, UserRepository } from "../domain/ports.js";
 
 interface UserDocument extends WithOutbox {
   username: string;
@@ -17,6 +17,10 @@ interface UserDocument extends WithOutbox {
   roles: string[];
   createdAt: Date;
   updatedAt: Date;
+  /** The account's sessions (hashes of refresh tokens, never the tokens); absent on accounts made before there were any. */
+  sessions?: Session[];
+  /** Grows with every write of `sessions`: the compare-and-set of saveSessions. */
+  sessionsVersion?: number;
   /** Set on a tombstone, which lives until its UserDeleted event is relayed. */
   deletedAt?: Date;
 }
@@ -24,6 +28,8 @@ interface UserDocument extends WithOutbox {
 const USERNAME_INDEX = "username_unique";
 const EMAIL_INDEX = "email_unique";
 const LIVE: Filter<UserDocument> = { deletedAt: { $exists: false } };
+/** What reads of accounts load: neither the outbox nor the sessions, which only the session calls need. */
+const ACCOUNT_ONLY = { outbox: 0, sessions: 0 } as const;
 /** Sorts after every real username key ([a-z0-9_]), bounding prefix ranges and hiding tombstones. */
 const AFTER_ALL_USERNAMES = "~";
 
@@ -43,7 +49,7 @@ function toAccount(doc: UserDocument): Account {
 }
 
 /** Accounts in the `users` collection of the service's own database. */
-export class MongoUserRepository implements UserRepository {
+export class MongoUserRepository implements UserRepository, SessionStore {
   readonly outbox: MongoOutboxStore<UserDocument>;
 
   constructor(private readonly users: Collection<UserDocument>) {
@@ -69,6 +75,8 @@ export class MongoUserRepository implements UserRepository {
         usernameKey: usernameKey(account.username),
         emailKey: emailKey(account.email),
         outbox: storedMessages(events),
+        sessions: [],
+        sessionsVersion: 0,
       });
     } catch (error) {
       const index = duplicateKeyIndex(error);
@@ -82,7 +90,7 @@ export class MongoUserRepository implements UserRepository {
   }
 
   private async findOne(filter: Filter<UserDocument>): Promise<Account | undefined> {
-    const doc = await this.users.findOne({ $and: [filter, LIVE] }, { projection: { outbox: 0 } });
+    const doc = await this.users.findOne({ $and: [filter, LIVE] }, { projection: ACCOUNT_ONLY });
     return doc ? toAccount(doc) : undefined;
   }
 
@@ -99,14 +107,14 @@ export class MongoUserRepository implements UserRepository {
   }
 
   async findByIds(ids: string[]) {
-    const docs = await this.users.find({ $and: [{ _id: { $in: ids } }, LIVE] }, { projection: { outbox: 0 } }).toArray();
+    const docs = await this.users.find({ $and: [{ _id: { $in: ids } }, LIVE] }, { projection: ACCOUNT_ONLY }).toArray();
     return docs.map(toAccount);
   }
 
   async listByUsernamePrefix(prefix: string, after: string | undefined, limit: number) {
     const lowerBound = after !== undefined && after >= prefix ? { $gt: after } : { $gte: prefix };
     const docs = await this.users
-      .find({ $and: [{ usernameKey: { ...lowerBound, $lt: prefix + AFTER_ALL_USERNAMES } }, LIVE] }, { projection: { outbox: 0 } })
+      .find({ $and: [{ usernameKey: { ...lowerBound, $lt: prefix + AFTER_ALL_USERNAMES } }, LIVE] }, { projection: ACCOUNT_ONLY })
       .sort({ usernameKey: 1 })
       .limit(limit)
       .toArray();
@@ -148,6 +156,7 @@ export class MongoUserRepository implements UserRepository {
             email: "",
             passwordHash: "",
             roles: [],
+            sessions: [],
             displayName: "",
             bio: "",
             avatarUrl: "",
@@ -158,4 +167,43 @@ export class MongoUserRepository implements UserRepository {
     );
     return result.matchedCount === 1;
   }
+
+  async findSessions(userId: string): Promise<AccountSessions | undefined> {
+    const doc = await this.users.findOne({ $and: [{ _id: userId }, LIVE] }, { projection: { outbox: 0 } });
+    if (!doc) return undefined;
+    return { account: toAccount(doc), sessions: (doc.sessions ?? []).map(toSession), version: doc.sessionsVersion ?? 0 };
+  }
+
+  async saveSessions(userId: string, expectedVersion: number, sessions: Session[], events: BusMessage[], passwordHash?: string): Promise<"saved" | NotUpdated> {
+    // A compare-and-set on the version (absent counts as 0 on accounts older than sessions); see
+    // update for what FerretDB makes of racing writes.
+    const version: Filter<UserDocument> =
+      expectedVersion === 0 ? { $or: [{ sessionsVersion: 0 }, { sessionsVersion: { $exists: false } }] } : { sessionsVersion: expectedVersion };
+    const result = await this.outbox.exclusive(userId, () =>
+      this.users.updateOne(
+        { $and: [{ _id: userId }, version, LIVE] },
+        {
+          $set: { sessions: sessions.map(toSession), sessionsVersion: expectedVersion + 1, ...(passwordHash !== undefined && { passwordHash }) },
+          $push: { outbox: { $each: storedMessages(events) } },
+        },
+      ),
+    );
+    if (result.matchedCount === 1) return "saved";
+    const live = await this.users.countDocuments({ $and: [{ _id: userId }, LIVE] }, { limit: 1 });
+    return live > 0 ? "stale" : "missing";
+  }
+}
+
+/** Exactly the fields of a session, whatever else a stored one carries. */
+function toSession(s: Session): Session {
+  return {
+    id: s.id,
+    deviceLabel: s.deviceLabel,
+    clientAddress: s.clientAddress,
+    createdAt: s.createdAt,
+    lastUsedAt: s.lastUsedAt,
+    expiresAt: s.expiresAt,
+    tokenHash: s.tokenHash,
+    usedHashes: [...s.usedHashes],
+  };
 }

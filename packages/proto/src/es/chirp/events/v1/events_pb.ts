@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chirp/events/v1/events.proto.
  */
 export const file_chirp_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChxjaGlycC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9jaGlycC5ldmVudHMudjEi0AQKBUV2ZW50EgoKAmlkGAEgASgJEi8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0Cgx1c2VyX2NyZWF0ZWQYCiABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckNyZWF0ZWRIABI0Cgx1c2VyX2RlbGV0ZWQYCyABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckRlbGV0ZWRIABI2Cg10d2VldF9jcmVhdGVkGAwgASgLMh0uY2hpcnAuZXZlbnRzLnYxLlR3ZWV0Q3JlYXRlZEgAEjYKDXR3ZWV0X2RlbGV0ZWQYDSABKAsyHS5jaGlycC5ldmVudHMudjEuVHdlZXREZWxldGVkSAASNgoNdXNlcl9mb2xsb3dlZBgOIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Vc2VyRm9sbG93ZWRIABI6Cg91c2VyX3VuZm9sbG93ZWQYDyABKAsyHy5jaGlycC5ldmVudHMudjEuVXNlclVuZm9sbG93ZWRIABIyCgt0d2VldF9saWtlZBgQIAEoCzIbLmNoaXJwLmV2ZW50cy52MS5Ud2VldExpa2VkSAASNgoNdHdlZXRfdW5saWtlZBgRIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Ud2VldFVubGlrZWRIABJDChR1c2VyX3Byb2ZpbGVfY2hhbmdlZBgSIAEoCzIjLmNoaXJwLmV2ZW50cy52MS5Vc2VyUHJvZmlsZUNoYW5nZWRIAEIJCgdwYXlsb2FkIkYKC1VzZXJDcmVhdGVkEg8KB3VzZXJfaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJIh4KC1VzZXJEZWxldGVkEg8KB3VzZXJfaWQYASABKAkingEKElVzZXJQcm9maWxlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEhAKCHVzZXJuYW1lGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRILCgNiaW8YBCABKAkSEgoKYXZhdGFyX3VybBgFIAEoCRIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK9AQoMVHdlZXRDcmVhdGVkEhAKCHR3ZWV0X2lkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtyZXBseV90b19pZBgEIAEoCRIVCg1yZXR3ZWV0X29mX2lkGAUgASgJEgwKBHRhZ3MYBiADKAkSDAoEdGV4dBgHIAEoCRIQCghtZW50aW9ucxgIIAMoCSJfCgxUd2VldERlbGV0ZWQSEAoIdHdlZXRfaWQYASABKAkSEQoJYXV0aG9yX2lkGAIgASgJEhUKDXJldHdlZXRfb2ZfaWQYAyABKAkSEwoLcmVwbHlfdG9faWQYBCABKAkiXQoKVHdlZXRMaWtlZBIQCgh0d2VldF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiwKCGxpa2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhCgxUd2VldFVubGlrZWQSEAoIdHdlZXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIuCgp1bmxpa2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJpCgxVc2VyRm9sbG93ZWQSEwoLZm9sbG93ZXJfaWQYASABKAkSEwoLZm9sbG93ZWVfaWQYAiABKAkSLwoLZm9sbG93ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm0KDlVzZXJVbmZvbGxvd2VkEhMKC2ZvbGxvd2VyX2lkGAEgASgJEhMKC2ZvbGxvd2VlX2lkGAIgASgJEjEKDXVuZm9sbG93ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChxjaGlycC9ldmVudHMvdjEvZXZlbnRzLnByb3RvEg9jaGlycC5ldmVudHMudjEijgUKBUV2ZW50EgoKAmlkGAEgASgJEi8KC29jY3VycmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI0Cgx1c2VyX2NyZWF0ZWQYCiABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckNyZWF0ZWRIABI0Cgx1c2VyX2RlbGV0ZWQYCyABKAsyHC5jaGlycC5ldmVudHMudjEuVXNlckRlbGV0ZWRIABI2Cg10d2VldF9jcmVhdGVkGAwgASgLMh0uY2hpcnAuZXZlbnRzLnYxLlR3ZWV0Q3JlYXRlZEgAEjYKDXR3ZWV0X2RlbGV0ZWQYDSABKAsyHS5jaGlycC5ldmVudHMudjEuVHdlZXREZWxldGVkSAASNgoNdXNlcl9mb2xsb3dlZBgOIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Vc2VyRm9sbG93ZWRIABI6Cg91c2VyX3VuZm9sbG93ZWQYDyABKAsyHy5jaGlycC5ldmVudHMudjEuVXNlclVuZm9sbG93ZWRIABIyCgt0d2VldF9saWtlZBgQIAEoCzIbLmNoaXJwLmV2ZW50cy52MS5Ud2VldExpa2VkSAASNgoNdHdlZXRfdW5saWtlZBgRIAEoCzIdLmNoaXJwLmV2ZW50cy52MS5Ud2VldFVubGlrZWRIABJDChR1c2VyX3Byb2ZpbGVfY2hhbmdlZBgSIAEoCzIjLmNoaXJwLmV2ZW50cy52MS5Vc2VyUHJvZmlsZUNoYW5nZWRIABI8ChBzZXNzaW9uc19yZXZva2VkGBMgASgLMiAuY2hpcnAuZXZlbnRzLnYxLlNlc3Npb25zUmV2b2tlZEgAQgkKB3BheWxvYWQiRgoLVXNlckNyZWF0ZWQSDwoHdXNlcl9pZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkiHgoLVXNlckRlbGV0ZWQSDwoHdXNlcl9pZBgBIAEoCSKkAQoPU2Vzc2lvbnNSZXZva2VkEg8KB3VzZXJfaWQYASABKAkSEwoLc2Vzc2lvbl9pZHMYAiADKAkSLgoKcmV2b2tlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOwoXYWNjZXNzX3Rva2Vuc19leHBpcmVfYnkYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIp4BChJVc2VyUHJvZmlsZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIQCgh1c2VybmFtZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSCwoDYmlvGAQgASgJEhIKCmF2YXRhcl91cmwYBSABKAkSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivQEKDFR3ZWV0Q3JlYXRlZBIQCgh0d2VldF9pZBgBIAEoCRIRCglhdXRob3JfaWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLcmVwbHlfdG9faWQYBCABKAkSFQoNcmV0d2VldF9vZl9pZBgFIAEoCRIMCgR0YWdzGAYgAygJEgwKBHRleHQYByABKAkSEAoIbWVudGlvbnMYCCADKAkiXwoMVHdlZXREZWxldGVkEhAKCHR3ZWV0X2lkGAEgASgJEhEKCWF1dGhvcl9pZBgCIAEoCRIVCg1yZXR3ZWV0X29mX2lkGAMgASgJEhMKC3JlcGx5X3RvX2lkGAQgASgJIl0KClR3ZWV0TGlrZWQSEAoIdHdlZXRfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIsCghsaWtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYQoMVHdlZXRVbmxpa2VkEhAKCHR3ZWV0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSLgoKdW5saWtlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaQoMVXNlckZvbGxvd2VkEhMKC2ZvbGxvd2VyX2lkGAEgASgJEhMKC2ZvbGxvd2VlX2lkGAIgASgJEi8KC2ZvbGxvd2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJtCg5Vc2VyVW5mb2xsb3dlZBITCgtmb2xsb3dlcl9pZBgBIAEoCRITCgtmb2xsb3dlZV9pZBgCIAEoCRIxCg11bmZvbGxvd2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * Every message on the event bus is an Event, encoded as binary protobuf. Its id is also the
@@ -91,6 +91,12 @@ export type Event = Message<"chirp.events.v1.Event"> & {
      */
     value: UserProfileChanged;
     case: "userProfileChanged";
+  } | {
+    /**
+     * @generated from field: chirp.events.v1.SessionsRevoked sessions_revoked = 19;
+     */
+    value: SessionsRevoked;
+    case: "sessionsRevoked";
   } | { case: undefined; value?: undefined };
 };
 
@@ -146,6 +152,42 @@ export const UserDeletedSchema: GenMessage<UserDeleted> = /*@__PURE__*/
   messageDesc(file_chirp_events_v1_events, 2);
 
 /**
+ * Sessions of a user ended (logout, revocation, password change, account deletion, refresh token
+ * reuse): their refresh tokens no longer work, and their access tokens (which name the session as
+ * `sid`) are to be refused until access_tokens_expire_by, when every one of them has expired anyway.
+ *
+ * @generated from message chirp.events.v1.SessionsRevoked
+ */
+export type SessionsRevoked = Message<"chirp.events.v1.SessionsRevoked"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: repeated string session_ids = 2;
+   */
+  sessionIds: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp revoked_at = 3;
+   */
+  revokedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp access_tokens_expire_by = 4;
+   */
+  accessTokensExpireBy?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chirp.events.v1.SessionsRevoked.
+ * Use `create(SessionsRevokedSchema)` to create a new message.
+ */
+export const SessionsRevokedSchema: GenMessage<SessionsRevoked> = /*@__PURE__*/
+  messageDesc(file_chirp_events_v1_events, 3);
+
+/**
  * A user changed their public profile. It carries the whole profile as of updated_at, which only
  * grows for an account, so a consumer keeps the profile with the newest updated_at.
  *
@@ -188,7 +230,7 @@ export type UserProfileChanged = Message<"chirp.events.v1.UserProfileChanged"> &
  * Use `create(UserProfileChangedSchema)` to create a new message.
  */
 export const UserProfileChangedSchema: GenMessage<UserProfileChanged> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 3);
+  messageDesc(file_chirp_events_v1_events, 4);
 
 /**
  * A post, reply or retweet was created.
@@ -244,7 +286,7 @@ export type TweetCreated = Message<"chirp.events.v1.TweetCreated"> & {
  * Use `create(TweetCreatedSchema)` to create a new message.
  */
 export const TweetCreatedSchema: GenMessage<TweetCreated> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 4);
+  messageDesc(file_chirp_events_v1_events, 5);
 
 /**
  * @generated from message chirp.events.v1.TweetDeleted
@@ -276,7 +318,7 @@ export type TweetDeleted = Message<"chirp.events.v1.TweetDeleted"> & {
  * Use `create(TweetDeletedSchema)` to create a new message.
  */
 export const TweetDeletedSchema: GenMessage<TweetDeleted> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 5);
+  messageDesc(file_chirp_events_v1_events, 6);
 
 /**
  * A user liked a tweet: always an original, never a retweet entry. Liking again announces nothing.
@@ -305,7 +347,7 @@ export type TweetLiked = Message<"chirp.events.v1.TweetLiked"> & {
  * Use `create(TweetLikedSchema)` to create a new message.
  */
 export const TweetLikedSchema: GenMessage<TweetLiked> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 6);
+  messageDesc(file_chirp_events_v1_events, 7);
 
 /**
  * A user took a like back. Consumers order a pair's likes and unlikes by their times.
@@ -334,7 +376,7 @@ export type TweetUnliked = Message<"chirp.events.v1.TweetUnliked"> & {
  * Use `create(TweetUnlikedSchema)` to create a new message.
  */
 export const TweetUnlikedSchema: GenMessage<TweetUnliked> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 7);
+  messageDesc(file_chirp_events_v1_events, 8);
 
 /**
  * @generated from message chirp.events.v1.UserFollowed
@@ -361,7 +403,7 @@ export type UserFollowed = Message<"chirp.events.v1.UserFollowed"> & {
  * Use `create(UserFollowedSchema)` to create a new message.
  */
 export const UserFollowedSchema: GenMessage<UserFollowed> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 8);
+  messageDesc(file_chirp_events_v1_events, 9);
 
 /**
  * @generated from message chirp.events.v1.UserUnfollowed
@@ -388,5 +430,5 @@ export type UserUnfollowed = Message<"chirp.events.v1.UserUnfollowed"> & {
  * Use `create(UserUnfollowedSchema)` to create a new message.
  */
 export const UserUnfollowedSchema: GenMessage<UserUnfollowed> = /*@__PURE__*/
-  messageDesc(file_chirp_events_v1_events, 9);
+  messageDesc(file_chirp_events_v1_events, 10);
 

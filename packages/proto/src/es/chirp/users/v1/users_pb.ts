@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file chirp/users/v1/users.proto.
  */
 export const file_chirp_users_v1_users: GenFile = /*@__PURE__*/
-  fileDesc("ChpjaGlycC91c2Vycy92MS91c2Vycy5wcm90bxIOY2hpcnAudXNlcnMudjEiygEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEgsKA2JpbxgEIAEoCRISCgphdmF0YXJfdXJsGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVtYWlsGAggASgJIlwKEUNyZWF0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSI4ChJDcmVhdGVVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmNoaXJwLnVzZXJzLnYxLlVzZXIiOwoMTG9naW5SZXF1ZXN0EhkKEXVzZXJuYW1lX29yX2VtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJInkKDUxvZ2luUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKBHVzZXIYAyABKAsyFC5jaGlycC51c2Vycy52MS5Vc2VyIhwKDkdldFVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlciIsChhHZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiPwoZR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiUQoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuY2hpcnAudXNlcnMudjEuVXNlchITCgttaXNzaW5nX2lkcxgCIAMoCSJUChJTZWFyY2hVc2Vyc1JlcXVlc3QSFwoPdXNlcm5hbWVfcHJlZml4GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKE1NlYXJjaFVzZXJzUmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5jaGlycC51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJoChFVcGRhdGVVc2VyUmVxdWVzdBIiCgR1c2VyGAEgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlchIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOAoSVXBkYXRlVXNlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5jaGlycC51c2Vycy52MS5Vc2VyIh8KEURlbGV0ZVVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSI1ChNTZXRVc2VyUm9sZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDQoFcm9sZXMYAiADKAkiJQoUU2V0VXNlclJvbGVzUmVzcG9uc2USDQoFcm9sZXMYASADKAkyuAYKDFVzZXJzU2VydmljZRJTCgpDcmVhdGVVc2VyEiEuY2hpcnAudXNlcnMudjEuQ3JlYXRlVXNlclJlcXVlc3QaIi5jaGlycC51c2Vycy52MS5DcmVhdGVVc2VyUmVzcG9uc2USRAoFTG9naW4SHC5jaGlycC51c2Vycy52MS5Mb2dpblJlcXVlc3QaHS5jaGlycC51c2Vycy52MS5Mb2dpblJlc3BvbnNlEk8KB0dldFVzZXISHi5jaGlycC51c2Vycy52MS5HZXRVc2VyUmVxdWVzdBofLmNoaXJwLnVzZXJzLnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEm0KEUdldFVzZXJCeVVzZXJuYW1lEiguY2hpcnAudXNlcnMudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0GikuY2hpcnAudXNlcnMudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZSIDkAIBEmEKDUJhdGNoR2V0VXNlcnMSJC5jaGlycC51c2Vycy52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBolLmNoaXJwLnVzZXJzLnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZSIDkAIBElsKC1NlYXJjaFVzZXJzEiIuY2hpcnAudXNlcnMudjEuU2VhcmNoVXNlcnNSZXF1ZXN0GiMuY2hpcnAudXNlcnMudjEuU2VhcmNoVXNlcnNSZXNwb25zZSIDkAIBElMKClVwZGF0ZVVzZXISIS5jaGlycC51c2Vycy52MS5VcGRhdGVVc2VyUmVxdWVzdBoiLmNoaXJwLnVzZXJzLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJYCgpEZWxldGVVc2VyEiEuY2hpcnAudXNlcnMudjEuRGVsZXRlVXNlclJlcXVlc3QaIi5jaGlycC51c2Vycy52MS5EZWxldGVVc2VyUmVzcG9uc2UiA5ACAhJeCgxTZXRVc2VyUm9sZXMSIy5jaGlycC51c2Vycy52MS5TZXRVc2VyUm9sZXNSZXF1ZXN0GiQuY2hpcnAudXNlcnMudjEuU2V0VXNlclJvbGVzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChpjaGlycC91c2Vycy92MS91c2Vycy5wcm90bxIOY2hpcnAudXNlcnMudjEiygEKBFVzZXISCgoCaWQYASABKAkSEAoIdXNlcm5hbWUYAiABKAkSFAoMZGlzcGxheV9uYW1lGAMgASgJEgsKA2JpbxgEIAEoCRISCgphdmF0YXJfdXJsGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVtYWlsGAggASgJIlwKEUNyZWF0ZVVzZXJSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSI4ChJDcmVhdGVVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmNoaXJwLnVzZXJzLnYxLlVzZXIiUQoMTG9naW5SZXF1ZXN0EhkKEXVzZXJuYW1lX29yX2VtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhQKDGRldmljZV9sYWJlbBgDIAEoCSLcAQoNTG9naW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIgoEdXNlchgDIAEoCzIULmNoaXJwLnVzZXJzLnYxLlVzZXISFQoNcmVmcmVzaF90b2tlbhgEIAEoCRI2ChJyZWZyZXNoX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlc3Npb25faWQYBiABKAkiLgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAki5QEKFlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiIKBHVzZXIYAyABKAsyFC5jaGlycC51c2Vycy52MS5Vc2VyEhUKDXJlZnJlc2hfdG9rZW4YBCABKAkSNgoScmVmcmVzaF9leHBpcmVzX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpzZXNzaW9uX2lkGAYgASgJIuYBCgdTZXNzaW9uEgoKAmlkGAEgASgJEhQKDGRldmljZV9sYWJlbBgCIAEoCRIWCg5jbGllbnRfYWRkcmVzcxgDIAEoCRIuCgpjcmVhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2N1cnJlbnQYByABKAgiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCJBChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIpCghzZXNzaW9ucxgBIAMoCzIXLmNoaXJwLnVzZXJzLnYxLlNlc3Npb24iKgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSIXChVSZXZva2VTZXNzaW9uUmVzcG9uc2UiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSJHChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSGAoQY3VycmVudF9wYXNzd29yZBgBIAEoCRIUCgxuZXdfcGFzc3dvcmQYAiABKAkiMgoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIiwKGVJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSI2ChpSZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRIYChByZXZva2VkX3Nlc3Npb25zGAEgASgFIhwKDkdldFVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlciIsChhHZXRVc2VyQnlVc2VybmFtZVJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkiPwoZR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlciIjChRCYXRjaEdldFVzZXJzUmVxdWVzdBILCgNpZHMYASADKAkiUQoVQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuY2hpcnAudXNlcnMudjEuVXNlchITCgttaXNzaW5nX2lkcxgCIAMoCSJUChJTZWFyY2hVc2Vyc1JlcXVlc3QSFwoPdXNlcm5hbWVfcHJlZml4GAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKE1NlYXJjaFVzZXJzUmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5jaGlycC51c2Vycy52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJoChFVcGRhdGVVc2VyUmVxdWVzdBIiCgR1c2VyGAEgASgLMhQuY2hpcnAudXNlcnMudjEuVXNlchIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siOAoSVXBkYXRlVXNlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5jaGlycC51c2Vycy52MS5Vc2VyIh8KEURlbGV0ZVVzZXJSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVVzZXJSZXNwb25zZSI1ChNTZXRVc2VyUm9sZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDQoFcm9sZXMYAiADKAkiJQoUU2V0VXNlclJvbGVzUmVzcG9uc2USDQoFcm9sZXMYASADKAky/QoKDFVzZXJzU2VydmljZRJTCgpDcmVhdGVVc2VyEiEuY2hpcnAudXNlcnMudjEuQ3JlYXRlVXNlclJlcXVlc3QaIi5jaGlycC51c2Vycy52MS5DcmVhdGVVc2VyUmVzcG9uc2USRAoFTG9naW4SHC5jaGlycC51c2Vycy52MS5Mb2dpblJlcXVlc3QaHS5jaGlycC51c2Vycy52MS5Mb2dpblJlc3BvbnNlEk8KB0dldFVzZXISHi5jaGlycC51c2Vycy52MS5HZXRVc2VyUmVxdWVzdBofLmNoaXJwLnVzZXJzLnYxLkdldFVzZXJSZXNwb25zZSIDkAIBEm0KEUdldFVzZXJCeVVzZXJuYW1lEiguY2hpcnAudXNlcnMudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXF1ZXN0GikuY2hpcnAudXNlcnMudjEuR2V0VXNlckJ5VXNlcm5hbWVSZXNwb25zZSIDkAIBEmEKDUJhdGNoR2V0VXNlcnMSJC5jaGlycC51c2Vycy52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBolLmNoaXJwLnVzZXJzLnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZSIDkAIBElsKC1NlYXJjaFVzZXJzEiIuY2hpcnAudXNlcnMudjEuU2VhcmNoVXNlcnNSZXF1ZXN0GiMuY2hpcnAudXNlcnMudjEuU2VhcmNoVXNlcnNSZXNwb25zZSIDkAIBElMKClVwZGF0ZVVzZXISIS5jaGlycC51c2Vycy52MS5VcGRhdGVVc2VyUmVxdWVzdBoiLmNoaXJwLnVzZXJzLnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJYCgpEZWxldGVVc2VyEiEuY2hpcnAudXNlcnMudjEuRGVsZXRlVXNlclJlcXVlc3QaIi5jaGlycC51c2Vycy52MS5EZWxldGVVc2VyUmVzcG9uc2UiA5ACAhJeCgxTZXRVc2VyUm9sZXMSIy5jaGlycC51c2Vycy52MS5TZXRVc2VyUm9sZXNSZXF1ZXN0GiQuY2hpcnAudXNlcnMudjEuU2V0VXNlclJvbGVzUmVzcG9uc2UiA5ACAhJfCg5SZWZyZXNoU2Vzc2lvbhIlLmNoaXJwLnVzZXJzLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBomLmNoaXJwLnVzZXJzLnYxLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USXgoMTGlzdFNlc3Npb25zEiMuY2hpcnAudXNlcnMudjEuTGlzdFNlc3Npb25zUmVxdWVzdBokLmNoaXJwLnVzZXJzLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIgOQAgESYQoNUmV2b2tlU2Vzc2lvbhIkLmNoaXJwLnVzZXJzLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiUuY2hpcnAudXNlcnMudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlIgOQAgISTAoGTG9nb3V0Eh0uY2hpcnAudXNlcnMudjEuTG9nb3V0UmVxdWVzdBoeLmNoaXJwLnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlIgOQAgISXwoOQ2hhbmdlUGFzc3dvcmQSJS5jaGlycC51c2Vycy52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaJi5jaGlycC51c2Vycy52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlEnAKElJldm9rZVVzZXJTZXNzaW9ucxIpLmNoaXJwLnVzZXJzLnYxLlJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QaKi5jaGlycC51c2Vycy52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZSIDkAICYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A user's profile.
@@ -144,6 +144,13 @@ export type LoginRequest = Message<"chirp.users.v1.LoginRequest"> & {
    * @generated from field: string password = 2;
    */
   password: string;
+
+  /**
+   * What the session is listed as, such as "Firefox on a laptop": up to 64 characters, single line.
+   *
+   * @generated from field: string device_label = 3;
+   */
+  deviceLabel: string;
 };
 
 /**
@@ -158,7 +165,7 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
  */
 export type LoginResponse = Message<"chirp.users.v1.LoginResponse"> & {
   /**
-   * A signed JWT (EdDSA) naming the user as its subject.
+   * A signed JWT (EdDSA) naming the user as its subject and the session as `sid`.
    *
    * @generated from field: string access_token = 1;
    */
@@ -173,6 +180,24 @@ export type LoginResponse = Message<"chirp.users.v1.LoginResponse"> & {
    * @generated from field: chirp.users.v1.User user = 3;
    */
   user?: User | undefined;
+
+  /**
+   * Opaque, single-use: exchange it with RefreshSession before refresh_expires_at. Stored by the
+   * service only as a hash. Empty for browsers that asked the gateway for it as a cookie.
+   *
+   * @generated from field: string refresh_token = 4;
+   */
+  refreshToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 5;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string session_id = 6;
+   */
+  sessionId: string;
 };
 
 /**
@@ -181,6 +206,291 @@ export type LoginResponse = Message<"chirp.users.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_chirp_users_v1_users, 4);
+
+/**
+ * @generated from message chirp.users.v1.RefreshSessionRequest
+ */
+export type RefreshSessionRequest = Message<"chirp.users.v1.RefreshSessionRequest"> & {
+  /**
+   * From the last Login or RefreshSession. Browsers that hold it in the gateway's cookie leave it empty.
+   *
+   * @generated from field: string refresh_token = 1;
+   */
+  refreshToken: string;
+};
+
+/**
+ * Describes the message chirp.users.v1.RefreshSessionRequest.
+ * Use `create(RefreshSessionRequestSchema)` to create a new message.
+ */
+export const RefreshSessionRequestSchema: GenMessage<RefreshSessionRequest> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 5);
+
+/**
+ * @generated from message chirp.users.v1.RefreshSessionResponse
+ */
+export type RefreshSessionResponse = Message<"chirp.users.v1.RefreshSessionResponse"> & {
+  /**
+   * @generated from field: string access_token = 1;
+   */
+  accessToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: chirp.users.v1.User user = 3;
+   */
+  user?: User | undefined;
+
+  /**
+   * The next refresh token; the one sent is used up.
+   *
+   * @generated from field: string refresh_token = 4;
+   */
+  refreshToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp refresh_expires_at = 5;
+   */
+  refreshExpiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string session_id = 6;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message chirp.users.v1.RefreshSessionResponse.
+ * Use `create(RefreshSessionResponseSchema)` to create a new message.
+ */
+export const RefreshSessionResponseSchema: GenMessage<RefreshSessionResponse> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 6);
+
+/**
+ * One signed-in device of a user.
+ *
+ * @generated from message chirp.users.v1.Session
+ */
+export type Session = Message<"chirp.users.v1.Session"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * As given at login; empty when none was.
+   *
+   * @generated from field: string device_label = 2;
+   */
+  deviceLabel: string;
+
+  /**
+   * The client address the gateway saw at the last login or refresh.
+   *
+   * @generated from field: string client_address = 3;
+   */
+  clientAddress: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_used_at = 5;
+   */
+  lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * When the session ends unless refreshed before.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * Whether this is the session of the caller's access token.
+   *
+   * @generated from field: bool current = 7;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message chirp.users.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 7);
+
+/**
+ * @generated from message chirp.users.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"chirp.users.v1.ListSessionsRequest"> & {
+};
+
+/**
+ * Describes the message chirp.users.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 8);
+
+/**
+ * @generated from message chirp.users.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"chirp.users.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated chirp.users.v1.Session sessions = 1;
+   */
+  sessions: Session[];
+};
+
+/**
+ * Describes the message chirp.users.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 9);
+
+/**
+ * @generated from message chirp.users.v1.RevokeSessionRequest
+ */
+export type RevokeSessionRequest = Message<"chirp.users.v1.RevokeSessionRequest"> & {
+  /**
+   * One of the caller's own sessions.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message chirp.users.v1.RevokeSessionRequest.
+ * Use `create(RevokeSessionRequestSchema)` to create a new message.
+ */
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 10);
+
+/**
+ * @generated from message chirp.users.v1.RevokeSessionResponse
+ */
+export type RevokeSessionResponse = Message<"chirp.users.v1.RevokeSessionResponse"> & {
+};
+
+/**
+ * Describes the message chirp.users.v1.RevokeSessionResponse.
+ * Use `create(RevokeSessionResponseSchema)` to create a new message.
+ */
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 11);
+
+/**
+ * @generated from message chirp.users.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"chirp.users.v1.LogoutRequest"> & {
+};
+
+/**
+ * Describes the message chirp.users.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 12);
+
+/**
+ * @generated from message chirp.users.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"chirp.users.v1.LogoutResponse"> & {
+};
+
+/**
+ * Describes the message chirp.users.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 13);
+
+/**
+ * @generated from message chirp.users.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"chirp.users.v1.ChangePasswordRequest"> & {
+  /**
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * At least 8 characters.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message chirp.users.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 14);
+
+/**
+ * @generated from message chirp.users.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"chirp.users.v1.ChangePasswordResponse"> & {
+  /**
+   * How many other sessions were ended.
+   *
+   * @generated from field: int32 revoked_sessions = 1;
+   */
+  revokedSessions: number;
+};
+
+/**
+ * Describes the message chirp.users.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 15);
+
+/**
+ * @generated from message chirp.users.v1.RevokeUserSessionsRequest
+ */
+export type RevokeUserSessionsRequest = Message<"chirp.users.v1.RevokeUserSessionsRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message chirp.users.v1.RevokeUserSessionsRequest.
+ * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
+ */
+export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 16);
+
+/**
+ * @generated from message chirp.users.v1.RevokeUserSessionsResponse
+ */
+export type RevokeUserSessionsResponse = Message<"chirp.users.v1.RevokeUserSessionsResponse"> & {
+  /**
+   * @generated from field: int32 revoked_sessions = 1;
+   */
+  revokedSessions: number;
+};
+
+/**
+ * Describes the message chirp.users.v1.RevokeUserSessionsResponse.
+ * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
+ */
+export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_chirp_users_v1_users, 17);
 
 /**
  * @generated from message chirp.users.v1.GetUserRequest
@@ -197,7 +507,7 @@ export type GetUserRequest = Message<"chirp.users.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 5);
+  messageDesc(file_chirp_users_v1_users, 18);
 
 /**
  * @generated from message chirp.users.v1.GetUserResponse
@@ -214,7 +524,7 @@ export type GetUserResponse = Message<"chirp.users.v1.GetUserResponse"> & {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 6);
+  messageDesc(file_chirp_users_v1_users, 19);
 
 /**
  * @generated from message chirp.users.v1.GetUserByUsernameRequest
@@ -231,7 +541,7 @@ export type GetUserByUsernameRequest = Message<"chirp.users.v1.GetUserByUsername
  * Use `create(GetUserByUsernameRequestSchema)` to create a new message.
  */
 export const GetUserByUsernameRequestSchema: GenMessage<GetUserByUsernameRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 7);
+  messageDesc(file_chirp_users_v1_users, 20);
 
 /**
  * @generated from message chirp.users.v1.GetUserByUsernameResponse
@@ -248,7 +558,7 @@ export type GetUserByUsernameResponse = Message<"chirp.users.v1.GetUserByUsernam
  * Use `create(GetUserByUsernameResponseSchema)` to create a new message.
  */
 export const GetUserByUsernameResponseSchema: GenMessage<GetUserByUsernameResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 8);
+  messageDesc(file_chirp_users_v1_users, 21);
 
 /**
  * @generated from message chirp.users.v1.BatchGetUsersRequest
@@ -267,7 +577,7 @@ export type BatchGetUsersRequest = Message<"chirp.users.v1.BatchGetUsersRequest"
  * Use `create(BatchGetUsersRequestSchema)` to create a new message.
  */
 export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 9);
+  messageDesc(file_chirp_users_v1_users, 22);
 
 /**
  * @generated from message chirp.users.v1.BatchGetUsersResponse
@@ -293,7 +603,7 @@ export type BatchGetUsersResponse = Message<"chirp.users.v1.BatchGetUsersRespons
  * Use `create(BatchGetUsersResponseSchema)` to create a new message.
  */
 export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 10);
+  messageDesc(file_chirp_users_v1_users, 23);
 
 /**
  * @generated from message chirp.users.v1.SearchUsersRequest
@@ -326,7 +636,7 @@ export type SearchUsersRequest = Message<"chirp.users.v1.SearchUsersRequest"> & 
  * Use `create(SearchUsersRequestSchema)` to create a new message.
  */
 export const SearchUsersRequestSchema: GenMessage<SearchUsersRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 11);
+  messageDesc(file_chirp_users_v1_users, 24);
 
 /**
  * @generated from message chirp.users.v1.SearchUsersResponse
@@ -350,7 +660,7 @@ export type SearchUsersResponse = Message<"chirp.users.v1.SearchUsersResponse"> 
  * Use `create(SearchUsersResponseSchema)` to create a new message.
  */
 export const SearchUsersResponseSchema: GenMessage<SearchUsersResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 12);
+  messageDesc(file_chirp_users_v1_users, 25);
 
 /**
  * @generated from message chirp.users.v1.UpdateUserRequest
@@ -376,7 +686,7 @@ export type UpdateUserRequest = Message<"chirp.users.v1.UpdateUserRequest"> & {
  * Use `create(UpdateUserRequestSchema)` to create a new message.
  */
 export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 13);
+  messageDesc(file_chirp_users_v1_users, 26);
 
 /**
  * @generated from message chirp.users.v1.UpdateUserResponse
@@ -393,7 +703,7 @@ export type UpdateUserResponse = Message<"chirp.users.v1.UpdateUserResponse"> & 
  * Use `create(UpdateUserResponseSchema)` to create a new message.
  */
 export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 14);
+  messageDesc(file_chirp_users_v1_users, 27);
 
 /**
  * @generated from message chirp.users.v1.DeleteUserRequest
@@ -412,7 +722,7 @@ export type DeleteUserRequest = Message<"chirp.users.v1.DeleteUserRequest"> & {
  * Use `create(DeleteUserRequestSchema)` to create a new message.
  */
 export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 15);
+  messageDesc(file_chirp_users_v1_users, 28);
 
 /**
  * @generated from message chirp.users.v1.DeleteUserResponse
@@ -425,7 +735,7 @@ export type DeleteUserResponse = Message<"chirp.users.v1.DeleteUserResponse"> & 
  * Use `create(DeleteUserResponseSchema)` to create a new message.
  */
 export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 16);
+  messageDesc(file_chirp_users_v1_users, 29);
 
 /**
  * @generated from message chirp.users.v1.SetUserRolesRequest
@@ -451,7 +761,7 @@ export type SetUserRolesRequest = Message<"chirp.users.v1.SetUserRolesRequest"> 
  * Use `create(SetUserRolesRequestSchema)` to create a new message.
  */
 export const SetUserRolesRequestSchema: GenMessage<SetUserRolesRequest> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 17);
+  messageDesc(file_chirp_users_v1_users, 30);
 
 /**
  * @generated from message chirp.users.v1.SetUserRolesResponse
@@ -470,7 +780,7 @@ export type SetUserRolesResponse = Message<"chirp.users.v1.SetUserRolesResponse"
  * Use `create(SetUserRolesResponseSchema)` to create a new message.
  */
 export const SetUserRolesResponseSchema: GenMessage<SetUserRolesResponse> = /*@__PURE__*/
-  messageDesc(file_chirp_users_v1_users, 18);
+  messageDesc(file_chirp_users_v1_users, 31);
 
 /**
  * UsersService owns accounts, credentials and public profiles.
@@ -492,7 +802,9 @@ export const UsersService: GenService<{
     output: typeof CreateUserResponseSchema;
   },
   /**
-   * Exchanges credentials for a short-lived access token. Needs no caller.
+   * Exchanges credentials for a short-lived access token and a long-lived, single-use refresh
+   * token, starting a session. Needs no caller. Repeated failures for one username or email slow
+   * down (RESOURCE_EXHAUSTED with a retry-after), alike for accounts that exist and those that do not.
    *
    * @generated from rpc chirp.users.v1.UsersService.Login
    */
@@ -563,8 +875,8 @@ export const UsersService: GenService<{
   },
   /**
    * Replaces a user's roles with the ones given (an empty list removes every role). Needs a caller
-   * holding the admin role. A role change takes effect at the user's next login: access tokens
-   * carry the roles of their login until they expire.
+   * holding the admin role. A role change reaches the user's access tokens at their next refresh
+   * (or login): a token carries the roles it was issued with until it expires.
    *
    * @generated from rpc chirp.users.v1.UsersService.SetUserRoles
    */
@@ -572,6 +884,69 @@ export const UsersService: GenService<{
     methodKind: "unary";
     input: typeof SetUserRolesRequestSchema;
     output: typeof SetUserRolesResponseSchema;
+  },
+  /**
+   * Exchanges a refresh token for a new access token and a new refresh token (rotation); the one
+   * given is used up. Presenting a refresh token that was already used ends its whole session, as
+   * theft. Needs no caller: the refresh token is the credential.
+   *
+   * @generated from rpc chirp.users.v1.UsersService.RefreshSession
+   */
+  refreshSession: {
+    methodKind: "unary";
+    input: typeof RefreshSessionRequestSchema;
+    output: typeof RefreshSessionResponseSchema;
+  },
+  /**
+   * The caller's own live sessions, most recently used first.
+   *
+   * @generated from rpc chirp.users.v1.UsersService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Ends one of the caller's own sessions: its refresh token stops working at once, its access
+   * tokens within the revocation delay (see services/users/README.md).
+   *
+   * @generated from rpc chirp.users.v1.UsersService.RevokeSession
+   */
+  revokeSession: {
+    methodKind: "unary";
+    input: typeof RevokeSessionRequestSchema;
+    output: typeof RevokeSessionResponseSchema;
+  },
+  /**
+   * Ends the session of the caller's access token.
+   *
+   * @generated from rpc chirp.users.v1.UsersService.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
+  },
+  /**
+   * Changes the caller's password, given the current one, and ends every other session of theirs.
+   *
+   * @generated from rpc chirp.users.v1.UsersService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Ends every session of a user. Needs a caller holding the admin role.
+   *
+   * @generated from rpc chirp.users.v1.UsersService.RevokeUserSessions
+   */
+  revokeUserSessions: {
+    methodKind: "unary";
+    input: typeof RevokeUserSessionsRequestSchema;
+    output: typeof RevokeUserSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chirp_users_v1_users, 0);

@@ -31,6 +31,7 @@ export interface Event {
     | { $case: "tweetLiked"; value: TweetLiked }
     | { $case: "tweetUnliked"; value: TweetUnliked }
     | { $case: "userProfileChanged"; value: UserProfileChanged }
+    | { $case: "sessionsRevoked"; value: SessionsRevoked }
     | undefined;
 }
 
@@ -42,6 +43,18 @@ export interface UserCreated {
 
 export interface UserDeleted {
   userId: string;
+}
+
+/**
+ * Sessions of a user ended (logout, revocation, password change, account deletion, refresh token
+ * reuse): their refresh tokens no longer work, and their access tokens (which name the session as
+ * `sid`) are to be refused until access_tokens_expire_by, when every one of them has expired anyway.
+ */
+export interface SessionsRevoked {
+  userId: string;
+  sessionIds: string[];
+  revokedAt: Date | undefined;
+  accessTokensExpireBy: Date | undefined;
 }
 
 /**
@@ -142,6 +155,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "userProfileChanged":
         UserProfileChanged.encode(message.payload.value, writer.uint32(146).fork()).join();
+        break;
+      case "sessionsRevoked":
+        SessionsRevoked.encode(message.payload.value, writer.uint32(154).fork()).join();
         break;
     }
     return writer;
@@ -251,6 +267,14 @@ export const Event: MessageFns<Event> = {
             };
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.payload = { $case: "sessionsRevoked", value: SessionsRevoked.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -307,6 +331,10 @@ export const Event: MessageFns<Event> = {
         ? { $case: "userProfileChanged", value: UserProfileChanged.fromJSON(object.userProfileChanged) }
         : isSet(object.user_profile_changed)
         ? { $case: "userProfileChanged", value: UserProfileChanged.fromJSON(object.user_profile_changed) }
+        : isSet(object.sessionsRevoked)
+        ? { $case: "sessionsRevoked", value: SessionsRevoked.fromJSON(object.sessionsRevoked) }
+        : isSet(object.sessions_revoked)
+        ? { $case: "sessionsRevoked", value: SessionsRevoked.fromJSON(object.sessions_revoked) }
         : undefined,
     };
   },
@@ -337,6 +365,8 @@ export const Event: MessageFns<Event> = {
       obj.tweetUnliked = TweetUnliked.toJSON(message.payload.value);
     } else if (message.payload?.$case === "userProfileChanged") {
       obj.userProfileChanged = UserProfileChanged.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "sessionsRevoked") {
+      obj.sessionsRevoked = SessionsRevoked.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -403,6 +433,12 @@ export const Event: MessageFns<Event> = {
             $case: "userProfileChanged",
             value: UserProfileChanged.fromPartial(object.payload.value),
           };
+        }
+        break;
+      }
+      case "sessionsRevoked": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "sessionsRevoked", value: SessionsRevoked.fromPartial(object.payload.value) };
         }
         break;
       }
@@ -589,6 +625,139 @@ export const UserDeleted: MessageFns<UserDeleted> = {
   fromPartial<I extends Exact<DeepPartial<UserDeleted>, I>>(object: I): UserDeleted {
     const message = createBaseUserDeleted();
     message.userId = object.userId ?? "";
+    return message;
+  },
+};
+
+function createBaseSessionsRevoked(): SessionsRevoked {
+  return { userId: "", sessionIds: [], revokedAt: undefined, accessTokensExpireBy: undefined };
+}
+
+export const SessionsRevoked: MessageFns<SessionsRevoked> = {
+  encode(message: SessionsRevoked, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    for (const v of message.sessionIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.revokedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.revokedAt), writer.uint32(26).fork()).join();
+    }
+    if (message.accessTokensExpireBy !== undefined) {
+      Timestamp.encode(toTimestamp(message.accessTokensExpireBy), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionsRevoked {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionsRevoked();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.revokedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.accessTokensExpireBy = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionsRevoked {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      sessionIds: globalThis.Array.isArray(object?.sessionIds)
+        ? object.sessionIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.session_ids)
+        ? object.session_ids.map((e: any) => globalThis.String(e))
+        : [],
+      revokedAt: isSet(object.revokedAt)
+        ? fromJsonTimestamp(object.revokedAt)
+        : isSet(object.revoked_at)
+        ? fromJsonTimestamp(object.revoked_at)
+        : undefined,
+      accessTokensExpireBy: isSet(object.accessTokensExpireBy)
+        ? fromJsonTimestamp(object.accessTokensExpireBy)
+        : isSet(object.access_tokens_expire_by)
+        ? fromJsonTimestamp(object.access_tokens_expire_by)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SessionsRevoked): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.sessionIds?.length) {
+      obj.sessionIds = message.sessionIds;
+    }
+    if (message.revokedAt !== undefined) {
+      obj.revokedAt = message.revokedAt.toISOString();
+    }
+    if (message.accessTokensExpireBy !== undefined) {
+      obj.accessTokensExpireBy = message.accessTokensExpireBy.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SessionsRevoked>, I>>(base?: I): SessionsRevoked {
+    return SessionsRevoked.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SessionsRevoked>, I>>(object: I): SessionsRevoked {
+    const message = createBaseSessionsRevoked();
+    message.userId = object.userId ?? "";
+    message.sessionIds = object.sessionIds?.map((e) => e) || [];
+    message.revokedAt = object.revokedAt ?? undefined;
+    message.accessTokensExpireBy = object.accessTokensExpireBy ?? undefined;
     return message;
   },
 };
