@@ -1,7 +1,7 @@
 import { createLogger } from "@chirp/kit";
 import { EVENT_SUBJECTS } from "@chirp/kit/events";
-import { InMemorySpanExporter, SpanKind, useSpanExporter, type ReadableSpan } from "@chirp/kit/telemetry";
-import { describeWith, eventually, uniqueName } from "@chirp/kit/testing";
+import { SpanKind, useSpanExporter } from "@chirp/kit/telemetry";
+import { describeWith, eventually, InMemorySpanExporter, uniqueName, type ReadableSpan } from "@chirp/kit/testing";
 import { startMesh, type Mesh } from "../src/mesh.js";
 
 /** The value of one series in Prometheus text, 0 when absent; labels must be given in full, in order. */

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
 import { activeSpanIds } from "./telemetry/context.js";
 
 export type { Logger, LevelWithSilent };
@@ -20,8 +20,9 @@ const REDACTED_PATHS = [
 
 const NO_SPAN = Object.freeze({});
 
-export function createLogger(service: string, level: LevelWithSilent = "info"): Logger {
-  return pino({
+/** @param destination where lines go; stdout unless given (tests read them). */
+export function createLogger(service: string, level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -29,5 +30,6 @@ export function createLogger(service: string, level: LevelWithSilent = "info"): 
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
     // A line written inside a recorded span names it, so logs and traces join on trace_id.
     mixin: () => activeSpanIds() ?? NO_SPAN,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

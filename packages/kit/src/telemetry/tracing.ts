@@ -1,18 +1,11 @@
 import { context, propagation, ROOT_CONTEXT, trace, type Attributes, type SpanKind, type Span, type Tracer } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
-  type SpanExporter,
-} from "@opentelemetry/sdk-trace-base";
-
+import type { BasicTracerProvider, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { settle, TRACER, type Carrier } from "./context.js";
+
+// The SDK is loaded on first use, by a service that has somewhere to send spans: a process
+// without an exporter never reads it from disk.
+type Sdk = typeof import("@opentelemetry/sdk-trace-base");
+const sdk = (): Sdk => require("@opentelemetry/sdk-trace-base") as Sdk;
 
 /**
  * Tracing with OpenTelemetry, instrumented by hand at the kit's few doors (gRPC server and
@@ -50,8 +43,15 @@ export function useSpanExporter(exporter: SpanExporter | undefined): void {
 function installContext(): void {
   if (contextInstalled) return;
   contextInstalled = true;
+  const { AsyncLocalStorageContextManager } = require("@opentelemetry/context-async-hooks") as typeof import("@opentelemetry/context-async-hooks");
+  const { W3CTraceContextPropagator } = require("@opentelemetry/core") as typeof import("@opentelemetry/core");
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+}
+
+function otlpExporter(endpoint: string): SpanExporter {
+  const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http");
+  return new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces` });
 }
 
 /** One service's tracing: its tracer, or none when nothing would receive the spans. */
@@ -68,9 +68,11 @@ export class Tracing {
    *   trace id is kept, the decision is this process's), so no client can have every call recorded.
    */
   static start(service: string, settings: TracingSettings, trustCaller = true): Tracing {
-    const exporter = testExporter ?? (settings.otlpEndpoint ? new OTLPTraceExporter({ url: `${settings.otlpEndpoint.replace(/\/+$/, "")}/v1/traces` }) : undefined);
+    const exporter = testExporter ?? (settings.otlpEndpoint ? otlpExporter(settings.otlpEndpoint) : undefined);
     if (!exporter) return Tracing.off;
     installContext();
+    const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler } = sdk();
+    const { resourceFromAttributes } = require("@opentelemetry/resources") as typeof import("@opentelemetry/resources");
     const ratio = new TraceIdRatioBasedSampler(Math.min(100, Math.max(0, settings.samplePercent)) / 100);
     const sampler = new ParentBasedSampler({ root: ratio, ...(trustCaller ? {} : { remoteParentSampled: ratio, remoteParentNotSampled: ratio }) });
     const provider = new BasicTracerProvider({
