@@ -63,10 +63,8 @@ export const TRACE_SAMPLE_PERCENT = setting.int("TRACE_SAMPLE_PERCENT", {
   common: true,
 });
 
-export const METRICS_PORT = setting.int("METRICS_PORT", {
+export const METRICS_PORT = setting.port("METRICS_PORT", {
   default: 0,
-  min: 0,
-  max: 65_535,
   doc: "port of the Prometheus `/metrics` endpoint, apart from the public ones; `0`: none",
   common: true,
 });
