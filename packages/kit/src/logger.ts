@@ -18,8 +18,6 @@ const REDACTED_PATHS = [
   'headers["authorization"]',
 ];
 
-const NO_SPAN = Object.freeze({});
-
 /** @param destination where lines go; stdout unless given (tests read them). */
 export function createLogger(service: string, level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -28,8 +26,9 @@ export function createLogger(service: string, level: LevelWithSilent = "info", d
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
-    // A line written inside a recorded span names it, so logs and traces join on trace_id.
-    mixin: () => activeSpanIds() ?? NO_SPAN,
+    // A line written inside a recorded span names it, so logs and traces join on trace_id. A new
+    // object every time: pino merges the line's own fields into what the mixin returns.
+    mixin: () => activeSpanIds() ?? {},
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -50,11 +50,13 @@ describe("tracing with an exporter", () => {
     const lines: Record<string, unknown>[] = [];
     const log = createLogger("logged", "info", { write: (line: string) => lines.push(JSON.parse(line)) });
     const tracing = Tracing.start("logged", settings());
-    log.info("before");
+    log.info({ n: 1 }, "before");
+    log.info({ n: 2 }, "before, again"); // fields of their own, on lines outside any span
     await tracing.entry("call", SpanKind.SERVER, undefined, {}, async () => log.child({ requestId: "r1" }).info("inside"));
     const [call] = spans.getFinishedSpans();
     expect(lines.map((l) => [l.msg, l.trace_id, l.span_id])).toEqual([
       ["before", undefined, undefined],
+      ["before, again", undefined, undefined],
       ["inside", call!.spanContext().traceId, call!.spanContext().spanId],
     ]);
   });
