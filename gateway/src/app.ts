@@ -11,6 +11,7 @@ import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, ty
 import { STREAMS } from "@chirp/kit/events";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
+import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
@@ -25,6 +26,7 @@ import { followRevocations, Revocations } from "./revocations.js";
 import { guardRoutes } from "./refusals.js";
 import { forwardingRoutes } from "./routes.js";
 import { keepAlive } from "./streams.js";
+import { traceAndMeasure, traceUpstream } from "./telemetry.js";
 
 export interface GatewayOverrides {
   log?: Logger;
@@ -45,6 +47,8 @@ export interface UpstreamService {
 export interface GatewayApp {
   http2Port: number;
   httpPort: number;
+  /** Where /metrics is served, when METRICS_PORT is set: never one of the public ports. */
+  metricsPort?: number;
   stop(): Promise<void>;
 }
 
@@ -81,11 +85,13 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const keys = overrides.publicKeys ?? config.auth.publicKeysPem.map(parseVerificationKey);
   if (keys.length === 0) throw new Error("no key to verify access tokens with: set AUTH_PUBLIC_KEY");
   const verifier = new TokenVerifier(keys, { issuer: config.auth.issuer, audience: config.auth.audience });
+  // The public edge: callers' trace ids are continued, their sampling flags are not obeyed.
+  const tracing = Tracing.start(config.serviceName, config.telemetry, false);
 
   // PINGs while calls are open, so a live stream's connection is kept by anything in between and
   // a dead one is noticed (and the stream ended) within KEEPALIVE_MS and the PING timeout.
   const transport = (address: string) =>
-    createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs });
+    createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] });
   const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
   const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
@@ -117,7 +123,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       log,
       RESPONSE_COMPRESSIONS,
     ),
-    interceptors: gatewayInterceptors(log, verifier, limiters, revocations, [refreshCookies()]),
+    interceptors: [traceAndMeasure(tracing), ...gatewayInterceptors(log, verifier, limiters, revocations, [refreshCookies()])],
     jsonOptions: STRICT_JSON,
     fallback: notFound(log) as ConnectNodeAdapterOptions["fallback"],
     readMaxBytes: config.maxBodyBytes,
@@ -151,10 +157,18 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const http2Port = await listen(http2, config.host, config.http2Port);
   const httpPort = await listen(http1, config.host, config.httpPort);
   log.info({ http2Port, httpPort, upstreams: config.upstreams }, "gateway listening");
+  let metrics: MetricsServer | undefined;
+  try {
+    metrics = config.telemetry.metricsPort ? await serveMetrics(config.host, config.telemetry.metricsPort, log) : undefined;
+  } catch (error) {
+    await Promise.all([close(http2), close(http1)]);
+    throw error;
+  }
 
   return {
     http2Port,
     httpPort,
+    metricsPort: metrics?.port,
     stop: async () => {
       clearInterval(sweeper);
       await revocationFeed.stop();
@@ -166,6 +180,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       http1.closeAllConnections();
       for (const session of sessions) session.destroy();
+      await metrics?.close();
+      await tracing.shutdown();
     },
   };
 }

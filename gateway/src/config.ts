@@ -8,6 +8,7 @@ import {
   LOG_LEVEL,
   setting,
   SHUTDOWN_DEADLINE_MS,
+  telemetrySettings,
   type ConfigOf,
   type GatewayServiceName,
   type Setting,
@@ -80,6 +81,8 @@ export const schema = defineConfig({
   keepaliveMs: setting.int("KEEPALIVE_MS", { default: 15_000, min: 1_000, max: 300_000, doc: "an idle stream gets an empty message, and each HTTP/2 connection a PING, this often" }),
   maxStreamsPerCaller: setting.int("MAX_STREAMS_PER_CALLER", { default: 5, min: 1, max: 1_000, doc: "open server streams per caller (per gateway process)" }),
   shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
+  /** Tracing (OTLP endpoint, sample share) and the metrics port, as every service has them. */
+  telemetry: telemetrySettings(),
   /** The built web client; unset means the one built beside this gateway. */
   webRoot: setting.optionalText("WEB_ROOT", { doc: "the built web client", unset: "`dist/web` beside the gateway" }),
 });

@@ -27,6 +27,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     keepaliveMs: 15_000,
     maxStreamsPerCaller: 5,
     shutdownDeadlineMs: 5_000,
+    telemetry: { otlpEndpoint: undefined, samplePercent: 100, metricsPort: 0 },
     webRoot: undefined,
     natsUrl: undefined,
     ...rest,

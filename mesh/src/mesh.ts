@@ -16,6 +16,7 @@ import {
 import { EVENT_SUBJECTS, InProcessEventBus, STREAMS } from "@chirp/kit/events";
 import { connectMongo } from "@chirp/kit/mongo";
 import { durableFromNow, JetStreamBus } from "@chirp/kit/nats";
+import { serveMetrics } from "@chirp/kit/telemetry";
 import { startGateway, type GatewayApp, type UpstreamService } from "@chirp/gateway";
 import { loadConfig as gatewayConfig } from "@chirp/gateway/config";
 import { serviceModule, type StartedService } from "./service-modules.js";
@@ -66,6 +67,12 @@ export interface MeshOptions {
   keep?: boolean;
   /** More services for the gateway to forward (the benchmark's do-nothing backend). */
   extraUpstreams?: UpstreamService[];
+  /**
+   * Serve the process's /metrics (every service's and the gateway's series, told apart by their
+   * `service` label) on 127.0.0.1 at a port the system picks, whatever METRICS_PORT says. Without
+   * it, METRICS_PORT (if not 0) is the port, on GRPC_HOST.
+   */
+  metrics?: boolean;
 }
 
 export interface Mesh {
@@ -80,6 +87,8 @@ export interface Mesh {
   databases: Record<ServiceName, string>;
   /** The run's durable consumers, when a run was named. */
   consumers: Record<ConsumingServiceName, string> | undefined;
+  /** Where the process's /metrics is served, if it is. */
+  metricsPort: number | undefined;
   /** The in-process bus, when NATS_URL is not set. */
   bus: EventBus | undefined;
   /** The users service's operator handle for roles: how the demo data makes its admin. */
@@ -102,7 +111,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   // One signing key for the whole mesh: the configured one, or a throwaway for development.
   const signingKey = env.AUTH_SIGNING_KEY_FILE ? readFileSync(env.AUTH_SIGNING_KEY_FILE, "utf8") : (env.AUTH_SIGNING_KEY ?? generateSigningKeyPair().privateKeyPem);
   const publicKey = createPublicKey(signingKey).export({ type: "spki", format: "pem" }).toString();
-  const internal: Env = { ...env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", AUTH_SIGNING_KEY: signingKey, AUTH_SIGNING_KEY_FILE: undefined };
+  // One process, one /metrics (served below): the services and the gateway serve none of their own.
+  const internal: Env = { ...env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", METRICS_PORT: "0", AUTH_SIGNING_KEY: signingKey, AUTH_SIGNING_KEY_FILE: undefined };
   // Each service owns its database, as in production: <prefix>_users, <prefix>_tweets, …
   const prefix = run ?? env.MONGODB_DATABASE_PREFIX ?? "chirp";
   const databases = byService((name) => `${prefix}_${name}`);
@@ -117,6 +127,13 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   };
   try {
     if (run) await prepareRun(env, databases, consumers!, stops, options.keep ?? false, child("mesh"));
+    const configuredMetricsPort = Number(env.METRICS_PORT ?? 0);
+    if (!Number.isInteger(configuredMetricsPort) || configuredMetricsPort < 0 || configuredMetricsPort > 65_535) throw new Error("METRICS_PORT: must be a port number, or 0 for none");
+    const metrics =
+      options.metrics || configuredMetricsPort > 0
+        ? await serveMetrics(options.metrics ? "127.0.0.1" : (env.GRPC_HOST ?? "0.0.0.0"), options.metrics ? 0 : configuredMetricsPort, child("mesh"))
+        : undefined;
+    if (metrics) stops.push(() => metrics.close());
 
     // Where the services started so far listen (USERS_ADDRESS, …): each is given the addresses of
     // those before it, the gateway all of them.
@@ -138,6 +155,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       gatewayConfig({
         ...env,
         ...addresses,
+        METRICS_PORT: "0",
         AUTH_PUBLIC_KEY: publicKey,
         AUTH_PUBLIC_KEY_FILE: undefined,
         ...(options.loopback && { HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0" }),
@@ -154,6 +172,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       apps: apps as Mesh["apps"],
       databases,
       consumers,
+      metricsPort: metrics?.port,
       bus,
       roles: apps.users!.roles as RoleGrants,
       stop: stopAll,

@@ -7,6 +7,12 @@ export interface BusMessage {
   id: string;
   subject: string;
   data: Uint8Array;
+  /**
+   * W3C trace context (`traceparent`, `tracestate`) of the work that recorded the message, kept
+   * with it in the outbox and carried in the message's headers, so that its publish and handling
+   * join that trace even when the publish comes after a crash.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface EventPublisher {
@@ -16,6 +22,8 @@ export interface EventPublisher {
 export interface Delivery extends BusMessage {
   /** 1 on first delivery, counting up on each redelivery. */
   attempt: number;
+  /** Messages still waiting for this consumer, where the bus says (JetStream does). */
+  pending?: number;
 }
 
 export interface ConsumerSpec {

@@ -1,4 +1,5 @@
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from "pino";
+import { activeSpanIds } from "./telemetry/context.js";
 
 export type { Logger, LevelWithSilent };
 
@@ -17,12 +18,17 @@ const REDACTED_PATHS = [
   'headers["authorization"]',
 ];
 
-export function createLogger(service: string, level: LevelWithSilent = "info"): Logger {
-  return pino({
+/** @param destination where lines go; stdout unless given (tests read them). */
+export function createLogger(service: string, level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
-  });
+    // A line written inside a recorded span names it, so logs and traces join on trace_id. A new
+    // object every time: pino merges the line's own fields into what the mixin returns.
+    mixin: () => activeSpanIds() ?? {},
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

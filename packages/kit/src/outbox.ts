@@ -1,6 +1,8 @@
 import type { BusMessage, EventPublisher } from "./bus.js";
+import { idTime } from "./ids.js";
 import type { Logger } from "./logger.js";
 import { firstAtOrAbove } from "./sorted.js";
+import { kitMetrics } from "./telemetry/metrics.js";
 
 /**
  * The transactional outbox. A write that must announce itself stores its bus messages in the same
@@ -75,6 +77,8 @@ export interface OutboxRelayOptions {
   /** How often to look for messages left behind, e.g. by a crash or a bus outage. */
   pollIntervalMs?: number;
   batchSize?: number;
+  /** The service whose outbox this is: its pending events and their age go in the metrics under this name. */
+  service?: string;
 }
 
 export class OutboxRelay {
@@ -84,6 +88,10 @@ export class OutboxRelay {
   private stopped = false;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  /** What the last look found and is not yet published: how many, and when the oldest was recorded. */
+  private unpublished = 0;
+  private oldestAt: number | undefined;
+  private readonly unmeasure: Array<() => void> = [];
 
   constructor(
     private readonly store: OutboxStore,
@@ -93,6 +101,14 @@ export class OutboxRelay {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.batchSize = options.batchSize ?? 100;
+    if (options.service) {
+      const labels = { service: options.service };
+      const metrics = kitMetrics();
+      this.unmeasure.push(
+        metrics.outboxPending.source(labels, () => this.unpublished),
+        metrics.outboxOldestAge.source(labels, () => (this.oldestAt === undefined ? 0 : Math.max(0, Date.now() - this.oldestAt) / 1000)),
+      );
+    }
   }
 
   start(): void {
@@ -119,6 +135,7 @@ export class OutboxRelay {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    for (const unmeasure of this.unmeasure.splice(0)) unmeasure();
   }
 
   private async loop(): Promise<void> {
@@ -143,13 +160,27 @@ export class OutboxRelay {
   private async publishPending(): Promise<void> {
     for (;;) {
       const batch = await this.store.pending(this.batchSize);
-      for (const pending of batch) {
+      this.counted(batch);
+      for (const [index, pending] of batch.entries()) {
         if (this.stopped) return;
         await this.publisher.publish(pending.message);
         await this.store.markPublished(pending);
+        // The oldest is re-read at the next look: within a pass only the count moves.
+        this.unpublished = batch.length - index - 1;
         this.log.debug({ eventId: pending.message.id, subject: pending.message.subject }, "event published");
       }
-      if (batch.length < this.batchSize) return;
+      if (batch.length < this.batchSize) return this.counted([]);
     }
+  }
+
+  /** Keeps the metrics' view of what waits: the messages left and the oldest's recording time (its id's). */
+  private counted(left: PendingMessage[]): void {
+    this.unpublished = left.length;
+    let oldest: number | undefined;
+    for (const { message } of left) {
+      const at = idTime(message.id).getTime();
+      if (Number.isFinite(at) && (oldest === undefined || at < oldest)) oldest = at;
+    }
+    this.oldestAt = oldest;
   }
 }

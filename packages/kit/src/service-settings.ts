@@ -48,6 +48,30 @@ export const OUTBOX_POLL_MS = setting.int("OUTBOX_POLL_MS", {
   common: true,
 });
 
+/** Where traces go; OpenTelemetry's own variable, so collectors' usual setup works unchanged. */
+export const OTLP_ENDPOINT = setting.optionalText("OTEL_EXPORTER_OTLP_ENDPOINT", {
+  doc: "OTLP/HTTP endpoint traces are sent to (e.g. `http://localhost:4318`)",
+  unset: "no traces are recorded (tracing costs next to nothing)",
+  common: true,
+});
+
+export const TRACE_SAMPLE_PERCENT = setting.int("TRACE_SAMPLE_PERCENT", {
+  default: 100,
+  min: 0,
+  max: 100,
+  doc: "share of new traces recorded (parent-based: a call that arrives traced keeps its caller's decision, except at the gateway)",
+  common: true,
+});
+
+export const METRICS_PORT = setting.port("METRICS_PORT", {
+  default: 0,
+  doc: "port of the Prometheus `/metrics` endpoint, apart from the public ones; `0`: none",
+  common: true,
+});
+
+/** Tracing and metrics: what `startService` and the gateway observe themselves with. */
+export const telemetrySettings = () => ({ otlpEndpoint: OTLP_ENDPOINT, samplePercent: TRACE_SAMPLE_PERCENT, metricsPort: METRICS_PORT });
+
 /** host:port of another process; the default is where the embedded and local runs put it. */
 export const address = (env: string, port: number, doc: string) => setting.text(env, { default: `127.0.0.1:${port}`, doc });
 
@@ -74,5 +98,6 @@ export function serviceSettings(name: string, port: number) {
     natsUrl: NATS_URL,
     logLevel: LOG_LEVEL,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
+    telemetry: telemetrySettings(),
   };
 }

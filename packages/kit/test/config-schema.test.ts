@@ -172,6 +172,7 @@ describe("the settings every service reads", () => {
       natsUrl: undefined,
       logLevel: "info",
       shutdownDeadlineMs: 15_000,
+      telemetry: { otlpEndpoint: undefined, samplePercent: 100, metricsPort: 0 },
       upstreams: { users: "127.0.0.1:50051" },
       outboxPollMs: 1_000,
     });
@@ -191,6 +192,9 @@ describe("the settings every service reads", () => {
       SHUTDOWN_DEADLINE_MS: "5000",
       USERS_ADDRESS: "users:50051",
       OUTBOX_POLL_MS: "250",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318",
+      TRACE_SAMPLE_PERCENT: "10",
+      METRICS_PORT: "9464",
     };
     expect(service.load(env)).toEqual({
       serviceName: "example",
@@ -200,6 +204,7 @@ describe("the settings every service reads", () => {
       natsUrl: "nats://nats:4222",
       logLevel: "debug",
       shutdownDeadlineMs: 5_000,
+      telemetry: { otlpEndpoint: "http://jaeger:4318", samplePercent: 10, metricsPort: 9464 },
       upstreams: { users: "users:50051" },
       outboxPollMs: 250,
     });

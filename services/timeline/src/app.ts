@@ -1,4 +1,5 @@
 import { STREAMS } from "@chirp/kit/events";
+import { kitMetrics } from "@chirp/kit/telemetry";
 import { startService, type ServiceApp, type ServiceOverrides } from "@chirp/kit/service";
 import { schema, type TimelineConfig } from "./config.js";
 import { FanOut } from "./domain/fan-out.js";
@@ -10,6 +11,7 @@ import { Profiles } from "./domain/profiles.js";
 import { TweetCards } from "./domain/tweet-cards.js";
 import { consumeTimelineEvents, pushNewPosts } from "./events.js";
 import { TimelineService, timelineHandlers } from "./grpc/handlers.js";
+import { timelineObserver } from "./observe.js";
 import { memoryStores } from "./storage/memory.js";
 import { openMongoStores } from "./storage/mongo.js";
 import { UpstreamClients } from "./upstream.js";
@@ -39,11 +41,13 @@ export function startTimeline(config: TimelineConfig, overrides: TimelineOverrid
     storage: { memory: () => memoryStores(config.timelineLength), mongo: (db) => openMongoStores(db, config.timelineLength) },
     async parts({ storage: stores, bus, log, own, onStop, beforeDrain }) {
       const upstream = own("upstream clients", new UpstreamClients(config.upstreams, { profileCacheMs: config.profileCacheMs }));
-      const fanOut = new FanOut(stores, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength });
+      const observer = timelineObserver(config.serviceName);
+      const fanOut = new FanOut(stores, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength, observer });
       const cards = new TweetCards(stores);
       const profiles = new Profiles(stores);
-      const home = new HomeTimelines(stores, new Hydration(cards, profiles));
+      const home = new HomeTimelines(stores, new Hydration(cards, profiles), observer);
       const live = new LiveTimelines(stores, home, log);
+      onStop("live stream metrics", kitMetrics().liveStreams.source({ service: config.serviceName }, () => live.streams));
 
       own("event consumer", await consumeTimelineEvents(bus, config.consumerName, fanOut, cards, profiles, (eventId) => upstream.forEvent(eventId)));
       own("live subscription", await pushNewPosts(bus, live, (eventId) => upstream.forEvent(eventId)));

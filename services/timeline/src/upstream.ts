@@ -1,6 +1,6 @@
 import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
 import { DomainError, ExpiringCache } from "@chirp/kit";
-import { insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
+import { clientOptions, insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
 import { GraphServiceClient, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import { TweetsServiceClient } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
@@ -55,9 +55,9 @@ export class UpstreamClients {
 
   constructor(addresses: { users: string; tweets: string; graph: string }, options: { profileCacheMs: number } = { profileCacheMs: 0 }) {
     this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<ProfileCard>(options.profileCacheMs, MAX_CACHED_PROFILES) : undefined;
-    this.users = new UsersServiceClient(addresses.users, insecureChannel());
-    this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel());
-    this.graph = new GraphServiceClient(addresses.graph, insecureChannel());
+    this.users = new UsersServiceClient(addresses.users, insecureChannel(), clientOptions());
+    this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel(), clientOptions());
+    this.graph = new GraphServiceClient(addresses.graph, insecureChannel(), clientOptions());
   }
 
   /** Calls on behalf of a gRPC call: its request id, caller and deadline go along. */

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { Accounts, Profiles, PublicProfile } from "../accounts.js";
 import { DomainError } from "../errors.js";
-import { insecureChannel, unary } from "./client.js";
+import { clientOptions, insecureChannel, unary } from "./client.js";
 import { isServiceError } from "./status.js";
 
 /** Deleted ids kept at most; one forgotten is only asked about again. */
@@ -32,7 +32,7 @@ export class UserAccounts implements Accounts, Profiles {
   private readonly timeoutMs: number;
 
   constructor(usersAddress: string, options: { timeoutMs?: number } = {}) {
-    this.client = new UsersServiceClient(usersAddress, insecureChannel());
+    this.client = new UsersServiceClient(usersAddress, insecureChannel(), clientOptions());
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 

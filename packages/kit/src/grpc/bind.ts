@@ -8,6 +8,9 @@ import {
 } from "@grpc/grpc-js";
 import { invalidArgument } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { SpanKind, SpanStatusCode, type Span } from "../telemetry/context.js";
+import { kitMetrics } from "../telemetry/metrics.js";
+import { Tracing } from "../telemetry/tracing.js";
 import { createCallContext, type CallContext } from "./context.js";
 import { REQUEST_ID_KEY } from "./metadata.js";
 import { toServiceError } from "./status.js";
@@ -59,16 +62,50 @@ export type ServiceHandlers<D> = {
       : never;
 };
 
+/** How a bound service reports its calls: spans with its tracing, metrics under its name. */
+export interface CallObservation {
+  service: string;
+  tracing: Tracing;
+}
+
+/** Reads W3C trace context from incoming call metadata. */
+const METADATA_GETTER = {
+  keys: (metadata: Metadata) => Object.keys(metadata.getMap()),
+  get: (metadata: Metadata, key: string) => {
+    const value = metadata.get(key)[0];
+    return typeof value === "string" ? value : undefined;
+  },
+};
+
+/** One call's observation: a server span continuing the caller's trace, and its duration by code. */
+function observeCall(path: string, observation: CallObservation | undefined) {
+  const tracing = observation?.tracing ?? Tracing.off;
+  const durations = observation && kitMetrics().rpcDuration;
+  const attributes = { "rpc.system": "grpc", "rpc.method": path };
+  return (call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>, work: (ended: (code: status, error?: unknown) => void) => Promise<void>) => {
+    const started = process.hrtime.bigint();
+    return tracing.entry(path, SpanKind.SERVER, { source: call.metadata, getter: METADATA_GETTER as never }, attributes, (span: Span | undefined) =>
+      work((code, error) => {
+        durations?.observe({ service: observation!.service, method: path, code: status[code] }, Number(process.hrtime.bigint() - started) / 1e9);
+        if (!span) return;
+        span.setAttribute("rpc.grpc.status_code", code);
+        if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: status[code] + (error instanceof Error ? `: ${error.message.slice(0, 200)}` : "") });
+      }),
+    );
+  };
+}
+
 /**
  * Turns async handlers into a grpc-js implementation. Every call gets a request id (the caller's
  * `x-request-id` or a new one, echoed back), a logger bound to it, the caller's identity and a
  * cancellation signal; every error becomes a status with a safe message; every call is logged once
- * when it ends.
+ * when it ends, counted in the RPC metrics and, with tracing, recorded as a server span.
  */
 export function bindService<D extends Record<string, MethodShape>>(
   definition: D,
   handlers: ServiceHandlers<D>,
   log: Logger,
+  observation?: CallObservation,
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
@@ -76,66 +113,76 @@ export function bindService<D extends Record<string, MethodShape>>(
     if (typeof handler !== "function") throw new Error(`no handler for ${method.path}`);
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported`);
     implementation[name] = method.responseStream
-      ? streamCall(method.path, handler as StreamHandler<unknown, unknown>, log)
-      : unaryCall(method.path, handler as UnaryHandler<unknown, unknown>, log);
+      ? streamCall(method.path, handler as StreamHandler<unknown, unknown>, log, observeCall(method.path, observation))
+      : unaryCall(method.path, handler as UnaryHandler<unknown, unknown>, log, observeCall(method.path, observation));
   }
   return implementation;
 }
 
-function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, log: Logger) {
-  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const started = process.hrtime.bigint();
-    const ctx = createCallContext(call, path, log);
-    call.sendMetadata(requestIdMetadata(ctx.requestId));
-    run(call.request, (request) => handler(request, ctx)).then(
-      (response) => {
-        logEnd(ctx, started, status.OK);
-        callback(null, response);
-      },
-      (error: unknown) => {
-        const mapped = toServiceError(error, ctx.requestId);
-        logEnd(ctx, started, mapped.error.code ?? status.UNKNOWN, mapped.expected ? undefined : error);
-        callback(mapped.error, null);
-      },
-    );
-  };
+type Observe = ReturnType<typeof observeCall>;
+
+function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, log: Logger, observe: Observe) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+    observe(call, (ended) => {
+      const started = process.hrtime.bigint();
+      const ctx = createCallContext(call, path, log);
+      call.sendMetadata(requestIdMetadata(ctx.requestId));
+      return run(call.request, (request) => handler(request, ctx)).then(
+        (response) => {
+          logEnd(ctx, started, status.OK);
+          ended(status.OK);
+          callback(null, response);
+        },
+        (error: unknown) => {
+          const mapped = toServiceError(error, ctx.requestId);
+          const code = mapped.error.code ?? status.UNKNOWN;
+          logEnd(ctx, started, code, mapped.expected ? undefined : error);
+          ended(code, error);
+          callback(mapped.error, null);
+        },
+      );
+    });
 }
 
-function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log: Logger) {
-  return (call: ServerWritableStream<unknown, unknown>) => {
-    const started = process.hrtime.bigint();
-    const ctx = createCallContext(call, path, log);
-    call.sendMetadata(requestIdMetadata(ctx.requestId));
-    const cancelled = () => Object.assign(new Error("call cancelled"), { code: status.CANCELLED, metadata: new Metadata() });
-    // Respect flow control: wait for the transport to drain before producing more, unless the
-    // client goes away meanwhile (then no drain ever comes).
-    const send = (response: unknown) =>
-      new Promise<void>((resolve, reject) => {
-        if (ctx.signal.aborted) return reject(cancelled());
-        if (call.write(response)) return resolve();
-        const settle = (error?: Error) => {
-          call.off("drain", onDrain);
-          ctx.signal.removeEventListener("abort", onAbort);
-          if (error) reject(error);
-          else resolve();
-        };
-        const onDrain = () => settle();
-        const onAbort = () => settle(cancelled());
-        call.once("drain", onDrain);
-        ctx.signal.addEventListener("abort", onAbort, { once: true });
-      });
-    run(call.request, (request) => handler(request, ctx, send)).then(
-      () => {
-        logEnd(ctx, started, status.OK);
-        call.end();
-      },
-      (error: unknown) => {
-        const mapped = toServiceError(error, ctx.requestId);
-        logEnd(ctx, started, mapped.error.code ?? status.UNKNOWN, mapped.expected ? undefined : error);
-        if (!ctx.signal.aborted) call.emit("error", mapped.error);
-      },
-    );
-  };
+function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log: Logger, observe: Observe) {
+  return (call: ServerWritableStream<unknown, unknown>) =>
+    observe(call, (ended) => {
+      const started = process.hrtime.bigint();
+      const ctx = createCallContext(call, path, log);
+      call.sendMetadata(requestIdMetadata(ctx.requestId));
+      const cancelled = () => Object.assign(new Error("call cancelled"), { code: status.CANCELLED, metadata: new Metadata() });
+      // Respect flow control: wait for the transport to drain before producing more, unless the
+      // client goes away meanwhile (then no drain ever comes).
+      const send = (response: unknown) =>
+        new Promise<void>((resolve, reject) => {
+          if (ctx.signal.aborted) return reject(cancelled());
+          if (call.write(response)) return resolve();
+          const settle = (error?: Error) => {
+            call.off("drain", onDrain);
+            ctx.signal.removeEventListener("abort", onAbort);
+            if (error) reject(error);
+            else resolve();
+          };
+          const onDrain = () => settle();
+          const onAbort = () => settle(cancelled());
+          call.once("drain", onDrain);
+          ctx.signal.addEventListener("abort", onAbort, { once: true });
+        });
+      return run(call.request, (request) => handler(request, ctx, send)).then(
+        () => {
+          logEnd(ctx, started, status.OK);
+          ended(status.OK);
+          call.end();
+        },
+        (error: unknown) => {
+          const mapped = toServiceError(error, ctx.requestId);
+          const code = mapped.error.code ?? status.UNKNOWN;
+          logEnd(ctx, started, code, mapped.expected ? undefined : error);
+          ended(code, error);
+          if (!ctx.signal.aborted) call.emit("error", mapped.error);
+        },
+      );
+    });
 }
 
 function requestIdMetadata(requestId: string): Metadata {

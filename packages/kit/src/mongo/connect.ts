@@ -1,5 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type IndexDescription } from "mongodb";
 import type { Logger } from "../logger.js";
+import { SpanKind, SpanStatusCode, startChildSpan, type Span } from "../telemetry/context.js";
+import { kitMetrics } from "../telemetry/metrics.js";
 
 export interface MongoConnection {
   client: MongoClient;
@@ -7,9 +9,16 @@ export interface MongoConnection {
   close(): Promise<void>;
 }
 
+/** What a service's connection reports: spans when it traces, its pool in the metrics. */
+export interface MongoObservation {
+  service: string;
+  traced: boolean;
+}
+
 /** Connects and checks the server answers; each service passes its own database name. */
-export async function connectMongo(uri: string, database: string, log: Logger, appName = database): Promise<MongoConnection> {
-  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 10_000 });
+export async function connectMongo(uri: string, database: string, log: Logger, appName = database, observation?: MongoObservation): Promise<MongoConnection> {
+  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 10_000, monitorCommands: observation?.traced ?? false });
+  if (observation) observe(client, observation);
   await client.connect();
   const db = client.db(database);
   await db.command({ ping: 1 });
@@ -54,4 +63,43 @@ export async function countBy<T extends Document>(collection: Collection<T>, fie
     .aggregate<{ _id: string; n: number }>([{ $match: { ...match, [field]: { $in: values } } }, { $group: { _id: `$${field}`, n: { $sum: 1 } } }])
     .toArray();
   return new Map(rows.map((row) => [row._id, row.n]));
+}
+
+/**
+ * A client span per command issued inside a recorded span (the driver announces a command in the
+ * async context of the operation that sent it), and the pool's open and checked-out connections.
+ * Command monitoring is only switched on when the service traces.
+ */
+function observe(client: MongoClient, { service, traced }: MongoObservation): void {
+  const pool = kitMetrics().mongoConnections;
+  const open = pool.labels({ service, state: "open" });
+  const inUse = pool.labels({ service, state: "in_use" });
+  client.on("connectionCreated", () => open.inc());
+  client.on("connectionClosed", () => open.dec());
+  client.on("connectionCheckedOut", () => inUse.inc());
+  client.on("connectionCheckedIn", () => inUse.dec());
+  if (!traced) return;
+  const spans = new Map<number, Span>();
+  client.on("commandStarted", (event) => {
+    const target = event.command[event.commandName];
+    const collection = typeof target === "string" ? target.slice(0, 100) : undefined;
+    const child = startChildSpan(`${event.commandName} ${event.databaseName}${collection ? `.${collection}` : ""}`, SpanKind.CLIENT, {
+      "db.system.name": "mongodb",
+      "db.namespace": event.databaseName,
+      "db.operation.name": event.commandName,
+      ...(collection ? { "db.collection.name": collection } : {}),
+    });
+    if (child) spans.set(event.requestId, child.span);
+  });
+  client.on("commandSucceeded", (event) => {
+    spans.get(event.requestId)?.end();
+    spans.delete(event.requestId);
+  });
+  client.on("commandFailed", (event) => {
+    const span = spans.get(event.requestId);
+    if (!span) return;
+    span.setStatus({ code: SpanStatusCode.ERROR, message: String(event.failure?.message ?? "failed").slice(0, 200) });
+    span.end();
+    spans.delete(event.requestId);
+  });
 }

@@ -8,6 +8,8 @@ export interface StoredMessage {
   id: string;
   subject: string;
   data: Binary;
+  /** The trace context it was recorded in (W3C `traceparent`, `tracestate`). */
+  trace?: Record<string, string>;
 }
 
 export interface WithOutbox {
@@ -16,7 +18,16 @@ export interface WithOutbox {
 }
 
 export const storedMessages = (messages: BusMessage[]): StoredMessage[] =>
-  messages.map((m) => ({ id: m.id, subject: m.subject, data: new Binary(m.data) }));
+  messages.map((m) => ({ id: m.id, subject: m.subject, data: new Binary(m.data), ...(m.headers ? { trace: m.headers } : {}) }));
+
+/** Only the trace headers, as strings of a sane length: the document may have been edited by hand. */
+function storedTrace(trace: unknown): Record<string, string> | undefined {
+  if (typeof trace !== "object" || trace === null) return undefined;
+  const kept = Object.entries(trace).filter(([key, value]) => (key === "traceparent" || key === "tracestate") && typeof value === "string" && value.length <= 512);
+  return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+}
+
+const withTrace = (headers: Record<string, string> | undefined) => (headers ? { headers } : {});
 
 /** The index that finds documents with pending messages (sparse: drained documents drop out). */
 export const OUTBOX_INDEX: IndexDescription = { key: { "outbox.id": 1 }, name: "outbox_pending", sparse: true };
@@ -54,7 +65,7 @@ export class MongoOutboxStore<T extends WithOutbox> implements OutboxStore {
     return docs.flatMap((doc) =>
       (doc.outbox ?? []).map((m) => ({
         ownerId: doc._id,
-        message: { id: m.id, subject: m.subject, data: m.data.read(0, m.data.length()) },
+        message: { id: m.id, subject: m.subject, data: m.data.read(0, m.data.length()), ...withTrace(storedTrace(m.trace)) },
       })),
     );
   }

@@ -1,4 +1,4 @@
-import { headers, nanos, type NatsConnection } from "@nats-io/nats-core";
+import { headers, nanos, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -52,6 +52,7 @@ const MSG_ID_HEADER = "Nats-Msg-Id";
  */
 export class JetStreamBus implements EventBus, LiveSubscriber {
   private readonly js: JetStreamClient;
+  private up = true;
 
   private constructor(
     readonly connection: NatsConnection,
@@ -59,6 +60,19 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
     private readonly log: Logger,
   ) {
     this.js = jetstream(connection);
+    void this.watch();
+  }
+
+  /** False while the connection is down or reconnecting, and once closed (for the metrics). */
+  get connected(): boolean {
+    return this.up && !this.connection.isClosed();
+  }
+
+  private async watch(): Promise<void> {
+    for await (const change of this.connection.status()) {
+      if (change.type === "disconnect") this.up = false;
+      else if (change.type === "reconnect") this.up = true;
+    }
   }
 
   static async connect(url: string, name: string, log: Logger): Promise<JetStreamBus> {
@@ -92,7 +106,12 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
   }
 
   async publish(message: BusMessage): Promise<void> {
-    await this.js.publish(message.subject, message.data, { msgID: message.id });
+    let h: MsgHdrs | undefined;
+    if (message.headers) {
+      h = headers();
+      for (const [key, value] of Object.entries(message.headers)) h.set(key, value);
+    }
+    await this.js.publish(message.subject, message.data, { msgID: message.id, ...(h ? { headers: h } : {}) });
   }
 
   /**
@@ -172,7 +191,7 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
 
   private async relayLive(messages: ConsumerMessages, handler: LiveHandler): Promise<void> {
     for await (const msg of messages) {
-      const message = { id: msg.headers?.get(MSG_ID_HEADER) || `${msg.info.stream}:${msg.seq}`, subject: msg.subject, data: msg.data };
+      const message = { id: msg.headers?.get(MSG_ID_HEADER) || `${msg.info.stream}:${msg.seq}`, subject: msg.subject, data: msg.data, ...traceOf(msg) };
       try {
         await handler(message);
       } catch (error) {
@@ -189,6 +208,8 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         subject: msg.subject,
         data: msg.data,
         attempt: msg.info.deliveryCount,
+        pending: msg.info.pending,
+        ...traceOf(msg),
       };
       try {
         await handler(delivery);
@@ -221,6 +242,14 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
   async close(): Promise<void> {
     await this.connection.drain();
   }
+}
+
+/** The trace context a message carries in its headers, if any. */
+function traceOf(msg: JsMsg): { headers?: Record<string, string> } {
+  const traceparent = msg.headers?.get("traceparent");
+  if (!traceparent) return {};
+  const tracestate = msg.headers?.get("tracestate");
+  return { headers: { traceparent, ...(tracestate ? { tracestate } : {}) } };
 }
 
 function isNotFound(error: unknown): boolean {

@@ -7,6 +7,7 @@ import { createLogger, type LevelWithSilent, type Logger } from "../logger.js";
 import { connectMongo } from "../mongo/index.js";
 import { JetStreamBus } from "../nats/index.js";
 import { OutboxRelay, type OutboxStore } from "../outbox.js";
+import { kitMetrics, ObservedBus, serveMetrics, Tracing, type TracingSettings } from "../telemetry/index.js";
 
 /** A generated gRPC service definition, as `bindService` takes it. */
 type Definition = Parameters<typeof bindService>[0];
@@ -32,6 +33,8 @@ export interface ServiceConfig {
   outboxPollMs?: number;
   /** host:port of the users service, for services that ask it whether the caller's account is live. */
   upstreams?: { users?: string };
+  /** Tracing and the metrics port (`serviceSettings` has them); absent: neither. */
+  telemetry?: TracingSettings & { metricsPort: number };
 }
 
 /**
@@ -121,6 +124,8 @@ type RelayOf<S> = S extends { outbox: OutboxStore } ? { relay: OutboxRelay } : R
 
 export type ServiceApp<S, E = Record<never, never>> = {
   port: number;
+  /** Where its /metrics is served, when METRICS_PORT is set. */
+  metricsPort?: number;
   bus: ServiceBus;
   stop(): Promise<void>;
 } & RelayOf<S> &
@@ -143,33 +148,42 @@ export async function startService<C extends ServiceConfig, D extends Definition
     lifecycle.onStop(name, () => ("stop" in resource ? resource.stop() : resource.close()));
     return resource;
   };
+  const service = config.serviceName;
   const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log });
   try {
+    // Stopped last: the spans of the shutdown itself are still sent.
+    const tracing = Tracing.start(service, config.telemetry ?? { otlpEndpoint: undefined, samplePercent: 100 });
+    lifecycle.onStop("tracing", () => tracing.shutdown());
+    const metrics = config.telemetry?.metricsPort ? await serveMetrics(config.host, config.telemetry.metricsPort, log) : undefined;
+    if (metrics) lifecycle.onStop("metrics", () => metrics.close());
+
     let storage: S;
     if (config.mongo) {
-      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log);
+      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log, config.mongo.database, { service, traced: tracing.enabled });
       lifecycle.onStop("MongoDB", () => mongo.close());
       storage = await declaration.storage.mongo(mongo.db);
     } else {
       storage = declaration.storage.memory();
     }
 
-    let bus: ServiceBus;
+    let transport: ServiceBus;
     if (overrides.bus) {
-      bus = overrides.bus;
+      transport = overrides.bus;
     } else if (config.natsUrl) {
       const jetstream = await JetStreamBus.connect(config.natsUrl, `chirp-${config.serviceName}`, log);
       lifecycle.onStop("NATS", () => jetstream.close());
+      lifecycle.onStop("NATS metrics", kitMetrics().natsConnected.source({ service }, () => (jetstream.connected ? 1 : 0)));
       await jetstream.ensureStreams([...declaration.streams, STREAMS.deadLetters]);
-      bus = jetstream;
+      transport = jetstream;
     } else {
-      bus = new InProcessEventBus(log);
+      transport = new InProcessEventBus(log);
     }
+    const bus: ServiceBus = new ObservedBus(transport, tracing, service);
 
     let relay: OutboxRelay | undefined;
     const { outbox } = storage as { outbox?: OutboxStore };
     if (outbox) {
-      const started = new OutboxRelay(outbox, bus, log, { pollIntervalMs: config.outboxPollMs });
+      const started = new OutboxRelay(outbox, bus, log, { pollIntervalMs: config.outboxPollMs, service });
       started.start();
       lifecycle.onStop("outbox relay", () => started.stop());
       relay = started;
@@ -195,10 +209,10 @@ export async function startService<C extends ServiceConfig, D extends Definition
     // Registered last so it stops first: calls drain while storage and the bus are still there.
     lifecycle.onStop("gRPC server", () => server.shutdown());
     for (const [name, stop] of drainFirst) lifecycle.onStop(name, stop);
-    server.activate(declaration.service, bindService(declaration.service, parts.handlers, log));
+    server.activate(declaration.service, bindService(declaration.service, parts.handlers, log, { service, tracing }));
     log.info({ port: server.port, ...parts.ready }, `${config.serviceName} service ready`);
 
-    const app = { ...parts.app, port: server.port, bus, stop: () => lifecycle.stop() } as Record<string, unknown>;
+    const app = { ...parts.app, port: server.port, metricsPort: metrics?.port, bus: transport, stop: () => lifecycle.stop() } as Record<string, unknown>;
     if (relay) app.relay = relay;
     return app as ServiceApp<S, E>;
   } catch (error) {

@@ -8,3 +8,4 @@ export * from "./grpc.js";
 export * from "./mongo.js";
 export * from "./service-process.js";
 export * from "./support.js";
+export * from "./spans.js";

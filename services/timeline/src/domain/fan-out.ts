@@ -1,5 +1,5 @@
 import { unique, type Celebrity, type CreatedTweet, type Entry, type FollowChange, type Post } from "./model.js";
-import type { FollowerDirectory, TimelineStores } from "./ports.js";
+import { UNOBSERVED, type FollowerDirectory, type TimelineObserver, type TimelineStores } from "./ports.js";
 
 /** How many of a followee's newest posts a new follow copies into the follower's timeline. */
 export const BACKFILL_POSTS = 50;
@@ -13,6 +13,7 @@ export interface FanOutSettings {
   /** How many posts per author are kept: no timeline shows more of one author than its own length. */
   timelineLength: number;
   clock?: () => Date;
+  observer?: TimelineObserver;
 }
 
 /**
@@ -29,12 +30,14 @@ export interface FanOutSettings {
  */
 export class FanOut {
   private readonly clock: () => Date;
+  private readonly observer: TimelineObserver;
 
   constructor(
     private readonly stores: FanOutStores,
     private readonly settings: FanOutSettings,
   ) {
     this.clock = settings.clock ?? (() => new Date());
+    this.observer = settings.observer ?? UNOBSERVED;
   }
 
   /**
@@ -49,7 +52,7 @@ export class FanOut {
     const post: Post = { tweetId: created.tweetId, authorId: created.authorId, ...(created.retweetOfId ? { retweetOfId: created.retweetOfId } : {}) };
     if (await this.isDeleted(post)) return;
     await this.stores.posts.savePost(post);
-    if (!(await this.write([{ ...post, ownerId: post.authorId }], post))) return;
+    if (!(await this.observer.fanOutBatch(1, () => this.write([{ ...post, ownerId: post.authorId }], post)))) return;
 
     const celebrity = await this.stores.celebrities.celebrity(post.authorId);
     if ((await graph.followerCount(post.authorId)) > this.settings.celebrityFollowers) {
@@ -110,10 +113,11 @@ export class FanOut {
     for await (const batch of graph.followers(post.authorId, resumeToken, signal)) {
       signal?.throwIfAborted();
       const entries = batch.followerIds.flatMap((ownerId) => posts.map((p) => ({ ...p, ownerId })));
-      if (!(await this.write(entries, post))) return false;
+      if (!(await this.observer.fanOutBatch(entries.length, () => this.write(entries, post)))) return false;
       await this.stores.progress.saveFanOutProgress(post.tweetId, batch.resumeToken, this.clock());
     }
     await this.stores.progress.clearFanOutProgress([post.tweetId]);
+    this.observer.fannedOut(post.tweetId);
     return true;
   }
 

@@ -1,7 +1,7 @@
 import { decodePageToken, encodePageToken, invalidArgument, pageSize } from "@chirp/kit";
 import type { Hydration } from "./hydration.js";
 import { newestFirst, type IdRange, type Post, type TimelineItem } from "./model.js";
-import type { TimelineStores, Upstream } from "./ports.js";
+import { UNOBSERVED, type TimelineObserver, type TimelineStores, type Upstream } from "./ports.js";
 
 /** What a reader's home timeline is read from: their entries, whom they follow, and the celebrities' posts. */
 export type HomeStores = Pick<TimelineStores, "timelines" | "follows" | "celebrities" | "posts">;
@@ -43,6 +43,7 @@ export class HomeTimelines {
   constructor(
     private readonly stores: HomeStores,
     private readonly hydration: Hydration,
+    private readonly observer: Pick<TimelineObserver, "celebritiesMerged"> = UNOBSERVED,
   ) {}
 
   async page(readerId: string, request: { pageSize: number; pageToken: string }, upstream: Upstream): Promise<HomePage> {
@@ -106,6 +107,7 @@ export class HomeTimelines {
     const { timelines, follows, celebrities, posts } = this.stores;
     const [own, followees] = await Promise.all([timelines.entries(readerId, range, limit + 1), follows.followees(readerId)]);
     const stars = await celebrities.celebritiesAmong(followees);
+    if (stars.length > 0) this.observer.celebritiesMerged(stars.length);
     const merged = stars.length > 0 ? await posts.postsBy(stars, range, limit + 1) : [];
     // A post fanned out before its author became a celebrity comes from both sources.
     const candidates = [...new Map([...own, ...merged].map((p) => [p.tweetId, p])).values()].sort(newestFirst);

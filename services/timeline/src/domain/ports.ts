@@ -167,3 +167,22 @@ export interface Upstream {
   /** The public profiles of the users that exist among the ids, in any order. */
   profiles(ids: string[]): Promise<ProfileCard[]>;
 }
+
+/**
+ * What the timeline reports of its work: spans and metrics, made outside the domain
+ * (src/observe.ts). Unobserved by default.
+ */
+export interface TimelineObserver {
+  /** Runs one fan-out write of `entries` timeline entries. */
+  fanOutBatch<T>(entries: number, write: () => Promise<T>): Promise<T>;
+  /** A post reached its last follower's timeline. */
+  fannedOut(tweetId: string): void;
+  /** A home read merged in the posts of `celebrities` celebrities. */
+  celebritiesMerged(celebrities: number): void;
+}
+
+export const UNOBSERVED: TimelineObserver = {
+  fanOutBatch: (_entries, write) => write(),
+  fannedOut: () => undefined,
+  celebritiesMerged: () => undefined,
+};
