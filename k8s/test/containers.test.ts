@@ -16,6 +16,13 @@
  * ../shared/mongo/start; nats-server from ../shared/nats/bin, with the manifest's own arguments and
  * nats.conf); CPU and memory limits are not applied (this sandbox refuses cgroup limits).
  *
+ * Not run at all: the dev overlay's Jaeger and Prometheus (k8s/components/observability). Their
+ * images cannot be pulled here either, Prometheus discovers its targets through the Kubernetes
+ * API, which podman does not have, and neither is part of the scenario. The Chirp containers still
+ * get the overlay's OTEL_EXPORTER_OTLP_ENDPOINT (http://jaeger:4318), a name nothing answers on
+ * this network: their batched span exports fail in the background and are dropped, which changes
+ * nothing in the calls (the in-process and Jaeger tests in mesh/test check the traces themselves).
+ *
  * Runs where podman works (../shared/images/setup installs it) and kustomize is installed
  * (scripts/install-k8s-tools.sh); otherwise it is reported as skipped, with the reason.
  */
@@ -254,7 +261,7 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
 
   it("passes each container exactly what its process reads: no unread setting, no required one missing", () => {
     const problems: string[] = [];
-    for (const pod of podTemplates(rendered.objects).filter((p) => p.workload.kind === "Deployment")) {
+    for (const pod of podTemplates(rendered.objects).filter((p) => p.workload.kind === "Deployment" && p.spec.containers.some((c: Obj) => /^chirp-/.test(c.image)))) {
       const workspace = SERVICES.some((s) => s.name === pod.workload.metadata.name) ? `services/${pod.workload.metadata.name}` : pod.workload.metadata.name;
       const config = readProcessConfig(workspace);
       if (!config) {
