@@ -1,21 +1,8 @@
 import { createLogger } from "@chirp/kit";
 import { EVENT_SUBJECTS } from "@chirp/kit/events";
 import { SpanKind, useSpanExporter } from "@chirp/kit/telemetry";
-import { describeWith, eventually, InMemorySpanExporter, uniqueName, type ReadableSpan } from "@chirp/kit/testing";
+import { describeWith, eventually, InMemorySpanExporter, seriesValue as series, uniqueName, type ReadableSpan } from "@chirp/kit/testing";
 import { startMesh, type Mesh } from "../src/mesh.js";
-
-/** The value of one series in Prometheus text, 0 when absent; labels must be given in full, in order. */
-function series(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const inBraces = /\{(.*)\}/.exec(line)?.[1] ?? "";
-    const have = inBraces.split(/,(?=[a-z_]+=")/);
-    if (wanted.every((pair) => have.includes(pair))) total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
-}
 
 const serviceOf = (span: ReadableSpan) => span.resource.attributes["service.name"];
 
