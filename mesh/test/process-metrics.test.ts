@@ -159,9 +159,10 @@ describeWith(["MONGODB_URI", "NATS_URL"], "each process's /metrics, with the mes
     expect(moved("timeline", "chirp_celebrity_merges_total", { service: "timeline" })).toBeGreaterThanOrEqual(1);
 
     // States read at the scrape: each publishing service's outbox (drained by now), MongoDB, NATS.
-    for (const { name, publishes } of SERVICES) {
+    for (const service of SERVICES) {
+      const { name } = service;
       const text = after[name]!;
-      if (publishes) {
+      if ("publishes" in service) {
         expect(text).toContain(`chirp_outbox_pending{service="${name}"}`);
         expect(text).toContain(`chirp_outbox_oldest_age_seconds{service="${name}"}`);
         expect([name, seriesValue(text, "chirp_outbox_oldest_age_seconds", { service: name })]).toEqual([name, expect.any(Number)]);
