@@ -16,17 +16,22 @@
  * ../shared/mongo/start; nats-server from ../shared/nats/bin, with the manifest's own arguments and
  * nats.conf); CPU and memory limits are not applied (this sandbox refuses cgroup limits).
  *
- * Not run at all: the dev overlay's Jaeger and Prometheus (k8s/components/observability). Their
- * images cannot be pulled here either, Prometheus discovers its targets through the Kubernetes
- * API, which podman does not have, and neither is part of the scenario. The Chirp containers still
- * get the overlay's OTEL_EXPORTER_OTLP_ENDPOINT (http://jaeger:4318), a name nothing answers on
- * this network: their batched span exports fail in the background and are dropped, which changes
- * nothing in the calls (the in-process and Jaeger tests in mesh/test check the traces themselves).
+ * The dev overlay's Jaeger (k8s/components/observability) runs the same way, on the base image
+ * with the Jaeger binary ../shared/jaeger/start builds (JAEGER_BIN overrides), and the scenario's
+ * post is then found in it as one trace from the gateway to the timeline's consumer. Where no such
+ * binary exists (CI does not build it), Jaeger is not run and the Chirp containers are started
+ * without the overlay's OTEL_EXPORTER_OTLP_ENDPOINT: a host name that nothing on the network
+ * answers is not harmless here. With it, logins and posts through the gateway container timed out
+ * (10 s deadlines); the likely cause is each export's name lookup hanging in the libuv threadpool
+ * that scrypt and every other lookup share (JAEGER_BIN=none runs this path). Prometheus is
+ * never run: its image cannot be pulled, it finds its targets through the Kubernetes API, which
+ * podman does not have, and the scenario does not need it (mesh/test scrapes every process).
  *
  * Runs where podman works (../shared/images/setup installs it) and kustomize is installed
  * (scripts/install-k8s-tools.sh); otherwise it is reported as skipped, with the reason.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
@@ -40,6 +45,7 @@ import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
+import { fetchTrace } from "../../mesh/src/jaeger.js";
 import { containerEnv, find, locateTool, pipelines, podTemplates, readProcessConfig, render, ROOT, selects, type Obj, type PodTemplate, type Rendered } from "./rendered.js";
 
 const TAG = "containers-test";
@@ -66,6 +72,17 @@ function natsServerBinary(): string | undefined {
   const result = spawnSync(script, { encoding: "utf8", timeout: 600_000 });
   const path = result.stdout.trim().split("\n").at(-1);
   return result.status === 0 && path && existsSync(path) ? path : undefined;
+}
+
+/** Jaeger as ../shared/jaeger/start builds it (JAEGER_BIN overrides): the newest build, if any. */
+function jaegerBinary(): string | undefined {
+  if (process.env.JAEGER_BIN !== undefined) return existsSync(process.env.JAEGER_BIN) ? process.env.JAEGER_BIN : undefined;
+  const builds = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "devjaeger");
+  if (!existsSync(builds)) return undefined;
+  return readdirSync(builds)
+    .map((dir) => join(builds, dir, "jaeger"))
+    .filter((file) => existsSync(file))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 const kustomize = locateTool("KUSTOMIZE", "kustomize");
@@ -127,6 +144,8 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
     for (const capability of security.capabilities?.drop ?? []) args.push("--cap-drop", capability === "ALL" ? "all" : capability);
     const problems: string[] = [];
     for (const [variable, { value }] of containerEnv(container, rendered.objects, problems, name)) {
+      // Without the Jaeger stand-in, no endpoint rather than one nothing answers (see the top).
+      if (variable === "OTEL_EXPORTER_OTLP_ENDPOINT" && !tracing.jaeger) continue;
       // A fieldRef (the pod's name, for instance) is known only to the kubelet: the pod's name stands in.
       args.push("--env", `${variable}=${value ?? name}`);
     }
@@ -214,6 +233,8 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
 
   const timings: string[] = [];
   const gateway = { http: "" };
+  /** Where the Jaeger stand-in's query API is published, when it runs. */
+  const tracing: { jaeger?: string } = {};
 
   beforeAll(async () => {
     const built = spawnSync(process.execPath, [join(ROOT, "scripts/images.mjs"), "--tag", TAG, "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 20 * 60_000 });
@@ -242,6 +263,20 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
     }));
     // nats-server with the manifest's own arguments: its nats.conf, JetStream on the data volume.
     await runStandIn(podOf("StatefulSet", "nats"), binaries!.natsServer!, (c) => ({ ...c, command: ["/usr/local/bin/stand-in"] }));
+
+    // Jaeger (its image sets JAEGER_LISTEN_HOST, which the base image does not), before the
+    // processes that send it spans.
+    const jaeger = jaegerBinary();
+    if (jaeger) {
+      await runStandIn(podOf("Deployment", "jaeger"), jaeger, (c) => ({
+        ...c,
+        command: ["/usr/local/bin/stand-in"],
+        env: [...(c.env ?? []), { name: "JAEGER_LISTEN_HOST", value: "0.0.0.0" }],
+      }));
+      tracing.jaeger = published.get(`${run}-jaeger:16686`);
+    } else {
+      process.stdout.write("containers: no Jaeger binary (../shared/jaeger/start builds one): Jaeger not run, the Chirp containers get no OTLP endpoint\n");
+    }
 
     // The services in the catalogue's start order, then the gateway.
     for (const name of [...SERVICES.map((s) => s.name), "gateway"]) {
@@ -321,7 +356,8 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
       }
     })();
 
-    const { tweet } = await tweets.createTweet({ text: `from the images ${tag}` }, { headers: author.headers });
+    const traceId = randomBytes(16).toString("hex");
+    const { tweet } = await tweets.createTweet({ text: `from the images ${tag}` }, { headers: { ...author.headers, traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } });
     const home = await eventually(
       async () => {
         const page = await timeline.getHomeTimeline({ pageSize: 20 }, { headers: reader.headers });
@@ -345,5 +381,26 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
     );
     stream.abort();
     await streaming;
+
+    // The post's trace in the Jaeger container, sent there by each process (in batches, every 5 s).
+    if (tracing.jaeger) {
+      await eventually(
+        async () => {
+          const spans = await fetchTrace(`http://${tracing.jaeger}`, traceId);
+          const seen = spans.map((span) => `${span.service} ${span.kind} ${span.name}`);
+          expect(seen).toEqual(
+            expect.arrayContaining([
+              "gateway server chirp.tweets.v1.TweetsService/CreateTweet",
+              "tweets server /chirp.tweets.v1.TweetsService/CreateTweet",
+              "tweets producer publish chirp.tweets.tweet_created",
+              "timeline consumer process chirp.tweets.tweet_created",
+              "timeline internal fan-out batch",
+            ]),
+          );
+        },
+        30_000,
+        500,
+      );
+    }
   }, 180_000);
 });
