@@ -14,6 +14,7 @@ import { createLogger } from "@chirp/kit";
 import { describeWith, eventually, uniqueName } from "@chirp/kit/testing";
 import { fetchTrace, formatTrace, postTraceProblems, type TraceSpan } from "../src/jaeger.js";
 import { startMeshProcesses, type MeshProcesses } from "../src/processes.js";
+import { publicApi } from "./public-api.js";
 
 const QUERY_URL = process.env.JAEGER_QUERY_URL ?? "http://127.0.0.1:16686";
 const OTLP_ENDPOINT = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "http://127.0.0.1:4318";
@@ -47,27 +48,13 @@ if (!jaegerAnswers()) {
       await mesh?.stop();
     }, 120_000);
 
-    async function call(method: string, body: object, token?: string, headers: Record<string, string> = {}): Promise<Record<string, any>> {
-      const response = await fetch(`${api}/${method}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }), ...headers },
-        body: JSON.stringify(body),
-      });
-      const answer = (await response.json()) as Record<string, any>;
-      if (response.status !== 200) throw new Error(`${method}: ${response.status} ${JSON.stringify(answer)}`);
-      return answer;
-    }
-    async function account(name: string): Promise<{ id: string; token: string }> {
-      const username = `${name}_${Math.random().toString(36).slice(2, 8)}`;
-      const created = await call("chirp.users.v1.UsersService/CreateUser", { username, email: `${username}@example.org`, password: "correct horse" });
-      const login = await call("chirp.users.v1.UsersService/Login", { usernameOrEmail: username, password: "correct horse" });
-      return { id: created.user.id, token: login.accessToken };
-    }
+    const call = (method: string, body: object, token?: string, headers: Record<string, string> = {}) => publicApi(api).ok(method, body, token, headers);
+    const account = (name: string) => publicApi(api).account(name);
 
     it("finds the gateway, tweets and its MongoDB write, the relay's publish, the timeline consumer, the graph call and the fan-out writes, correctly linked", async () => {
       const author = await account("author");
       const readers = [await account("reader"), await account("reader")];
-      for (const reader of readers) await eventually(() => call("chirp.graph.v1.GraphService/Follow", { followeeId: author.id }, reader.token), 15_000, 100);
+      for (const reader of readers) await publicApi(api).follow(reader, author);
 
       // The caller's own trace id and span, as a browser with tracing would send them.
       const traceId = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");

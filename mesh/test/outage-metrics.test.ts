@@ -17,6 +17,7 @@ import { join, resolve } from "node:path";
 import { createLogger } from "@chirp/kit";
 import { describeWith, eventually, scrapeMetrics, seriesValue, uniqueName } from "@chirp/kit/testing";
 import { startMeshProcesses, type MeshProcesses } from "../src/processes.js";
+import { publicApi } from "./public-api.js";
 
 function natsServerBinary(): string | undefined {
   if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
@@ -83,29 +84,16 @@ if (!binary) {
       rmSync(store, { recursive: true, force: true });
     }, 120_000);
 
-    async function ok(method: string, body: object, token?: string): Promise<Record<string, any>> {
-      const response = await fetch(`${api}/${method}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
-        body: JSON.stringify(body),
-      });
-      const answer = (await response.json()) as Record<string, any>;
-      if (response.status !== 200) throw new Error(`${method}: ${response.status} ${JSON.stringify(answer)}`);
-      return answer;
-    }
-    async function account(name: string): Promise<{ id: string; token: string }> {
-      const username = `${name}_${Math.random().toString(36).slice(2, 8)}`;
-      const created = await ok("chirp.users.v1.UsersService/CreateUser", { username, email: `${username}@example.org`, password: "correct horse" });
-      const login = await ok("chirp.users.v1.UsersService/Login", { usernameOrEmail: username, password: "correct horse" });
-      return { id: created.user.id, token: login.accessToken };
-    }
+    const ok = (method: string, body: object, token?: string) => publicApi(api).ok(method, body, token);
+    const account = (name: string) => publicApi(api).account(name);
+
     const tweets = async () => scrapeMetrics(mesh.processes.find((p) => p.name === "tweets")!.metricsPort);
     const gauge = async (name: string) => seriesValue(await tweets(), name, { service: "tweets" });
 
     it("shows the connection down and the post waiting in the outbox, then both recovered and the post delivered", async () => {
       const author = await account("author");
       const reader = await account("reader");
-      await eventually(() => ok("chirp.graph.v1.GraphService/Follow", { followeeId: author.id }, reader.token), 15_000, 100);
+      await publicApi(api).follow(reader, author);
       await eventually(async () => expect(await gauge("chirp_outbox_pending")).toBe(0), 10_000, 100);
       expect(await gauge("chirp_nats_connected")).toBe(1);
 

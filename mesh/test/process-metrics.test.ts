@@ -6,6 +6,7 @@ import { JetStreamBus } from "@chirp/kit/nats";
 import { describeWith, eventually, labelValues, scrapeMetrics, seriesValue, uniqueName } from "@chirp/kit/testing";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { startMeshProcesses, type MeshProcess, type MeshProcesses } from "../src/processes.js";
+import { publicApi } from "./public-api.js";
 
 /**
  * Every process's own /metrics, as Prometheus scrapes them in the cluster: the four services and
@@ -36,27 +37,10 @@ describeWith(["MONGODB_URI", "NATS_URL"], "each process's /metrics, with the mes
     await mesh?.stop();
   }, 120_000);
 
-  async function call(method: string, body: object, token?: string): Promise<{ status: number; body: Record<string, any> }> {
-    const response = await fetch(`${api}/${method}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }) },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, any> };
-  }
-  async function ok(method: string, body: object, token?: string): Promise<Record<string, any>> {
-    const answer = await call(method, body, token);
-    if (answer.status !== 200) throw new Error(`${method}: ${answer.status} ${JSON.stringify(answer.body)}`);
-    return answer.body;
-  }
-  async function account(name: string): Promise<{ id: string; token: string }> {
-    const username = `${name}_${Math.random().toString(36).slice(2, 8)}`;
-    const created = await ok("chirp.users.v1.UsersService/CreateUser", { username, email: `${username}@example.org`, password: "correct horse" });
-    const login = await ok("chirp.users.v1.UsersService/Login", { usernameOrEmail: username, password: "correct horse" });
-    return { id: created.user.id, token: login.accessToken };
-  }
-  // The graph learns of new users from events: retry until it knows the one to follow.
-  const follow = (follower: { token: string }, followee: { id: string }) => eventually(() => ok("chirp.graph.v1.GraphService/Follow", { followeeId: followee.id }, follower.token), 15_000, 100);
+  const call = (method: string, body: object, token?: string) => publicApi(api).call(method, body, token);
+  const ok = (method: string, body: object, token?: string) => publicApi(api).ok(method, body, token);
+  const account = (name: string) => publicApi(api).account(name);
+  const follow = (follower: { token: string }, followee: { id: string }) => publicApi(api).follow(follower, followee);
 
   it("runs every service and the gateway as its own process, each serving only its own series on its own port", async () => {
     expect([...byName.keys()].sort()).toEqual([...SERVICES.map((s) => s.name), "gateway"].sort());
