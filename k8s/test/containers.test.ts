@@ -16,10 +16,23 @@
  * ../shared/mongo/start; nats-server from ../shared/nats/bin, with the manifest's own arguments and
  * nats.conf); CPU and memory limits are not applied (this sandbox refuses cgroup limits).
  *
+ * The dev overlay's Jaeger (k8s/components/observability) runs the same way, on the base image
+ * with the Jaeger binary ../shared/jaeger/start builds (JAEGER_BIN overrides), and the scenario's
+ * post is then found in it as one trace from the gateway to the timeline's consumer. Where no such
+ * binary exists (CI does not build it), that check is reported as skipped, with the reason; Jaeger
+ * is not run and the Chirp containers are started
+ * without the overlay's OTEL_EXPORTER_OTLP_ENDPOINT: a host name that nothing on the network
+ * answers is not harmless here. With it, logins and posts through the gateway container timed out
+ * (10 s deadlines); the likely cause is each export's name lookup hanging in the libuv threadpool
+ * that scrypt and every other lookup share (JAEGER_BIN=none runs this path). Prometheus is
+ * never run: its image cannot be pulled, it finds its targets through the Kubernetes API, which
+ * podman does not have, and the scenario does not need it (mesh/test scrapes every process).
+ *
  * Runs where podman works (../shared/images/setup installs it) and kustomize is installed
  * (scripts/install-k8s-tools.sh); otherwise it is reported as skipped, with the reason.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
@@ -33,6 +46,7 @@ import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
+import { fetchTrace } from "../../mesh/src/jaeger.js";
 import { containerEnv, find, locateTool, pipelines, podTemplates, readProcessConfig, render, ROOT, selects, type Obj, type PodTemplate, type Rendered } from "./rendered.js";
 
 const TAG = "containers-test";
@@ -61,6 +75,17 @@ function natsServerBinary(): string | undefined {
   return result.status === 0 && path && existsSync(path) ? path : undefined;
 }
 
+/** Jaeger as ../shared/jaeger/start builds it (JAEGER_BIN overrides): the newest build, if any. */
+function jaegerBinary(): string | undefined {
+  if (process.env.JAEGER_BIN !== undefined) return existsSync(process.env.JAEGER_BIN) ? process.env.JAEGER_BIN : undefined;
+  const builds = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "devjaeger");
+  if (!existsSync(builds)) return undefined;
+  return readdirSync(builds)
+    .map((dir) => join(builds, dir, "jaeger"))
+    .filter((file) => existsSync(file))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
 const kustomize = locateTool("KUSTOMIZE", "kustomize");
 const missing = [
   works("podman", ["info"]) ? undefined : "podman does not work here (../shared/images/setup installs it)",
@@ -70,6 +95,7 @@ const missing = [
 const binaries = missing.length === 0 ? { ferretdb: ferretdbBinary(), natsServer: natsServerBinary() } : undefined;
 if (binaries && !binaries.ferretdb) missing.push("no FerretDB binary for the MongoDB stand-in (../shared/mongo/start builds it; or set FERRETDB_BIN)");
 if (binaries && !binaries.natsServer) missing.push("no nats-server binary (../shared/nats/bin; or set NATS_SERVER_BIN)");
+const jaeger = missing.length === 0 ? jaegerBinary() : undefined;
 
 const title = "the mesh from its images, as the dev overlay runs it";
 const describeContainers = missing.length > 0 ? describe.skip : describe;
@@ -120,6 +146,8 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
     for (const capability of security.capabilities?.drop ?? []) args.push("--cap-drop", capability === "ALL" ? "all" : capability);
     const problems: string[] = [];
     for (const [variable, { value }] of containerEnv(container, rendered.objects, problems, name)) {
+      // Without the Jaeger stand-in, no endpoint rather than one nothing answers (see the top).
+      if (variable === "OTEL_EXPORTER_OTLP_ENDPOINT" && !tracing.jaeger) continue;
       // A fieldRef (the pod's name, for instance) is known only to the kubelet: the pod's name stands in.
       args.push("--env", `${variable}=${value ?? name}`);
     }
@@ -207,6 +235,8 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
 
   const timings: string[] = [];
   const gateway = { http: "" };
+  /** Where the Jaeger stand-in's query API is published, when it runs, and the scenario's trace. */
+  const tracing: { jaeger?: string; traceId?: string } = {};
 
   beforeAll(async () => {
     const built = spawnSync(process.execPath, [join(ROOT, "scripts/images.mjs"), "--tag", TAG, "--quiet"], { cwd: ROOT, encoding: "utf8", timeout: 20 * 60_000 });
@@ -236,6 +266,19 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
     // nats-server with the manifest's own arguments: its nats.conf, JetStream on the data volume.
     await runStandIn(podOf("StatefulSet", "nats"), binaries!.natsServer!, (c) => ({ ...c, command: ["/usr/local/bin/stand-in"] }));
 
+    // Jaeger (its image sets JAEGER_LISTEN_HOST, which the base image does not), before the
+    // processes that send it spans.
+    if (jaeger) {
+      await runStandIn(podOf("Deployment", "jaeger"), jaeger, (c) => ({
+        ...c,
+        command: ["/usr/local/bin/stand-in"],
+        env: [...(c.env ?? []), { name: "JAEGER_LISTEN_HOST", value: "0.0.0.0" }],
+      }));
+      tracing.jaeger = published.get(`${run}-jaeger:16686`);
+    } else {
+      process.stdout.write("containers: no Jaeger binary (../shared/jaeger/start builds one): Jaeger not run, the Chirp containers get no OTLP endpoint\n");
+    }
+
     // The services in the catalogue's start order, then the gateway.
     for (const name of [...SERVICES.map((s) => s.name), "gateway"]) {
       const seconds = await startPod(podOf("Deployment", name), chirpImage);
@@ -254,7 +297,7 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
 
   it("passes each container exactly what its process reads: no unread setting, no required one missing", () => {
     const problems: string[] = [];
-    for (const pod of podTemplates(rendered.objects).filter((p) => p.workload.kind === "Deployment")) {
+    for (const pod of podTemplates(rendered.objects).filter((p) => p.workload.kind === "Deployment" && p.spec.containers.some((c: Obj) => /^chirp-/.test(c.image)))) {
       const workspace = SERVICES.some((s) => s.name === pod.workload.metadata.name) ? `services/${pod.workload.metadata.name}` : pod.workload.metadata.name;
       const config = readProcessConfig(workspace);
       if (!config) {
@@ -314,7 +357,8 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
       }
     })();
 
-    const { tweet } = await tweets.createTweet({ text: `from the images ${tag}` }, { headers: author.headers });
+    const traceId = (tracing.traceId = randomBytes(16).toString("hex"));
+    const { tweet } = await tweets.createTweet({ text: `from the images ${tag}` }, { headers: { ...author.headers, traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } });
     const home = await eventually(
       async () => {
         const page = await timeline.getHomeTimeline({ pageSize: 20 }, { headers: reader.headers });
@@ -338,5 +382,34 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
     );
     stream.abort();
     await streaming;
+
   }, 180_000);
+
+  const traced = jaeger ? it : it.skip;
+  traced(
+    `finds the scenario's post in the Jaeger container as one trace, from the gateway to the fan-out${jaeger ? "" : " (SKIPPED: no Jaeger binary; ../shared/jaeger/start builds one, or set JAEGER_BIN)"}`,
+    async () => {
+      expect(tracing.jaeger).toBeDefined();
+      expect(tracing.traceId).toBeDefined();
+      // Each process sends its spans in batches, every 5 s.
+      await eventually(
+        async () => {
+          const spans = await fetchTrace(`http://${tracing.jaeger}`, tracing.traceId!);
+          const seen = spans.map((span) => `${span.service} ${span.kind} ${span.name}`);
+          expect(seen).toEqual(
+            expect.arrayContaining([
+              "gateway server chirp.tweets.v1.TweetsService/CreateTweet",
+              "tweets server /chirp.tweets.v1.TweetsService/CreateTweet",
+              "tweets producer publish chirp.tweets.tweet_created",
+              "timeline consumer process chirp.tweets.tweet_created",
+              "timeline internal fan-out batch",
+            ]),
+          );
+        },
+        30_000,
+        500,
+      );
+    },
+    60_000,
+  );
 });

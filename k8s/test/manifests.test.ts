@@ -19,6 +19,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import { parse } from "yaml";
 import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier } from "@chirp/kit";
 import {
   ROOT,
@@ -739,15 +740,92 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         expect(problems).toEqual([]);
       });
 
-      test("skaffold forwards every port of the gateway Service to the same local port", () => {
-        const { objects } = get();
+      test("skaffold forwards every port of the gateway Service, and in dev the Jaeger and Prometheus UIs, each to the same local port", () => {
+        const { objects, pipeline } = get();
         const gateway = find(objects, "Service", "gateway");
-        const forwarded = (skaffold.portForward ?? []).map((f: Obj) => {
+        const forwarded = pipeline.portForward.map((f: Obj) => {
           const service = f.resourceType?.toLowerCase() === "service" ? find(objects, "Service", f.resourceName) : undefined;
-          if (!service?.spec.ports?.some((p: Obj) => p.port === f.port)) throw new Error(`portForward ${f.resourceName}:${f.port} names no Service port`);
+          if (!service?.spec.ports?.some((p: Obj) => p.port === f.port)) throw new Error(`portForward ${f.resourceName}:${f.port} names no Service port of ${pipeline.overlay}`);
           return `${f.resourceName}:${f.port}->${f.localPort}`;
         });
-        expect(forwarded.sort()).toEqual(gateway!.spec.ports.map((p: Obj) => `gateway:${p.port}->${p.port}`).sort());
+        const uis = name === "default" ? ["jaeger:16686->16686", "prometheus:9090->9090"] : [];
+        expect(forwarded.sort()).toEqual([...gateway!.spec.ports.map((p: Obj) => `gateway:${p.port}->${p.port}`), ...uis].sort());
+      });
+
+      test("pods get no API token, but Prometheus: a projected token, and a Role that only reads pods in its namespace", () => {
+        const { objects } = get();
+        const problems: string[] = [];
+        const withToken = podTemplates(objects).filter((pod) =>
+          (pod.spec.volumes ?? []).some((v: Obj) => (v.projected?.sources ?? []).some((source: Obj) => source.serviceAccountToken)),
+        );
+        const expected = name === "default" ? ["Deployment/prometheus"] : [];
+        expect(withToken.map((pod) => `${pod.workload.kind}/${pod.workload.metadata.name}`)).toEqual(expected);
+        for (const pod of withToken) {
+          // Only the container that needs it mounts it, read-only, where in-cluster clients look.
+          for (const container of allContainers(pod)) {
+            const mounts = (container.volumeMounts ?? []).filter((m: Obj) => (pod.spec.volumes ?? []).find((v: Obj) => v.name === m.name)?.projected);
+            if (container.name !== "prometheus" && mounts.length > 0) problems.push(`${describeWorkload(pod, container)}: mounts the API token`);
+            for (const mount of mounts) {
+              if (mount.mountPath !== "/var/run/secrets/kubernetes.io/serviceaccount" || mount.readOnly !== true) problems.push(`${describeWorkload(pod, container)}: token mounted at ${mount.mountPath}, readOnly ${mount.readOnly}`);
+            }
+          }
+          const account = pod.spec.serviceAccountName;
+          const bindings = objects.filter((o) => ["RoleBinding", "ClusterRoleBinding"].includes(o.kind) && (o.subjects ?? []).some((s: Obj) => s.kind === "ServiceAccount" && s.name === account));
+          if (bindings.some((b) => b.kind === "ClusterRoleBinding" || b.roleRef.kind !== "Role")) problems.push(`ServiceAccount ${account}: bound beyond its namespace`);
+          const rules = bindings.flatMap((b) => find(objects, "Role", b.roleRef.name)?.rules ?? []);
+          if (rules.length === 0) problems.push(`ServiceAccount ${account}: no Role bound, so pod discovery would be refused`);
+          for (const rule of rules) {
+            const reads = JSON.stringify(rule.apiGroups) === JSON.stringify([""]) && JSON.stringify(rule.resources) === JSON.stringify(["pods"]);
+            if (!reads || rule.verbs.some((verb: string) => !["get", "list", "watch"].includes(verb))) problems.push(`Role: a rule beyond reading pods: ${JSON.stringify(rule)}`);
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("every Chirp process is scraped: its annotations name its metrics port, METRICS_PORT, and Prometheus (dev) keeps pods by them", () => {
+        const { objects, pipeline } = get();
+        const problems: string[] = [];
+        for (const pod of podTemplates(objects)) {
+          const container = pod.spec.containers.find((c: Obj) => artifactOf(pipeline, c));
+          if (!container) continue;
+          const at = describeWorkload(pod, container);
+          const annotations: Obj = pod.workload.spec.template.metadata.annotations ?? {};
+          const port = (container.ports ?? []).find((p: Obj) => p.name === "metrics");
+          const configured = containerEnv(container, objects, problems, at).get("METRICS_PORT")?.value;
+          if (annotations["prometheus.io/scrape"] !== "true") problems.push(`${at}: not annotated prometheus.io/scrape: "true"`);
+          if (!port || annotations["prometheus.io/port"] !== String(port.containerPort) || configured !== String(port.containerPort)) {
+            problems.push(`${at}: prometheus.io/port ${annotations["prometheus.io/port"]}, metrics port ${port?.containerPort}, METRICS_PORT ${configured} differ`);
+          }
+          if (annotations["prometheus.io/path"] !== "/metrics") problems.push(`${at}: prometheus.io/path is not /metrics`);
+        }
+        const config = objects.find((o) => o.kind === "ConfigMap" && withoutHash(o.metadata.name) === "prometheus-config");
+        if (name === "default") {
+          const prometheus = find(objects, "Deployment", "prometheus");
+          const volume = prometheus?.spec.template.spec.volumes.find((v: Obj) => v.configMap);
+          if (!config || volume?.configMap.name !== config.metadata.name) problems.push("Prometheus does not mount the prometheus-config ConfigMap");
+          const scrape = parse(config?.data?.["prometheus.yml"] ?? "{}").scrape_configs?.[0] ?? {};
+          if (scrape.kubernetes_sd_configs?.[0]?.role !== "pod") problems.push("Prometheus does not discover pods");
+          const keeps = (scrape.relabel_configs ?? []).filter((r: Obj) => r.action === "keep").map((r: Obj) => `${r.source_labels.join(",")}=${r.regex}`);
+          expect(keeps).toEqual(["__meta_kubernetes_pod_annotation_prometheus_io_scrape=true", "__meta_kubernetes_pod_container_port_name=metrics"]);
+        } else if (config || find(objects, "Deployment", "prometheus") || find(objects, "Deployment", "jaeger")) {
+          problems.push("prod deploys the development Jaeger or Prometheus");
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("traces go to the dev overlay's Jaeger over OTLP/HTTP, from every Chirp process; prod sets no endpoint of its own", () => {
+        const { objects, pipeline } = get();
+        const endpoints = new Set<string | undefined>();
+        for (const pod of podTemplates(objects)) {
+          for (const container of pod.spec.containers.filter((c: Obj) => artifactOf(pipeline, c))) {
+            endpoints.add(containerEnv(container, objects, [], describeWorkload(pod, container)).get("OTEL_EXPORTER_OTLP_ENDPOINT")?.value);
+          }
+        }
+        expect([...endpoints]).toEqual([name === "default" ? "http://jaeger:4318" : undefined]);
+        if (name === "default") {
+          const jaeger = find(objects, "Service", "jaeger");
+          expect(jaeger?.spec.ports.map((p: Obj) => `${p.name}:${p.port}`).sort()).toEqual(["otlp-grpc:4317", "otlp-http:4318", "ui:16686"]);
+        }
       });
 
       if (name === "default") {

@@ -37,6 +37,8 @@ export interface Pipeline {
   artifacts: Artifact[];
   /** Commands skaffold runs on the host before rendering. */
   renderHooks: string[][];
+  /** What `skaffold dev` (or `--port-forward`) forwards: a profile's list replaces the default one. */
+  portForward: Obj[];
 }
 
 export const skaffold: Obj = parse(readText("skaffold.yaml"));
@@ -53,7 +55,13 @@ export function artifactsOf(build: Obj | undefined): Artifact[] {
 export function pipelines(): Pipeline[] {
   const hooks = (manifests: Obj | undefined) => (manifests?.hooks?.before ?? []).map((h: Obj) => h.host?.command as string[]);
   const result: Pipeline[] = [
-    { name: "default", overlay: skaffold.manifests?.kustomize?.paths?.[0], artifacts: artifactsOf(skaffold.build), renderHooks: hooks(skaffold.manifests) },
+    {
+      name: "default",
+      overlay: skaffold.manifests?.kustomize?.paths?.[0],
+      artifacts: artifactsOf(skaffold.build),
+      renderHooks: hooks(skaffold.manifests),
+      portForward: skaffold.portForward ?? [],
+    },
   ];
   for (const profile of skaffold.profiles ?? []) {
     const removesHooks = (profile.patches ?? []).some((p: Obj) => p.op === "remove" && p.path === "/manifests/hooks");
@@ -62,6 +70,7 @@ export function pipelines(): Pipeline[] {
       overlay: profile.manifests?.kustomize?.paths?.[0] ?? result[0]!.overlay,
       artifacts: profile.build?.artifacts ? artifactsOf(profile.build) : result[0]!.artifacts,
       renderHooks: removesHooks ? [] : [...result[0]!.renderHooks, ...hooks(profile.manifests)],
+      portForward: profile.portForward ?? result[0]!.portForward,
     });
   }
   return result;

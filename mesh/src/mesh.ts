@@ -37,7 +37,7 @@ export interface RoleGrants {
  * streams as the service's own: on a stream where it finds none, a service makes one that replays
  * the stream from its beginning. (The service then sets the subjects itself.)
  */
-const CONSUMED_SUBJECTS = new Map<ConsumingServiceName, string[]>(
+export const CONSUMED_SUBJECTS = new Map<ConsumingServiceName, string[]>(
   SERVICES.flatMap((s) => ("consumer" in s ? [[s.name, s.consumer.events.map((event) => EVENT_SUBJECTS[event])] as const] : [])),
 );
 
@@ -192,7 +192,7 @@ function byService<T>(value: (name: ServiceName) => T): Record<ServiceName, T> {
  * Makes a run's durable consumers at the streams' end (with NATS_URL), and registers their
  * removal and that of the run's databases (with MONGODB_URI) to follow the services' stop.
  */
-async function prepareRun(
+export async function prepareRun(
   env: Env,
   databases: Record<ServiceName, string>,
   consumers: Record<ConsumingServiceName, string>,

@@ -1,21 +1,9 @@
 import { createLogger } from "@chirp/kit";
 import { EVENT_SUBJECTS } from "@chirp/kit/events";
 import { SpanKind, useSpanExporter } from "@chirp/kit/telemetry";
-import { describeWith, eventually, InMemorySpanExporter, uniqueName, type ReadableSpan } from "@chirp/kit/testing";
+import { describeWith, eventually, InMemorySpanExporter, seriesValue as series, uniqueName, type ReadableSpan } from "@chirp/kit/testing";
 import { startMesh, type Mesh } from "../src/mesh.js";
-
-/** The value of one series in Prometheus text, 0 when absent; labels must be given in full, in order. */
-function series(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const inBraces = /\{(.*)\}/.exec(line)?.[1] ?? "";
-    const have = inBraces.split(/,(?=[a-z_]+=")/);
-    if (wanted.every((pair) => have.includes(pair))) total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
-}
+import { publicApi } from "./public-api.js";
 
 const serviceOf = (span: ReadableSpan) => span.resource.attributes["service.name"];
 
@@ -46,27 +34,9 @@ describeWith(["MONGODB_URI", "NATS_URL"], "observability of the mesh on MongoDB 
     useSpanExporter(undefined);
   });
 
-  async function call(method: string, body: object, token?: string, headers: Record<string, string> = {}): Promise<Record<string, any>> {
-    const response = await fetch(`${api}/${method}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", ...(token && { authorization: `Bearer ${token}` }), ...headers },
-      body: JSON.stringify(body),
-    });
-    const answer = (await response.json()) as Record<string, any>;
-    if (response.status !== 200) throw new Error(`${method}: ${response.status} ${JSON.stringify(answer)}`);
-    return answer;
-  }
-
-  async function account(name: string): Promise<{ id: string; token: string }> {
-    const username = `${name}_${Math.random().toString(36).slice(2, 8)}`;
-    const created = await call("chirp.users.v1.UsersService/CreateUser", { username, email: `${username}@example.org`, password: "correct horse" });
-    const login = await call("chirp.users.v1.UsersService/Login", { usernameOrEmail: username, password: "correct horse" });
-    return { id: created.user.id, token: login.accessToken };
-  }
-
-  const follow = (follower: { token: string }, followee: { id: string }) =>
-    // The graph learns of new users from events: retry until it knows the one to follow.
-    eventually(() => call("chirp.graph.v1.GraphService/Follow", { followeeId: followee.id }, follower.token), 10_000);
+  const call = (method: string, body: object, token?: string, headers: Record<string, string> = {}) => publicApi(api).ok(method, body, token, headers);
+  const account = (name: string) => publicApi(api).account(name);
+  const follow = (follower: { token: string }, followee: { id: string }) => publicApi(api).follow(follower, followee);
 
   const scrape = async () => (await fetch(`http://127.0.0.1:${mesh.metricsPort}/metrics`)).text();
 
