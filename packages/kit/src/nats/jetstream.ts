@@ -16,7 +16,9 @@ import {
 import { connect } from "@nats-io/transport-node";
 import {
   DEFAULT_ACK_WAIT_MS,
+  DEFAULT_IN_FLIGHT,
   DEFAULT_MAX_DELIVER,
+  DEFAULT_MAX_HANDLING_MS,
   deadLetterSubject,
   redeliveryDelayMs,
   type BusMessage,
@@ -123,24 +125,25 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
   async consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer> {
     const byStream = await this.subjectsByStream(spec.subjects);
     const running: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
+    const ackWait = nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS);
     for (const [stream, subjects] of byStream) {
       const config = {
         durable_name: spec.durable,
         filter_subjects: subjects,
         ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+        deliver_policy: spec.startAt === "new" ? DeliverPolicy.New : DeliverPolicy.All,
+        ack_wait: ackWait,
         max_deliver: -1,
       };
       try {
         await this.manager.consumers.info(stream, spec.durable);
-        await this.manager.consumers.update(stream, spec.durable, { filter_subjects: subjects, ack_wait: config.ack_wait });
+        await this.manager.consumers.update(stream, spec.durable, { filter_subjects: subjects, ack_wait: ackWait });
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await this.manager.consumers.add(stream, config);
       }
       const consumer = await this.js.consumers.get(stream, spec.durable);
-      const messages = await consumer.consume({ max_messages: 64 });
+      const messages = await consumer.consume({ max_messages: Math.max(1, (spec.inFlight ?? DEFAULT_IN_FLIGHT) - 1) });
       running.push({ messages, done: this.dispatch(spec, messages, handler) });
     }
     return {
@@ -201,7 +204,20 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
   }
 
   private async dispatch(spec: ConsumerSpec, messages: ConsumerMessages, handler: EventHandler): Promise<void> {
+    try {
+      await this.dispatchEach(spec, messages, handler);
+    } catch (error) {
+      // The connection closed under a handling (the process is going away): what it held is
+      // redelivered after the ack wait.
+      if (!this.connection.isClosed()) throw error;
+      this.log.warn({ err: error, durable: spec.durable }, "consumer stopped by its closed connection");
+    }
+  }
+
+  private async dispatchEach(spec: ConsumerSpec, messages: ConsumerMessages, handler: EventHandler): Promise<void> {
     const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    const ackWaitMs = spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    const maxHandlingMs = spec.maxHandlingMs ?? DEFAULT_MAX_HANDLING_MS;
     for await (const msg of messages) {
       const delivery = {
         id: msg.headers?.get(MSG_ID_HEADER) || `${msg.info.stream}:${msg.seq}`,
@@ -211,12 +227,24 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         pending: msg.info.pending,
         ...traceOf(msg),
       };
+      // A handling that runs longer than the ack wait keeps its message (a fan-out to many
+      // followers), while one that dies with its process gives it back after the ack wait.
+      const started = Date.now();
+      const progress = setInterval(() => {
+        if (Date.now() - started < maxHandlingMs) msg.working();
+      }, Math.max(100, Math.floor(ackWaitMs / 3)));
       try {
         await handler(delivery);
-        msg.ack();
       } catch (error) {
+        clearInterval(progress);
         await this.failed(spec.durable, msg, delivery, maxDeliver, error);
+        continue;
       }
+      clearInterval(progress);
+      // Confirmed by the server, so a message handled and acknowledged is not handled again by
+      // another replica; an acknowledgement lost with the connection means a redelivery, which
+      // the handlers take (they are idempotent).
+      await msg.ackAck().catch((error: unknown) => this.log.warn({ err: error, durable: spec.durable, eventId: delivery.id }, "acknowledgement not confirmed; the event may be redelivered"));
     }
   }
 
