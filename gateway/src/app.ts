@@ -13,6 +13,7 @@ import { JetStreamBus } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
+import { BalancedTransport } from "./balanced-transport.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
@@ -90,8 +91,13 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
 
   // PINGs while calls are open, so a live stream's connection is kept by anything in between and
   // a dead one is noticed (and the stream ended) within KEEPALIVE_MS and the PING timeout.
+  // Every upstream address may name many replicas: calls are spread over them (balanced-transport.ts).
   const transport = (address: string) =>
-    createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] });
+    new BalancedTransport({
+      address,
+      log,
+      transportTo: (baseUrl) => createGrpcTransport({ baseUrl, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] }),
+    });
   const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
   const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
@@ -171,6 +177,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     metricsPort: metrics?.port,
     stop: async () => {
       clearInterval(sweeper);
+      for (const u of upstreams) u.transport.close();
       await revocationFeed.stop();
       const closed = Promise.all([close(http2), close(http1)]);
       // Running handlers see their signal abort: streams end, unary calls finish what they can.

@@ -716,7 +716,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         expect(problems).toEqual([]);
       });
 
-      test("every catalogued service is deployed under its name at its port, and every deployed service is catalogued", () => {
+      test("every catalogued service is deployed under its name at its port behind a headless Service, and every deployed service is catalogued", () => {
         const { objects } = get();
         const problems: string[] = [];
         const upstreams: Record<string, string> = objects.find((o) => o.kind === "ConfigMap" && withoutHash(o.metadata.name) === "chirp-upstreams")?.data ?? {};
@@ -728,6 +728,8 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           }
           const service = find(objects, "Service", name);
           if (service && !service.spec.ports?.some((p: Obj) => p.name === "grpc" && p.port === port)) problems.push(`Service/${name}: no port grpc ${port}, the catalogue's`);
+          // Its callers balance over its pods, which they find by its name (kit/src/grpc/replicas.ts).
+          if (service && service.spec.clusterIP !== "None") problems.push(`Service/${name}: not headless (clusterIP: None), so its callers would see one address`);
           const container = find(objects, "Deployment", name)?.spec.template.spec.containers[0];
           if (container && container.image !== `chirp-${name}`) problems.push(`Deployment/${name}: runs ${container.image}, not chirp-${name}`);
           // Where the gateway (which reads chirp-upstreams whole) and the services that call it find it.
