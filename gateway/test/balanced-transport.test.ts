@@ -48,7 +48,7 @@ describe("the gateway's transport to a service with three replicas", () => {
     fakes[1]!.kill();
     // Login has side effects, so only a refused connection (nothing sent) lets it go elsewhere. The
     // fakes do not implement it: UNIMPLEMENTED says a live replica answered, never UNAVAILABLE.
-    for (let i = 0; i < 6; i++) await expect(users.login({ username: "ada", password: "x" })).rejects.toThrow(/unimplemented/i);
+    for (let i = 0; i < 6; i++) await expect(users.login({ usernameOrEmail: "ada", password: "x" })).rejects.toThrow(/unimplemented/i);
   });
 
   it("follows replicas as they come and go", async () => {
