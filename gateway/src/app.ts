@@ -9,7 +9,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
-import { JetStreamBus } from "@chirp/kit/nats";
+import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
@@ -206,7 +206,7 @@ async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOv
   }
   const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log);
   try {
-    await bus.ensureStreams([STREAMS.users]);
+    await bus.ensureStreams([STREAMS.users], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas });
     const subscription = await followRevocations(bus, revocations, log);
     return {
       stop: async () => {

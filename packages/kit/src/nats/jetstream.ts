@@ -77,8 +77,11 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
     }
   }
 
+  /** `url`: one NATS server, or several of a cluster, comma-separated. */
   static async connect(url: string, name: string, log: Logger): Promise<JetStreamBus> {
-    const connection = await connect({ servers: url, name, maxReconnectAttempts: -1 });
+    // A cluster's servers may be listed, comma-separated; the client fails over between them.
+    const servers = url.split(",").map((s) => s.trim()).filter(Boolean);
+    const connection = await connect({ servers, name, maxReconnectAttempts: -1 });
     const manager = await jetstreamManager(connection);
     log.info({ url: connection.getServer() }, "connected to NATS JetStream");
     return new JetStreamBus(connection, manager, log);
