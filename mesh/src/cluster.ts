@@ -6,7 +6,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { addressVariable, createLogger, SERVICES } from "@chirp/kit";
 import { checkHealth } from "@chirp/kit/grpc";
-import { JetStreamBus } from "@chirp/kit/nats";
+import { STREAMS } from "@chirp/kit/events";
+import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "@chirp/kit/nats";
 
 /**
  * The mesh as separate processes on one machine: a NATS JetStream cluster, each service of the
@@ -231,6 +232,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     for (const n of nats) await n.start();
     for (const n of nats) await until(`NATS node ${n.index + 1} with JetStream`, () => n.healthy(), 30_000);
+    // The streams made (replicated) once here, before a dozen processes would all declare them at once.
+    await until("the streams", () => declareStreams(natsUrl, streamReplicas), 30_000);
     for (const s of services) await s.start();
     for (const g of gateways) await g.start();
     await ready();
@@ -250,6 +253,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ready,
     stop,
   };
+}
+
+async function declareStreams(natsUrl: string, replicas: number): Promise<boolean> {
+  const bus = await JetStreamBus.connect(natsUrl, "chirp-cluster-admin", createLogger("cluster", "silent"));
+  try {
+    await bus.ensureStreams(Object.values(STREAMS), { ...DEFAULT_STREAM_SETTINGS, replicas });
+    return true;
+  } finally {
+    await bus.connection.close();
+  }
 }
 
 /** SIGTERM (a drain), then SIGKILL after 20 s. */

@@ -100,8 +100,16 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         num_replicas: settings.replicas,
       };
       try {
-        await this.manager.streams.info(spec.name);
-        await this.manager.streams.update(spec.name, config);
+        const { config: current } = await this.manager.streams.info(spec.name);
+        // Every replica of every service declares its streams at start: an update only when
+        // something differs, as on a NATS cluster each one is a round of consensus.
+        const same =
+          current.subjects.length === config.subjects.length &&
+          current.subjects.every((s, i) => s === config.subjects[i]) &&
+          current.duplicate_window === config.duplicate_window &&
+          current.max_age === config.max_age &&
+          current.num_replicas === config.num_replicas;
+        if (!same) await this.manager.streams.update(spec.name, config);
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await this.manager.streams.add(config);
