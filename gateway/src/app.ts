@@ -9,7 +9,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
-import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "@chirp/kit/nats";
+import { DEFAULT_STREAM_SETTINGS, JetStreamBus, SharedValues } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
@@ -21,10 +21,11 @@ import { clientAddressKey, requestIdKey } from "./context.js";
 import { apiDocument, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
 import { gatewayInterceptors } from "./interceptors.js";
 import { servedOpenApi } from "./openapi.js";
-import { RateLimiter } from "./rate-limit.js";
+import { RateLimiter, type Limiter } from "./rate-limit.js";
 import { refreshCookies } from "./refresh-cookie.js";
 import { followRevocations, Revocations } from "./revocations.js";
 import { guardRoutes } from "./refusals.js";
+import { LIMITS_VALUES, SharedRateLimiter, SharedStreamSlots } from "./shared-limits.js";
 import { forwardingRoutes } from "./routes.js";
 import { keepAlive } from "./streams.js";
 import { traceAndMeasure, traceUpstream } from "./telemetry.js";
@@ -101,12 +102,21 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
   const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
-  const limiters = {
+  const revocations = new Revocations(log);
+  const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
+  const own = {
     writes: new RateLimiter(config.writesPerMinute, config.writeBurst),
     reads: new RateLimiter(config.readsPerMinute, config.readBurst),
   };
-  const revocations = new Revocations(log);
-  const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
+  // With NATS, every replica spends from the same budgets (shared-limits.ts); without, its own.
+  const shared = revocationFeed.bus ? await SharedValues.open(revocationFeed.bus, { ...LIMITS_VALUES, replicas: config.streamReplicas }) : undefined;
+  const limiters: Record<"writes" | "reads", Limiter> = shared
+    ? {
+        writes: new SharedRateLimiter(shared, "writes", config.writesPerMinute, config.writeBurst, own.writes, log),
+        reads: new SharedRateLimiter(shared, "reads", config.readsPerMinute, config.readBurst, own.reads, log),
+      }
+    : own;
+  const streamSlots = shared ? new SharedStreamSlots(shared, config.maxStreamsPerCaller, log) : undefined;
   const sweeper = setInterval(() => {
     Object.values(limiters).forEach((limiter) => limiter.sweep());
     revocations.sweep();
@@ -125,6 +135,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
         maxLifetimeMs: config.streamMaxLifetimeMs,
         heartbeatMs: config.keepaliveMs,
         maxPerCaller: config.maxStreamsPerCaller,
+        ...(streamSlots ? { slots: streamSlots } : {}),
       }),
       log,
       RESPONSE_COMPRESSIONS,
@@ -177,6 +188,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     metricsPort: metrics?.port,
     stop: async () => {
       clearInterval(sweeper);
+      streamSlots?.close();
       for (const u of upstreams) u.transport.close();
       await revocationFeed.stop();
       const closed = Promise.all([close(http2), close(http1)]);
@@ -198,7 +210,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
  * NATS_URL, else nowhere (development only: a revoked session's access tokens then work until they
  * expire, though its refresh token stops at once).
  */
-async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOverrides, revocations: Revocations, log: Logger): Promise<{ stop(): Promise<void> }> {
+async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOverrides, revocations: Revocations, log: Logger): Promise<{ stop(): Promise<void>; bus?: JetStreamBus }> {
   if (overrides.bus) return followRevocations(overrides.bus, revocations, log);
   if (!config.natsUrl) {
     log.warn("NATS_URL is not set: revoked sessions' access tokens are accepted until they expire");
@@ -209,6 +221,7 @@ async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOv
     await bus.ensureStreams([STREAMS.users], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas });
     const subscription = await followRevocations(bus, revocations, log);
     return {
+      bus,
       stop: async () => {
         await subscription.stop();
         await bus.close();
