@@ -129,8 +129,13 @@ export async function clusterBench({ args, settings, say }) {
   out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; MongoDB at ${mongodbUri}`);
   out(`graph: ${results[0]?.users} users, ${results[0]?.follows} follows; sweep steps ${settings.stepSeconds} s; other services ×${replicas}, NATS 3 nodes (R3)`);
   out();
-  out("| timeline replicas | gateway replicas | home reads: highest rate with p99 < 100 ms | mix 60/30/10: highest rate with p99 < 100 ms |");
-  out("|---|---|---|---|");
-  for (const r of results) out(`| ${r.timeline} | ${r.gateways} | ${best(r.home)} | ${best(r.mix)} |`);
+  // Where nothing holds (a slow database), the most any step achieved still compares configurations.
+  const most = (s) => {
+    const top = s.steps.reduce((a, b) => (b.result.all.throughput > a.result.all.throughput ? b : a));
+    return `${top.result.all.throughput.toFixed(1)}/s at ${top.rate}/s offered (p99 ${top.result.all.p99.toFixed(0)} ms)`;
+  };
+  out("| timeline replicas | gateway replicas | home reads: highest rate with p99 < 100 ms | home reads: most achieved | mix 60/30/10: highest rate with p99 < 100 ms | mix: most achieved |");
+  out("|---|---|---|---|---|---|");
+  for (const r of results) out(`| ${r.timeline} | ${r.gateways} | ${best(r.home)} | ${most(r.home)} | ${best(r.mix)} | ${most(r.mix)} |`);
   out();
 }
