@@ -102,8 +102,11 @@ export const DEFAULT_MAX_DELIVER = 5;
 export const DEFAULT_ACK_WAIT_MS = 10_000;
 /** A fan-out to the largest fanned-out audience takes well under this. */
 export const DEFAULT_MAX_HANDLING_MS = 10 * 60_000;
-/** One in hand, one fetched ahead so the next is there when the handler finishes. */
-export const DEFAULT_IN_FLIGHT = 2;
+/**
+ * Enough fetched ahead that catching up on a long stream is not one round trip per message; a
+ * consumer whose handlings can take long (the timeline's fan-out) asks for fewer.
+ */
+export const DEFAULT_IN_FLIGHT = 16;
 
 /** Where a message goes after its last failed delivery: one subject per consumer. */
 export const deadLetterSubject = (durable: string) => `chirp.deadletter.${durable}`;

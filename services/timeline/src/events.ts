@@ -22,6 +22,12 @@ export const CONSUMED_SUBJECTS = [
   EVENT_SUBJECTS.userDeleted,
 ];
 
+/**
+ * One event in hand and one fetched ahead: an event fetched ahead waits without progress
+ * acknowledgements, so behind a fan-out longer than the ack wait it would be redelivered.
+ */
+const FAN_OUT_IN_FLIGHT = 2;
+
 function required(value: string, what: string): string {
   if (value === "") throw new Error(`malformed event: ${what} is empty`);
   return value;
@@ -96,7 +102,7 @@ export async function consumeTimelineEvents(
   ackWaitMs?: number,
 ): Promise<Consumer> {
   const stopping = new AbortController();
-  const consumer = await bus.consume({ durable, subjects: CONSUMED_SUBJECTS, startAt: "first", ...(ackWaitMs ? { ackWaitMs } : {}) }, async (delivery) => {
+  const consumer = await bus.consume({ durable, subjects: CONSUMED_SUBJECTS, startAt: "first", inFlight: FAN_OUT_IN_FLIGHT, ...(ackWaitMs ? { ackWaitMs } : {}) }, async (delivery) => {
     const event = decodeEvent(delivery.data);
     const payload = event.payload;
     switch (payload?.$case) {

@@ -252,10 +252,10 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         continue;
       }
       clearInterval(progress);
-      // Confirmed by the server, so a message handled and acknowledged is not handled again by
-      // another replica; an acknowledgement lost with the connection means a redelivery, which
-      // the handlers take (they are idempotent).
-      await msg.ackAck().catch((error: unknown) => this.log.warn({ err: error, durable: spec.durable, eventId: delivery.id }, "acknowledgement not confirmed; the event may be redelivered"));
+      // Not waited for: a round trip per message would make catching up on a long stream slow.
+      // An acknowledgement lost with a crash means a redelivery, which the handlers take (they
+      // are idempotent).
+      msg.ack();
     }
   }
 
