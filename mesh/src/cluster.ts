@@ -221,7 +221,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
 
   const all = [...nats, ...services, ...gateways];
   const ready = async (timeoutMs = 60_000) => {
-    for (const m of all) await until(`${m.kind} ${m.index + 1} (${m.address})`, () => m.healthy(), timeoutMs);
+    // A process that exited (a service gives up when NATS or MongoDB does not answer at start) is
+    // started again, as Kubernetes would restart its container.
+    const healthy = (m: (typeof all)[number]) => async () => {
+      if (!m.running()) await m.start();
+      return m.healthy();
+    };
+    for (const m of all) await until(`${m.kind} ${m.index + 1} (${m.address})`, healthy(m), timeoutMs);
   };
   const stop = async () => {
     const chirp = [...gateways, ...services];
