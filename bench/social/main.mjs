@@ -15,6 +15,7 @@
 //   6. with `--ghz`, cross-checks the generator against ghz on the timeline service's own gRPC port.
 //
 // Usage: npm run bench [-- --quick] [-- --users 10000 --step-seconds 10 --backend external --ghz]
+//        npm run bench -- --backend cluster [--configs 1x1,2x1,1x2,2x2 --replicas 1]  (cluster.mjs)
 import { spawn, execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -51,6 +52,8 @@ const { values: args } = parseArgs({
     "start-rate": { type: "string" },
     "max-rate": { type: "string" },
     backend: { type: "string", default: "embedded" },
+    configs: { type: "string" },
+    replicas: { type: "string" },
     ghz: { type: "boolean" },
     keep: { type: "boolean", default: false },
     profile: { type: "string" },
@@ -72,7 +75,7 @@ const settings = {
   ghz: args.ghz ?? !quick,
   seed: Number(args.seed),
 };
-if (!["embedded", "external"].includes(args.backend)) fail(`--backend must be "embedded" or "external", got "${args.backend}"`);
+if (!["embedded", "external", "cluster"].includes(args.backend)) fail(`--backend must be "embedded", "external" or "cluster", got "${args.backend}"`);
 const external = args.backend === "external";
 if (external && (!process.env.MONGODB_URI || !process.env.NATS_URL)) fail("--backend external needs MONGODB_URI and NATS_URL");
 // At most this many followers are fanned out; the celebrity has more (10,000 is the service default).
@@ -82,6 +85,13 @@ const say = progress();
 function fail(message) {
   process.stderr.write(`bench: ${message}\n`);
   process.exit(2);
+}
+
+// --backend cluster: the multi-process topology, one run per configuration (bench/social/cluster.mjs).
+if (args.backend === "cluster") {
+  const { clusterBench } = await import("./cluster.mjs");
+  await clusterBench({ args, settings, say });
+  process.exit(0);
 }
 
 // --- 1. the system under test

@@ -9,10 +9,11 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
-import { JetStreamBus } from "@chirp/kit/nats";
+import { DEFAULT_STREAM_SETTINGS, JetStreamBus, SharedValues } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
+import { BalancedTransport } from "./balanced-transport.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
@@ -20,10 +21,11 @@ import { clientAddressKey, requestIdKey } from "./context.js";
 import { apiDocument, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
 import { gatewayInterceptors } from "./interceptors.js";
 import { servedOpenApi } from "./openapi.js";
-import { RateLimiter } from "./rate-limit.js";
+import { RateLimiter, type Limiter } from "./rate-limit.js";
 import { refreshCookies } from "./refresh-cookie.js";
 import { followRevocations, Revocations } from "./revocations.js";
 import { guardRoutes } from "./refusals.js";
+import { LIMITS_VALUES, SharedRateLimiter, SharedStreamSlots } from "./shared-limits.js";
 import { forwardingRoutes } from "./routes.js";
 import { keepAlive } from "./streams.js";
 import { traceAndMeasure, traceUpstream } from "./telemetry.js";
@@ -90,17 +92,31 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
 
   // PINGs while calls are open, so a live stream's connection is kept by anything in between and
   // a dead one is noticed (and the stream ended) within KEEPALIVE_MS and the PING timeout.
+  // Every upstream address may name many replicas: calls are spread over them (balanced-transport.ts).
   const transport = (address: string) =>
-    createGrpcTransport({ baseUrl: `http://${address}`, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] });
+    new BalancedTransport({
+      address,
+      log,
+      transportTo: (baseUrl) => createGrpcTransport({ baseUrl, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] }),
+    });
   const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
   const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
 
-  const limiters = {
+  const revocations = new Revocations(log);
+  const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
+  const own = {
     writes: new RateLimiter(config.writesPerMinute, config.writeBurst),
     reads: new RateLimiter(config.readsPerMinute, config.readBurst),
   };
-  const revocations = new Revocations(log);
-  const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
+  // With NATS, every replica spends from the same budgets (shared-limits.ts); without, its own.
+  const shared = revocationFeed.bus ? await SharedValues.open(revocationFeed.bus, { ...LIMITS_VALUES, replicas: config.streamReplicas }) : undefined;
+  const limiters: Record<"writes" | "reads", Limiter> = shared
+    ? {
+        writes: new SharedRateLimiter(shared, "writes", config.writesPerMinute, config.writeBurst, own.writes, log),
+        reads: new SharedRateLimiter(shared, "reads", config.readsPerMinute, config.readBurst, own.reads, log),
+      }
+    : own;
+  const streamSlots = shared ? new SharedStreamSlots(shared, config.maxStreamsPerCaller, log) : undefined;
   const sweeper = setInterval(() => {
     Object.values(limiters).forEach((limiter) => limiter.sweep());
     revocations.sweep();
@@ -119,6 +135,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
         maxLifetimeMs: config.streamMaxLifetimeMs,
         heartbeatMs: config.keepaliveMs,
         maxPerCaller: config.maxStreamsPerCaller,
+        ...(streamSlots ? { slots: streamSlots } : {}),
       }),
       log,
       RESPONSE_COMPRESSIONS,
@@ -171,6 +188,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     metricsPort: metrics?.port,
     stop: async () => {
       clearInterval(sweeper);
+      streamSlots?.close();
+      for (const u of upstreams) u.transport.close();
       await revocationFeed.stop();
       const closed = Promise.all([close(http2), close(http1)]);
       // Running handlers see their signal abort: streams end, unary calls finish what they can.
@@ -191,7 +210,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
  * NATS_URL, else nowhere (development only: a revoked session's access tokens then work until they
  * expire, though its refresh token stops at once).
  */
-async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOverrides, revocations: Revocations, log: Logger): Promise<{ stop(): Promise<void> }> {
+async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOverrides, revocations: Revocations, log: Logger): Promise<{ stop(): Promise<void>; bus?: JetStreamBus }> {
   if (overrides.bus) return followRevocations(overrides.bus, revocations, log);
   if (!config.natsUrl) {
     log.warn("NATS_URL is not set: revoked sessions' access tokens are accepted until they expire");
@@ -199,9 +218,10 @@ async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOv
   }
   const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log);
   try {
-    await bus.ensureStreams([STREAMS.users]);
+    await bus.ensureStreams([STREAMS.users], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas });
     const subscription = await followRevocations(bus, revocations, log);
     return {
+      bus,
       stop: async () => {
         await subscription.stop();
         await bus.close();

@@ -8,6 +8,7 @@ import {
   LOG_LEVEL,
   setting,
   SHUTDOWN_DEADLINE_MS,
+  STREAM_REPLICAS,
   telemetrySettings,
   type ConfigOf,
   type GatewayServiceName,
@@ -49,6 +50,7 @@ export const schema = defineConfig({
     unset: "revocations are not heard of, and revoked sessions' access tokens work until they expire",
     fallback: "revoked sessions' access tokens are accepted until they expire",
   }),
+  streamReplicas: STREAM_REPLICAS,
   /** Origins allowed to call from a browser; never a wildcard. */
   corsOrigins: setting.list("CORS_ORIGINS", {
     doc: "origins allowed to call from a browser (never `*`)",

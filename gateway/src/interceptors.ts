@@ -4,7 +4,7 @@ import { isDomainError, type Logger, type TokenVerifier } from "@chirp/kit";
 import { REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { isServed, notServed, ruleOf, type ServedRule } from "./access.js";
 import { budgetKey, callerKey, clientAddressKey, reachedKey, requestIdKey } from "./context.js";
-import type { RateLimiter } from "./rate-limit.js";
+import type { Limiter } from "./rate-limit.js";
 import { onResponseEnd, rpcName } from "./responses.js";
 import type { Revocations } from "./revocations.js";
 
@@ -99,11 +99,11 @@ export function authenticate(verifier: TokenVerifier, revocations?: Revocations)
  * writes from the caller's write budget, register and login from the write budget of the client
  * address. One busy reader can neither starve the services nor spend anyone's writes.
  */
-export function limitRates(limiters: { writes: RateLimiter; reads: RateLimiter }): Interceptor {
+export function limitRates(limiters: { writes: Limiter; reads: Limiter }): Interceptor {
   return (next) => async (req) => {
     const { budget } = servedRule(req.method);
     const key = budget === "entry" ? `address:${req.contextValues.get(clientAddressKey)}` : budgetKey(req.contextValues);
-    const waitMs = (budget === "read" ? limiters.reads : limiters.writes).take(key);
+    const waitMs = await (budget === "read" ? limiters.reads : limiters.writes).take(key);
     if (waitMs > 0) {
       const seconds = Math.max(1, Math.ceil(waitMs / 1000));
       throw new ConnectError(`too many ${budget === "read" ? "reads" : "writes"}: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
@@ -116,7 +116,7 @@ export function limitRates(limiters: { writes: RateLimiter; reads: RateLimiter }
 export function gatewayInterceptors(
   log: Logger,
   verifier: TokenVerifier,
-  limiters: { writes: RateLimiter; reads: RateLimiter },
+  limiters: { writes: Limiter; reads: Limiter },
   revocations?: Revocations,
   extra: Interceptor[] = [],
 ): Interceptor[] {

@@ -1,8 +1,14 @@
+/** A limit per key: `take` answers 0 when a call may go, else the milliseconds until one may. */
+export interface Limiter {
+  take(key: string): number | Promise<number>;
+  sweep(): void;
+}
+
 /**
  * Token buckets, one per key: `burst` calls at once, refilled at `perMinute`. Idle buckets are
  * forgotten so memory stays bounded by the number of recently active callers.
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, { tokens: number; updated: number }>();
   private readonly refillPerMs: number;
 

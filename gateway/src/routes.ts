@@ -42,7 +42,7 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
     timeoutMs: ctx.timeoutMs(),
     onHeader,
   });
-  const slots = new StreamSlots(streams.maxPerCaller);
+  const slots = streams.slots ?? new StreamSlots(streams.maxPerCaller);
 
   return (router: ConnectRouter) => {
     for (const { service, transport } of upstreams) {
@@ -69,7 +69,7 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
         } else if (method.methodKind === "server_streaming") {
           router.rpc(method, (async function* (request: object, ctx: HandlerContext) {
             authorize(rule, request, ctx);
-            const release = slots.take(budgetKey(ctx.values));
+            const release = await slots.take(budgetKey(ctx.values));
             if (!release) {
               throw new ConnectError(
                 `too many open streams: at most ${streams.maxPerCaller} ${method.name} streams per caller; close one to open another`,

@@ -9,6 +9,13 @@ export interface StreamSettings {
   heartbeatMs: number;
   /** Streams one caller may hold open at once. */
   maxPerCaller: number;
+  /** Where open streams are counted: this replica alone by default, or all of them (shared-limits.ts). */
+  slots?: Slots;
+}
+
+/** Open streams per caller: `take` answers a function giving the slot back, or undefined when none is free. */
+export interface Slots {
+  take(key: string): (() => void) | undefined | Promise<(() => void) | undefined>;
 }
 
 /**
@@ -16,7 +23,7 @@ export interface StreamSettings {
  * leaving, the lifetime, an upstream error, shutdown), so a caller is never locked out by a stream
  * that no longer exists.
  */
-export class StreamSlots {
+export class StreamSlots implements Slots {
   private readonly open = new Map<string, number>();
 
   constructor(private readonly maxPerCaller: number) {}

@@ -717,7 +717,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         expect(problems).toEqual([]);
       });
 
-      test("every catalogued service is deployed under its name at its port, and every deployed service is catalogued", () => {
+      test("every catalogued service is deployed under its name at its port behind a headless Service, and every deployed service is catalogued", () => {
         const { objects } = get();
         const problems: string[] = [];
         const upstreams: Record<string, string> = objects.find((o) => o.kind === "ConfigMap" && withoutHash(o.metadata.name) === "chirp-upstreams")?.data ?? {};
@@ -729,6 +729,8 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           }
           const service = find(objects, "Service", name);
           if (service && !service.spec.ports?.some((p: Obj) => p.name === "grpc" && p.port === port)) problems.push(`Service/${name}: no port grpc ${port}, the catalogue's`);
+          // Its callers balance over its pods, which they find by its name (kit/src/grpc/replicas.ts).
+          if (service && service.spec.clusterIP !== "None") problems.push(`Service/${name}: not headless (clusterIP: None), so its callers would see one address`);
           const container = find(objects, "Deployment", name)?.spec.template.spec.containers[0];
           if (container && container.image !== `chirp-${name}`) problems.push(`Deployment/${name}: runs ${container.image}, not chirp-${name}`);
           // Where the gateway (which reads chirp-upstreams whole) and the services that call it find it.
@@ -890,6 +892,51 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           for (const pod of podTemplates(objects)) {
             for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret && !find(objects, "Secret", v.secret.secretName))) {
               if (!readme.includes(volume.secret.secretName)) problems.push(`Secret ${volume.secret.secretName} is expected to exist but k8s/README.md does not say how to create it`);
+            }
+          }
+          expect(problems).toEqual([]);
+        });
+
+        test("prod: a 3-node NATS cluster with streams replicated 3 times, a 3-member MongoDB replica set written by majority, budgets, anti-affinity, autoscalers", () => {
+          const { objects } = get();
+          const problems: string[] = [];
+          const config = (name: string) => objects.find((o) => o.kind === "ConfigMap" && withoutHash(o.metadata.name) === name)?.data ?? {};
+          // NATS: three nodes routed to one another, started together.
+          const nats = find(objects, "StatefulSet", "nats");
+          if (nats?.spec.replicas !== 3) problems.push(`StatefulSet/nats: ${nats?.spec.replicas} replicas, not 3`);
+          if (nats?.spec.podManagementPolicy !== "Parallel") problems.push("StatefulSet/nats: not started in parallel (an ordered start waits for a readiness that needs the others)");
+          const natsConf: string = config("nats-config")["nats.conf"] ?? "";
+          for (let i = 0; i < 3; i++) if (!natsConf.includes(`nats-route://nats-${i}.nats:6222`)) problems.push(`nats.conf: no route to nats-${i}`);
+          if (!find(objects, "Service", "nats")?.spec.ports?.some((p: Obj) => p.port === 6222)) problems.push("Service/nats: no cluster port 6222");
+          if (!nats?.spec.template.spec.containers[0].ports?.some((p: Obj) => p.containerPort === 6222)) problems.push("StatefulSet/nats: no container port 6222");
+          if (config("chirp-common").STREAM_REPLICAS !== "3") problems.push("chirp-common: STREAM_REPLICAS is not 3");
+          // MongoDB: a replica set, and connection strings that wait for a majority and retry.
+          const mongodb = find(objects, "StatefulSet", "mongodb");
+          if (mongodb?.spec.replicas !== 3) problems.push(`StatefulSet/mongodb: ${mongodb?.spec.replicas} replicas, not 3`);
+          if (!mongodb?.spec.template.spec.containers[0].args?.includes("--replSet=rs0")) problems.push("StatefulSet/mongodb: not started as replica set rs0");
+          const uri = new URL(config("chirp-backends").MONGODB_URI ?? "mongodb://none");
+          for (const [key, value] of [["replicaSet", "rs0"], ["w", "majority"], ["retryWrites", "true"]]) {
+            if (uri.searchParams.get(key!) !== value) problems.push(`MONGODB_URI: ${key} is not ${value}`);
+          }
+          if (!readText("k8s/README.md").includes("rs.initiate(")) problems.push("k8s/README.md does not show how the replica set is initiated");
+          // Disruption budgets that keep a majority, and members on different nodes.
+          for (const name of ["nats", "mongodb"]) {
+            const budget = objects.find((o) => o.kind === "PodDisruptionBudget" && selects(o.spec.selector?.matchLabels, find(objects, "StatefulSet", name)?.spec.template.metadata.labels));
+            if (budget?.spec.maxUnavailable !== 1) problems.push(`StatefulSet/${name}: no PodDisruptionBudget with maxUnavailable 1`);
+            const required = find(objects, "StatefulSet", name)?.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+            if (!required.some((t: Obj) => t.topologyKey === "kubernetes.io/hostname")) problems.push(`StatefulSet/${name}: members may share a node`);
+          }
+          for (const deployment of objects.filter((o) => o.kind === "Deployment")) {
+            const preferred = deployment.spec.template.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+            if (!preferred.some((t: Obj) => t.podAffinityTerm?.topologyKey === "kubernetes.io/hostname")) problems.push(`Deployment/${deployment.metadata.name}: no anti-affinity`);
+          }
+          // Autoscalers for the gateway and the timeline, on Deployments that exist, never below two.
+          for (const name of ["gateway", "timeline"]) {
+            const hpa = objects.find((o) => o.kind === "HorizontalPodAutoscaler" && o.spec.scaleTargetRef?.name === name);
+            if (!hpa) problems.push(`${name}: no HorizontalPodAutoscaler`);
+            else {
+              if (hpa.spec.scaleTargetRef.kind !== "Deployment" || !find(objects, "Deployment", name)) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name}: scales no Deployment ${name}`);
+              if (!(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas > hpa.spec.minReplicas)) problems.push(`HorizontalPodAutoscaler/${hpa.metadata.name}: min ${hpa.spec.minReplicas}, max ${hpa.spec.maxReplicas}`);
             }
           }
           expect(problems).toEqual([]);

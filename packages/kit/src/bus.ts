@@ -33,8 +33,28 @@ export interface ConsumerSpec {
   subjects: string[];
   /** Deliveries before a message is dead-lettered. */
   maxDeliver?: number;
-  /** How long a delivery may take before it is redelivered. */
+  /**
+   * How long a delivery may go without a word from its handler before it is offered again: also
+   * how soon what a crashed process had in hand is redelivered. While a handler runs, the bus
+   * tells the server it is still working (JetStream's progress acknowledgement) every third of
+   * this, up to `maxHandlingMs`, so a long handling is not redelivered while it runs.
+   */
   ackWaitMs?: number;
+  /** How long one handling may keep its message with progress acknowledgements. */
+  maxHandlingMs?: number;
+  /**
+   * Messages a process holds unacknowledged at once: the one in hand and the ones fetched ahead.
+   * Kept small, because each one fetched ahead waits its turn without progress acknowledgements
+   * and what a crashed process held is only redelivered after `ackWaitMs`.
+   */
+  inFlight?: number;
+  /**
+   * Where a durable consumer starts the first time it is created: `"first"` replays what the
+   * streams still hold (for a consumer that builds its records from the history), `"new"` only
+   * takes what is published afterwards. A consumer that exists already resumes where it was.
+   * Default `"first"`: losing nothing is the safe choice; each service states its own.
+   */
+  startAt?: "first" | "new";
 }
 
 /** Must be idempotent: every message may arrive more than once. Throwing asks for a redelivery. */
@@ -78,7 +98,15 @@ export interface LiveOptions {
 }
 
 export const DEFAULT_MAX_DELIVER = 5;
-export const DEFAULT_ACK_WAIT_MS = 30_000;
+/** Well inside the 30 s within which delivery must resume after a crash. */
+export const DEFAULT_ACK_WAIT_MS = 10_000;
+/** A fan-out to the largest fanned-out audience takes well under this. */
+export const DEFAULT_MAX_HANDLING_MS = 10 * 60_000;
+/**
+ * Enough fetched ahead that catching up on a long stream is not one round trip per message; a
+ * consumer whose handlings can take long (the timeline's fan-out) asks for fewer.
+ */
+export const DEFAULT_IN_FLIGHT = 16;
 
 /** Where a message goes after its last failed delivery: one subject per consumer. */
 export const deadLetterSubject = (durable: string) => `chirp.deadletter.${durable}`;

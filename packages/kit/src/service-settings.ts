@@ -29,6 +29,15 @@ export const NATS_URL = setting.optionalText("NATS_URL", {
   common: true,
 });
 
+/** How many NATS servers keep each stream: JetStream replication, for a NATS cluster. */
+export const STREAM_REPLICAS = setting.int("STREAM_REPLICAS", {
+  default: 1,
+  min: 1,
+  max: 5,
+  doc: "NATS servers that keep a copy of each stream (JetStream replication): `3` on a 3-node cluster; every process must say the same, as each declares the streams it uses",
+  common: true,
+});
+
 export const LOG_LEVEL = setting.choice("LOG_LEVEL", LOG_LEVELS, { default: "info", doc: "pino level", common: true });
 
 export const SHUTDOWN_DEADLINE_MS = setting.int("SHUTDOWN_DEADLINE_MS", {
@@ -96,6 +105,7 @@ export function serviceSettings(name: string, port: number) {
     mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`) }),
     /** JetStream when set; an in-process bus otherwise (development only). */
     natsUrl: NATS_URL,
+    streamReplicas: STREAM_REPLICAS,
     logLevel: LOG_LEVEL,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     telemetry: telemetrySettings(),

@@ -170,6 +170,7 @@ describe("the settings every service reads", () => {
       port: 50059,
       mongo: undefined,
       natsUrl: undefined,
+      streamReplicas: 1,
       logLevel: "info",
       shutdownDeadlineMs: 15_000,
       telemetry: { otlpEndpoint: undefined, samplePercent: 100, metricsPort: 0 },
@@ -195,6 +196,7 @@ describe("the settings every service reads", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://jaeger:4318",
       TRACE_SAMPLE_PERCENT: "10",
       METRICS_PORT: "9464",
+      STREAM_REPLICAS: "3",
     };
     expect(service.load(env)).toEqual({
       serviceName: "example",
@@ -202,6 +204,7 @@ describe("the settings every service reads", () => {
       port: 6000,
       mongo: { uri: "mongodb://db:27017", database: "chirp_example" },
       natsUrl: "nats://nats:4222",
+      streamReplicas: 3,
       logLevel: "debug",
       shutdownDeadlineMs: 5_000,
       telemetry: { otlpEndpoint: "http://jaeger:4318", samplePercent: 10, metricsPort: 9464 },

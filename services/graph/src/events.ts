@@ -20,9 +20,11 @@ const USER_EVENT_SUBJECTS = [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDele
  * Keeps the graph's own record of existing users from the users service's events, through a
  * durable consumer that replicas share. Every handler is idempotent, so redeliveries are harmless;
  * an event that cannot be read (or names no valid user) fails every attempt and is dead-lettered.
+ * It starts from the first event: the graph must know every account ever created, and the users
+ * stream keeps them all for that.
  */
 export function consumeUserEvents(bus: EventSubscriber, durable: string, graph: Graph): Promise<Consumer> {
-  return bus.consume({ durable, subjects: USER_EVENT_SUBJECTS }, async (delivery) => {
+  return bus.consume({ durable, subjects: USER_EVENT_SUBJECTS, startAt: "first" }, async (delivery) => {
     const payload = decodeEvent(delivery.data).payload;
     if (payload?.$case === "userCreated") await graph.userCreated(payload.value.userId);
     else if (payload?.$case === "userDeleted") await graph.userDeleted(payload.value.userId);

@@ -23,11 +23,10 @@ export const CONSUMED_SUBJECTS = [
 ];
 
 /**
- * How long one event may take before JetStream offers it again: long enough for the fan-out of
- * an author just under the celebrity threshold. A redelivered fan-out resumes after its last
- * finished batch.
+ * One event in hand and one fetched ahead: an event fetched ahead waits without progress
+ * acknowledgements, so behind a fan-out longer than the ack wait it would be redelivered.
  */
-const ACK_WAIT_MS = 5 * 60_000;
+const FAN_OUT_IN_FLIGHT = 2;
 
 function required(value: string, what: string): string {
   if (value === "") throw new Error(`malformed event: ${what} is empty`);
@@ -87,7 +86,11 @@ function followChange(event: Event, pair: { followerId: string; followeeId: stri
  * acknowledgement, bounded redelivery and dead letters come from the bus; a malformed event fails
  * every delivery and so ends up dead-lettered.
  * Stopping interrupts a fan-out (its follower listing, or between batches), leaving the event for
- * redelivery. `ackWaitMs` is also how soon the event a crashed process was handling is redelivered.
+ * redelivery. `ackWaitMs` (the bus's short default unless a test asks for another) is how soon the
+ * event a crashed process was handling is redelivered; a long fan-out keeps its event meanwhile
+ * by progress acknowledgements, and a redelivered one resumes after its last finished batch.
+ * It starts from the first event the streams hold: the profiles and follows projections are
+ * rebuilt from the whole history (the users and graph streams keep everything; tweets, a week).
  */
 export async function consumeTimelineEvents(
   bus: EventSubscriber,
@@ -96,10 +99,10 @@ export async function consumeTimelineEvents(
   cards: TweetCards,
   profiles: Profiles,
   graphFor: (eventId: string) => FollowerDirectory,
-  ackWaitMs = ACK_WAIT_MS,
+  ackWaitMs?: number,
 ): Promise<Consumer> {
   const stopping = new AbortController();
-  const consumer = await bus.consume({ durable, subjects: CONSUMED_SUBJECTS, ackWaitMs }, async (delivery) => {
+  const consumer = await bus.consume({ durable, subjects: CONSUMED_SUBJECTS, startAt: "first", inFlight: FAN_OUT_IN_FLIGHT, ...(ackWaitMs ? { ackWaitMs } : {}) }, async (delivery) => {
     const event = decodeEvent(delivery.data);
     const payload = event.payload;
     switch (payload?.$case) {

@@ -1,6 +1,9 @@
 import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
 import { DomainError, ExpiringCache } from "@chirp/kit";
-import { clientOptions, insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
+import { balancedClientOptions, insecureChannel, isServiceError, replicaTarget, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
+import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
+import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
+import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
 import { GraphServiceClient, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import { TweetsServiceClient } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
@@ -55,9 +58,10 @@ export class UpstreamClients {
 
   constructor(addresses: { users: string; tweets: string; graph: string }, options: { profileCacheMs: number } = { profileCacheMs: 0 }) {
     this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<ProfileCard>(options.profileCacheMs, MAX_CACHED_PROFILES) : undefined;
-    this.users = new UsersServiceClient(addresses.users, insecureChannel(), clientOptions());
-    this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel(), clientOptions());
-    this.graph = new GraphServiceClient(addresses.graph, insecureChannel(), clientOptions());
+    // Each address may name many replicas: calls are spread over them, reads retried on another.
+    this.users = new UsersServiceClient(replicaTarget(addresses.users), insecureChannel(), balancedClientOptions(UsersService));
+    this.tweets = new TweetsServiceClient(replicaTarget(addresses.tweets), insecureChannel(), balancedClientOptions(TweetsService));
+    this.graph = new GraphServiceClient(replicaTarget(addresses.graph), insecureChannel(), balancedClientOptions(GraphService));
   }
 
   /** Calls on behalf of a gRPC call: its request id, caller and deadline go along. */

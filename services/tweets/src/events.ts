@@ -18,9 +18,12 @@ export const TWEETS_CONSUMER = "tweets";
 /**
  * What the service reacts to: a deleted account (its tweets, likes and retweets go) and its own
  * TweetDeleted (the likes and retweets of a deleted post go). Both handlers are idempotent.
+ * It starts from the first event the streams hold, not from "now": a consumer recreated over a
+ * database that outlived it must still see the deletions it missed (replaying the others is
+ * harmless, and the tweets stream keeps a week).
  */
 export function consumeEvents(bus: EventSubscriber, tweets: Tweets, durable = TWEETS_CONSUMER): Promise<Consumer> {
-  return bus.consume({ durable, subjects: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted] }, async (delivery) => {
+  return bus.consume({ durable, subjects: [EVENT_SUBJECTS.userDeleted, EVENT_SUBJECTS.tweetDeleted], startAt: "first" }, async (delivery) => {
     const { payload } = decodeEvent(delivery.data);
     if (payload?.$case === "userDeleted") await tweets.onUserDeleted(payload.value.userId);
     if (payload?.$case === "tweetDeleted") await tweets.onTweetDeleted(payload.value);

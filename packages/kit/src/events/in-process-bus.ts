@@ -90,7 +90,7 @@ export class InProcessEventBus implements EventBus, LiveSubscriber {
   async consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer> {
     const existing = this.cursors.get(spec.durable);
     if (existing?.active) throw new Error(`consumer ${spec.durable} is already running in this process`);
-    const cursor: Cursor = existing ?? { position: 0, active: true };
+    const cursor: Cursor = existing ?? { position: spec.startAt === "new" ? this.log.length : 0, active: true };
     cursor.active = true;
     this.cursors.set(spec.durable, cursor);
     const done = this.run(spec, handler, cursor);

@@ -2,7 +2,9 @@ import { status } from "@grpc/grpc-js";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { Accounts, Profiles, PublicProfile } from "../accounts.js";
 import { DomainError } from "../errors.js";
-import { clientOptions, insecureChannel, unary } from "./client.js";
+import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
+import { insecureChannel, unary } from "./client.js";
+import { balancedClientOptions, replicaTarget, type Lookup } from "./replicas.js";
 import { isServiceError } from "./status.js";
 
 /** Deleted ids kept at most; one forgotten is only asked about again. */
@@ -31,8 +33,9 @@ export class UserAccounts implements Accounts, Profiles {
   private readonly deleted = new Set<string>();
   private readonly timeoutMs: number;
 
-  constructor(usersAddress: string, options: { timeoutMs?: number } = {}) {
-    this.client = new UsersServiceClient(usersAddress, insecureChannel(), clientOptions());
+  /** `usersAddress` names one replica or many (`resolveReplicas`); calls are spread over them. */
+  constructor(usersAddress: string, options: { timeoutMs?: number; lookup?: Lookup } = {}) {
+    this.client = new UsersServiceClient(replicaTarget(usersAddress, options.lookup), insecureChannel(), balancedClientOptions(UsersService));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 

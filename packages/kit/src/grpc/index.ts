@@ -7,6 +7,7 @@ export * from "./client.js";
 export * from "./context.js";
 export * from "./health-client.js";
 export * from "./metadata.js";
+export * from "./replicas.js";
 export * from "./server.js";
 export * from "./single-copy-writer.js";
 export * from "./status.js";

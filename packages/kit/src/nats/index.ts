@@ -1,2 +1,3 @@
 export * from "./durable-from-now.js";
 export * from "./jetstream.js";
+export * from "./shared-values.js";

@@ -16,7 +16,9 @@ import {
 import { connect } from "@nats-io/transport-node";
 import {
   DEFAULT_ACK_WAIT_MS,
+  DEFAULT_IN_FLIGHT,
   DEFAULT_MAX_DELIVER,
+  DEFAULT_MAX_HANDLING_MS,
   deadLetterSubject,
   redeliveryDelayMs,
   type BusMessage,
@@ -75,8 +77,11 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
     }
   }
 
+  /** `url`: one NATS server, or several of a cluster, comma-separated. */
   static async connect(url: string, name: string, log: Logger): Promise<JetStreamBus> {
-    const connection = await connect({ servers: url, name, maxReconnectAttempts: -1 });
+    // A cluster's servers may be listed, comma-separated; the client fails over between them.
+    const servers = url.split(",").map((s) => s.trim()).filter(Boolean);
+    const connection = await connect({ servers, name, maxReconnectAttempts: -1 });
     const manager = await jetstreamManager(connection);
     log.info({ url: connection.getServer() }, "connected to NATS JetStream");
     return new JetStreamBus(connection, manager, log);
@@ -95,8 +100,16 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         num_replicas: settings.replicas,
       };
       try {
-        await this.manager.streams.info(spec.name);
-        await this.manager.streams.update(spec.name, config);
+        const { config: current } = await this.manager.streams.info(spec.name);
+        // Every replica of every service declares its streams at start: an update only when
+        // something differs, as on a NATS cluster each one is a round of consensus.
+        const same =
+          current.subjects.length === config.subjects.length &&
+          current.subjects.every((s, i) => s === config.subjects[i]) &&
+          current.duplicate_window === config.duplicate_window &&
+          current.max_age === config.max_age &&
+          current.num_replicas === config.num_replicas;
+        if (!same) await this.manager.streams.update(spec.name, config);
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await this.manager.streams.add(config);
@@ -123,24 +136,25 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
   async consume(spec: ConsumerSpec, handler: EventHandler): Promise<Consumer> {
     const byStream = await this.subjectsByStream(spec.subjects);
     const running: Array<{ messages: ConsumerMessages; done: Promise<void> }> = [];
+    const ackWait = nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS);
     for (const [stream, subjects] of byStream) {
       const config = {
         durable_name: spec.durable,
         filter_subjects: subjects,
         ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+        deliver_policy: spec.startAt === "new" ? DeliverPolicy.New : DeliverPolicy.All,
+        ack_wait: ackWait,
         max_deliver: -1,
       };
       try {
         await this.manager.consumers.info(stream, spec.durable);
-        await this.manager.consumers.update(stream, spec.durable, { filter_subjects: subjects, ack_wait: config.ack_wait });
+        await this.manager.consumers.update(stream, spec.durable, { filter_subjects: subjects, ack_wait: ackWait });
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await this.manager.consumers.add(stream, config);
       }
       const consumer = await this.js.consumers.get(stream, spec.durable);
-      const messages = await consumer.consume({ max_messages: 64 });
+      const messages = await consumer.consume({ max_messages: Math.max(1, (spec.inFlight ?? DEFAULT_IN_FLIGHT) - 1) });
       running.push({ messages, done: this.dispatch(spec, messages, handler) });
     }
     return {
@@ -201,7 +215,20 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
   }
 
   private async dispatch(spec: ConsumerSpec, messages: ConsumerMessages, handler: EventHandler): Promise<void> {
+    try {
+      await this.dispatchEach(spec, messages, handler);
+    } catch (error) {
+      // The connection closed under a handling (the process is going away): what it held is
+      // redelivered after the ack wait.
+      if (!this.connection.isClosed()) throw error;
+      this.log.warn({ err: error, durable: spec.durable }, "consumer stopped by its closed connection");
+    }
+  }
+
+  private async dispatchEach(spec: ConsumerSpec, messages: ConsumerMessages, handler: EventHandler): Promise<void> {
     const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    const ackWaitMs = spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    const maxHandlingMs = spec.maxHandlingMs ?? DEFAULT_MAX_HANDLING_MS;
     for await (const msg of messages) {
       const delivery = {
         id: msg.headers?.get(MSG_ID_HEADER) || `${msg.info.stream}:${msg.seq}`,
@@ -211,12 +238,24 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
         pending: msg.info.pending,
         ...traceOf(msg),
       };
+      // A handling that runs longer than the ack wait keeps its message (a fan-out to many
+      // followers), while one that dies with its process gives it back after the ack wait.
+      const started = Date.now();
+      const progress = setInterval(() => {
+        if (Date.now() - started < maxHandlingMs) msg.working();
+      }, Math.max(100, Math.floor(ackWaitMs / 3)));
       try {
         await handler(delivery);
-        msg.ack();
       } catch (error) {
+        clearInterval(progress);
         await this.failed(spec.durable, msg, delivery, maxDeliver, error);
+        continue;
       }
+      clearInterval(progress);
+      // Not waited for: a round trip per message would make catching up on a long stream slow.
+      // An acknowledgement lost with a crash means a redelivery, which the handlers take (they
+      // are idempotent).
+      msg.ack();
     }
   }
 

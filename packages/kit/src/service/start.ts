@@ -5,7 +5,7 @@ import { bindService, GrpcServer, UserAccounts, type ServiceHandlers } from "../
 import { Lifecycle } from "../lifecycle.js";
 import { createLogger, type LevelWithSilent, type Logger } from "../logger.js";
 import { connectMongo } from "../mongo/index.js";
-import { JetStreamBus } from "../nats/index.js";
+import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "../nats/index.js";
 import { OutboxRelay, type OutboxStore } from "../outbox.js";
 import { kitMetrics, ObservedBus, serveMetrics, Tracing, type TracingSettings } from "../telemetry/index.js";
 
@@ -30,6 +30,8 @@ export interface ServiceConfig {
   logLevel: LevelWithSilent;
   mongo: { uri: string; database: string } | undefined;
   natsUrl: string | undefined;
+  /** JetStream replication of the streams it declares (`serviceSettings` has it); absent: 1. */
+  streamReplicas?: number;
   outboxPollMs?: number;
   /** host:port of the users service, for services that ask it whether the caller's account is live. */
   upstreams?: { users?: string };
@@ -173,7 +175,7 @@ export async function startService<C extends ServiceConfig, D extends Definition
       const jetstream = await JetStreamBus.connect(config.natsUrl, `chirp-${config.serviceName}`, log);
       lifecycle.onStop("NATS", () => jetstream.close());
       lifecycle.onStop("NATS metrics", kitMetrics().natsConnected.source({ service }, () => (jetstream.connected ? 1 : 0)));
-      await jetstream.ensureStreams([...declaration.streams, STREAMS.deadLetters]);
+      await jetstream.ensureStreams([...declaration.streams, STREAMS.deadLetters], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas ?? 1 });
       transport = jetstream;
     } else {
       transport = new InProcessEventBus(log);

@@ -54,6 +54,8 @@ export async function startFakeUsers() {
       state.delayMs = value;
     },
     stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    /** Gone at once, its connections cut, as a killed process's are. */
+    kill: () => server.forceShutdown(),
   };
 }
 

@@ -1,0 +1,74 @@
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { generateSigningKeyPair, TokenSigner } from "@chirp/kit";
+import { JetStreamBus, SharedValues } from "@chirp/kit/nats";
+import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
+import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
+import { startGateway, type GatewayApp } from "../src/app";
+import { SharedStreamSlots } from "../src/shared-limits";
+import { gatewayConfig } from "./fixtures";
+
+/** Budgets held by two gateway replicas together, on the real NATS JetStream. */
+describeWith(["NATS_URL"], "limits shared by gateway replicas", ({ NATS_URL }) => {
+  const keys = generateSigningKeyPair();
+  const signer = new TokenSigner(createPrivateKey(keys.privateKeyPem), { issuer: "chirp", audience: "chirp", ttlSeconds: 900 });
+  const gateways: GatewayApp[] = [];
+
+  afterAll(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+  });
+
+  it("lets a caller spend one write budget across two gateways, not one each", async () => {
+    for (let i = 0; i < 2; i++) {
+      gateways.push(
+        await startGateway(gatewayConfig({ natsUrl: NATS_URL, writeBurst: 10, writesPerMinute: 1 }), { log: testLogger(), publicKeys: [createPublicKey(keys.publicKeyPem)] }),
+      );
+    }
+    const clients = gateways.map((g) => createClient(TweetsService, createConnectTransport({ baseUrl: `http://127.0.0.1:${g.httpPort}`, httpVersion: "1.1" })));
+    const caller = uniqueName("limited");
+    const headers = { authorization: `Bearer ${signer.sign(caller).token}` };
+    const outcomes: Code[] = [];
+    // Alternating between the gateways. The tweets service is not running: an allowed write gets
+    // as far as it (UNAVAILABLE), a refused one is RESOURCE_EXHAUSTED.
+    for (let i = 0; i < 30; i++) {
+      const error = await clients[i % 2]!.createTweet({ text: "hello" }, { headers }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      outcomes.push(error?.code ?? Code.Unknown);
+    }
+    expect(outcomes.filter((c) => c !== Code.ResourceExhausted)).toHaveLength(10);
+    expect(outcomes.filter((c) => c === Code.Unavailable)).toHaveLength(10);
+    // Another caller's budget is its own.
+    const other = { authorization: `Bearer ${signer.sign(uniqueName("other")).token}` };
+    await expect(clients[1]!.createTweet({ text: "hello" }, { headers: other })).rejects.toMatchObject({ code: Code.Unavailable });
+  });
+
+  it("counts a caller's open streams across replicas", async () => {
+    const log = testLogger();
+    const buses = await Promise.all([0, 1].map((i) => JetStreamBus.connect(NATS_URL, `limits-test-${i}`, log)));
+    const prefix = uniqueName("limitstest");
+    const options = { stream: prefix.toUpperCase(), prefix, replicas: 1, maxAgeMs: 60_000 };
+    const [a, b] = await Promise.all(buses.map((bus) => SharedValues.open(bus, options)));
+    const slots = [new SharedStreamSlots(a!, 3, log), new SharedStreamSlots(b!, 3, log)];
+    try {
+      const caller = uniqueName("streamer");
+      const first = await slots[0]!.take(caller);
+      const second = await slots[1]!.take(caller);
+      const third = await slots[0]!.take(caller);
+      expect([first, second, third].every((r) => typeof r === "function")).toBe(true);
+      expect(await slots[1]!.take(caller)).toBeUndefined();
+      expect(await slots[0]!.take(caller)).toBeUndefined();
+      // Another caller is not counted with this one.
+      expect(await slots[1]!.take(uniqueName("someone-else"))).toBeDefined();
+      second!();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await slots[0]!.take(caller)).toBeDefined();
+    } finally {
+      slots.forEach((s) => s.close());
+      await buses[0]!.manager.streams.delete(options.stream).catch(() => false);
+      await Promise.all(buses.map((bus) => bus.close()));
+    }
+  });
+});
