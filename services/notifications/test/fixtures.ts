@@ -1,4 +1,6 @@
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
+import { BatchGetTweetsResponse, Tweet, TweetsServiceService, type BatchGetTweetsRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { Profile } from "../src/domain/model.js";
 import type { People } from "../src/domain/ports.js";
 
@@ -45,3 +47,22 @@ export function fakePeople() {
     },
   };
 }
+
+/**
+ * A stand-in tweets service: BatchGetTweets answers the tweets in `authors` (id → author), or
+ * UNAVAILABLE while `down` is set; `calls` counts the calls.
+ */
+export async function startFakeTweets() {
+  const authors = new Map<string, string>();
+  const state = { down: false, calls: 0 };
+  const server = new Server();
+  const batchGetTweets = (call: ServerUnaryCall<BatchGetTweetsRequest, BatchGetTweetsResponse>, callback: sendUnaryData<BatchGetTweetsResponse>) => {
+    state.calls += 1;
+    if (state.down) return callback({ code: status.UNAVAILABLE, details: "down for the test" });
+    callback(null, BatchGetTweetsResponse.fromPartial({ tweets: call.request.ids.filter((id) => authors.has(id)).map((id) => Tweet.fromPartial({ id, authorId: authors.get(id)! })) }));
+  };
+  server.addService(TweetsServiceService, { batchGetTweets } as unknown as UntypedServiceImplementation);
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  return { address: `127.0.0.1:${port}`, authors, state, stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
+}
+

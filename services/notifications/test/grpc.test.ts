@@ -1,23 +1,12 @@
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { status } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { eventMessage } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
 import { asCaller, eventually, grpcFailure, serviceUnderTest, testConfigFrom } from "@chirp/kit/testing";
 import { NotificationKind, NotificationsServiceClient, type StreamNotificationsResponse } from "@chirp/proto/grpc/chirp/notifications/v1/notifications";
-import { BatchGetTweetsResponse, Tweet, TweetsServiceService, type BatchGetTweetsRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { startNotifications } from "../src/app.js";
 import { schema } from "../src/config.js";
-
-/** A stand-in tweets service: BatchGetTweets answers the tweets in `authors` (id → author). */
-async function startFakeTweets() {
-  const authors = new Map<string, string>();
-  const server = new Server();
-  const batchGetTweets = (call: ServerUnaryCall<BatchGetTweetsRequest, BatchGetTweetsResponse>, callback: sendUnaryData<BatchGetTweetsResponse>) =>
-    callback(null, BatchGetTweetsResponse.fromPartial({ tweets: call.request.ids.filter((id) => authors.has(id)).map((id) => Tweet.fromPartial({ id, authorId: authors.get(id)! })) }));
-  server.addService(TweetsServiceService, { batchGetTweets } as unknown as UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
-  return { address: `127.0.0.1:${port}`, authors, stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
-}
+import { startFakeTweets } from "./fixtures.js";
 
 describe("NotificationsService over gRPC (in-process, in-memory storage, stand-in users and tweets)", () => {
   let tweets: Awaited<ReturnType<typeof startFakeTweets>>;
