@@ -48,6 +48,10 @@ function shown(notifications: Notification[]) {
 function notificationsStory(mesh: () => Mesh) {
   it("tells people what others did with them, live and in their list, and takes it back when undone", async () => {
     const url = `http://127.0.0.1:${mesh().gateway.httpPort}`;
+    // The gateway checks it with every other upstream.
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", upstreams: { notifications: "SERVING" } });
     const [ada, bob, cy] = [await signUp(url, "ada"), await signUp(url, "bob"), await signUp(url, "cy")];
     const follow = (who: Person, whom: Person) =>
       eventually(async () => {
