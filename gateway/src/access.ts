@@ -3,6 +3,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import { Code, ConnectError } from "@connectrpc/connect";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { LoadTestService } from "@chirp/proto/es/chirp/loadtest/v1/loadtest_pb";
+import { NotificationsService } from "@chirp/proto/es/chirp/notifications/v1/notifications_pb";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
@@ -113,6 +114,14 @@ const RULES = new Map<string, ReadonlyMap<string, Rule>>([
     getHomeTimelineUpdates: READ,
     // No idempotency level in the contract: a write, as said above.
     streamHomeTimeline: WRITE,
+  }),
+  // Every RPC reads or marks the caller's own notifications only: there is no user id to ask for.
+  rulesOf(NotificationsService, {
+    listNotifications: READ,
+    getUnreadCount: READ,
+    markRead: WRITE,
+    // No idempotency level in the contract: a write, as StreamHomeTimeline.
+    streamNotifications: WRITE,
   }),
   // The benchmark's do-nothing backend, served only when the gateway is given it.
   rulesOf(LoadTestService, { noop: READ }),

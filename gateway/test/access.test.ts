@@ -73,6 +73,10 @@ const EXPECTED: Record<string, Row> = {
   "chirp.timeline.v1.TimelineService/GetHomeTimeline": READ,
   "chirp.timeline.v1.TimelineService/GetHomeTimelineUpdates": READ,
   "chirp.timeline.v1.TimelineService/StreamHomeTimeline": WRITE,
+  "chirp.notifications.v1.NotificationsService/ListNotifications": READ,
+  "chirp.notifications.v1.NotificationsService/GetUnreadCount": READ,
+  "chirp.notifications.v1.NotificationsService/MarkRead": WRITE,
+  "chirp.notifications.v1.NotificationsService/StreamNotifications": WRITE,
   "chirp.loadtest.v1.LoadTestService/Noop": READ,
 };
 

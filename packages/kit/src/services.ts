@@ -77,6 +77,17 @@ export const SERVICES = [
       setting: "CONSUMER_NAME",
     },
   },
+  {
+    name: "notifications",
+    summary: "mentions, replies, likes, retweets and follows, per user",
+    grpcService: "chirp.notifications.v1.NotificationsService",
+    port: 50055,
+    gateway: true,
+    consumer: {
+      events: ["tweetCreated", "tweetDeleted", "tweetLiked", "tweetUnliked", "userFollowed", "userUnfollowed", "userDeleted"],
+      setting: "CONSUMER_NAME",
+    },
+  },
 ] as const satisfies readonly ServiceEntry[];
 
 export type CatalogedService = (typeof SERVICES)[number];
