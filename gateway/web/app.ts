@@ -6,6 +6,7 @@ import { COOKIE_MODE, deviceLabel, millis, onSessionEnded, refresh, scheduleRefr
 import { $, field, h } from "./dom.js";
 import { revisitHome, startHome, stopHome } from "./home.js";
 import { explain, say, sayError } from "./messages.js";
+import { followNotifications, leaveNotifications, notificationsView, stopNotifications } from "./notifications.js";
 import { profileView } from "./people.js";
 import { searchView, tagView } from "./search.js";
 import { settingsView } from "./settings.js";
@@ -17,6 +18,7 @@ const signedIn = () => session.token !== "";
 function signedOut(why: string) {
   stopRefreshing();
   stopHome();
+  stopNotifications();
   session.clear();
   $("#page").replaceChildren();
   $("#app").hidden = true;
@@ -73,6 +75,7 @@ async function showApp() {
   $<HTMLAnchorElement>("#nav-profile").href = `#/profile/${encodeURIComponent(session.username)}`;
   scheduleRefresh();
   startHome();
+  void followNotifications();
   await route();
 }
 
@@ -97,6 +100,7 @@ async function route() {
     if (current) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  if (name !== "notifications") leaveNotifications();
   let focus: HTMLElement | undefined;
   try {
     if (onHome) {
@@ -122,12 +126,6 @@ async function route() {
   routed += 1;
 }
 let routed = 0;
-
-function notificationsView(page: HTMLElement) {
-  const heading = h("h2", { tabIndex: -1 }, "Notifications");
-  page.replaceChildren(heading, h("p", { class: "state" }, "Notifications are not available yet."));
-  return heading;
-}
 
 window.addEventListener("hashchange", () => void route());
 // Nothing fails silently or as a raw error: a rejection nobody handled is said in plain words.

@@ -62,10 +62,12 @@ function place(list: HTMLOListElement, item: TimelineItem) {
  * are best effort), and what it repeats is already on the page.
  */
 let sinceToken = "";
+/** Whether the first page has come: until then there is nothing to catch up from. */
+let loadedOnce = false;
 
 /** What arrived since the newest entry we know; more than a page leaves a gap, so start over. */
 async function catchUp() {
-  if (!feed) return;
+  if (!feed || !loadedOnce) return;
   if (sinceToken === "") return feed.reload();
   const updates = await timeline.getHomeTimelineUpdates({ sinceToken, pageSize: 100 });
   if (updates.hasMore) return feed.reload();
@@ -129,6 +131,7 @@ export function stopHome() {
   liveStream = undefined;
   rendered.clear();
   sinceToken = "";
+  loadedOnce = false;
   feed = undefined;
   document.getElementById("home")?.replaceChildren();
 }
@@ -147,7 +150,10 @@ export function startHome() {
       }
       const page = await timeline.getHomeTimeline({ pageSize: 30, pageToken });
       for (const item of page.items) place(list, item);
-      if (pageToken === "") sinceToken = page.sinceToken;
+      if (pageToken === "") {
+        sinceToken = page.sinceToken;
+        loadedOnce = true;
+      }
       return page.nextPageToken;
     },
   });

@@ -56,8 +56,15 @@ function richText(tweet: Tweet): HTMLElement {
   return paragraph;
 }
 
+/**
+ * The counts and flags of the posts this page acted on, as the service last answered: a copy that
+ * arrives later (another entry of the same post on the stream, a page read before) shows them.
+ */
+const acted = new Map<string, Tweet>();
+
 export function postCard(view: PostView, options: { focus?: boolean } = {}): HTMLLIElement {
-  const { tweet, author, retweetedBy } = view;
+  const { author, retweetedBy } = view;
+  const tweet = acted.get(view.tweet.id) ?? view.tweet;
   const created = new Date(millis(tweet.createdAt));
   const own = tweet.authorId === session.userId;
   const li = h(
@@ -105,6 +112,7 @@ function drawCounts(li: HTMLElement, tweet: Tweet) {
 
 /** Shows a post's new counts on every copy of it on the page. */
 export function showCounts(tweet: Tweet) {
+  acted.set(tweet.id, tweet);
   for (const li of document.querySelectorAll<HTMLElement>(`[data-tweet="${tweet.id}"]`)) drawCounts(li, tweet);
 }
 
