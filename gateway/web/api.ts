@@ -6,7 +6,7 @@ import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService, type User } from "@chirp/proto/es/chirp/users/v1/users_pb";
-import { SESSION_ENDED } from "./messages.js";
+import { SESSION_ENDED } from "./words.js";
 
 /**
  * The signed-in state of this tab: the short-lived access token (sessionStorage, so a reload keeps

@@ -1,20 +1,10 @@
 // Text boxes that count as the services do: the same checkText and field rules from the kit
 // (packages/kit/src/text.ts), so "280 characters" here is 280 there, emoji, accents and all.
-import { characterCount, checkText, type TextRules } from "@chirp/kit/text";
+import { characterCount, type TextRules } from "@chirp/kit/text";
 import { h } from "./dom.js";
-import { fieldSentence } from "./messages.js";
+import { problemWith } from "./words.js";
 
 let counters = 0;
-
-/** What the service would say of `value`, or "" when it would accept it. */
-export function problemWith(value: string, field: string, rules: TextRules): string {
-  try {
-    checkText(value, field, rules);
-    return "";
-  } catch (error) {
-    return fieldSentence((error as Error).message);
-  }
-}
 
 /**
  * A text box (textarea when multiline) with its label and a live counter of the characters left,
