@@ -122,11 +122,15 @@ try {
       child.once("error", reject);
       child.once("close", (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     });
-  // Two passes: DeleteUser last and alone, since the fuzzer learns the user's id from the answers
-  // (SearchUsers lists everyone) and may delete the very account the token is for, after which
-  // every write would only be refused.
-  const DELETE_USER = "chirp.users.v1.UsersService.DeleteUser";
-  const codes = [await run("all-but-delete-user", ["--exclude-operation-id", DELETE_USER]), await run("delete-user", ["--include-operation-id", DELETE_USER])];
+  // Two passes: the operations that end the token's session or account last and alone. The
+  // fuzzer learns the user's id from the answers (SearchUsers lists everyone) and may delete the
+  // very account the token is for, log its session out or change its password, after which every
+  // other call would only be refused and test nothing.
+  const ENDING = ["DeleteUser", "Logout", "RevokeSession", "RevokeUserSessions", "ChangePassword"].map((m) => `chirp.users.v1.UsersService.${m}`);
+  const codes = [
+    await run("all-but-ending", ENDING.flatMap((id) => ["--exclude-operation-id", id])),
+    await run("ending", ENDING.flatMap((id) => ["--include-operation-id", id])),
+  ];
   const code = codes.every((c) => c === 0) ? 0 : 1;
   await healthy();
   console.log(`fuzz: schemathesis exited ${codes.join(" and ")}; the mesh is healthy afterwards (/healthz 200; a new user registers, logs in and posts)`);

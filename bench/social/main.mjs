@@ -8,7 +8,7 @@
 //      last, for authors with 100, 1,000 and 10,000 followers and for the celebrity path;
 //   4. sweeps the offered rate (open loop, see load.mjs) for the ceiling (a do-nothing backend
 //      behind the same gateway), for home-timeline reads alone and for the mixed workload
-//      (60% home timeline, 30% a user's tweets, 10% compose), each to the highest rate that keeps
+//      (55% home timeline, 25% a user's tweets, 10% the caller's notifications, 10% compose), each to the highest rate that keeps
 //      p99 under 100 ms; then runs the mix at that rate in binary protobuf and in JSON;
 //   5. measures each hop of a home-timeline read on its own (through the gateway or straight to
 //      the service), in server CPU per request;
@@ -34,6 +34,7 @@ const { createConnectTransport, createGrpcTransport } = require("@connectrpc/con
 const { CALLER_ID_KEY } = require("@chirp/kit/grpc");
 const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
 const { TimelineService } = require("@chirp/proto/es/chirp/timeline/v1/timeline_pb");
+const { NotificationsService } = require("@chirp/proto/es/chirp/notifications/v1/notifications_pb");
 const { TweetsService } = require("@chirp/proto/es/chirp/tweets/v1/tweets_pb");
 const { UsersService } = require("@chirp/proto/es/chirp/users/v1/users_pb");
 const { GraphService } = require("@chirp/proto/es/chirp/graph/v1/graph_pb");
@@ -145,6 +146,7 @@ const clientsOver = (transport) => ({
   tweets: createClient(TweetsService, transport),
   graph: createClient(GraphService, transport),
   timeline: createClient(TimelineService, transport),
+  notifications: createClient(NotificationsService, transport),
   loadtest: createClient(LoadTestService, transport),
 });
 const binary = clientsOver(createConnectTransport({ baseUrl: gatewayUrl, httpVersion: "2", useBinaryFormat: true }));
@@ -188,6 +190,7 @@ try {
     noop: (person) => clients.loadtest.noop({ payload: "ping" }, asUser(person)),
     home: (person) => clients.timeline.getHomeTimeline({ pageSize: 20 }, asUser(person)),
     userTweets: (person) => clients.tweets.listUserTweets({ userId: anyone().id, pageSize: 20 }, asUser(person)),
+    notifications: (person) => clients.notifications.listNotifications({ pageSize: 20 }, asUser(person)),
     compose: (person) => clients.tweets.createTweet({ text: `bench post ${Math.floor(rng() * 1e9)} #bench` }, asUser(person)),
   });
   const only = (clients, name) => () => {
@@ -200,7 +203,7 @@ try {
     return () => {
       const person = anyone();
       const draw = rng();
-      const name = draw < 0.6 ? "home" : draw < 0.9 ? "userTweets" : "compose";
+      const name = draw < 0.55 ? "home" : draw < 0.8 ? "userTweets" : draw < 0.9 ? "notifications" : "compose";
       return { name, call: () => ops[name](person) };
     };
   };
@@ -365,7 +368,7 @@ function report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary,
     [
       ["ceiling: no-op through the gateway", bestRate(ceiling)],
       ["home timeline reads alone", bestRate(homeSweep)],
-      ["mix 60/30/10", bestRate(mixSweep)],
+      ["mix 55/25/10/10", bestRate(mixSweep)],
       ["home timeline / ceiling", Number.isFinite(homeRate / ceilingRate) ? (homeRate / ceilingRate).toFixed(2) : "–"],
     ],
   );

@@ -5,9 +5,8 @@ import { REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { isServed, notServed, ruleOf, type ServedRule } from "./access.js";
 import { budgetKey, callerKey, clientAddressKey, reachedKey, requestIdKey } from "./context.js";
 import type { RateLimiter } from "./rate-limit.js";
+import { onResponseEnd, rpcName } from "./responses.js";
 import type { Revocations } from "./revocations.js";
-
-const rpcName = (method: { parent: { typeName: string }; name: string }) => `${method.parent.typeName}/${method.name}`;
 
 /**
  * Outermost: logs every call once with its request id, echoes the id to the client, and lets
@@ -35,22 +34,7 @@ export function observe(log: Logger): Interceptor {
     try {
       const res = await next(req);
       res.header.set(REQUEST_ID_KEY, requestId);
-      if (!res.stream) {
-        log.info({ ...fields, code: "OK", durationMs: elapsed(started) }, "rpc finished");
-        return res;
-      }
-      const messages = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* messages;
-            log.info({ ...fields, code: "OK", durationMs: elapsed(started) }, "stream finished");
-          } catch (error) {
-            throw safe(error);
-          }
-        })(),
-      };
+      return onResponseEnd(res, () => log.info({ ...fields, code: "OK", durationMs: elapsed(started) }, res.stream ? "stream finished" : "rpc finished"), safe);
     } catch (error) {
       throw safe(error);
     }

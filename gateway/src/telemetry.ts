@@ -1,7 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { failed, kitMetrics, SpanKind, startChildSpan, traceHeaders, type Tracing } from "@chirp/kit/telemetry";
-
-const rpcName = (method: { parent: { typeName: string }; name: string }) => `${method.parent.typeName}/${method.name}`;
+import { onResponseEnd, rpcName } from "./responses.js";
 
 /** A Connect code as gRPC names it (INVALID_ARGUMENT), so the gateway's series read like the services'. */
 const codeName = (code: Code) => Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
@@ -27,24 +26,14 @@ export function traceAndMeasure(tracing: Tracing): Interceptor {
     const attributes = { "rpc.system": "connect", "rpc.method": method, "chirp.content_type": (req.header.get("content-type") ?? "").slice(0, 64) };
     return tracing.entry(method, SpanKind.SERVER, { source: req.header, getter: HEADERS_GETTER as never }, attributes, async (span) => {
       try {
-        const res = await next(req);
-        if (!res.stream) {
-          record("OK");
-          return res;
-        }
-        const messages = res.message;
-        return {
-          ...res,
-          message: (async function* () {
-            try {
-              yield* messages;
-              record("OK");
-            } catch (error) {
-              record(codeOf(error));
-              throw error;
-            }
-          })(),
-        };
+        return onResponseEnd(
+          await next(req),
+          () => record("OK"),
+          (error) => {
+            record(codeOf(error));
+            return error;
+          },
+        );
       } catch (error) {
         record(codeOf(error));
         if (span) span.setAttribute("rpc.connect.code", codeOf(error));

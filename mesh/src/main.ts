@@ -1,4 +1,4 @@
-import { createLogger, LOG_LEVELS, type LevelWithSilent } from "@chirp/kit";
+import { createLogger, exitAfterFlush, LOG_LEVELS, type LevelWithSilent } from "@chirp/kit";
 import { seedDemo } from "./demo.js";
 import { startMesh } from "./mesh.js";
 
@@ -18,8 +18,11 @@ async function main(): Promise<void> {
   );
   const stop = (signal: NodeJS.Signals) => {
     log.info({ signal }, "shutting down");
-    setTimeout(() => process.exit(1), 15_000).unref();
-    void mesh.stop().then(() => process.exit(0));
+    setTimeout(() => exitAfterFlush(log, 1), 15_000).unref();
+    void mesh.stop().then(() => {
+      log.info("shut down cleanly");
+      exitAfterFlush(log, 0);
+    });
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

@@ -1,5 +1,5 @@
 import { ConfigError } from "./config.js";
-import { createLogger, type Logger, type LevelWithSilent } from "./logger.js";
+import { createLogger, exitAfterFlush, type Logger, type LevelWithSilent } from "./logger.js";
 
 interface Step {
   name: string;
@@ -66,11 +66,11 @@ export function runService<C extends ServiceSettings>(
         log.info({ signal }, "shutting down");
         setTimeout(() => {
           log.error({ deadlineMs: config.shutdownDeadlineMs }, "shutdown deadline passed; exiting");
-          process.exit(1);
+          exitAfterFlush(log, 1);
         }, config.shutdownDeadlineMs).unref();
         void app.stop().then(() => {
           log.info("shut down cleanly");
-          process.exit(0);
+          exitAfterFlush(log, 0);
         });
       };
       process.once("SIGTERM", onSignal);
@@ -78,7 +78,7 @@ export function runService<C extends ServiceSettings>(
     },
     (error: unknown) => {
       log.fatal({ err: error }, "failed to start");
-      process.exit(1);
+      exitAfterFlush(log, 1);
     },
   );
 }

@@ -32,3 +32,21 @@ export function createLogger(service: string, level: LevelWithSilent = "info", d
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/**
+ * Exits once every line logged so far is written. Lines go to stdout through sonic-boom's
+ * asynchronous buffer, and `process.exit` while a write is in flight (stdout full, its reader slow)
+ * loses that write's lines or puts the last lines ("shut down cleanly") before them. pino's
+ * `flush(cb)` answers at once with the default buffer size, so this waits for the stream's own
+ * "drain", which it emits when its buffer has emptied. Whether a write is in flight is sonic-boom's
+ * `_writing`; a stream without it (a test's destination) is taken as written. Exits anyway after
+ * `timeoutMs` should stdout never drain (its reader gone).
+ */
+export function exitAfterFlush(log: Logger, code: number, timeoutMs = 2_000): void {
+  process.exitCode = code;
+  const exit = () => process.exit(code);
+  setTimeout(exit, timeoutMs).unref();
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { _writing?: boolean; once?: (event: string, listener: () => void) => void } | undefined;
+  if (stream?._writing === true && typeof stream.once === "function") stream.once("drain", exit);
+  else exit();
+}

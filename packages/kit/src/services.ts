@@ -9,7 +9,7 @@ import type { EventType, STREAMS } from "./events/catalog.js";
  *   and `loadConfig`;
  * - its image is `chirp-<name>`, built from the Dockerfile with SERVICE=services/<name>;
  * - its Kubernetes ServiceAccount, Service, Deployment and PodDisruptionBudget are `<name>`
- *   (k8s/base/<name>.yaml), its database `chirp_<name>`;
+ *   (services/<name>/k8s), its database `chirp_<name>`;
  * - other processes find it at `<NAME>_ADDRESS` (host:port).
  */
 export interface ServiceEntry {

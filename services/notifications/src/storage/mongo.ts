@@ -65,18 +65,38 @@ export class MongoActivities implements ActivityStore {
     return store;
   }
 
-  put(activity: Activity): Promise<boolean> {
+  async put(activity: Activity): Promise<boolean> {
     const { id, ...fields } = activity;
-    return upsertUnlessNewer(this.activities, { _id: id, at: { $lt: activity.at } }, { $set: { ...fields, on: true } });
+    let written = false;
+    await this.settle(id, activity.at, async () => {
+      written = (await upsertUnlessNewer(this.activities, { _id: id, at: { $lt: activity.at } }, { $set: { ...fields, on: true } })) || written;
+    });
+    return written;
   }
 
   async switchOff(id: string, at: Date): Promise<void> {
     // An undo that comes first creates the row with nobody in it: it only records the time.
-    await upsertUnlessNewer(
-      this.activities,
-      { _id: id, at: { $lte: at } },
-      { $set: { on: false, at }, $setOnInsert: { recipientId: "", kind: "like", groupKey: "", actorId: "", tweetId: "", replyToId: "", tweetIds: [] } },
-    );
+    await this.settle(id, at, async () => {
+      await upsertUnlessNewer(
+        this.activities,
+        { _id: id, at: { $lte: at } },
+        { $set: { on: false, at }, $setOnInsert: { recipientId: "", kind: "like", groupKey: "", actorId: "", tweetId: "", replyToId: "", tweetIds: [] } },
+      );
+    });
+  }
+
+  /**
+   * Writes, then reads the row back: FerretDB can lose one of two conditional updates racing on
+   * one document (a like and its unlike handled at once), so a row found older than this change
+   * afterwards is written again. Each round can only lose to a newer change, so the newest one
+   * ends up kept; the rounds are bounded all the same.
+   */
+  private async settle(id: string, at: Date, write: () => Promise<void>): Promise<void> {
+    for (let round = 0; round < 5; round += 1) {
+      await write();
+      const kept = await this.activities.findOne({ _id: id }, { projection: { at: 1 } });
+      if (kept && kept.at >= at) return;
+    }
   }
 
   async get(id: string): Promise<(Activity & { on: boolean }) | undefined> {

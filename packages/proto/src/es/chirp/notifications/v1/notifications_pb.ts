@@ -67,6 +67,8 @@ export type Notification = Message<"chirp.notifications.v1.Notification"> & {
   id: string;
 
   /**
+   * What it is about; never NOTIFICATION_KIND_UNSPECIFIED.
+   *
    * @generated from field: chirp.notifications.v1.NotificationKind kind = 2;
    */
   kind: NotificationKind;
@@ -164,6 +166,8 @@ export const ListNotificationsRequestSchema: GenMessage<ListNotificationsRequest
  */
 export type ListNotificationsResponse = Message<"chirp.notifications.v1.ListNotificationsResponse"> & {
   /**
+   * At most page_size, most recent activity first.
+   *
    * @generated from field: repeated chirp.notifications.v1.Notification notifications = 1;
    */
   notifications: Notification[];
@@ -191,6 +195,8 @@ export const ListNotificationsResponseSchema: GenMessage<ListNotificationsRespon
   messageDesc(file_chirp_notifications_v1_notifications, 3);
 
 /**
+ * Nothing to ask: the count is the caller's.
+ *
  * @generated from message chirp.notifications.v1.GetUnreadCountRequest
  */
 export type GetUnreadCountRequest = Message<"chirp.notifications.v1.GetUnreadCountRequest"> & {
@@ -278,6 +284,8 @@ export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*
   messageDesc(file_chirp_notifications_v1_notifications, 7);
 
 /**
+ * Nothing to ask: the stream is the caller's.
+ *
  * @generated from message chirp.notifications.v1.StreamNotificationsRequest
  */
 export type StreamNotificationsRequest = Message<"chirp.notifications.v1.StreamNotificationsRequest"> & {

@@ -116,6 +116,7 @@ export interface Notification {
    * it grows.
    */
   id: string;
+  /** What it is about; never NOTIFICATION_KIND_UNSPECIFIED. */
   kind: NotificationKind;
   /**
    * The post concerned: for MENTION and REPLY, the post that mentions or replies (its author is
@@ -156,6 +157,7 @@ export interface ListNotificationsRequest {
 }
 
 export interface ListNotificationsResponse {
+  /** At most page_size, most recent activity first. */
   notifications: Notification[];
   /** Empty on the last page. */
   nextPageToken: string;
@@ -163,6 +165,7 @@ export interface ListNotificationsResponse {
   readUpTo: Date | undefined;
 }
 
+/** Nothing to ask: the count is the caller's. */
 export interface GetUnreadCountRequest {
 }
 
@@ -194,6 +197,7 @@ export interface MarkReadResponse {
   unreadCount: number;
 }
 
+/** Nothing to ask: the stream is the caller's. */
 export interface StreamNotificationsRequest {
 }
 
