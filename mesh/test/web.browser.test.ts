@@ -375,6 +375,9 @@ describeInBrowser("the web client, every page and action, in headless Chromium",
     await post(cal, "Hello #chirp world").locator("button.like").click();
     await see(post(cal, "Hello #chirp world").locator("button.like"), "♥ 2");
     await see(badge, "3", { timeout: 10_000 });
+    // Who liked it, by name.
+    await go(ada, `#/tweet/${ids.hello}/likes`);
+    await see(ada.getByRole("list", { name: "People who liked this post" }).locator("li.person .author"), ["cal", "Bob Builder"]);
 
     await ada.getByRole("link", { name: /^Notifications/ }).click();
     await ada.waitForURL(/#\/notifications$/);
@@ -441,7 +444,14 @@ describeInBrowser("the web client, every page and action, in headless Chromium",
     await see(bob.locator(".counts"), "1 post · 0 followers · 0 following");
     await visible(bob.getByRole("button", { name: "Follow @ada" }));
 
-    await cal.getByRole("button", { name: "Log out" }).click();
+    // A wrong current password is said so, in words.
+    await go(cal, "#/settings");
+    await cal.getByLabel("Current password").fill("not my password");
+    await cal.getByLabel("New password (8 characters or more)").fill("a new horse battery");
+    await cal.getByRole("button", { name: "Change password" }).click();
+    await message(cal, "Your current password is not right.", "error");
+
+    await cal.locator("#logout").click();
     await message(cal, "You have logged out.", "info");
     await visible(cal.locator("#signin"));
     await hidden(cal.locator("#app"));
