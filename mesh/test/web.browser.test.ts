@@ -56,7 +56,7 @@ async function eventually(check: () => Promise<void>, ms = 10_000) {
 }
 const trimmed = async (locator: Locator) => (await locator.allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
 /** The locator's elements read `expected` (one text, or one per element). */
-const see = (locator: Locator, expected: string | string[], _options?: object) =>
+const see = (locator: Locator, expected: string | string[]) =>
   eventually(async () => expect(await trimmed(locator)).toEqual(Array.isArray(expected) ? expected : [expected]));
 const attr = (locator: Locator, name: string, value: string) => eventually(async () => expect(await locator.getAttribute(name)).toBe(value));
 const focused = (locator: Locator) =>
@@ -368,13 +368,13 @@ describeInBrowser("the web client, every page and action, in headless Chromium",
   it("tells of follows, replies and grouped likes, filters them, marks them read, and keeps the badge live", async () => {
     const badge = ada.locator("#unread");
     // bob followed ada and replied to her (the reply also mentions her: a reply only).
-    await see(badge, "2", { timeout: 10_000 });
+    await see(badge, "2");
     await go(bob, "#/");
     await post(bob, "Hello #chirp world").locator("button.like").click();
     await go(cal, "#/profile/ada");
     await post(cal, "Hello #chirp world").locator("button.like").click();
     await see(post(cal, "Hello #chirp world").locator("button.like"), "♥ 2");
-    await see(badge, "3", { timeout: 10_000 });
+    await see(badge, "3");
     // Who liked it, by name.
     await go(ada, `#/tweet/${ids.hello}/likes`);
     await see(ada.getByRole("list", { name: "People who liked this post" }).locator("li.person .author"), ["cal", "Bob Builder"]);
@@ -382,10 +382,7 @@ describeInBrowser("the web client, every page and action, in headless Chromium",
     await ada.getByRole("link", { name: /^Notifications/ }).click();
     await ada.waitForURL(/#\/notifications$/);
     const list = ada.getByRole("list", { name: "Notifications" });
-    await see(list.locator("li .sentence"), 
-      ["cal and Bob Builder liked your post.", "Bob Builder replied to your post.", "Bob Builder followed you."],
-      { timeout: 10_000 },
-    );
+    await see(list.locator("li .sentence"), ["cal and Bob Builder liked your post.", "Bob Builder replied to your post.", "Bob Builder followed you."]);
     await countIs(list.locator("li.unread"), 3);
     await contains(list.locator("li").first(), "Hello #chirp world, hi @bob");
     await shot(ada, "web-notifications");
@@ -403,8 +400,8 @@ describeInBrowser("the web client, every page and action, in headless Chromium",
 
     // Live: a retweet by cal shows on the open page and on the badge, without a reload.
     await post(cal, "Hello #chirp world").locator("button.retweet").click();
-    await see(badge, "1", { timeout: 10_000 });
-    await see(ada.getByRole("list", { name: "Notifications" }).locator("li .sentence").first(), "cal retweeted your post.", { timeout: 10_000 });
+    await see(badge, "1");
+    await see(ada.getByRole("list", { name: "Notifications" }).locator("li .sentence").first(), "cal retweeted your post.");
   });
 
   it("takes a deleted post off the page; liking a copy still on another page removes it there too", async () => {
