@@ -192,7 +192,7 @@ describe("the OpenAPI document of the contracts", () => {
     const unary = services.flatMap((s) => s.kind === "service" ? s.methods.filter((m) => m.methodKind === "unary").map((m) => `/${s.typeName}/${m.name}`) : []);
     expect(Object.keys(document.paths).sort()).toEqual(unary.sort());
     const streams = document.tags.flatMap((t: { "x-chirp-streaming"?: { method: string }[] }) => (t["x-chirp-streaming"] ?? []).map((s) => s.method));
-    expect(streams.sort()).toEqual(["ListFollowerIds", "StreamHomeTimeline"]);
+    expect(streams.sort()).toEqual(["ListFollowerIds", "StreamHomeTimeline", "StreamNotifications"]);
     expect(document.paths["/chirp.users.v1.UsersService/Login"].post.description).toBe(
       "Exchanges credentials for a short-lived access token and a long-lived, single-use refresh\n" +
         "token, starting a session. Needs no caller. Repeated failures for one username or email slow\n" +
