@@ -122,10 +122,11 @@ export function notificationStoresContract(make: () => Promise<NotificationStore
       const likes = Array.from({ length: 40 }, (_, i) => activity("like", { recipientId, tweetId, tweetIds: [tweetId], at: at(i % 5) }));
       const written = await Promise.all(likes.map((like) => activities.put(like)));
       expect(written.every(Boolean)).toBe(true);
-      // And each like's undo racing its own like again: the undo, later, wins every time.
-      await Promise.all(likes.slice(0, 10).flatMap((like) => [activities.switchOff(like.id, at(100)), activities.put({ ...like, at: at(50) })]));
+      // And half the likes' undos racing their own likes again: the undo, later, wins every time.
+      await Promise.all(likes.slice(0, 20).flatMap((like) => [activities.switchOff(like.id, at(100)), activities.put({ ...like, at: at(50) })]));
       const left = await activities.received(recipientId, 100);
-      expect(new Set(left.map((a) => a.actorId))).toEqual(new Set(likes.slice(10).map((l) => l.actorId)));
+      expect(new Set(left.map((a) => a.actorId))).toEqual(new Set(likes.slice(20).map((l) => l.actorId)));
+      expect(left).toHaveLength(20);
     });
 
     it("settles two first writes of one row racing each other on the newer", async () => {

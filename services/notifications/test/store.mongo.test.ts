@@ -11,6 +11,6 @@ describeWith(["MONGODB_URI"], "the MongoDB stores", ({ MONGODB_URI }) => {
     await openMongoStores(db());
     await openMongoStores(db());
     const names = (await db().collection("activities").indexes()).map((index) => index.name);
-    expect(names).toEqual(expect.arrayContaining(["activities_by_recipient", "activities_by_tweet", "activities_by_actor", "activities_by_state"]));
+    expect(names).toEqual(expect.arrayContaining(["activities_by_recipient", "activities_by_row", "activities_by_tweet", "activities_by_actor", "activities_by_state"]));
   });
 });

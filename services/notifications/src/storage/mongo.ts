@@ -1,10 +1,17 @@
 import { duplicateKeyIndex, ensureIndexes } from "@chirp/kit/mongo";
-import type { Collection, Db, Filter, UpdateFilter } from "mongodb";
+import type { Collection, Db } from "mongodb";
 import type { Activity, Kind } from "../domain/model.js";
 import type { ActivityStore, Deletions, NotificationStores, ReadMarks } from "../domain/ports.js";
 
+/**
+ * One version of one activity: each change (on at a time, off at a time) is a document of its own,
+ * `<activity id>|<time in ms>|<1 on, 0 off>`, so no write ever updates a document another write
+ * may be updating (FerretDB can lose one of two updates racing on one document).
+ */
 interface ActivityDocument {
   _id: string;
+  rowId: string;
+  on: boolean;
   recipientId: string;
   kind: Kind;
   groupKey: string;
@@ -13,28 +20,12 @@ interface ActivityDocument {
   replyToId: string;
   at: Date;
   tweetIds: string[];
-  on: boolean;
 }
 
-/**
- * Writes `update` unless the document changed later than `condition` allows: a conditional
- * upsert. When the condition does not match, the insert collides with the existing `_id`; that
- * alone does not say "stale" (two first changes of one row applied at once both insert, and the
- * older may win), so the collision is followed by the same update without the insert, which now
- * finds the document: matching nothing there is the answer "stale".
- */
-async function upsertUnlessNewer<D extends { _id: string }>(collection: Collection<D>, condition: Filter<D>, update: UpdateFilter<D>): Promise<boolean> {
-  try {
-    await collection.updateOne(condition, update, { upsert: true });
-    return true;
-  } catch (error) {
-    if (duplicateKeyIndex(error) === undefined) throw error;
-  }
-  return (await collection.updateOne(condition, update)).matchedCount === 1;
-}
+const versionId = (id: string, at: Date, on: boolean) => `${id}|${at.getTime()}|${on ? 1 : 0}`;
 
 const activityOf = (doc: ActivityDocument): Activity => ({
-  id: doc._id,
+  id: doc.rowId,
   recipientId: doc.recipientId,
   kind: doc.kind,
   groupKey: doc.groupKey,
@@ -45,11 +36,32 @@ const activityOf = (doc: ActivityDocument): Activity => ({
   tweetIds: doc.tweetIds,
 });
 
+/** The newest version of each activity among `docs` (sorted newest first), in their order. */
+function newestOfEach(docs: ActivityDocument[]): ActivityDocument[] {
+  const seen = new Set<string>();
+  return docs.filter((doc) => !seen.has(doc.rowId) && (seen.add(doc.rowId), true));
+}
+
+/** An insert of a version that is already there is the same write again: nothing to do. */
+async function insertOnce(collection: Collection<ActivityDocument>, doc: ActivityDocument): Promise<void> {
+  try {
+    await collection.insertOne(doc);
+  } catch (error) {
+    if (duplicateKeyIndex(error) === undefined) throw error;
+  }
+}
+
 /**
- * One document per activity, in `activities`, read by `recipientId, on, at` (a user's newest),
- * `tweetIds` (what a deleted tweet takes with it), `actorId` (what a deleted account did) and
- * `on, at` (forgetting old off rows). Every write touches one activity's own document, so
- * concurrent likes of one post never race on a shared one.
+ * Activities in `activities`, one document per version (see ActivityDocument), read by
+ * `recipientId, on, at` (a user's newest), `rowId, at` (an activity's versions), `tweetIds` (what a
+ * deleted tweet takes with it), `actorId` (what a deleted account did) and `on, at` (forgetting old
+ * off versions).
+ *
+ * A change inserts its version, then deletes the versions older than it, then looks for a newer
+ * one and, if there is one, deletes its own. Inserts and deletes of single documents do not race,
+ * so whatever the interleaving, the newest change is what stays: an older change inserted before
+ * the newer one's clean-up is deleted by it; one inserted after it finds the newer one and deletes
+ * itself. A tie goes to off. Repeating a change (a redelivery after a crash) finishes its clean-up.
  */
 export class MongoActivities implements ActivityStore {
   private constructor(private readonly activities: Collection<ActivityDocument>) {}
@@ -58,6 +70,7 @@ export class MongoActivities implements ActivityStore {
     const store = new MongoActivities(db.collection("activities"));
     await ensureIndexes(store.activities, [
       { key: { recipientId: 1, on: 1, at: -1 }, name: "activities_by_recipient" },
+      { key: { rowId: 1, at: -1 }, name: "activities_by_row" },
       { key: { tweetIds: 1 }, name: "activities_by_tweet" },
       { key: { actorId: 1 }, name: "activities_by_actor" },
       { key: { on: 1, at: 1 }, name: "activities_by_state" },
@@ -67,45 +80,34 @@ export class MongoActivities implements ActivityStore {
 
   async put(activity: Activity): Promise<boolean> {
     const { id, ...fields } = activity;
-    let written = false;
-    await this.settle(id, activity.at, async () => {
-      written = (await upsertUnlessNewer(this.activities, { _id: id, at: { $lt: activity.at } }, { $set: { ...fields, on: true } })) || written;
-    });
-    return written;
+    const _id = versionId(id, activity.at, true);
+    const existed = (await this.activities.countDocuments({ _id }, { limit: 1 })) > 0;
+    await insertOnce(this.activities, { _id, rowId: id, on: true, ...fields, tweetIds: [...fields.tweetIds] });
+    await this.activities.deleteMany({ rowId: id, at: { $lt: activity.at } });
+    const newer = await this.activities.findOne({ rowId: id, $or: [{ at: { $gt: activity.at } }, { at: activity.at, on: false }] }, { projection: { _id: 1 } });
+    if (newer) {
+      await this.activities.deleteOne({ _id });
+      return false;
+    }
+    return !existed;
   }
 
   async switchOff(id: string, at: Date): Promise<void> {
-    // An undo that comes first creates the row with nobody in it: it only records the time.
-    await this.settle(id, at, async () => {
-      await upsertUnlessNewer(
-        this.activities,
-        { _id: id, at: { $lte: at } },
-        { $set: { on: false, at }, $setOnInsert: { recipientId: "", kind: "like", groupKey: "", actorId: "", tweetId: "", replyToId: "", tweetIds: [] } },
-      );
-    });
-  }
-
-  /**
-   * Writes, then reads the row back: FerretDB can lose one of two conditional updates racing on
-   * one document (a like and its unlike handled at once), so a row found older than this change
-   * afterwards is written again. Each round can only lose to a newer change, so the newest one
-   * ends up kept; the rounds are bounded all the same.
-   */
-  private async settle(id: string, at: Date, write: () => Promise<void>): Promise<void> {
-    for (let round = 0; round < 5; round += 1) {
-      await write();
-      const kept = await this.activities.findOne({ _id: id }, { projection: { at: 1 } });
-      if (kept && kept.at >= at) return;
-    }
+    // An undo that comes first is a version with nobody in it: it only records the time.
+    const _id = versionId(id, at, false);
+    await insertOnce(this.activities, { _id, rowId: id, on: false, recipientId: "", kind: "like", groupKey: "", actorId: "", tweetId: "", replyToId: "", at, tweetIds: [] });
+    await this.activities.deleteMany({ rowId: id, $or: [{ at: { $lt: at } }, { at, on: true }] });
+    if (await this.activities.findOne({ rowId: id, at: { $gt: at } }, { projection: { _id: 1 } })) await this.activities.deleteOne({ _id });
   }
 
   async get(id: string): Promise<(Activity & { on: boolean }) | undefined> {
-    const doc = await this.activities.findOne({ _id: id });
+    // Newest first; on a tie, off (false) before on.
+    const [doc] = await this.activities.find({ rowId: id }).sort({ at: -1, on: 1 }).limit(1).toArray();
     return doc ? { ...activityOf(doc), on: doc.on } : undefined;
   }
 
   async remove(id: string): Promise<void> {
-    await this.activities.deleteOne({ _id: id });
+    await this.activities.deleteMany({ rowId: id });
   }
 
   async removeByTweet(tweetId: string): Promise<void> {
@@ -118,13 +120,13 @@ export class MongoActivities implements ActivityStore {
   }
 
   async byTweet(tweetId: string, kinds: readonly Kind[]): Promise<Activity[]> {
-    const docs = await this.activities.find({ tweetIds: tweetId, on: true, kind: { $in: [...kinds] } }).toArray();
-    return docs.map(activityOf);
+    const docs = await this.activities.find({ tweetIds: tweetId, on: true, kind: { $in: [...kinds] } }).sort({ at: -1, _id: -1 }).toArray();
+    return newestOfEach(docs).map(activityOf);
   }
 
   async received(recipientId: string, limit: number): Promise<Activity[]> {
     const docs = await this.activities.find({ recipientId, on: true }).sort({ at: -1, _id: -1 }).limit(limit).toArray();
-    return docs.map(activityOf);
+    return newestOfEach(docs).map(activityOf);
   }
 
   async trim(recipientId: string, keep: number): Promise<void> {
@@ -178,33 +180,37 @@ function ignoreDuplicate(error: unknown): void {
   if (duplicateKeyIndex(error) === undefined) throw error;
 }
 
-/** Read marks in `read_marks`, one document per user. */
+/**
+ * Read marks in `read_marks`, one document per mark set (`<user>|<time in ms>`), read by `userId,
+ * at`: the mark is the newest. Setting one inserts it, then deletes the older ones; inserts and
+ * deletes of single documents do not race (FerretDB can lose one of two updates racing on one
+ * document), so the latest of marks set at once is always the one that stays.
+ */
 export class MongoReadMarks implements ReadMarks {
-  private constructor(private readonly marks: Collection<{ _id: string; readUpTo: Date }>) {}
+  private constructor(private readonly marks: Collection<{ _id: string; userId: string; at: Date }>) {}
 
   static async open(db: Db): Promise<MongoReadMarks> {
-    return new MongoReadMarks(db.collection("read_marks"));
+    const store = new MongoReadMarks(db.collection("read_marks"));
+    await ensureIndexes(store.marks, [{ key: { userId: 1, at: -1 }, name: "read_marks_by_user" }]);
+    return store;
   }
 
   async get(userId: string): Promise<Date | undefined> {
-    return (await this.marks.findOne({ _id: userId }))?.readUpTo;
+    const [mark] = await this.marks.find({ userId }).sort({ at: -1 }).limit(1).toArray();
+    return mark?.at;
   }
 
-  /**
-   * A conditional update, read back: FerretDB can lose one of two updates racing on one document,
-   * so a mark found behind `to` afterwards is written again (a few times at most; each round can
-   * only lose to a later mark).
-   */
   async advance(userId: string, to: Date): Promise<Date> {
-    for (let round = 0; ; round += 1) {
-      await upsertUnlessNewer(this.marks, { _id: userId, readUpTo: { $lt: to } }, { $set: { readUpTo: to } });
-      const mark = await this.get(userId);
-      if ((mark && mark >= to) || round >= 4) return mark && mark > to ? mark : to;
-    }
+    const mark = await this.get(userId);
+    if (mark && mark >= to) return mark;
+    await this.marks.insertOne({ _id: `${userId}|${to.getTime()}`, userId, at: to }).catch(ignoreDuplicate);
+    await this.marks.deleteMany({ userId, at: { $lt: to } });
+    const now = await this.get(userId);
+    return now && now > to ? now : to;
   }
 
   async forget(userId: string): Promise<void> {
-    await this.marks.deleteOne({ _id: userId });
+    await this.marks.deleteMany({ userId });
   }
 }
 
