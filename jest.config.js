@@ -13,6 +13,8 @@ module.exports = {
   },
   moduleNameMapper: {
     "^@chirp/kit$": "<rootDir>/packages/kit/src/index.ts",
+    // The kit's one file-level entry (the web client's text rules); its others are folders.
+    "^@chirp/kit/text$": "<rootDir>/packages/kit/src/text.ts",
     "^@chirp/kit/(.*)$": "<rootDir>/packages/kit/src/$1/index.ts",
     "^@chirp/proto/descriptor-set$": "<rootDir>/packages/proto/src/descriptor_set.ts",
     "^@chirp/proto/(.*)$": "<rootDir>/packages/proto/src/$1",

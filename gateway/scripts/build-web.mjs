@@ -6,12 +6,12 @@ import { copyFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { analyzeMetafile, build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist/web");
 mkdirSync(out, { recursive: true });
-await build({
+const result = await build({
   entryPoints: [join(root, "web/app.ts")],
   bundle: true,
   format: "esm",
@@ -21,8 +21,12 @@ await build({
   outfile: join(out, "app.js"),
   logLevel: "warning",
   // The generated TypeScript sources (ES modules) bundle smaller than the compiled CommonJS.
-  alias: { "@chirp/proto": join(root, "../packages/proto/src") },
+  // The kit's text rules (@chirp/kit/text) likewise, from source: they need nothing of Node.
+  alias: { "@chirp/proto": join(root, "../packages/proto/src"), "@chirp/kit": join(root, "../packages/kit/src") },
+  metafile: true,
 });
+// What each input adds to the bundle, for `npm run build:web -- --analyze`.
+if (process.argv.includes("--analyze")) console.log(await analyzeMetafile(result.metafile));
 for (const file of ["index.html", "style.css"]) copyFileSync(join(root, "web", file), join(out, file));
 
 const reference = join(out, "reference");

@@ -68,6 +68,34 @@ export function fileUnder(root: string, path: string): string | undefined {
   return file;
 }
 
+/**
+ * The web client's policy: its own scripts and styles only (no inline ones, no eval), calls to
+ * this origin only, no plugins, forms that cannot post anywhere, and no framing by anyone (both
+ * `frame-ancestors` and, for older browsers, X-Frame-Options), so no other site can load the page
+ * under a decoy and have it clicked. The API reference (/reference/, Swagger UI) works under the
+ * same policy: it sets styles only through the DOM, which a policy allows, and draws its icons as
+ * data: images (mesh/test/reference.browser.test.ts checks it raises no violation).
+ */
+export const WEB_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+/** The headers every served file carries: the policy, no framing, no sniffing, no referrer. */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": WEB_POLICY,
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cross-origin-opener-policy": "same-origin",
+};
+
 /** Serves the web client's files for GET requests outside the RPC paths. */
 export function staticFiles(root: string, next: Handler): Handler {
   return (req, res) => {
@@ -78,7 +106,7 @@ export function staticFiles(root: string, next: Handler): Handler {
     if (!file || !type) return next(req, res);
     readFile(file).then(
       (body) => {
-        res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
+        res.writeHead(200, { "content-type": type, "cache-control": "no-cache", ...PAGE_HEADERS });
         res.end(body);
       },
       () => next(req, res),

@@ -498,6 +498,17 @@ describe("the gateway's edges: hostile bytes, forged headers, budgets and paths"
       expect(await rawGet(gateway.httpPort, "/index.html")).toEqual({ status: 200, body: "<p>the web client</p>" });
     });
 
+    it("serves them with a Content Security Policy and framing protection", async () => {
+      const response = await fetch(`http://127.0.0.1:${gateway.httpPort}/`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-security-policy")).toBe(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      );
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+    });
+
     it.each(["/../www-secret/keys.html", "/..%2fwww-secret/keys.html", "/../../www-secret/keys.html", "/./../www-secret/keys.html"])(
       "serves nothing from a sibling directory whose name starts like the root: %s",
       async (path) => {

@@ -55,6 +55,16 @@ describeInBrowser("the API reference page in headless Chromium against the embed
     });
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
+    // The page works under its own Content Security Policy: nothing it needs is refused.
+    const violations: string[] = [];
+    await page.exposeFunction("reportViolation", (what: string) => violations.push(what));
+    await page.addInitScript(() => {
+      const scope = globalThis as unknown as {
+        document: { addEventListener(type: string, listener: (event: { violatedDirective: string; blockedURI: string }) => void): void };
+        reportViolation(what: string): void;
+      };
+      scope.document.addEventListener("securitypolicyviolation", (event) => scope.reportViolation(`${event.violatedDirective} ${event.blockedURI}`));
+    });
 
     await page.goto(`${base}/reference`);
     expect(page.url()).toBe(`${base}/reference/`);
@@ -94,5 +104,20 @@ describeInBrowser("the API reference page in headless Chromium against the embed
     expect(existsSync(join(OUTPUT, "api-reference.png"))).toBe(true);
     expect(elsewhere).toEqual([]);
     expect(errors).toEqual([]);
+    expect(violations).toEqual([]);
   }, 60_000);
+
+  it("is served under the web client's strict policy (no inline code, calls to its own origin only) and cannot be framed", async () => {
+    for (const path of ["/reference/", "/reference/init.js", "/reference/swagger-ui-bundle.js", "/reference/swagger-ui.css"]) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.status).toBe(200);
+      const policy = response.headers.get("content-security-policy")!;
+      expect(policy).toContain("script-src 'self';");
+      expect(policy).toContain("style-src 'self';");
+      expect(policy).toContain("connect-src 'self'");
+      expect(policy).toContain("frame-ancestors 'none'");
+      expect(policy).not.toContain("unsafe");
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
+    }
+  });
 });

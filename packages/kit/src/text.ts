@@ -36,6 +36,18 @@ export interface TextRules {
   required?: boolean;
 }
 
+/*
+ * The fields people type into forms, in one place for the services that refuse what breaks these
+ * rules and the web client that counts as people type: gateway/web bundles this file (it needs
+ * nothing of Node), so its counter and the services' refusals cannot disagree.
+ */
+/** A post or a reply (the tweets service). */
+export const POST_TEXT: TextRules = { maxGraphemes: 280, multiline: true, required: true };
+/** A profile's display name (the users service). */
+export const DISPLAY_NAME: TextRules = { maxGraphemes: 50 };
+/** A profile's bio (the users service). */
+export const BIO: TextRules = { maxGraphemes: 160, multiline: true };
+
 /**
  * Characters refused in every field:
  * - C0 and C1 control characters and DEL (tab, line feed and carriage return are judged below);
@@ -133,6 +145,12 @@ function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/**
+ * The characters checkText counts against maxGraphemes: those of the normalised, trimmed text.
+ * Bounded by the caller: meant for text already known to be within a field's byte bound.
+ */
+export const characterCount = (value: string): number => graphemeCount(normalizeText(value));
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 

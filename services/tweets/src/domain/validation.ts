@@ -1,7 +1,6 @@
-import { checkText, idFloor, invalidArgument, isId } from "@chirp/kit";
+import { checkText, idFloor, invalidArgument, isId, POST_TEXT } from "@chirp/kit";
 import type { TweetFilter } from "./model.js";
 
-const MAX_TEXT = 280;
 const MAX_EXPLICIT_TAGS = 10;
 /** Entries of `tags` read at all: duplicates are allowed, a request of thousands is not. */
 const MAX_TAG_ENTRIES = 100;
@@ -33,10 +32,11 @@ export function userId(value: string, field = "user_id"): string {
 
 /**
  * NFC-normalised and trimmed, then 1 to 280 user-perceived characters in at most 11,200 bytes,
- * with the kit's rules for user text (packages/kit/src/text.ts), lines allowed.
+ * with the kit's rules for user text, lines allowed: POST_TEXT in packages/kit/src/text.ts, which
+ * the web client's counter applies too.
  */
 export const text = (value: string, field = "text"): string =>
-  checkText(value, field, { maxGraphemes: MAX_TEXT, multiline: true, required: true });
+  checkText(value, field, POST_TEXT);
 
 /** The form tags are stored and matched in: NFC, lower case, no leading '#'. */
 export const tagKey = (value: string): string => value.trim().replace(/^#/, "").normalize("NFC").toLowerCase().normalize("NFC");

@@ -1,4 +1,4 @@
-import { checkText, invalidArgument, isId } from "@chirp/kit";
+import { BIO, checkText, DISPLAY_NAME, invalidArgument, isId } from "@chirp/kit";
 import { EDITABLE_FIELDS, type EditableField } from "./model.js";
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_]{3,15}$/;
@@ -9,8 +9,6 @@ const EMAIL_PATTERN = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 const MAX_EMAIL = 254;
 export const MIN_PASSWORD_LENGTH = 8;
 const MAX_PASSWORD_LENGTH = 1024;
-const MAX_DISPLAY_NAME = 50;
-export const MAX_BIO = 160;
 const MAX_URL_LENGTH = 2048;
 export const MAX_BATCH = 100;
 
@@ -71,10 +69,10 @@ function codePointsUpTo(value: string, max: number): number {
   return count;
 }
 
-/** Single line, at most 50 user-perceived characters; empty means "use the username". */
-export const displayName = (value: string, field = "display_name") => checkText(value, field, { maxGraphemes: MAX_DISPLAY_NAME });
-/** Lines allowed, at most 160 user-perceived characters; may be empty. */
-export const bio = (value: string, field = "bio") => checkText(value, field, { maxGraphemes: MAX_BIO, multiline: true });
+/** Single line, at most 50 user-perceived characters (DISPLAY_NAME in the kit); empty means "use the username". */
+export const displayName = (value: string, field = "display_name") => checkText(value, field, DISPLAY_NAME);
+/** Lines allowed, at most 160 user-perceived characters (BIO in the kit); may be empty. */
+export const bio = (value: string, field = "bio") => checkText(value, field, BIO);
 
 /**
  * An https URL of at most 2,048 characters, or empty. Bounded and checked as single-line text
