@@ -9,7 +9,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
-import { DEFAULT_STREAM_SETTINGS, JetStreamBus, SharedValues } from "@chirp/kit/nats";
+import { DEFAULT_STREAM_SETTINGS, inboxPrefix, JetStreamBus, ownedStreams, SharedValues } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
@@ -216,7 +216,11 @@ async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOv
     log.warn("NATS_URL is not set: revoked sessions' access tokens are accepted until they expire");
     return { stop: async () => undefined };
   }
-  const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log);
+  const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log, {
+    nkeySeed: config.natsNkeySeed,
+    inboxPrefix: inboxPrefix("gateway"),
+    ownedStreams: ownedStreams("gateway"),
+  });
   try {
     await bus.ensureStreams([STREAMS.users], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas });
     const subscription = await followRevocations(bus, revocations, log);

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "@chirp/kit";
+import { GATEWAY_SHARED_VALUES, type Logger } from "@chirp/kit";
 import type { SharedValues } from "@chirp/kit/nats";
 import type { Limiter, RateLimiter } from "./rate-limit.js";
 import type { Slots } from "./streams.js";
@@ -11,7 +11,7 @@ import type { Slots } from "./streams.js";
  */
 
 /** Where the shared limits live; longer than any bucket takes to refill whole. */
-export const LIMITS_VALUES = { stream: "CHIRP_LIMITS", prefix: "chirp.limits", maxAgeMs: 10 * 60_000 };
+export const LIMITS_VALUES = { ...GATEWAY_SHARED_VALUES, maxAgeMs: 10 * 60_000 };
 
 interface Bucket {
   tokens: number;

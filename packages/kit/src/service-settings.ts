@@ -29,6 +29,18 @@ export const NATS_URL = setting.optionalText("NATS_URL", {
   common: true,
 });
 
+/**
+ * The process's own NATS user: an nkey seed, whose public key the server's authorization lists
+ * with this process's permissions (nats/authorization.ts). The seed signs the server's challenge
+ * and never travels.
+ */
+export const NATS_NKEY_SEED = setting.optionalSecret("NATS_NKEY_SEED", {
+  doc: "the process's own NATS user: its nkey seed (`SU…`), whose public key the NATS server's authorization lists with this process's permissions",
+  unset: "no user (a NATS server without authorization)",
+  pattern: { test: /^SU[A-Z2-7]{56}$/, says: "an nkey user seed: SU and 56 base32 characters" },
+  common: true,
+});
+
 /** How many NATS servers keep each stream: JetStream replication, for a NATS cluster. */
 export const STREAM_REPLICAS = setting.int("STREAM_REPLICAS", {
   default: 1,
@@ -105,6 +117,7 @@ export function serviceSettings(name: string, port: number) {
     mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`) }),
     /** JetStream when set; an in-process bus otherwise (development only). */
     natsUrl: NATS_URL,
+    natsNkeySeed: NATS_NKEY_SEED,
     streamReplicas: STREAM_REPLICAS,
     logLevel: LOG_LEVEL,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
