@@ -229,6 +229,21 @@ describe("the settings every service reads", () => {
     ]);
   });
 
+  it("reads the process's NATS nkey seed inline or from its file, and refuses a malformed one without echoing it", () => {
+    const seed = `SU${"A".repeat(56)}`;
+    const dir = mkdtempSync(join(tmpdir(), "chirp-seed-"));
+    try {
+      writeFileSync(join(dir, "nats.nk"), `${seed}\n`);
+      expect(service.load({ NATS_NKEY_SEED: seed }).natsNkeySeed).toBe(seed);
+      expect(service.load({ NATS_NKEY_SEED_FILE: join(dir, "nats.nk") }).natsNkeySeed).toBe(seed);
+      expect(service.load({}).natsNkeySeed).toBeUndefined();
+      const problems = problemsOf(() => service.load({ NATS_NKEY_SEED: "SUnot-a-seed-but-a-secret" }));
+      expect(problems).toEqual(["NATS_NKEY_SEED must be an nkey user seed: SU and 56 base32 characters"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("documents them once for every service", () => {
     expect(service.settings.filter((s) => !s.spec.common)).toEqual([]);
   });
