@@ -136,7 +136,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     if (!Number.isInteger(configuredMetricsPort) || configuredMetricsPort < 0 || configuredMetricsPort > 65_535) throw new Error("METRICS_PORT: must be a port number, or 0 for none");
     const metrics =
       options.metrics || configuredMetricsPort > 0
-        ? await serveMetrics(options.metrics ? "127.0.0.1" : (env.GRPC_HOST ?? "0.0.0.0"), options.metrics ? 0 : configuredMetricsPort, child("mesh"))
+        ? await serveMetrics(options.metrics ? "127.0.0.1" : (env.GRPC_HOST ?? "127.0.0.1"), options.metrics ? 0 : configuredMetricsPort, child("mesh"))
         : undefined;
     if (metrics) stops.push(() => metrics.close());
 

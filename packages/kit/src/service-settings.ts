@@ -7,7 +7,16 @@ import { LOG_LEVELS } from "./logger.js";
  * services (`common`), each service's table only what it adds.
  */
 
-export const GRPC_HOST = setting.text("GRPC_HOST", { default: "0.0.0.0", doc: "the address the gRPC server listens on", common: true });
+/**
+ * Loopback unless a deployment says otherwise: a service answers only the callers that may reach
+ * it, so a process started on its own is not reachable from the network. The manifests set
+ * 0.0.0.0 (the pod's own address), which their NetworkPolicies guard.
+ */
+export const GRPC_HOST = setting.text("GRPC_HOST", {
+  default: "127.0.0.1",
+  doc: "the address the gRPC server and `/metrics` listen on; the Kubernetes manifests set `0.0.0.0`, guarded by their NetworkPolicies",
+  common: true,
+});
 
 export const grpcPort = (port: number) => setting.port("GRPC_PORT", { default: port, doc: "the port the gRPC server listens on", common: true });
 

@@ -166,7 +166,7 @@ describe("the settings every service reads", () => {
   it("runs on development defaults with nothing set", () => {
     expect(service.load({})).toEqual({
       serviceName: "example",
-      host: "0.0.0.0",
+      host: "127.0.0.1",
       port: 50059,
       mongo: undefined,
       natsUrl: undefined,
@@ -185,7 +185,7 @@ describe("the settings every service reads", () => {
 
   it("reads every setting from the environment, the database named after the service unless set", () => {
     const env = {
-      GRPC_HOST: "127.0.0.1",
+      GRPC_HOST: "0.0.0.0",
       GRPC_PORT: "6000",
       MONGODB_URI: "mongodb://db:27017",
       NATS_URL: "nats://nats:4222",
@@ -200,7 +200,7 @@ describe("the settings every service reads", () => {
     };
     expect(service.load(env)).toEqual({
       serviceName: "example",
-      host: "127.0.0.1",
+      host: "0.0.0.0",
       port: 6000,
       mongo: { uri: "mongodb://db:27017", database: "chirp_example" },
       natsUrl: "nats://nats:4222",
