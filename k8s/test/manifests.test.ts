@@ -750,7 +750,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           for (const container of pod.spec.containers) {
             const artifact = artifactOf(pipeline, container);
             const config = artifact && configs.get(artifact.workspace);
-            if (!config?.reads.has("NATS_URL")) continue;
+            if (!artifact || !config?.reads.has("NATS_URL")) continue;
             const name = artifact.workspace.replace(/^services\//, "");
             const at = describeWorkload(pod, container);
             const env = containerEnv(container, objects, problems, at);

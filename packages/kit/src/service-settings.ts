@@ -28,6 +28,22 @@ export const MONGODB_URI = setting.optionalText("MONGODB_URI", {
   common: true,
 });
 
+/**
+ * The service's own MongoDB user, limited to its database (k8s/scripts/create-mongodb-users.js
+ * makes it): authenticated against that database unless MONGODB_URI names an `authSource`. The
+ * password is never logged; MONGODB_URI itself need not hold a credential.
+ */
+export const MONGODB_USERNAME = setting.optionalText("MONGODB_USERNAME", {
+  doc: "the service's own MongoDB user (with `MONGODB_PASSWORD`), authenticated against its database unless `MONGODB_URI` names an `authSource`",
+  unset: "no user, or the one `MONGODB_URI` names",
+  common: true,
+});
+export const MONGODB_PASSWORD = setting.optionalSecret("MONGODB_PASSWORD", {
+  doc: "`MONGODB_USERNAME`'s password",
+  unset: "none",
+  common: true,
+});
+
 export const mongoDatabase = (name: string) => setting.text("MONGODB_DATABASE", { default: name, doc: "the service's own database", common: true });
 
 export const NATS_URL = setting.optionalText("NATS_URL", {
@@ -123,7 +139,7 @@ export function serviceSettings(name: string, port: number) {
     host: GRPC_HOST,
     port: grpcPort(port),
     /** MongoDB when MONGODB_URI is set; in-memory storage otherwise (development only). */
-    mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`) }),
+    mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`), username: MONGODB_USERNAME, password: MONGODB_PASSWORD }),
     /** JetStream when set; an in-process bus otherwise (development only). */
     natsUrl: NATS_URL,
     natsNkeySeed: NATS_NKEY_SEED,

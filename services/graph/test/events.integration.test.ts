@@ -83,7 +83,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
       // The users stream keeps every event; replaying every earlier run's users would only make the test wait.
       await startingAtTheEnd(STREAMS.users.name, userEventsConsumer, [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted]);
       users = await startFakeUsers();
-      app = await startGraph(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, userEventsConsumer, upstreams: { users: users.address } }), { log });
+      app = await startGraph(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL, userEventsConsumer, upstreams: { users: users.address } }), { log });
       client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
     });
 

@@ -47,7 +47,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
       received.push(d);
     });
     users = await startFakeUsers();
-    app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, upstreams: { users: users.address } }), { log, consumerName: serviceConsumer });
+    app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL, upstreams: { users: users.address } }), { log, consumerName: serviceConsumer });
     client = new TweetsServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   });
 

@@ -28,7 +28,8 @@ export interface ServiceConfig {
   host: string;
   port: number;
   logLevel: LevelWithSilent;
-  mongo: { uri: string; database: string } | undefined;
+  /** With `username` and `password`, the service's own MongoDB user (`serviceSettings` has them). */
+  mongo: { uri: string; database: string; username?: string; password?: string } | undefined;
   natsUrl: string | undefined;
   /** The process's own NATS user (`serviceSettings` has it); absent: none. */
   natsNkeySeed?: string;
@@ -163,7 +164,7 @@ export async function startService<C extends ServiceConfig, D extends Definition
 
     let storage: S;
     if (config.mongo) {
-      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log, config.mongo.database, { service, traced: tracing.enabled });
+      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log, config.mongo.database, { service, traced: tracing.enabled }, config.mongo);
       lifecycle.onStop("MongoDB", () => mongo.close());
       storage = await declaration.storage.mongo(mongo.db);
     } else {
