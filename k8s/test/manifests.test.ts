@@ -15,10 +15,11 @@
  * skipped, except with CI=true, where that is a failure.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import { runInNewContext } from "node:vm";
 import { parse } from "yaml";
 import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier } from "@chirp/kit";
 import { natsAuthorization, nkeyVariable, NATS_PROCESSES } from "@chirp/kit/nats";
@@ -307,6 +308,36 @@ describe("helper scripts", () => {
       expect(new Set(Object.values(first)).size).toBe(NATS_PROCESSES.length);
       run(process.execPath, [join(ROOT, "k8s/scripts/generate-nats-keys.mjs"), dir], ROOT);
       expect(publicKeys()).toEqual(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("create-mongodb-users gives each service a user with readWrite on its own database only, and updates it on a second run", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chirp-mongo-users-"));
+    try {
+      for (const service of SERVICES) writeFileSync(join(dir, service.name), `password-of-${service.name}-0123456789\n`);
+      mkdirSync(join(dir, "..data"));
+      // mongosh's globals, recorded: a database per name, with its users.
+      const users = new Map<string, Obj>();
+      const calls: string[] = [];
+      const db = {
+        getSiblingDB: (database: string) => ({
+          getUser: (user: string) => users.get(`${database}.${user}`) ?? null,
+          createUser: (spec: Obj) => (calls.push(`create ${database}.${spec.user}`), users.set(`${database}.${spec.user}`, spec)),
+          updateUser: (user: string, spec: Obj) => (calls.push(`update ${database}.${user}`), users.set(`${database}.${user}`, { user, ...spec })),
+        }),
+      };
+      const script = readText("k8s/overlays/prod/create-mongodb-users.js");
+      const runScript = () => runInNewContext(script, { db, print: () => undefined, require, process: { env: { PASSWORDS_DIR: dir } } });
+      runScript();
+      runScript();
+      expect(calls).toEqual([...SERVICES.map((s) => `create chirp_${s.name}.${s.name}`).sort(), ...SERVICES.map((s) => `update chirp_${s.name}.${s.name}`).sort()]);
+      for (const service of SERVICES) {
+        expect(users.get(`chirp_${service.name}.${service.name}`)).toEqual({ user: service.name, pwd: `password-of-${service.name}-0123456789`, roles: [{ role: "readWrite", db: `chirp_${service.name}` }] });
+      }
+      writeFileSync(join(dir, "users"), "short");
+      expect(runScript).toThrow("users: the password must have at least 16 characters");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -628,6 +659,12 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         expect(problems).toEqual([]);
       });
 
+      /**
+       * Secrets only prod reads, created beforehand (k8s/README.md), which dev has no stand-in for:
+       * the services' MongoDB passwords (dev's MongoDB has no users).
+       */
+      const PROD_ONLY_SECRETS = /^mongodb-password-[a-z0-9-]+$/;
+
       /** A file under a container's volume mounts, from the rendered Secret or ConfigMap; for a
        *  Secret created outside the manifests (prod), the dev overlay's Secret of the same name. */
       function mountedFile(pod: PodTemplate, container: Obj, path: string, objects: Obj[]): string | undefined {
@@ -641,6 +678,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
               find(objects, "Secret", volume.secret.secretName) ??
               rendered.get("default")!.objects.find((o) => o.kind === "Secret" && withoutHash(o.metadata.name) === volume.secret.secretName);
             const data = secret?.data?.[key];
+            if (data === undefined && !secret && PROD_ONLY_SECRETS.test(volume.secret.secretName)) return "a-password-made-beforehand";
             return data === undefined ? undefined : Buffer.from(data, "base64").toString("utf8");
           }
         }
@@ -653,10 +691,15 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         const readers = new Map<string, string[]>();
         const problems: string[] = [];
         for (const pod of podTemplates(objects)) {
+          // A projected volume's Secrets have readers too (the mongodb-users Job's passwords).
+          for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.projected)) {
+            for (const source of volume.projected.sources.filter((s: Obj) => s.secret)) readers.set(source.secret.name, [...(readers.get(source.secret.name) ?? []), describeWorkload(pod)]);
+          }
           for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret)) {
             const name: string = volume.secret.secretName;
             readers.set(name, [...(readers.get(name) ?? []), describeWorkload(pod)]);
-            if (!find(objects, "Secret", name) && !(name.length > 0 && generated.includes(name))) {
+            const madeBeforehand = pipeline.name === "prod" && PROD_ONLY_SECRETS.test(name);
+            if (!find(objects, "Secret", name) && !(name.length > 0 && generated.includes(name)) && !madeBeforehand) {
               problems.push(`${describeWorkload(pod)}: Secret ${name} is neither rendered nor one the dev overlay generates`);
             }
             for (const container of pod.spec.containers) {
@@ -673,7 +716,11 @@ if (missingTools.length > 0 && process.env.CI === "true") {
             }
           }
         }
-        for (const [name, workloads] of readers) if (workloads.length > 1) problems.push(`Secret ${name} is mounted by ${workloads.join(", ")}`);
+        for (const [name, workloads] of readers) {
+          // A service's MongoDB password is also read by the Job that makes its user with it.
+          const others = PROD_ONLY_SECRETS.test(name) ? workloads.filter((w) => w !== "Job/mongodb-users") : workloads;
+          if (others.length > 1) problems.push(`Secret ${name} is mounted by ${workloads.join(", ")}`);
+        }
         expect(problems).toEqual([]);
       });
 
@@ -733,6 +780,8 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         if (portOf("nats", "cluster")) flows.add(`nats -> nats:${portOf("nats", "cluster")}/TCP`);
         const mongo = find(objects, "StatefulSet", "mongodb");
         if ((mongo?.spec.template.spec.containers[0].args ?? []).some((a: string) => a.startsWith("--replSet"))) flows.add("mongodb -> mongodb:27017/TCP");
+        // prod's Job that makes each service's MongoDB user.
+        if (has("mongodb-users")) flows.add("mongodb-users -> mongodb:27017/TCP");
         return flows;
       }
 
@@ -975,7 +1024,20 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           const { objects, pipeline } = get();
           const dev = rendered.get("default")!;
           const problems: string[] = [];
-          if (objects.some((o) => o.kind === "Job" || o.kind === "CronJob")) problems.push("renders a Job (demo data belongs to dev only)");
+          // Its one Job makes the services' MongoDB users; demo data belongs to dev only.
+          const jobs = objects.filter((o) => o.kind === "Job" || o.kind === "CronJob").map((o) => `${o.kind}/${o.metadata.name}`);
+          if (jobs.join() !== "Job/mongodb-users") problems.push(`renders ${jobs.join(", ")} (demo data belongs to dev only)`);
+          // The Job gives every catalogued service a user, with the password its Deployment reads.
+          const job = find(objects, "Job", "mongodb-users");
+          const passwords = (job?.spec.template.spec.volumes ?? []).flatMap((v: Obj) => v.projected?.sources ?? []).map((source: Obj) => `${source.secret.name}>${source.secret.items[0].path}`);
+          expect(passwords.sort()).toEqual(SERVICES.map((s) => `mongodb-password-${s.name}>${s.name}`).sort());
+          for (const service of SERVICES) {
+            const pod = podTemplates(objects).find((p) => p.workload.kind === "Deployment" && p.workload.metadata.name === service.name)!;
+            const env = containerEnv(pod.spec.containers[0], objects, problems, service.name);
+            expect([service.name, env.get("MONGODB_USERNAME")?.value]).toEqual([service.name, service.name]);
+            const mount = pod.spec.containers[0].volumeMounts.find((m: Obj) => env.get("MONGODB_PASSWORD_FILE")?.value?.startsWith(`${m.mountPath}/`));
+            expect([service.name, pod.spec.volumes.find((v: Obj) => v.name === mount?.name)?.secret?.secretName]).toEqual([service.name, `mongodb-password-${service.name}`]);
+          }
           const budgets = objects.filter((o) => o.kind === "PodDisruptionBudget");
           for (const pod of podTemplates(objects)) {
             const container = pod.spec.containers.find((c: Obj) => artifactOf(pipeline, c));
