@@ -207,7 +207,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       http1.closeAllConnections();
       for (const session of sessions) session.destroy();
       await metrics?.close();
-      await tracing.shutdown();
+      const failure = await tracing.shutdown();
+      if (failure) log.warn({ err: failure }, "spans not sent at shutdown");
     },
   };
 }
