@@ -94,6 +94,7 @@ export class SharedStreamSlots implements Slots {
     private readonly values: SharedValues,
     private readonly maxPerCaller: number,
     private readonly log: Logger,
+    private readonly space = "streams",
     refreshMs = 60_000,
   ) {
     this.timer = setInterval(() => void this.refresh(), refreshMs);
@@ -101,7 +102,7 @@ export class SharedStreamSlots implements Slots {
   }
 
   private subject(key: string): string {
-    return this.values.subject("streams", key);
+    return this.values.subject(this.space, key);
   }
 
   private async publish(key: string): Promise<void> {

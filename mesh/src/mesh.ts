@@ -166,7 +166,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         AUTH_PUBLIC_KEY_FILE: undefined,
         ...(options.loopback && { HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0" }),
       }),
-      { log: child("gateway"), extraUpstreams: options.extraUpstreams ?? [], bus },
+      { log: child("gateway"), extraUpstreams: options.extraUpstreams ?? [], bus, ...(run && { limitsNamespace: run }) },
     );
     stops.push(gateway.stop);
 

@@ -158,7 +158,10 @@ export async function startService<C extends ServiceConfig, D extends Definition
   try {
     // Stopped last: the spans of the shutdown itself are still sent.
     const tracing = Tracing.start(service, config.telemetry ?? { otlpEndpoint: undefined, samplePercent: 100 });
-    lifecycle.onStop("tracing", () => tracing.shutdown());
+    lifecycle.onStop("tracing", async () => {
+      const failure = await tracing.shutdown();
+      if (failure) log.warn({ err: failure }, "spans not sent at shutdown");
+    });
     const metrics = config.telemetry?.metricsPort ? await serveMetrics(config.host, config.telemetry.metricsPort, log) : undefined;
     if (metrics) lifecycle.onStop("metrics", () => metrics.close());
 
