@@ -228,4 +228,36 @@ describe("NATS accounts: each process as its own user, with the permissions the 
     await stopping.stop();
     expect(violations(from)).toEqual([]);
   }, 30_000);
+
+  it("lets a consumer dead-letter what it cannot handle, on its own dead-letter subject", async () => {
+    // The timeline's user, with the run's durable name its permissions name (the mesh has stopped).
+    const bus = await JetStreamBus.connect(url, "test-timeline-dead-letters", testLogger(), { nkeySeed: keys.timeline.seed, inboxPrefix: inboxPrefix("timeline") });
+    const tweets = await connectAs(url, "tweets", keys.tweets);
+    const operator = await connect({ servers: url, authenticator: nkeyAuthenticator(new TextEncoder().encode(admin.seed)) });
+    const from = log.length;
+    try {
+      const consumer = await bus.consume({ durable: durables.timeline!, subjects: [EVENT_SUBJECTS.tweetCreated], maxDeliver: 1, startAt: "new" }, async () => {
+        throw new Error("cannot handle this one");
+      });
+      try {
+        const sent = await jetstream(tweets).publish(EVENT_SUBJECTS.tweetCreated, new Uint8Array([1, 2, 3]), { timeout: 2_000 });
+        const manager = await jetstreamManager(operator);
+        const dead = await eventually(async () => {
+          const found = await manager.streams.getMessage(STREAMS.deadLetters.name, { last_by_subj: `chirp.deadletter.${durables.timeline}` });
+          expect(found).toBeTruthy();
+          return found!;
+        }, 10_000, 100);
+        expect(dead.header.get("Chirp-Original-Subject")).toBe(EVENT_SUBJECTS.tweetCreated);
+        expect(Array.from(dead.data)).toEqual([1, 2, 3]);
+        await manager.streams.deleteMessage(STREAMS.tweets.name, sent.seq);
+      } finally {
+        await consumer.stop();
+      }
+      expect(violations(from)).toEqual([]);
+    } finally {
+      await bus.close();
+      await tweets.close();
+      await operator.close();
+    }
+  }, 20_000);
 });
