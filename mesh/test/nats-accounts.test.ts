@@ -2,13 +2,14 @@ import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
+import { Writable } from "node:stream";
 import { join, resolve } from "node:path";
 import { createLogger, SERVICES } from "@chirp/kit";
 import { EVENT_SUBJECTS, eventMessage, STREAMS } from "@chirp/kit/events";
 import { errors, nkeyAuthenticator, nkeys, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { inboxPrefix, JetStreamBus, natsAuthorization, NATS_PROCESSES, type NatsProcess } from "@chirp/kit/nats";
+import { inboxPrefix, JetStreamBus, natsAuthorization, NATS_PROCESSES, ownedStreams, type NatsProcess } from "@chirp/kit/nats";
 import { eventually, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startMesh, type Mesh } from "../src/mesh.js";
 import { publicApi } from "./public-api.js";
@@ -182,6 +183,8 @@ describe("NATS accounts: each process as its own user, with the permissions the 
       // graph's durable consumer's messages nor delete it.
       gateway.publish(`$JS.API.CONSUMER.MSG.NEXT.${STREAMS.users.name}.${durables.graph}`, JSON.stringify({ batch: 1 }));
       gateway.publish(`$JS.API.CONSUMER.DELETE.${STREAMS.users.name}.${durables.graph}`);
+      // Nor change, purge or delete a stream it does not own.
+      for (const verb of ["UPDATE", "PURGE", "DELETE"]) gateway.publish(`$JS.API.STREAM.${verb}.${STREAMS.users.name}`, "{}");
       // No event subject directly, nor another process's inbox.
       gateway.subscribe(EVENT_SUBJECTS.userCreated);
       gateway.subscribe(`${inboxPrefix("graph")}.>`);
@@ -211,6 +214,7 @@ describe("NATS accounts: each process as its own user, with the permissions the 
           expect.arrayContaining([
             { operation: "publish", subject: `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.users.name}.${durables.graph}` },
             { operation: "publish", subject: `$JS.API.CONSUMER.DELETE.${STREAMS.users.name}.${durables.graph}` },
+            ...["UPDATE", "PURGE", "DELETE"].map((verb) => ({ operation: "publish", subject: `$JS.API.STREAM.${verb}.${STREAMS.users.name}` })),
             { operation: "subscription", subject: EVENT_SUBJECTS.userCreated },
             { operation: "subscription", subject: `${inboxPrefix("graph")}.>` },
           ]),
@@ -218,6 +222,22 @@ describe("NATS accounts: each process as its own user, with the permissions the 
       );
     } finally {
       await gateway.close();
+    }
+  });
+
+  it("leaves a stream it does not own as it is when its declaration differs, where its user may not change it", async () => {
+    const lines: string[] = [];
+    const logger = createLogger("timeline", "warn", new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    const bus = await JetStreamBus.connect(url, "test-timeline-streams", logger, { nkeySeed: keys.timeline.seed, inboxPrefix: inboxPrefix("timeline"), ownedStreams: ownedStreams("timeline") });
+    const from = log.length;
+    try {
+      const before = (await bus.manager.streams.info(STREAMS.users.name)).config;
+      await bus.ensureStreams([{ ...STREAMS.users, maxAgeMs: 60_000 }]);
+      expect((await bus.manager.streams.info(STREAMS.users.name)).config.max_age).toBe(before.max_age);
+      expect(lines.join("")).toContain("its owner updates it");
+      expect(violations(from)).toEqual([]);
+    } finally {
+      await bus.close();
     }
   });
 
