@@ -4,8 +4,8 @@
  * trace is fetched from Jaeger's query API and checked span by span, parent by parent.
  *
  * Needs a Jaeger: ../shared/jaeger/start runs one on 127.0.0.1 (OTLP/HTTP 4318, query API 16686;
- * JAEGER_QUERY_URL and OTEL_EXPORTER_OTLP_ENDPOINT name others). Without one it is reported as
- * skipped, with the reason, in CI too: CI does not build Jaeger (about five minutes on two cores,
+ * JAEGER_QUERY_URL and OTEL_EXPORTER_OTLP_ENDPOINT name others). Without one, jest.config.js leaves
+ * this suite out of the run and says so: CI does not build Jaeger (about five minutes on two cores,
  * which its time budget has no room for); the same trace is checked there with an in-memory
  * exporter (observability.test.ts). `npm run trace:jaeger` prints such a trace.
  */
@@ -26,9 +26,12 @@ function jaegerAnswers(): boolean {
 }
 
 const title = "one post's trace in Jaeger, from the gateway to the fan-out";
+// jest.config.js leaves this suite out where no Jaeger answers; run by name without one, it fails.
 if (!jaegerAnswers()) {
-  describe.skip(`${title} (SKIPPED: no Jaeger answers at ${QUERY_URL}; run ../shared/jaeger/start)`, () => {
-    it("needs Jaeger", () => undefined);
+  describe(title, () => {
+    it("needs a Jaeger", () => {
+      throw new Error(`no Jaeger answers at ${QUERY_URL}; run ../shared/jaeger/start`);
+    });
   });
 } else {
   describeWith(["MONGODB_URI", "NATS_URL"], title, ({ MONGODB_URI, NATS_URL }) => {
