@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { brotliDecompress, gunzip } from "node:zlib";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ServerHttp2Stream } from "node:http2";
 import { fromBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
@@ -254,7 +256,7 @@ class Call {
       }
       this.finished = true;
       this.record("OK");
-      settings.log.info({ requestId: this.requestId, method: route.name, code: "OK", durationMs: this.elapsed() }, "rpc finished");
+      settings.log.info({ requestId: this.requestId, method: route.name, path: "direct", code: "OK", durationMs: this.elapsed() }, "rpc finished");
       return "OK";
     } catch (thrown) {
       const error = this.cancel.signal.aborted && !(thrown instanceof ConnectError) ? this.cancel.signal.reason : thrown;
@@ -336,8 +338,8 @@ class Call {
       message = body;
     }
     if (compressed) {
-      if (!this.encoding) throw new ConnectError("protocol error: received compressed message without grpc-encoding", Code.Internal);
-      message = await this.encoding.decompress(message, maxBodyBytes);
+      if (!this.encoding) throw new ConnectError("protocol error: received compressed message without grpc-encoding", Code.InvalidArgument);
+      message = await decompress(this.encoding.name, message, maxBodyBytes);
     }
     return message;
   }
@@ -433,7 +435,7 @@ class Call {
   private fail(thrown: unknown): string {
     this.finished = true;
     const { settings, route } = this;
-    const fields = { requestId: this.requestId, method: route.name, durationMs: this.elapsed() };
+    const fields = { requestId: this.requestId, method: route.name, path: "direct", durationMs: this.elapsed() };
     let error: ConnectError;
     if (thrown instanceof ConnectError) {
       error = new ConnectError(thrown.rawMessage, thrown.code, retryHeaders(thrown));
@@ -467,8 +469,8 @@ class Call {
       exchange.answer(200, head, undefined);
       return;
     }
+    // gRPC-Web: the retry hint travels in the trailer frame with the status, as the router sends it.
     const head: OutgoingHttpHeaders = { "content-type": "application/grpc-web+proto", [REQUEST_ID_KEY]: this.requestId };
-    if (retryAfter) head["retry-after"] = retryAfter;
     let text = "";
     status.forEach((value, name) => (text += `${name}: ${value}\r\n`));
     const trailer = Buffer.from(text, "latin1");
@@ -519,6 +521,22 @@ function messageOf(body: Buffer): Buffer {
   const length = body.readUInt32BE(1);
   if (body.byteLength !== 5 + length) throw new Error(`the upstream's answer is ${body.byteLength} bytes for a message of ${length}`);
   return body.subarray(5);
+}
+
+const gunzipAsync = promisify(gunzip);
+const brotliDecompressAsync = promisify(brotliDecompress);
+
+/** A request message unpacked, never past `maxBytes`: a small body that unpacks huge is RESOURCE_EXHAUSTED. */
+async function decompress(name: string, bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  if (bytes.byteLength === 0) return bytes;
+  try {
+    return await (name === "br" ? brotliDecompressAsync(bytes, { maxOutputLength: maxBytes }) : gunzipAsync(bytes, { maxOutputLength: maxBytes }));
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new ConnectError(`message is larger than configured readMaxBytes ${maxBytes} after decompression`, Code.ResourceExhausted);
+    }
+    throw new ConnectError("request: the message could not be decompressed", Code.InvalidArgument);
+  }
 }
 
 /** The request body, whole, or RESOURCE_EXHAUSTED once it passes `limit` bytes (the rest is not read). */
