@@ -361,7 +361,7 @@ class Call {
       ":scheme": "http",
       "content-type": "application/grpc",
       te: "trailers",
-      "grpc-timeout": `${Math.max(1, timeoutMs)}m`,
+      "grpc-timeout": grpcTimeout(timeoutMs),
       [REQUEST_ID_KEY]: this.requestId,
       [CLIENT_ADDRESS_KEY]: this.clientAddress(),
     };
@@ -479,6 +479,16 @@ class Call {
     frame.writeUInt32BE(trailer.byteLength, 1);
     exchange.answer(200, head, Buffer.concat([frame, trailer]));
   }
+}
+
+/**
+ * A deadline as gRPC writes it: whole units, at most 8 digits. A client's timeout may come in
+ * microseconds or nanoseconds, so it is rounded up to the millisecond (a fraction would make the
+ * header invalid), and a very long one is said in seconds.
+ */
+export function grpcTimeout(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return whole <= 99_999_999 ? `${whole}m` : `${Math.min(99_999_999, Math.ceil(whole / 1000))}S`;
 }
 
 /** gRPC-Web's trailer frame of a call that succeeded. */

@@ -12,6 +12,7 @@ import { bindService, GrpcServer } from "@chirp/kit/grpc";
 import { LoadTestService, NoopRequestSchema, NoopResponseSchema } from "@chirp/proto/es/chirp/loadtest/v1/loadtest_pb";
 import { LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/loadtest";
 import { startGateway, type GatewayApp } from "../src/app.js";
+import { grpcTimeout } from "../src/direct.js";
 import type { GatewayConfig } from "../src/config.js";
 import { gatewayConfig } from "./fixtures.js";
 
@@ -160,6 +161,14 @@ describe("the gateway's direct path for binary unary calls", () => {
       const tooBig = await failure(clientOf(protocol).noop({ payload: "z".repeat(70 * 1024) }, { headers: { authorization: bearer } }));
       expect(tooBig?.code).toBe(Code.ResourceExhausted);
     });
+  });
+
+  it("forwards a client's deadline given in microseconds whole, and answers in time", async () => {
+    const { headers, trailers } = await rawGrpc(gateway, { "grpc-timeout": "19999963u" }, envelope(noopBytes("a")));
+    expect(trailers["grpc-status"] ?? headers["grpc-status"]).toBe("0");
+    expect([grpcTimeout(19_999.963), grpcTimeout(0.2), grpcTimeout(2 ** 32 - 1)]).toEqual(["20000m", "1m", "4294968S"]);
+    const slow = await rawGrpc(gateway, { "grpc-timeout": "250000u" }, envelope(noopBytes("slow raw deadline")));
+    expect(Number(slow.trailers["grpc-status"] ?? slow.headers["grpc-status"])).toBe(Code.DeadlineExceeded);
   });
 
   it("compresses gRPC answers with the encoding the client lists first, in a flagged envelope", async () => {
