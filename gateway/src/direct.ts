@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { brotliDecompress, gunzip } from "node:zlib";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ServerHttp2Stream } from "node:http2";
-import { fromBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJson, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
@@ -36,7 +36,14 @@ import type { Revocations } from "./revocations.js";
  * enough that the router's own answer is the one to give.
  */
 
-type Protocol = "grpc" | "grpc-web" | "connect";
+/** `connect` is Connect unary in binary protobuf, `json` Connect unary in JSON. */
+type Protocol = "grpc" | "grpc-web" | "connect" | "json";
+const isConnect = (protocol: Protocol) => protocol === "connect" || protocol === "json";
+/** Connect's unary JSON content types, as the router matches them. */
+const JSON_TYPE = /^application\/json(?:; ?charset=utf-?8)?$/i;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** JSON as the router reads it (app.ts STRICT_JSON): a key the message does not have is refused. */
+const JSON_READ = { ignoreUnknownFields: false };
 
 interface Route {
   method: DescMethod;
@@ -102,14 +109,15 @@ function admit(routes: Map<string, Route>, compressions: readonly Compression[],
   if (method !== "POST") return undefined;
   const route = routes.get(path ?? "");
   if (!route) return undefined;
-  const protocol = GRPC_TYPES.get((headers["content-type"] ?? "").toLowerCase());
+  const contentType = headers["content-type"] ?? "";
+  const protocol = GRPC_TYPES.get(contentType.toLowerCase()) ?? (JSON_TYPE.test(contentType) ? "json" : undefined);
   if (!protocol || headers[COOKIE_MODE_HEADER] !== undefined) return undefined;
   if (protocol === "grpc" && !http2) return undefined;
   // Encodings the router knows how to refuse; only known ones are taken here.
-  const name = protocol === "connect" ? headers["content-encoding"] : headers["grpc-encoding"];
+  const name = isConnect(protocol) ? headers["content-encoding"] : headers["grpc-encoding"];
   const encoding = name === undefined || name === "identity" ? undefined : compressions.find((c) => c.name === name);
   if (name !== undefined && name !== "identity" && !encoding) return undefined;
-  if (protocol === "connect" && headers["connect-protocol-version"] !== undefined && headers["connect-protocol-version"] !== "1") return undefined;
+  if (isConnect(protocol) && headers["connect-protocol-version"] !== undefined && headers["connect-protocol-version"] !== "1") return undefined;
   return { route, protocol, encoding };
 }
 
@@ -247,8 +255,7 @@ class Call {
       try {
         const caller = this.authenticate();
         await this.spend(caller);
-        const message = await this.readMessage();
-        const request = this.check(message);
+        const { request, message } = this.check(await this.readMessage());
         const answer = await this.forward(caller, message, request, timeoutMs, deadline);
         this.answer(answer);
       } finally {
@@ -274,9 +281,9 @@ class Call {
 
   /** The client's deadline, or the default for unary calls; a malformed one is refused as the router refuses it. */
   private timeout(): number {
-    const header = this.protocol === "connect" ? this.exchange.headers["connect-timeout-ms"] : this.exchange.headers["grpc-timeout"];
+    const header = isConnect(this.protocol) ? this.exchange.headers["connect-timeout-ms"] : this.exchange.headers["grpc-timeout"];
     if (header === undefined) return this.settings.defaultTimeoutMs;
-    const parsed = this.protocol === "connect" ? parseConnectTimeout(String(header), MAX_TIMEOUT_MS) : parseGrpcTimeout(String(header), MAX_TIMEOUT_MS);
+    const parsed = isConnect(this.protocol) ? parseConnectTimeout(String(header), MAX_TIMEOUT_MS) : parseGrpcTimeout(String(header), MAX_TIMEOUT_MS);
     if (parsed.error) throw parsed.error;
     return parsed.timeoutMs ?? this.settings.defaultTimeoutMs;
   }
@@ -320,7 +327,7 @@ class Call {
   /** The request's one message, unframed and decompressed, within MAX_BODY_BYTES. */
   private async readMessage(): Promise<Uint8Array> {
     const { maxBodyBytes } = this.settings;
-    const framed = this.protocol !== "connect";
+    const framed = !isConnect(this.protocol);
     // The envelope's 5 bytes, and what compression could not shrink below the limit.
     const limit = framed ? maxBodyBytes + 5 : maxBodyBytes;
     const body = await readBody(this.exchange.body, limit, this.cancel.signal);
@@ -344,12 +351,32 @@ class Call {
     return message;
   }
 
-  /** The request as a message, read exactly as the router reads it: bytes that are not one are INVALID_ARGUMENT. */
-  private check(message: Uint8Array): unknown {
+  /**
+   * The request as a message and as the bytes to forward, read exactly as the router reads it:
+   * bytes that are not one, text that is not UTF-8 and JSON that does not fit the message are
+   * INVALID_ARGUMENT.
+   */
+  private check(body: Uint8Array): { request: unknown; message: Uint8Array } {
+    const input = this.route.method.input;
+    if (this.protocol === "json") {
+      let text: string;
+      try {
+        text = strictUtf8.decode(body);
+      } catch {
+        throw new ConnectError("request: the body is not valid UTF-8", Code.InvalidArgument);
+      }
+      let request: Message;
+      try {
+        request = fromJsonString(input, text, JSON_READ);
+      } catch (error) {
+        throw ConnectError.from(error, Code.InvalidArgument);
+      }
+      return { request, message: toBinary(input, request) };
+    }
     try {
-      return fromBinary(this.route.method.input, message, { readUnknownFields: false });
+      return { request: fromBinary(input, body, { readUnknownFields: false }), message: body };
     } catch (error) {
-      throw new ConnectError(`request: not a valid ${this.route.method.input.typeName}: ${String((error as Error).message).slice(0, 200)}`, Code.InvalidArgument);
+      throw new ConnectError(`request: not a valid ${input.typeName}: ${String((error as Error).message).slice(0, 200)}`, Code.InvalidArgument);
     }
   }
 
@@ -396,13 +423,15 @@ class Call {
   }
 
   /** The answer's message, in the client's framing, compressed when it is large and the client accepts it. */
-  private answer(message: Buffer): void {
+  private answer(answer: Buffer): void {
     const { exchange, protocol } = this;
-    const accepted = protocol === "connect" ? exchange.headers["accept-encoding"] : exchange.headers["grpc-accept-encoding"];
+    // JSON clients get the answer decoded and written as protobuf's JSON mapping, as the router writes it.
+    const message = protocol === "json" ? Buffer.from(toJsonString(this.route.method.output, fromBinary(this.route.method.output, answer))) : answer;
+    const accepted = isConnect(protocol) ? exchange.headers["accept-encoding"] : exchange.headers["grpc-accept-encoding"];
     const compression = message.byteLength >= this.settings.compressMinBytes ? this.accepted(accepted) : undefined;
     const body = compression ? compressNow(compression.name, message) : message;
-    if (protocol === "connect") {
-      const head: OutgoingHttpHeaders = { "content-type": "application/proto", "content-length": body.byteLength, [REQUEST_ID_KEY]: this.requestId };
+    if (isConnect(protocol)) {
+      const head: OutgoingHttpHeaders = { "content-type": protocol === "json" ? "application/json" : "application/proto", "content-length": body.byteLength, [REQUEST_ID_KEY]: this.requestId };
       if (compression) head["content-encoding"] = compression.name;
       exchange.answer(200, head, body);
       return;
@@ -436,13 +465,15 @@ class Call {
     this.finished = true;
     const { settings, route } = this;
     const fields = { requestId: this.requestId, method: route.name, path: "direct", durationMs: this.elapsed() };
+    // The HTTP status the refusal is answered with, as the router's refusals are logged.
+    const httpStatus = (code: Code) => (isConnect(this.protocol) ? codeToHttpStatus(code) : 200);
     let error: ConnectError;
     if (thrown instanceof ConnectError) {
       error = new ConnectError(thrown.rawMessage, thrown.code, retryHeaders(thrown));
-      settings.log.info({ ...fields, code: Code[error.code] }, "rpc failed");
+      settings.log.info({ ...fields, code: Code[error.code], httpStatus: httpStatus(error.code) }, "rpc failed");
     } else {
-      settings.log.error({ ...fields, err: thrown }, "rpc failed unexpectedly");
       error = new ConnectError(`internal error (request id ${this.requestId})`, Code.Internal);
+      settings.log.error({ ...fields, err: thrown, httpStatus: httpStatus(error.code) }, "rpc failed unexpectedly");
     }
     this.record(codeName(error.code));
     if (!this.exchange.answered()) this.answerError(error);
@@ -453,7 +484,7 @@ class Call {
   private answerError(error: ConnectError): void {
     const { exchange, protocol } = this;
     const retryAfter = error.metadata.get("retry-after");
-    if (protocol === "connect") {
+    if (isConnect(protocol)) {
       const body = Buffer.from(JSON.stringify(errorToJson(error, undefined)));
       const head: OutgoingHttpHeaders = { "content-type": "application/json", "content-length": body.byteLength, [REQUEST_ID_KEY]: this.requestId };
       if (retryAfter) head["retry-after"] = retryAfter;

@@ -220,14 +220,31 @@ describe("the gateway's direct path for binary unary calls", () => {
     expect(headers[":status"] === 404 || Number(trailers["grpc-status"] ?? headers["grpc-status"]) === Code.Unimplemented).toBe(true);
   });
 
-  it("leaves JSON to the router, which answers it the same", async () => {
-    const requestId = "json-on-the-router";
+  it("answers Connect JSON directly, as the router writes it, and refuses JSON that does not fit the message", async () => {
+    const requestId = "json-direct";
     const response = await fetch(`http://127.0.0.1:${gateway.httpPort}${NOOP}`, {
       method: "POST",
-      headers: { authorization: bearer, "content-type": "application/json", "x-request-id": requestId },
+      headers: { authorization: bearer, "content-type": "application/json; charset=utf-8", "x-request-id": requestId },
       body: JSON.stringify({ payload: "hi" }),
     });
-    expect(((await response.json()) as { payload: string }).payload).toBe(`${ALICE}|${requestId}|2`);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(await response.text()).toBe(JSON.stringify({ payload: `${ALICE}|${requestId}|2` }));
+    expect(logged.filter((line) => line.requestId === requestId && line.msg === "rpc finished").map((line) => line.path)).toEqual(["direct"]);
+    const post = (body: Buffer | string) =>
+      fetch(`http://127.0.0.1:${gateway.httpPort}${NOOP}`, { method: "POST", headers: { authorization: bearer, "content-type": "application/json" }, body }).then(async (r) => [r.status, await r.json()]);
+    expect(await post(JSON.stringify({ paylode: "typo" }))).toEqual([400, { code: "invalid_argument", message: expect.stringContaining("paylode") }]);
+    expect(await post(Buffer.from([0x7b, 0x22, 0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]))).toEqual([400, { code: "invalid_argument", message: "request: the body is not valid UTF-8" }]);
+    expect(await post("{not json")).toEqual([400, { code: "invalid_argument", message: expect.any(String) }]);
+    const big = await fetch(`http://127.0.0.1:${gateway.httpPort}${NOOP}`, { method: "POST", headers: { authorization: bearer, "content-type": "application/json", "accept-encoding": "gzip" }, body: JSON.stringify({ payload: "big" }) });
+    expect(big.headers.get("content-encoding")).toBe("gzip");
+    expect(((await big.json()) as { payload: string }).payload).toBe("x".repeat(20_000));
+  });
+
+  it("leaves a Connect GET to the router", async () => {
+    const message = encodeURIComponent(JSON.stringify({ payload: "get" }));
+    const requestId = "connect-get";
+    const response = await fetch(`http://127.0.0.1:${gateway.httpPort}${NOOP}?connect=v1&encoding=json&message=${message}`, { headers: { authorization: bearer, "x-request-id": requestId } });
+    expect(((await response.json()) as { payload: string }).payload).toBe(`${ALICE}|${requestId}|3`);
     expect(logged.filter((line) => line.requestId === requestId && line.msg === "rpc finished").map((line) => line.path)).toEqual([undefined]);
   });
 
