@@ -28,6 +28,34 @@ export class UpstreamUnreachable extends Error {
   }
 }
 
+/**
+ * A call's cancellation: an AbortController without the EventTarget, whose creation and listener
+ * bookkeeping were a measurable part of a forwarded call. One listener at a time, as a call has
+ * one thing to cancel at a time (reading the request, then the upstream call).
+ */
+export class Cancellation {
+  aborted = false;
+  reason: unknown;
+  private listener: (() => void) | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
+  }
+
+  /** Runs `listener` on abort (not when already aborted); the function returned removes it. */
+  listen(listener: () => void): () => void {
+    this.listener = listener;
+    return () => {
+      if (this.listener === listener) this.listener = undefined;
+    };
+  }
+}
+
 interface Member {
   key: string;
   session?: ClientHttp2Session;
@@ -126,7 +154,7 @@ export class ByteUpstream {
    * cancels it (RST_STREAM CANCEL). Calls `repeatable` are retried on another replica, within
    * `deadline` (a Date.now() time), at most `maxAttempts` times in all.
    */
-  async call(headers: OutgoingHttpHeaders, body: Buffer, signal: AbortSignal, deadline: number, repeatable: boolean, maxAttempts: number): Promise<UpstreamAnswer> {
+  async call(headers: OutgoingHttpHeaders, body: Buffer, signal: Cancellation, deadline: number, repeatable: boolean, maxAttempts: number): Promise<UpstreamAnswer> {
     await this.ready;
     const tried = new Set<Member>();
     for (let attempt = 1; ; attempt++) {
@@ -143,7 +171,7 @@ export class ByteUpstream {
     }
   }
 
-  private once(member: Member, headers: OutgoingHttpHeaders, body: Buffer, signal: AbortSignal): Promise<UpstreamAnswer> {
+  private once(member: Member, headers: OutgoingHttpHeaders, body: Buffer, signal: Cancellation): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       try {
@@ -154,13 +182,12 @@ export class ByteUpstream {
       let responded: IncomingHttpHeaders | undefined;
       let trailers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
-      const onAbort = () => stream.close(constants.NGHTTP2_CANCEL);
-      signal.addEventListener("abort", onAbort, { once: true });
+      const unlisten = signal.listen(() => stream.close(constants.NGHTTP2_CANCEL));
       stream.on("response", (h) => (responded = h));
       stream.on("trailers", (t) => (trailers = t));
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.once("error", (error: NodeJS.ErrnoException) => {
-        signal.removeEventListener("abort", onAbort);
+        unlisten();
         const code = typeof error.code === "string" ? error.code : "";
         // A stream still waiting for its session when the connection failed was never sent.
         if (code === "ERR_HTTP2_STREAM_CANCEL" && !signal.aborted) return reject(new UpstreamUnreachable(error.cause ?? error, true));
@@ -169,7 +196,7 @@ export class ByteUpstream {
         else reject(error);
       });
       stream.once("close", () => {
-        signal.removeEventListener("abort", onAbort);
+        unlisten();
         if (signal.aborted) return reject(signal.reason);
         if (!responded) {
           // Closed without an answer: the connection went away, or the stream was reset.

@@ -12,7 +12,7 @@ import { isDomainError, type Logger, type TokenVerifier } from "@chirp/kit";
 import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, MAX_ATTEMPTS, REQUEST_ID_KEY, retriesSafely } from "@chirp/kit/grpc";
 import { failed, kitMetrics, SpanKind, startChildSpan, traceHeaders, type Tracing } from "@chirp/kit/telemetry";
 import { ADMIN_ROLE, isServed, ruleOf, type ServedRule } from "./access.js";
-import { UpstreamUnreachable, type ByteUpstream } from "./byte-upstream.js";
+import { Cancellation, UpstreamUnreachable, type ByteUpstream } from "./byte-upstream.js";
 import type { TrustedProxies } from "./client-address.js";
 import { compressNow } from "./compression.js";
 import type { Caller } from "./context.js";
@@ -53,6 +53,8 @@ interface Route {
   name: string;
   /** Reads may be sent again to another replica; other calls only when nothing of them was sent. */
   repeatable: boolean;
+  /** The call-duration series of this route, by code. */
+  series: Map<string, { observe(seconds: number): void }>;
 }
 
 export interface DirectSettings {
@@ -98,6 +100,7 @@ export function directRoutes(upstreams: { service: DescService; bytes: ByteUpstr
         upstream: bytes,
         name: `${service.typeName}/${method.name}`,
         repeatable: retriesSafely(method.idempotency),
+        series: new Map(),
       });
     }
   }
@@ -212,7 +215,7 @@ function streamExchange(stream: ServerHttp2Stream, headers: IncomingHttpHeaders,
 class Call {
   private readonly started = performance.now();
   private readonly requestId: string;
-  private readonly cancel = new AbortController();
+  private readonly cancel = new Cancellation();
   private finished = false;
 
   constructor(
@@ -266,7 +269,7 @@ class Call {
       settings.log.info({ requestId: this.requestId, method: route.name, path: "direct", code: "OK", durationMs: this.elapsed() }, "rpc finished");
       return "OK";
     } catch (thrown) {
-      const error = this.cancel.signal.aborted && !(thrown instanceof ConnectError) ? this.cancel.signal.reason : thrown;
+      const error = this.cancel.aborted && !(thrown instanceof ConnectError) ? this.cancel.reason : thrown;
       return this.fail(error);
     }
   }
@@ -276,7 +279,10 @@ class Call {
   }
 
   private record(code: string): void {
-    this.durations.observe({ service: "gateway", method: this.route.name, code }, (performance.now() - this.started) / 1000);
+    // Each route keeps its histogram series by code: prom-client hashes a labels object on every observe.
+    let series = this.route.series.get(code);
+    if (!series) this.route.series.set(code, (series = this.durations.labels({ service: "gateway", method: this.route.name, code })));
+    series.observe((performance.now() - this.started) / 1000);
   }
 
   /** The client's deadline, or the default for unary calls; a malformed one is refused as the router refuses it. */
@@ -330,7 +336,7 @@ class Call {
     const framed = !isConnect(this.protocol);
     // The envelope's 5 bytes, and what compression could not shrink below the limit.
     const limit = framed ? maxBodyBytes + 5 : maxBodyBytes;
-    const body = await readBody(this.exchange.body, limit, this.cancel.signal);
+    const body = await readBody(this.exchange.body, limit, this.cancel);
     let message: Uint8Array;
     let compressed: boolean;
     if (framed) {
@@ -407,7 +413,7 @@ class Call {
     const key = (request as { idempotencyKey?: unknown }).idempotencyKey;
     const repeatable = route.repeatable || (typeof key === "string" && key !== "");
     try {
-      const answer = await route.upstream.call(headers, envelope, this.cancel.signal, deadline, repeatable, MAX_ATTEMPTS);
+      const answer = await route.upstream.call(headers, envelope, this.cancel, deadline, repeatable, MAX_ATTEMPTS);
       const status = String(answer.trailers["grpc-status"] ?? answer.headers["grpc-status"] ?? "");
       if (status !== "0") throw upstreamError(answer.headers, answer.trailers);
       child?.span.end();
@@ -581,16 +587,16 @@ async function decompress(name: string, bytes: Uint8Array, maxBytes: number): Pr
 }
 
 /** The request body, whole, or RESOURCE_EXHAUSTED once it passes `limit` bytes (the rest is not read). */
-function readBody(req: Exchange["body"], limit: number, signal: AbortSignal): Promise<Buffer> {
+function readBody(req: Exchange["body"], limit: number, signal: Cancellation): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onAbort = () => finish(signal.reason);
+    let unlisten = () => undefined as void;
     const finish = (error?: unknown) => {
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", finish);
-      signal.removeEventListener("abort", onAbort);
+      unlisten();
       if (error) reject(error);
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
@@ -606,6 +612,7 @@ function readBody(req: Exchange["body"], limit: number, signal: AbortSignal): Pr
     req.on("data", onData);
     req.once("end", onEnd);
     req.once("error", finish);
-    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) return finish(signal.reason);
+    unlisten = signal.listen(() => finish(signal.reason));
   });
 }
