@@ -180,8 +180,11 @@ function runWrk({ url, contentType, body, headers }) {
   return { rps: total > 0 ? (rps * (total - errors)) / total : 0, count: total, errors };
 }
 
-/** Runs each measurement in turn, CPU of `pids()` counted around it. */
-async function measure(rows, pids) {
+/**
+ * Runs each measurement in turn, CPU of `pids()` counted around it, and of each group of
+ * `groups()` (processes by name, in the multi-process topology) apart.
+ */
+async function measure(rows, pids, groups = () => ({})) {
   const results = [];
   for (const row of rows) {
     if (row.skipped) {
@@ -191,28 +194,37 @@ async function measure(rows, pids) {
     say(`${row.label}`);
     await sleep(500);
     const before = cpuMs(pids(row));
+    const groupsBefore = Object.entries(groups()).map(([name, members]) => [name, members, cpuMs(members)]);
     const result = await row.run();
-    const cpu = (cpuMs(pids(row)) - before) / Math.max(1, result.count);
-    results.push({ ...row, ...result, cpuMsPerCall: cpu });
+    const calls = Math.max(1, result.count);
+    const cpu = (cpuMs(pids(row)) - before) / calls;
+    const cpuBy = Object.fromEntries(groupsBefore.map(([name, members, start]) => [name, (cpuMs(members) - start) / calls]));
+    results.push({ ...row, ...result, cpuMsPerCall: cpu, cpuBy });
     say(`  ${result.rps.toFixed(0)}/s, ${result.errors} errors${result.firstError ? ` (${result.firstError})` : ""}, ${cpu.toFixed(3)} ms CPU per call`);
   }
   return results;
 }
 
 function table(title, results, baseLabel) {
-  const base = results.find((r) => r.label === baseLabel)?.rps;
+  const baseRow = results.find((r) => r.label === baseLabel);
+  const byProcess = results.some((r) => r.cpuBy && Object.keys(r.cpuBy).length > 0);
   out(title);
   out();
-  out("| call | tool | req/s on one core | ratio to the grpc-js no-op | server CPU ms/call | errors (not counting calls cut at the end) |");
-  out("|---|---|---|---|---|---|");
+  out(`| call | tool | req/s on one core | ratio to the grpc-js no-op | server CPU ms/call | ratio by CPU (grpc-js no-op's CPU / this one's) | errors (not counting calls cut at the end) |${byProcess ? " CPU ms/call by process |" : ""}`);
+  out(`|---|---|---|---|---|---|---|${byProcess ? "---|" : ""}`);
   for (const r of results) {
-    if (r.skipped) out(`| ${r.label} | ${r.tool} | skipped: ${r.skipped} | | | |`);
-    else out(`| ${r.label} | ${r.tool} | ${r.rps.toFixed(0)} | ${base ? (r.rps / base).toFixed(2) : "–"} | ${r.cpuMsPerCall.toFixed(3)} | ${r.errors} |`);
+    if (r.skipped) out(`| ${r.label} | ${r.tool} | skipped: ${r.skipped} | | | | |${byProcess ? " |" : ""}`);
+    else {
+      const processes = byProcess ? ` ${Object.entries(r.cpuBy ?? {}).map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(", ")} |` : "";
+      out(`| ${r.label} | ${r.tool} | ${r.rps.toFixed(0)} | ${baseRow ? (r.rps / baseRow.rps).toFixed(2) : "–"} | ${r.cpuMsPerCall.toFixed(3)} | ${baseRow ? (baseRow.cpuMsPerCall / r.cpuMsPerCall).toFixed(2) : "–"} | ${r.errors} |${processes}`);
+    }
   }
   out();
-  const rate = (label) => results.find((r) => r.label === label)?.rps;
-  const ratio = (a, b) => (rate(a) && rate(b) ? (rate(a) / rate(b)).toFixed(2) : "–");
-  return { rate, ratio };
+  const row = (label) => results.find((r) => r.label === label && !r.skipped);
+  // Two readings of each goal: rates side by side, and CPU per call side by side (the steadier on a
+  // shared machine, where the load generator's core is often the one that runs out).
+  const ratio = (a, b) => (row(a) && row(b) ? `${(row(a).rps / row(b).rps).toFixed(2)} by rate, ${(row(b).cpuMsPerCall / row(a).cpuMsPerCall).toFixed(2)} by CPU` : "–");
+  return { rate: (label) => row(label)?.rps, ratio };
 }
 
 /** A reader following four authors who posted six times each: a full 20-item page. */
@@ -335,21 +347,23 @@ async function processes(run) {
     // Every process of the mesh, all its threads, onto the server core.
     for (const p of mesh.processes) execFileSync("taskset", ["-a", "-cp", serverCpu, String(p.pid)], { stdio: "ignore" });
     const timeline = mesh.processes.find((p) => p.name === "timeline");
-    const gateway = mesh.processes.find((p) => p.name === "gateway");
     say(`multi-process mesh up (${mesh.processes.length} processes on CPU ${serverCpu}, MongoDB ${process.env.MONGODB_URI}); loading a ${PAGE}-item home timeline`);
     const { reader } = await loadData(`http://127.0.0.1:${mesh.gateway.http2Port}`, tag, true);
     const rows = [
       { label: "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)", tool: "ghz", pids: [noop.child.pid], run: () => runGhz({ target: `127.0.0.1:${noop.ready.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { [CALLER_ID_KEY]: reader.id } }) },
       ...homeRows({ timelinePort: timeline.port, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, reader }),
     ];
-    const results = await measure(rows, (row) => row.pids ?? mesh.processes.map((p) => p.pid));
+    const results = await measure(
+      rows,
+      (row) => row.pids ?? mesh.processes.map((p) => p.pid),
+      () => Object.fromEntries(["gateway", "timeline", "tweets", "users"].map((name) => [name, mesh.processes.filter((p) => p.name === name).map((p) => p.pid)])),
+    );
     const t = table(
       `multi-process mesh (each service and the gateway its own process, MongoDB-protocol server at MONGODB_URI, NATS JetStream), run ${run}: servers on CPU ${serverCpu}, ghz/wrk on CPU ${loadCpu}, concurrency ${concurrency}, ${seconds} s each; server CPU is every mesh process's`,
       results,
       "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)",
     );
     summary(t);
-    void gateway;
   } finally {
     await mesh.stop();
     await noop.stop();

@@ -22,18 +22,19 @@ import { COOKIE_MODE_HEADER } from "./refresh-cookie.js";
 import type { Revocations } from "./revocations.js";
 
 /**
- * The verified-then-forwarded path for unary calls in binary protobuf (gRPC, gRPC-Web, and Connect
- * with `application/proto`): the token is verified, the access rule and the budget applied and the
- * request checked to be a valid message exactly as on the Connect router's path, and then the
+ * The verified-then-forwarded path for unary calls (gRPC, gRPC-Web, and Connect with
+ * `application/proto` or JSON): the token is verified, the access rule and the budget applied
+ * and the request read as a valid message exactly as on the Connect router's path, and then the
  * message's bytes go to the service over a pooled HTTP/2 session (byte-upstream.ts) and its
- * answer's bytes, status and retry hint come back, in the client's framing. Nothing is decoded
- * into objects and encoded again, and neither connect-node's server nor its client runs: that
- * machinery cost about ten times a grpc-js hop per call (bench/RESULTS.md, `npm run bench:edge`).
+ * answer's bytes, status and retry hint come back, in the client's framing. Binary answers are
+ * never decoded; JSON ones are decoded once and written as protobuf's JSON mapping. Neither
+ * connect-node's server nor its client runs: that machinery cost about ten times a grpc-js hop
+ * per call (bench/RESULTS.md, `npm run bench:edge`).
  *
- * What it does not take is left to the router, unchanged: JSON, Connect GET, streams, methods
- * without a rule or internal ones, rules that read the request (CountTweets' admin check), the
- * refresh cookie's calls, encodings it does not know, gRPC over HTTP/1.1, anything malformed
- * enough that the router's own answer is the one to give.
+ * What it does not take is left to the router, unchanged: Connect GET, streams, methods without a
+ * rule or internal ones, rules that read the request (CountTweets' admin check), calls asking for
+ * the refresh cookie, encodings it does not know, gRPC over HTTP/1.1, gRPC-Web or gRPC with JSON,
+ * and a Connect-Protocol-Version it does not know.
  */
 
 /** `connect` is Connect unary in binary protobuf, `json` Connect unary in JSON. */
