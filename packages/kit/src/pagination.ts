@@ -48,9 +48,21 @@ export function decodePageToken<T>(
   return parsed.c;
 }
 
-/** One-shot hashing (crypto.hash): a Hash object per token was a measurable part of rendering a page. */
+/** Fingerprints of recent queries: a reader's pages and updates ask for the same few again and again. */
+const FINGERPRINTS = new Map<string, string>();
+const MAX_FINGERPRINTS = 10_000;
+
+/** The query's fingerprint: hashing it was a measurable part of rendering a page, so recent ones are kept. */
 function fingerprint(query: unknown): string {
-  return hash("sha256", JSON.stringify(query), "base64url").slice(0, 12);
+  const text = JSON.stringify(query) ?? "null";
+  let found = FINGERPRINTS.get(text);
+  if (found === undefined) {
+    // Bounded: past the limit the memory starts over (the next calls hash again).
+    if (FINGERPRINTS.size >= MAX_FINGERPRINTS) FINGERPRINTS.clear();
+    found = hash("sha256", text, "base64url").slice(0, 12);
+    FINGERPRINTS.set(text, found);
+  }
+  return found;
 }
 
 /** Splits one extra fetched item off a page: its presence is what tells that another page exists. */
