@@ -6,6 +6,7 @@ import {
   defineConfig,
   GATEWAY_SERVICES,
   LOG_LEVEL,
+  NATS_NKEY_SEED,
   setting,
   SHUTDOWN_DEADLINE_MS,
   STREAM_REPLICAS,
@@ -50,6 +51,7 @@ export const schema = defineConfig({
     unset: "revocations are not heard of, and revoked sessions' access tokens work until they expire",
     fallback: "revoked sessions' access tokens are accepted until they expire",
   }),
+  natsNkeySeed: NATS_NKEY_SEED,
   streamReplicas: STREAM_REPLICAS,
   /** Origins allowed to call from a browser; never a wildcard. */
   corsOrigins: setting.list("CORS_ORIGINS", {

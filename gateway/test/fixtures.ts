@@ -12,6 +12,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     http2Port: 0,
     httpPort: 0,
     logLevel: "silent",
+    natsNkeySeed: undefined,
     streamReplicas: 1,
     upstreams: { ...(Object.fromEntries(GATEWAY_SERVICES.map(({ name }) => [name, UNREACHABLE])) as GatewayConfig["upstreams"]), ...upstreams },
     auth: { publicKeysPem: [], issuer: "chirp", audience: "chirp" },

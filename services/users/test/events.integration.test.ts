@@ -51,7 +51,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
   });
 
   it("publishes UserCreated and then UserDeleted, each with its event id as the message id", async () => {
-    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL }), { log });
+    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL }), { log });
     const client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
     try {
       const input = newUser();
@@ -82,7 +82,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
   });
 
   it("publishes a UserProfileChanged carrying the profile as updated", async () => {
-    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL }), { log });
+    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL }), { log });
     const client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
     try {
       const { user } = await unary(client, client.createUser, newUser());
