@@ -34,12 +34,3 @@ export const fastBrotli: typeof compressionBrotli = {
 
 /** What the gateway offers; among those a client accepts, the first the client lists is used. */
 export const RESPONSE_COMPRESSIONS = [fastGzip, fastBrotli];
-
-/**
- * Compresses an answer at the gateway's levels, in place (the direct path's answers are single
- * unary messages, bounded by what the services send): gzip or br, by the name a client accepted.
- */
-export function compressNow(name: string, bytes: Uint8Array): Buffer {
-  if (name === "br") return brotliCompressSync(bytes, BROTLI_OPTIONS);
-  return gzipSync(bytes, GZIP_OPTIONS);
-}

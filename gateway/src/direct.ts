@@ -14,7 +14,6 @@ import { failed, kitMetrics, SpanKind, startChildSpan, traceHeaders, type Tracin
 import { ADMIN_ROLE, isServed, ruleOf, type ServedRule } from "./access.js";
 import { Cancellation, UpstreamUnreachable, type ByteUpstream } from "./byte-upstream.js";
 import type { TrustedProxies } from "./client-address.js";
-import { compressNow } from "./compression.js";
 import type { Caller } from "./context.js";
 import type { Handler } from "./http.js";
 import type { Limiter } from "./rate-limit.js";
@@ -252,16 +251,27 @@ class Call {
   /** Serves the call; resolves with the code it ended with, as the metrics name it. */
   private async serve(): Promise<string> {
     const { route, settings } = this;
+    let timer: NodeJS.Timeout | undefined;
+    const expireIn = (ms: number) => (timer = setTimeout(() => this.cancel.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), ms));
     try {
-      const timeoutMs = this.timeout();
-      const deadline = Date.now() + timeoutMs;
-      const timer = setTimeout(() => this.cancel.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), timeoutMs);
+      // A client's deadline runs from the call's arrival; UPSTREAM_TIMEOUT_MS, for calls that set
+      // none, from when the call is forwarded, as on the router's path (a shared budget waiting on
+      // NATS does not eat the service's time).
+      const clientTimeoutMs = this.clientTimeout();
+      let deadline = clientTimeoutMs === undefined ? Infinity : Date.now() + clientTimeoutMs;
+      if (clientTimeoutMs !== undefined) expireIn(clientTimeoutMs);
       try {
         const caller = this.authenticate();
         await this.spend(caller);
         const { request, message } = this.check(await this.readMessage());
+        if (clientTimeoutMs === undefined) {
+          deadline = Date.now() + settings.defaultTimeoutMs;
+          expireIn(settings.defaultTimeoutMs);
+        }
+        const timeoutMs = deadline - Date.now();
+        if (timeoutMs <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
         const answer = await this.forward(caller, message, request, timeoutMs, deadline);
-        this.answer(answer);
+        await this.answer(answer);
       } finally {
         clearTimeout(timer);
       }
@@ -286,13 +296,13 @@ class Call {
     series.observe((performance.now() - this.started) / 1000);
   }
 
-  /** The client's deadline, or the default for unary calls; a malformed one is refused as the router refuses it. */
-  private timeout(): number {
+  /** The client's deadline in ms, if it set one; a malformed one is refused as the router refuses it. */
+  private clientTimeout(): number | undefined {
     const header = isConnect(this.protocol) ? this.exchange.headers["connect-timeout-ms"] : this.exchange.headers["grpc-timeout"];
-    if (header === undefined) return this.settings.defaultTimeoutMs;
+    if (header === undefined) return undefined;
     const parsed = isConnect(this.protocol) ? parseConnectTimeout(String(header), MAX_TIMEOUT_MS) : parseGrpcTimeout(String(header), MAX_TIMEOUT_MS);
     if (parsed.error) throw parsed.error;
-    return parsed.timeoutMs ?? this.settings.defaultTimeoutMs;
+    return parsed.timeoutMs;
   }
 
   /** The verified caller, as the authentication interceptor finds it; undefined for public RPCs. */
@@ -430,13 +440,14 @@ class Call {
   }
 
   /** The answer's message, in the client's framing, compressed when it is large and the client accepts it. */
-  private answer(answer: Buffer): void {
+  private async answer(answer: Buffer): Promise<void> {
     const { exchange, protocol } = this;
     // JSON clients get the answer decoded and written as protobuf's JSON mapping, as the router writes it.
     const message = protocol === "json" ? Buffer.from(toJsonString(this.route.method.output, fromBinary(this.route.method.output, answer))) : answer;
     const accepted = isConnect(protocol) ? exchange.headers["accept-encoding"] : exchange.headers["grpc-accept-encoding"];
     const compression = message.byteLength >= this.settings.compressMinBytes ? this.accepted(accepted) : undefined;
-    const body = compression ? compressNow(compression.name, message) : message;
+    // The gateway's own levels (compression.ts): in place up to 64 KiB, on zlib's thread pool above.
+    const body = compression ? asBuffer(await compression.compress(message)) : message;
     if (isConnect(protocol)) {
       const head: OutgoingHttpHeaders = { "content-type": protocol === "json" ? "application/json" : "application/proto", "content-length": body.byteLength, [REQUEST_ID_KEY]: this.requestId };
       if (compression) head["content-encoding"] = compression.name;
@@ -528,6 +539,8 @@ export function grpcTimeout(ms: number): string {
   const whole = Math.max(1, Math.ceil(ms));
   return whole <= 99_999_999 ? `${whole}m` : `${Math.min(99_999_999, Math.ceil(whole / 1000))}S`;
 }
+
+const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 /** gRPC-Web's trailer frame of a call that succeeded. */
 const GRPC_WEB_OK = (() => {

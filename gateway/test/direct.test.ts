@@ -215,6 +215,14 @@ describe("the gateway's direct path for binary unary calls", () => {
     expect(connect.headers["x-request-id"]).toBeTruthy();
   });
 
+  it("gives a listed origin its CORS headers on HTTP/2 streams it takes, and no other origin any", async () => {
+    const listed = await rawGrpc(gateway, { origin: "https://app.chirp.test" }, envelope(noopBytes("a")), "application/grpc-web+proto");
+    expect([listed.headers["access-control-allow-origin"], listed.headers.vary]).toEqual(["https://app.chirp.test", "Origin"]);
+    expect(String(listed.headers["access-control-expose-headers"])).toMatch(/X-Request-Id/);
+    const other = await rawGrpc(gateway, { origin: "https://evil.example" }, envelope(noopBytes("a")), "application/grpc-web+proto");
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
   it("leaves a method that does not exist to the router, which refuses it", async () => {
     const { headers, trailers } = await rawGrpc(gateway, {}, envelope(noopBytes("a")), "application/grpc", "/chirp.loadtest.v1.LoadTestService/Nope");
     // The router's fallback: no such route, 404, logged as refused.
