@@ -1,7 +1,7 @@
 import { randomUUID, type KeyObject } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { createServer as createHttp1Server, type Server as Http1Server } from "node:http";
-import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from "node:http2";
+import { createServer as createHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
@@ -14,11 +14,13 @@ import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc"
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
 import { BalancedTransport } from "./balanced-transport.js";
+import { ByteUpstream } from "./byte-upstream.js";
+import { directPath, directRoutes } from "./direct.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
-import { apiDocument, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
+import { apiDocument, corsHeaders, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
 import { gatewayInterceptors } from "./interceptors.js";
 import { servedOpenApi } from "./openapi.js";
 import { RateLimiter, type Limiter } from "./rate-limit.js";
@@ -105,7 +107,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       transportTo: (baseUrl) => createGrpcTransport({ baseUrl, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] }),
     });
   const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
-  const upstreams = services.map((u) => ({ ...u, transport: transport(u.address) }));
+  const upstreams = services.map((u) => ({ ...u, transport: transport(u.address), bytes: new ByteUpstream({ address: u.address, log, keepaliveMs: config.keepaliveMs }) }));
 
   const revocations = new Revocations(log);
   const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
@@ -168,10 +170,35 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     );
   const webRoot = config.webRoot ?? join(__dirname, "web");
   const openapi = JSON.stringify(servedOpenApi(services.map((u) => u.service)));
-  const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, apiDocument(openapi, staticFiles(webRoot, rpc as Handler))));
+  // Unary calls in binary protobuf take the verified-then-forwarded path (direct.ts); the rest, the router.
+  const fast = directPath(
+    directRoutes(upstreams),
+    {
+      log,
+      verifier,
+      revocations,
+      limiters,
+      proxies,
+      tracing,
+      compressions: RESPONSE_COMPRESSIONS,
+      maxBodyBytes: config.maxBodyBytes,
+      compressMinBytes: config.compressMinBytes,
+      defaultTimeoutMs: config.defaultTimeoutMs,
+    },
+    corsHeaders(config.corsOrigins),
+  );
+  const handler: Handler = withCors(config.corsOrigins, healthz(checkUpstreams, apiDocument(openapi, staticFiles(webRoot, fast.handler(rpc as Handler)))));
 
   const sessions = new Set<ServerHttp2Session>();
   const http2 = createHttp2Server({}, handler);
+  // HTTP/2 streams the direct path takes never become the compatibility layer's request and
+  // response objects (which cost more than the rest of a forwarded call); the others do.
+  const [compatibility] = http2.listeners("stream") as ((...args: unknown[]) => void)[];
+  if (!compatibility) throw new Error("the HTTP/2 server has no compatibility layer to hand streams to");
+  http2.removeListener("stream", compatibility);
+  http2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, ...rest: unknown[]) => {
+    if (!fast.stream(stream, headers)) compatibility.call(http2, stream, headers, ...rest);
+  });
   http2.on("session", (session) => {
     sessions.add(session);
     keepAlive(session, config.keepaliveMs);
@@ -206,6 +233,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
       http1.closeAllConnections();
       for (const session of sessions) session.destroy();
+      for (const u of upstreams) u.bytes.close();
       await metrics?.close();
       const failure = await tracing.shutdown();
       if (failure) log.warn({ err: failure }, "spans not sent at shutdown");

@@ -29,9 +29,7 @@ export function withCors(origins: string[], next: Handler): Handler {
   return (req, res) => {
     const origin = req.headers.origin;
     if (typeof origin === "string" && allowed.has(origin)) {
-      res.setHeader("Access-Control-Allow-Origin", origin);
-      res.setHeader("Vary", "Origin");
-      res.setHeader("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+      for (const [name, value] of Object.entries(corsAnswerHeaders(origin))) res.setHeader(name, value);
       if (req.method === "OPTIONS") {
         res.setHeader("Access-Control-Allow-Methods", ALLOWED_METHODS);
         res.setHeader("Access-Control-Allow-Headers", ALLOWED_HEADERS);
@@ -47,6 +45,15 @@ export function withCors(origins: string[], next: Handler): Handler {
     }
     next(req, res);
   };
+}
+
+/** The CORS headers of an answer to a listed origin's (non-preflight) request. */
+const corsAnswerHeaders = (origin: string) => ({ "access-control-allow-origin": origin, vary: "Origin", "access-control-expose-headers": EXPOSED_HEADERS });
+
+/** The CORS headers a request's Origin earns, for answers made outside withCors (the direct path's HTTP/2 streams). */
+export function corsHeaders(origins: string[]): (origin: string | undefined) => Record<string, string> | undefined {
+  const allowed = new Set(origins);
+  return (origin) => (origin !== undefined && allowed.has(origin) ? corsAnswerHeaders(origin) : undefined);
 }
 
 const CONTENT_TYPES: Record<string, string> = {

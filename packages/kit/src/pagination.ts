@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { invalidArgument } from "./errors.js";
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -48,8 +48,21 @@ export function decodePageToken<T>(
   return parsed.c;
 }
 
+/** Fingerprints of recent queries: a reader's pages and updates ask for the same few again and again. */
+const FINGERPRINTS = new Map<string, string>();
+const MAX_FINGERPRINTS = 10_000;
+
+/** The query's fingerprint: hashing it was a measurable part of rendering a page, so recent ones are kept. */
 function fingerprint(query: unknown): string {
-  return createHash("sha256").update(JSON.stringify(query)).digest("base64url").slice(0, 12);
+  const text = JSON.stringify(query) ?? "null";
+  let found = FINGERPRINTS.get(text);
+  if (found === undefined) {
+    // Bounded: past the limit the memory starts over (the next calls hash again).
+    if (FINGERPRINTS.size >= MAX_FINGERPRINTS) FINGERPRINTS.clear();
+    found = hash("sha256", text, "base64url").slice(0, 12);
+    FINGERPRINTS.set(text, found);
+  }
+  return found;
 }
 
 /** Splits one extra fetched item off a page: its presence is what tells that another page exists. */

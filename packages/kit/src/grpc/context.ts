@@ -6,6 +6,10 @@ import { unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "./metadata.js";
 
+/** Why a call's signal aborted: its caller cancelled it, or its deadline passed. */
+const CANCELLED = new Error("the call was cancelled");
+const DEADLINE_PASSED = new Error("the call's deadline passed");
+
 /** What a handler knows about the call it serves, without touching gRPC types. */
 export interface CallContext {
   readonly requestId: string;
@@ -42,12 +46,13 @@ export function createCallContext(call: ServerSurfaceCall, method: string, log: 
   const callerSessionId = first(metadata, CALLER_SESSION_KEY);
   const clientAddress = (first(metadata, CLIENT_ADDRESS_KEY) ?? "").slice(0, 64);
   const controller = new AbortController();
-  call.on("cancelled", () => controller.abort());
+  // With a reason made once: an abort without one builds a DOMException, stack and all, for every call.
+  call.on("cancelled", () => controller.abort(CANCELLED));
   const deadline = call.getDeadline();
   if (deadline instanceof Date || typeof deadline === "number") {
     const remaining = new Date(deadline).getTime() - Date.now();
     if (Number.isFinite(remaining)) {
-      const timer = setTimeout(() => controller.abort(), Math.max(0, remaining));
+      const timer = setTimeout(() => controller.abort(DEADLINE_PASSED), Math.max(0, remaining));
       timer.unref();
       controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
     }

@@ -1,0 +1,232 @@
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import { RESOLVE_EVERY_MS, replicaKey, resolveReplicas, systemLookup, type Lookup } from "@chirp/kit/grpc";
+import type { Logger } from "@chirp/kit";
+import { connect as netConnect } from "node:net";
+
+/** How long a replica that could not be reached is left out of the rotation, unless it is the only one. */
+const DOWN_MS = 2_000;
+
+/** Errors that say the call was never handled: no connection, or a stream refused (HTTP/2 promises it was not processed). */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION"]);
+const NETWORK_ERRORS = new Set([...NEVER_SENT, "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE", "ERR_HTTP2_STREAM_ERROR", "ERR_HTTP2_SESSION_ERROR"]);
+
+/** A call's outcome as the upstream gave it: its message bytes (one gRPC envelope, unparsed) and its status. */
+export interface UpstreamAnswer {
+  /** The envelopes' bytes as they came (5-byte prefix and message each). */
+  body: Buffer;
+  headers: IncomingHttpHeaders;
+  trailers: IncomingHttpHeaders;
+}
+
+/** The upstream could not be reached, or the connection broke: `neverSent` when nothing of the call was handled. */
+export class UpstreamUnreachable extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly neverSent: boolean,
+  ) {
+    super(`upstream unreachable: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+/**
+ * A call's cancellation: an AbortController without the EventTarget, whose creation and listener
+ * bookkeeping were a measurable part of a forwarded call. One listener at a time, as a call has
+ * one thing to cancel at a time (reading the request, then the upstream call).
+ */
+export class Cancellation {
+  aborted = false;
+  reason: unknown;
+  private listener: (() => void) | undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.listener;
+    this.listener = undefined;
+    listener?.();
+  }
+
+  /** Runs `listener` on abort (not when already aborted); the function returned removes it. */
+  listen(listener: () => void): () => void {
+    this.listener = listener;
+    return () => {
+      if (this.listener === listener) this.listener = undefined;
+    };
+  }
+}
+
+interface Member {
+  key: string;
+  session?: ClientHttp2Session;
+  downUntil: number;
+}
+
+export interface ByteUpstreamOptions {
+  /** One replica or many (`resolveReplicas`). */
+  address: string;
+  log: Logger;
+  /** An idle session is PINGed this often, and closed when a PING is still unanswered at the next. */
+  keepaliveMs: number;
+  lookup?: Lookup;
+  resolveEveryMs?: number;
+}
+
+/**
+ * gRPC calls as bytes over one pooled HTTP/2 session per replica of a service, for the gateway's
+ * verified-then-forwarded path (direct.ts): the request's message goes out as the client sent it
+ * and the answer's envelope and trailers come back unparsed. Replicas are taken in turn, looked
+ * up again every few seconds, and one that cannot be reached leaves the rotation for a moment, as
+ * in BalancedTransport; `call` retries a call on another replica when `repeatable` says so or
+ * nothing of it was sent.
+ */
+export class ByteUpstream {
+  private members: Member[] = [];
+  private next = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly ready: Promise<void>;
+  private closed = false;
+
+  constructor(private readonly options: ByteUpstreamOptions) {
+    this.ready = this.refresh();
+    this.timer = setInterval(() => void this.refresh(), options.resolveEveryMs ?? RESOLVE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+    for (const member of this.members) member.session?.close();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const found = await resolveReplicas(this.options.address, this.options.lookup ?? systemLookup);
+      if (found.length === 0) return;
+      const known = new Map(this.members.map((m) => [m.key, m]));
+      const members = found.map((r) => known.get(replicaKey(r)) ?? { key: replicaKey(r), downUntil: 0 });
+      for (const old of this.members) if (!members.includes(old)) old.session?.close();
+      this.members = members;
+    } catch (error) {
+      this.options.log.warn({ err: error, address: this.options.address }, "replicas not looked up; keeping the last ones known");
+    }
+  }
+
+  private pick(exclude: Set<Member>): Member | undefined {
+    const n = this.members.length;
+    if (n === 0) return undefined;
+    const now = Date.now();
+    for (const allowDown of [false, true]) {
+      for (let i = 0; i < n; i++) {
+        const member = this.members[(this.next + i) % n]!;
+        if (exclude.has(member) || (!allowDown && member.downUntil > now)) continue;
+        this.next = (this.next + i + 1) % n;
+        return member;
+      }
+    }
+    const member = this.members[this.next % n]!;
+    this.next = (this.next + 1) % n;
+    return member;
+  }
+
+  private sessionOf(member: Member): ClientHttp2Session {
+    const live = member.session;
+    if (live && !live.closed && !live.destroyed) return live;
+    // No Nagle: a call's few small frames must leave at once, not wait for the previous ACK.
+    const session = connect(`http://${member.key}`, { createConnection: (url) => netConnect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port), noDelay: true }) });
+    member.session = session;
+    const forget = () => {
+      if (member.session === session) member.session = undefined;
+    };
+    session.once("close", forget);
+    session.once("goaway", forget);
+    // A session's errors reach its streams too; here they only retire it.
+    session.on("error", forget);
+    keepAlive(session, this.options.keepaliveMs);
+    // Idle sessions must not keep the process alive.
+    session.unref();
+    return session;
+  }
+
+  /**
+   * Sends one unary call: `headers` (pseudo-headers included) and `body` (the gRPC envelope),
+   * answered with the upstream's bytes, headers and trailers, or UpstreamUnreachable. `signal`
+   * cancels it (RST_STREAM CANCEL). Calls `repeatable` are retried on another replica, within
+   * `deadline` (a Date.now() time), at most `maxAttempts` times in all.
+   */
+  async call(headers: OutgoingHttpHeaders, body: Buffer, signal: Cancellation, deadline: number, repeatable: boolean, maxAttempts: number): Promise<UpstreamAnswer> {
+    await this.ready;
+    const tried = new Set<Member>();
+    for (let attempt = 1; ; attempt++) {
+      const member = this.closed ? undefined : this.pick(tried);
+      if (!member) throw new UpstreamUnreachable(new Error(`no replica of ${this.options.address} is known`), true);
+      tried.add(member);
+      try {
+        return await this.once(member, headers, body, signal);
+      } catch (error) {
+        if (!(error instanceof UpstreamUnreachable)) throw error;
+        member.downUntil = Date.now() + DOWN_MS;
+        if (attempt >= maxAttempts || Date.now() >= deadline || signal.aborted || !(repeatable || error.neverSent)) throw error;
+      }
+    }
+  }
+
+  private once(member: Member, headers: OutgoingHttpHeaders, body: Buffer, signal: Cancellation): Promise<UpstreamAnswer> {
+    return new Promise((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = this.sessionOf(member).request(headers, { endStream: false });
+      } catch (error) {
+        return reject(new UpstreamUnreachable(error, true));
+      }
+      let responded: IncomingHttpHeaders | undefined;
+      let trailers: IncomingHttpHeaders = {};
+      const chunks: Buffer[] = [];
+      const unlisten = signal.listen(() => stream.close(constants.NGHTTP2_CANCEL));
+      stream.on("response", (h) => (responded = h));
+      stream.on("trailers", (t) => (trailers = t));
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.once("error", (error: NodeJS.ErrnoException) => {
+        unlisten();
+        const code = typeof error.code === "string" ? error.code : "";
+        // A stream still waiting for its session when the connection failed was never sent.
+        if (code === "ERR_HTTP2_STREAM_CANCEL" && !signal.aborted) return reject(new UpstreamUnreachable(error.cause ?? error, true));
+        const refused = code === "ERR_HTTP2_STREAM_ERROR" && String(error.message).includes("NGHTTP2_REFUSED_STREAM");
+        if (NETWORK_ERRORS.has(code)) reject(new UpstreamUnreachable(error, refused || (NEVER_SENT.has(code) && responded === undefined)));
+        else reject(error);
+      });
+      stream.once("close", () => {
+        unlisten();
+        if (signal.aborted) return reject(signal.reason);
+        if (!responded) {
+          // Closed without an answer: the connection went away, or the stream was reset.
+          const refused = stream.rstCode === constants.NGHTTP2_REFUSED_STREAM;
+          return reject(new UpstreamUnreachable(new Error(`the stream closed without an answer (code ${stream.rstCode})`), refused));
+        }
+        resolve({ body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), headers: responded, trailers });
+      });
+      stream.end(body);
+    });
+  }
+}
+
+/** PINGs a session while it is open, closing it when a PING is still unanswered at the next. */
+function keepAlive(session: ClientHttp2Session, intervalMs: number): void {
+  let awaiting = false;
+  const timer = setInterval(() => {
+    if (session.destroyed || session.closed) return clearInterval(timer);
+    if (awaiting) {
+      clearInterval(timer);
+      session.destroy();
+      return;
+    }
+    awaiting = true;
+    try {
+      if (!session.ping(() => (awaiting = false))) awaiting = false;
+    } catch {
+      awaiting = false;
+    }
+  }, intervalMs);
+  timer.unref();
+  session.once("close", () => clearInterval(timer));
+}
