@@ -8,14 +8,17 @@ import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 const { createLogger } = require("@chirp/kit");
-const { bindService, GrpcServer } = require("@chirp/kit/grpc");
+const { bindService, GrpcServer, MeshCertificateSet } = require("@chirp/kit/grpc");
 const { startMesh } = require("@chirp/mesh");
 const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
 const { LoadTestServiceService } = require("@chirp/proto/grpc/chirp/loadtest/v1/loadtest");
 
 const log = createLogger("bench-server", process.env.LOG_LEVEL ?? "warn");
 const noopLog = log.child({ service: "loadtest" });
-const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog });
+// The mesh's certificates, made here so that the do-nothing backend speaks mutual TLS too.
+const certificates = new MeshCertificateSet();
+process.once("exit", () => certificates.remove());
+const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog, tls: certificates.filesOf("loadtest") });
 noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog));
 // A run of its own (BENCH_RUN): its databases and durable consumers are its own, and go with it
 // unless BENCH_KEEP=true.
@@ -25,6 +28,7 @@ const mesh = await startMesh({
   loopback: true,
   run: process.env.BENCH_RUN,
   keep: process.env.BENCH_KEEP === "true",
+  certificates,
   extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }],
 });
 process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port })}\n`);

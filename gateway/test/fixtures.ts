@@ -13,6 +13,8 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     httpPort: 0,
     logLevel: "silent",
     streamReplicas: 1,
+    // Plaintext to the stand-in upstreams of these tests; test/mesh-tls.test.ts covers mutual TLS.
+    tls: undefined,
     upstreams: { ...(Object.fromEntries(GATEWAY_SERVICES.map(({ name }) => [name, UNREACHABLE])) as GatewayConfig["upstreams"]), ...upstreams },
     auth: { publicKeysPem: [], issuer: "chirp", audience: "chirp" },
     corsOrigins: ["https://app.chirp.test"],

@@ -67,7 +67,10 @@ export class Constant<T> {
   constructor(readonly value: T) {}
 }
 
-/** A group that exists only when its key setting is set: MongoDB settings without MONGODB_URI are none. */
+/**
+ * A group that exists only when its key setting is set: MongoDB settings without MONGODB_URI are
+ * none. With its key set, every other setting of the group must be set too (or have a default).
+ */
 export class WhenSet<T extends SchemaTree, K extends keyof T> {
   constructor(
     readonly key: K,
@@ -89,7 +92,8 @@ export type ConfigOf<T> =
       : T extends Constant<infer V>
         ? V
         : T extends WhenSet<infer G, infer K>
-          ? { [P in keyof G]: P extends K ? NonNullable<ConfigOf<G[P]>> : ConfigOf<G[P]> } | undefined
+          ? // A group is whole or absent (readTree refuses one with its key and not all its settings).
+            { [P in keyof G]: NonNullable<ConfigOf<G[P]>> } | undefined
           : T extends SchemaTree
             ? { [P in keyof T]: ConfigOf<T[P]> }
             : never;
@@ -217,6 +221,14 @@ function readTree(tree: SchemaTree, context: ReadContext): Record<string, unknow
     else if (node instanceof Constant) config[key] = node.value;
     else if (node instanceof WhenSet) {
       const group = readTree(node.tree as SchemaTree, context);
+      const keySetting = (node.tree as SchemaTree)[node.key as string];
+      if (group[node.key as string] !== undefined && keySetting instanceof Setting) {
+        // A group is whole or absent: its other settings come with its key.
+        for (const [member, value] of Object.entries(group)) {
+          const memberSetting = (node.tree as SchemaTree)[member];
+          if (value === undefined && memberSetting instanceof Setting) context.reader.problem(`${memberSetting.spec.env} is required when ${keySetting.spec.env} is set`);
+        }
+      }
       config[key] = group[node.key as string] === undefined ? undefined : group;
     } else config[key] = readTree(node, context);
   }

@@ -1,7 +1,6 @@
 import {
   Metadata,
   Server,
-  ServerCredentials,
   status,
   type sendUnaryData,
   type ServerUnaryCall,
@@ -16,6 +15,7 @@ import { descriptorSet } from "@chirp/proto/descriptor-set";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../logger.js";
 import { UnreadableRequest } from "./bind.js";
+import { meshCertificates, serverCredentials, type MeshTls } from "./tls.js";
 
 type Definition = ServiceDefinition | Record<string, { path: string }>;
 
@@ -30,6 +30,12 @@ export interface GrpcServerOptions {
   drainMs?: number;
   /** How often each connection is PINGed; one unanswered for as long is closed. Default 30 s. */
   keepaliveMs?: number;
+  /**
+   * Mutual TLS with the mesh's certificates: every caller must present a certificate of the mesh
+   * CA. Absent: plaintext (development only). With `identity`, the certificate must name it.
+   */
+  tls?: MeshTls;
+  identity?: string;
 }
 
 /**
@@ -100,6 +106,8 @@ export class GrpcServer {
     readonly port: number,
     private readonly log: Logger,
     private readonly drainMs: number,
+    /** Whether callers are authenticated by mutual TLS (so each call has a peer identity). */
+    readonly tls: boolean,
   ) {}
 
   static async start(options: GrpcServerOptions): Promise<GrpcServer> {
@@ -115,14 +123,18 @@ export class GrpcServer {
     const health = new HealthImplementation(Object.fromEntries(["", ...names].map((name) => [name, "NOT_SERVING"])));
     health.addToServer(server);
     new ReflectionService(reflectionSchema(), { services: names }).addToServer(server);
+    if (options.tls && options.identity !== undefined) {
+      const named = meshCertificates(options.tls, options.log).identity;
+      if (named !== options.identity) throw new Error(`${options.tls.certFile} names the workload "${named}", not "${options.identity}"`);
+    }
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      server.bindAsync(`${options.host}:${options.port}`, serverCredentials(options.tls, options.log), (error, bound) =>
         error ? reject(error) : resolve(bound),
       ),
     );
-    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000);
+    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000, options.tls !== undefined);
     for (const definition of options.services) grpcServer.register(definition);
-    options.log.info({ port, services: names }, "gRPC server listening");
+    options.log.info({ port, services: names, tls: options.tls !== undefined }, "gRPC server listening");
     return grpcServer;
   }
 
