@@ -1,4 +1,5 @@
-import { GATEWAY_SERVICES } from "@chirp/kit";
+import { GATEWAY_SERVICES, parseVerificationKey, TokenVerifier } from "@chirp/kit";
+import type { CallGuard, PeerRules } from "@chirp/kit/grpc";
 import type { GatewayConfig } from "../src/config.js";
 
 const UNREACHABLE = "127.0.0.1:1";
@@ -35,4 +36,14 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     natsUrl: undefined,
     ...rest,
   };
+}
+
+/**
+ * How a stand-in upstream of these tests treats calls: it verifies the access tokens the gateway
+ * forwards (with `publicKeyPem`), as every service does, over plaintext (mesh-tls.test.ts has the
+ * mutual TLS).
+ */
+export function upstreamGuard<D extends object>(definition: D, publicKeyPem: string): CallGuard<D> {
+  const peers = Object.fromEntries(Object.keys(definition).map((name) => [name, ["gateway"]])) as unknown as PeerRules<D>;
+  return { peers, tokens: new TokenVerifier([parseVerificationKey(publicKeyPem)], { issuer: "chirp", audience: "chirp" }), tls: false };
 }
