@@ -147,6 +147,26 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     }
   });
 
+  it("believes no header naming a caller: posting as someone takes their valid access token", async () => {
+    const ann = newUserId();
+    const forged = new Metadata();
+    forged.set("x-chirp-caller-id", ann);
+    forged.set("x-chirp-caller-roles", "admin");
+    const refused = await grpcFailure(unary(service.client, service.client.createTweet, { text: "posted as ann?", replyToId: "", tags: [], idempotencyKey: "" }, forged), status.UNAUTHENTICATED);
+    expect(refused.details).toBe("this call needs an authenticated caller");
+    await grpcFailure(call.deleteTweet((await call.createTweet(ann, { text: "mine" })).id, forged), status.UNAUTHENTICATED);
+  });
+
+  it("counts every user's posts for admins only, whoever forwards the call; one author's for any signed-in caller", async () => {
+    const ann = newUserId();
+    await call.createTweet(ann, { text: "counted once" });
+    const everyone = await grpcFailure(call.countTweets({}, asCaller(newUserId())), status.PERMISSION_DENIED, "author_id");
+    expect(everyone.details).toBe("author_id: counting every user's tweets needs the admin role");
+    await grpcFailure(call.countTweets({}, new Metadata()), status.UNAUTHENTICATED);
+    expect(await call.countTweets({ authorId: ann }, asCaller(newUserId()))).toBe(1);
+    expect(await call.countTweets({})).toBeGreaterThanOrEqual(1);
+  });
+
   it("gets tweets one at a time or in a batch in request order, listing missing ids", async () => {
     const ann = newUserId();
     const a = await call.createTweet(ann, { text: "a" });

@@ -86,6 +86,10 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const { input, user } = await register();
     expect((await call.getUser(user.id)).user).toMatchObject({ id: user.id, email: "" });
     expect((await call.getUser(user.id, asCaller(user.id))).user?.email).toBe(input.email);
+    // A header naming the owner is believed by nobody: only their verified token shows the email.
+    const forged = new Metadata();
+    forged.set("x-chirp-caller-id", user.id);
+    expect((await call.getUser(user.id, forged)).user?.email).toBe("");
     expect((await call.getUserByUsername(input.username.toUpperCase())).user?.id).toBe(user.id);
     await grpcFailure(call.getUser("bad id"), status.INVALID_ARGUMENT, "id");
     await grpcFailure(call.getUser("01M83VMQVV99P26KZM1TRZB034"), status.NOT_FOUND, "id");
