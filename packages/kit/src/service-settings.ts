@@ -78,6 +78,16 @@ export const METRICS_PORT = setting.port("METRICS_PORT", {
   common: true,
 });
 
+/**
+ * A plaintext port serving only the standard health service, for probes that cannot present a
+ * client certificate (Kubernetes' gRPC probes): with mutual TLS, the gRPC port answers nobody else.
+ */
+export const HEALTH_PORT = setting.port("HEALTH_PORT", {
+  default: 0,
+  doc: "plaintext port serving only `grpc.health.v1` (for Kubernetes' gRPC probes, which present no certificate); `0`: none",
+  common: true,
+});
+
 /** Tracing and metrics: what `startService` and the gateway observe themselves with. */
 export const telemetrySettings = () => ({ otlpEndpoint: OTLP_ENDPOINT, samplePercent: TRACE_SAMPLE_PERCENT, metricsPort: METRICS_PORT });
 
@@ -140,6 +150,7 @@ export function serviceSettings(name: string, port: number) {
     serviceName: setting.constant<string>(name),
     host: GRPC_HOST,
     port: grpcPort(port),
+    healthPort: HEALTH_PORT,
     /** MongoDB when MONGODB_URI is set; in-memory storage otherwise (development only). */
     mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`) }),
     /** JetStream when set; an in-process bus otherwise (development only). */

@@ -168,6 +168,7 @@ describe("the settings every service reads", () => {
       serviceName: "example",
       host: "0.0.0.0",
       port: 50059,
+      healthPort: 0,
       mongo: undefined,
       natsUrl: undefined,
       streamReplicas: 1,
@@ -191,6 +192,7 @@ describe("the settings every service reads", () => {
     const env = {
       GRPC_HOST: "127.0.0.1",
       GRPC_PORT: "6000",
+      HEALTH_PORT: "8086",
       MONGODB_URI: "mongodb://db:27017",
       NATS_URL: "nats://nats:4222",
       LOG_LEVEL: "debug",
@@ -213,6 +215,7 @@ describe("the settings every service reads", () => {
       serviceName: "example",
       host: "127.0.0.1",
       port: 6000,
+      healthPort: 8086,
       mongo: { uri: "mongodb://db:27017", database: "chirp_example" },
       natsUrl: "nats://nats:4222",
       streamReplicas: 3,

@@ -7,6 +7,7 @@ import {
   AUTHORIZATION_KEY,
   bindService,
   channelCredentials,
+  checkHealth,
   GrpcServer,
   meshChannelOptions,
   meshTlsConnection,
@@ -20,6 +21,7 @@ import { accessToken, asCaller, grpcFailure, testCallGuard, testChannel, testLog
 import { LoadTestServiceClient, LoadTestServiceService, type NoopRequest, type NoopResponse } from "@chirp/proto/grpc/chirp/loadtest/v1/loadtest";
 import { TimelineServiceClient, TimelineServiceService, StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import { connect } from "node:http2";
+import { createServer } from "node:net";
 import type { TLSSocket } from "node:tls";
 
 const log = testLogger();
@@ -294,4 +296,31 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs 
     if (Date.now() > deadline) throw new Error("timed out");
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+describe("the health-only port", () => {
+  it("answers health checks in plaintext for probes, and serves nothing else", async () => {
+    const server = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log, tls: testTls("example"), healthPort: await freePort() });
+    server.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: whoIsCalling }, log, undefined, testCallGuard(LoadTestServiceService)));
+    const plain = new LoadTestServiceClient(`127.0.0.1:${server.healthPort}`, credentials.createInsecure());
+    try {
+      expect(await checkHealth(`127.0.0.1:${server.healthPort}`, "chirp.loadtest.v1.LoadTestService")).toBe("SERVING");
+      // The gRPC port asks for a certificate: a probe without one gets no answer there.
+      expect(await checkHealth(`127.0.0.1:${server.port}`)).toBe("UNREACHABLE");
+      await grpcFailure(unary(plain, plain.noop, { payload: "" }), status.UNIMPLEMENTED);
+    } finally {
+      plain.close();
+      await server.shutdown();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }

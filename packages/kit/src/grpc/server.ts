@@ -1,6 +1,7 @@
 import {
   Metadata,
   Server,
+  ServerCredentials,
   status,
   type sendUnaryData,
   type ServerUnaryCall,
@@ -36,6 +37,8 @@ export interface GrpcServerOptions {
    */
   tls?: MeshTls;
   identity?: string;
+  /** A plaintext port serving the health service only (0 or absent: none), for probes without a certificate. */
+  healthPort?: number;
 }
 
 /**
@@ -108,7 +111,13 @@ export class GrpcServer {
     private readonly drainMs: number,
     /** Whether callers are authenticated by mutual TLS (so each call has a peer identity). */
     readonly tls: boolean,
+    private readonly healthOnly: { server: Server; port: number } | undefined,
   ) {}
+
+  /** Where the plaintext health-only server listens, if there is one. */
+  get healthPort(): number | undefined {
+    return this.healthOnly?.port;
+  }
 
   static async start(options: GrpcServerOptions): Promise<GrpcServer> {
     // Keep-alive PINGs find callers that vanished without closing (a gateway on a failed node):
@@ -132,9 +141,22 @@ export class GrpcServer {
         error ? reject(error) : resolve(bound),
       ),
     );
-    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000, options.tls !== undefined);
+    let healthOnly: { server: Server; port: number } | undefined;
+    if (options.healthPort) {
+      // The same health answers, and nothing else: no service, no reflection.
+      const probes = new Server();
+      health.addToServer(probes);
+      const bound = await new Promise<number>((resolve, reject) =>
+        probes.bindAsync(`${options.host}:${options.healthPort}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+      ).catch((error: unknown) => {
+        server.forceShutdown();
+        throw error;
+      });
+      healthOnly = { server: probes, port: bound };
+    }
+    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000, options.tls !== undefined, healthOnly);
     for (const definition of options.services) grpcServer.register(definition);
-    options.log.info({ port, services: names, tls: options.tls !== undefined }, "gRPC server listening");
+    options.log.info({ port, services: names, tls: options.tls !== undefined, ...(healthOnly && { healthPort: healthOnly.port }) }, "gRPC server listening");
     return grpcServer;
   }
 
@@ -177,5 +199,7 @@ export class GrpcServer {
         resolve();
       });
     });
+    // Probes see NOT_SERVING through the drain; the health-only port closes with the rest.
+    this.healthOnly?.server.forceShutdown();
   }
 }

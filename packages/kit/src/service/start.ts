@@ -30,6 +30,8 @@ export interface ServiceConfig {
   serviceName: string;
   host: string;
   port: number;
+  /** A plaintext port answering health checks only (`serviceSettings` has it); absent or 0: none. */
+  healthPort?: number;
   logLevel: LevelWithSilent;
   mongo: { uri: string; database: string } | undefined;
   natsUrl: string | undefined;
@@ -164,7 +166,7 @@ export async function startService<C extends ServiceConfig, D extends Definition
     return resource;
   };
   const service = config.serviceName;
-  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log, tls: config.tls, identity: service });
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log, tls: config.tls, identity: service, healthPort: config.healthPort });
   const callerKeys = [...publicKeysIn(config.tokens?.publicKeysPem ?? "").map(parseVerificationKey), ...(declaration.callerKeys ?? [])];
   const tokens = config.tokens && callerKeys.length > 0 ? new TokenVerifier(callerKeys, config.tokens) : undefined;
   try {
