@@ -9,7 +9,7 @@ import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
-import { DEFAULT_STREAM_SETTINGS, JetStreamBus, SharedValues } from "@chirp/kit/nats";
+import { DEFAULT_STREAM_SETTINGS, inboxPrefix, JetStreamBus, ownedStreams, SharedValues } from "@chirp/kit/nats";
 import { acceptedRequestId, checkHealth, meshCertificates, meshTlsConnection, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
@@ -38,6 +38,11 @@ export interface GatewayOverrides {
   extraUpstreams?: UpstreamService[];
   /** The bus revocations come on, instead of NATS_URL (the embedded mesh's in-process bus). */
   bus?: LiveSubscriber;
+  /**
+   * A run's own name for its shared limits: meshes run beside each other on one NATS (tests,
+   * benchmarks) would otherwise spend one budget per client address between them.
+   */
+  limitsNamespace?: string;
 }
 
 export interface UpstreamService {
@@ -121,14 +126,16 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     reads: new RateLimiter(config.readsPerMinute, config.readBurst),
   };
   // With NATS, every replica spends from the same budgets (shared-limits.ts); without, its own.
+  // A namespace becomes one subject token: anything but letters, digits, _ and - is replaced.
+  const space = (name: string) => (overrides.limitsNamespace ? `${overrides.limitsNamespace.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 64)}_${name}` : name);
   const shared = revocationFeed.bus ? await SharedValues.open(revocationFeed.bus, { ...LIMITS_VALUES, replicas: config.streamReplicas }) : undefined;
   const limiters: Record<"writes" | "reads", Limiter> = shared
     ? {
-        writes: new SharedRateLimiter(shared, "writes", config.writesPerMinute, config.writeBurst, own.writes, log),
-        reads: new SharedRateLimiter(shared, "reads", config.readsPerMinute, config.readBurst, own.reads, log),
+        writes: new SharedRateLimiter(shared, space("writes"), config.writesPerMinute, config.writeBurst, own.writes, log),
+        reads: new SharedRateLimiter(shared, space("reads"), config.readsPerMinute, config.readBurst, own.reads, log),
       }
     : own;
-  const streamSlots = shared ? new SharedStreamSlots(shared, config.maxStreamsPerCaller, log) : undefined;
+  const streamSlots = shared ? new SharedStreamSlots(shared, config.maxStreamsPerCaller, log, space("streams")) : undefined;
   const sweeper = setInterval(() => {
     Object.values(limiters).forEach((limiter) => limiter.sweep());
     revocations.sweep();
@@ -212,7 +219,8 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
       http1.closeAllConnections();
       for (const session of sessions) session.destroy();
       await metrics?.close();
-      await tracing.shutdown();
+      const failure = await tracing.shutdown();
+      if (failure) log.warn({ err: failure }, "spans not sent at shutdown");
     },
   };
 }
@@ -228,7 +236,11 @@ async function followRevocationsFrom(config: GatewayConfig, overrides: GatewayOv
     log.warn("NATS_URL is not set: revoked sessions' access tokens are accepted until they expire");
     return { stop: async () => undefined };
   }
-  const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log);
+  const bus = await JetStreamBus.connect(config.natsUrl, "chirp-gateway", log, {
+    nkeySeed: config.natsNkeySeed,
+    inboxPrefix: inboxPrefix("gateway"),
+    ownedStreams: ownedStreams("gateway"),
+  });
   try {
     await bus.ensureStreams([STREAMS.users], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas });
     const subscription = await followRevocations(bus, revocations, log);

@@ -7,6 +7,7 @@ import {
   GATEWAY_SERVICES,
   LOG_LEVEL,
   meshTlsSettings,
+  NATS_NKEY_SEED,
   publicKeysIn,
   setting,
   SHUTDOWN_DEADLINE_MS,
@@ -52,6 +53,7 @@ export const schema = defineConfig({
     unset: "revocations are not heard of, and revoked sessions' access tokens work until they expire",
     fallback: "revoked sessions' access tokens are accepted until they expire",
   }),
+  natsNkeySeed: NATS_NKEY_SEED,
   streamReplicas: STREAM_REPLICAS,
   /** Origins allowed to call from a browser; never a wildcard. */
   corsOrigins: setting.list("CORS_ORIGINS", {

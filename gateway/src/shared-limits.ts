@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "@chirp/kit";
+import { GATEWAY_SHARED_VALUES, type Logger } from "@chirp/kit";
 import type { SharedValues } from "@chirp/kit/nats";
 import type { Limiter, RateLimiter } from "./rate-limit.js";
 import type { Slots } from "./streams.js";
@@ -11,7 +11,7 @@ import type { Slots } from "./streams.js";
  */
 
 /** Where the shared limits live; longer than any bucket takes to refill whole. */
-export const LIMITS_VALUES = { stream: "CHIRP_LIMITS", prefix: "chirp.limits", maxAgeMs: 10 * 60_000 };
+export const LIMITS_VALUES = { ...GATEWAY_SHARED_VALUES, maxAgeMs: 10 * 60_000 };
 
 interface Bucket {
   tokens: number;
@@ -94,6 +94,7 @@ export class SharedStreamSlots implements Slots {
     private readonly values: SharedValues,
     private readonly maxPerCaller: number,
     private readonly log: Logger,
+    private readonly space = "streams",
     refreshMs = 60_000,
   ) {
     this.timer = setInterval(() => void this.refresh(), refreshMs);
@@ -101,7 +102,7 @@ export class SharedStreamSlots implements Slots {
   }
 
   private subject(key: string): string {
-    return this.values.subject("streams", key);
+    return this.values.subject(this.space, key);
   }
 
   private async publish(key: string): Promise<void> {

@@ -13,6 +13,7 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     http2Port: 0,
     httpPort: 0,
     logLevel: "silent",
+    natsNkeySeed: undefined,
     streamReplicas: 1,
     // Plaintext to the stand-in upstreams of these tests; test/mesh-tls.test.ts covers mutual TLS.
     tls: undefined,

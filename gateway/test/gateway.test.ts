@@ -25,7 +25,7 @@ describe("gateway in front of the users service", () => {
   beforeAll(async () => {
     users = await startUsers(
       {
-        serviceName: "users", host: "127.0.0.1", port: 0, healthPort: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined, streamReplicas: 1,
+        serviceName: "users", host: "127.0.0.1", port: 0, healthPort: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined, natsNkeySeed: undefined, streamReplicas: 1,
         auth: { signingKeyPem: privateKeyPem, tokenTtlSeconds: 900, refreshTtlSeconds: 86_400 },
         tokens: { publicKeysPem: undefined, issuer: "chirp", audience: "chirp" },
         tls: undefined,

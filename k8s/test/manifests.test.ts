@@ -15,13 +15,16 @@
  * skipped, except with CI=true, where that is a failure.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { X509Certificate } from "node:crypto";
+import { runInNewContext } from "node:vm";
 import { parse, stringify } from "yaml";
 import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier } from "@chirp/kit";
+import { natsAuthorization, nkeyVariable, NATS_PROCESSES } from "@chirp/kit/nats";
+import { fromSeed } from "@nats-io/nkeys";
 import {
   ROOT,
   KUBERNETES_VERSIONS,
@@ -150,6 +153,22 @@ describe("the service catalogue (packages/kit/src/services.ts)", () => {
   });
 });
 
+describe("NATS authorization (k8s/base/nats.conf, k8s/overlays/prod/nats.conf)", () => {
+  test.each(["k8s/base/nats.conf", "k8s/overlays/prod/nats.conf"])("%s holds the authorization the service catalogue declares (npm run k8s:nats-authorization)", (file) => {
+    const text = readText(file);
+    const begin = text.indexOf("# BEGIN generated authorization");
+    const end = text.indexOf("# END generated authorization");
+    expect(begin).toBeGreaterThanOrEqual(0);
+    expect(text.slice(text.indexOf("\n", begin) + 1, end)).toBe(natsAuthorization());
+  });
+
+  test("every process's user reads its public key from the environment, and none is unrestricted", () => {
+    const block = natsAuthorization();
+    for (const process of NATS_PROCESSES) expect(block).toContain(`nkey: $${nkeyVariable(process)}\n      permissions: {`);
+    expect(block.match(/nkey:/g)).toHaveLength(NATS_PROCESSES.length);
+  });
+});
+
 describe("Dockerfile", () => {
   const usesService = (text: string) => /\$\{?SERVICE\b/.test(text);
 
@@ -271,6 +290,55 @@ describe("helper scripts", () => {
       const signer = new TokenSigner(parseSigningKey(first), { issuer: "chirp", audience: "chirp", ttlSeconds: 60 });
       const verifier = new TokenVerifier([parseVerificationKey(readFileSync(join(dir, "auth-public-key.pem"), "utf8"))], { issuer: "chirp", audience: "chirp" });
       expect(verifier.verify(signer.sign("someone").token).sub).toBe("someone");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("generate-nats-keys writes an nkey user per process, valid for @nats-io/nkeys, once, and keeps them", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chirp-nkeys-"));
+    try {
+      run(process.execPath, [join(ROOT, "k8s/scripts/generate-nats-keys.mjs"), dir], ROOT);
+      const publicKeys = () => Object.fromEntries(readFileSync(join(dir, "nats-public-nkeys.env"), "utf8").trim().split("\n").map((line) => line.split("=") as [string, string]));
+      const first = publicKeys();
+      expect(Object.keys(first).sort()).toEqual(NATS_PROCESSES.map(nkeyVariable).sort());
+      for (const process of NATS_PROCESSES) {
+        const seed = readFileSync(join(dir, "nats", `${process}.nk`), "utf8").trim();
+        expect([process, fromSeed(new TextEncoder().encode(seed)).getPublicKey()]).toEqual([process, first[nkeyVariable(process)]]);
+      }
+      expect(new Set(Object.values(first)).size).toBe(NATS_PROCESSES.length);
+      run(process.execPath, [join(ROOT, "k8s/scripts/generate-nats-keys.mjs"), dir], ROOT);
+      expect(publicKeys()).toEqual(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("create-mongodb-users gives each service a user with readWrite on its own database only, and updates it on a second run", () => {
+    const dir = mkdtempSync(join(tmpdir(), "chirp-mongo-users-"));
+    try {
+      for (const service of SERVICES) writeFileSync(join(dir, service.name), `password-of-${service.name}-0123456789\n`);
+      mkdirSync(join(dir, "..data"));
+      // mongosh's globals, recorded: a database per name, with its users.
+      const users = new Map<string, Obj>();
+      const calls: string[] = [];
+      const db = {
+        getSiblingDB: (database: string) => ({
+          getUser: (user: string) => users.get(`${database}.${user}`) ?? null,
+          createUser: (spec: Obj) => (calls.push(`create ${database}.${spec.user}`), users.set(`${database}.${spec.user}`, spec)),
+          updateUser: (user: string, spec: Obj) => (calls.push(`update ${database}.${user}`), users.set(`${database}.${user}`, { user, ...spec })),
+        }),
+      };
+      const script = readText("k8s/overlays/prod/create-mongodb-users.js");
+      const runScript = () => runInNewContext(script, { db, print: () => undefined, require, process: { env: { PASSWORDS_DIR: dir } } });
+      runScript();
+      runScript();
+      expect(calls).toEqual([...SERVICES.map((s) => `create chirp_${s.name}.${s.name}`).sort(), ...SERVICES.map((s) => `update chirp_${s.name}.${s.name}`).sort()]);
+      for (const service of SERVICES) {
+        expect(users.get(`chirp_${service.name}.${service.name}`)).toEqual({ user: service.name, pwd: `password-of-${service.name}-0123456789`, roles: [{ role: "readWrite", db: `chirp_${service.name}` }] });
+      }
+      writeFileSync(join(dir, "users"), "short");
+      expect(runScript).toThrow("users: the password must have at least 16 characters");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -668,6 +736,12 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         expect(problems).toEqual([]);
       });
 
+      /**
+       * Secrets only prod reads, created beforehand (k8s/README.md), which dev has no stand-in for:
+       * the services' MongoDB passwords (dev's MongoDB has no users).
+       */
+      const PROD_ONLY_SECRETS = /^mongodb-password-[a-z0-9-]+$/;
+
       /** A file under a container's volume mounts, from the rendered Secret or ConfigMap; for a
        *  Secret created outside the manifests (prod), the dev overlay's Secret of the same name. */
       function mountedFile(pod: PodTemplate, container: Obj, path: string, objects: Obj[]): string | undefined {
@@ -681,6 +755,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
               find(objects, "Secret", volume.secret.secretName) ??
               rendered.get("default")!.objects.find((o) => o.kind === "Secret" && withoutHash(o.metadata.name) === volume.secret.secretName);
             const data = secret?.data?.[key];
+            if (data === undefined && !secret && PROD_ONLY_SECRETS.test(volume.secret.secretName)) return "a-password-made-beforehand";
             return data === undefined ? undefined : Buffer.from(data, "base64").toString("utf8");
           }
         }
@@ -691,15 +766,18 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         const { objects, pipeline } = get();
         const generated = rendered.get("default")!.objects.filter((o) => o.kind === "Secret").map((o) => withoutHash(o.metadata.name));
         const readers = new Map<string, string[]>();
-        /** Secrets holding a private key, or issued with one (a Certificate's). */
-        const privateSecrets = new Set<string>(objects.filter((o) => o.kind === "Certificate").map((o) => o.spec.secretName));
         const problems: string[] = [];
         for (const pod of podTemplates(objects)) {
+          // A projected volume's Secrets have readers too (the mongodb-users Job's passwords).
+          for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.projected)) {
+            for (const source of volume.projected.sources.filter((s: Obj) => s.secret)) readers.set(source.secret.name, [...(readers.get(source.secret.name) ?? []), describeWorkload(pod)]);
+          }
           for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret)) {
             const name: string = volume.secret.secretName;
             readers.set(name, [...(readers.get(name) ?? []), describeWorkload(pod)]);
             const issued = objects.some((o) => o.kind === "Certificate" && o.spec.secretName === name);
-            if (!find(objects, "Secret", name) && !issued && !(name.length > 0 && generated.includes(name))) {
+            const madeBeforehand = pipeline.name === "prod" && PROD_ONLY_SECRETS.test(name);
+            if (!find(objects, "Secret", name) && !issued && !(name.length > 0 && generated.includes(name)) && !madeBeforehand) {
               problems.push(`${describeWorkload(pod)}: Secret ${name} is neither rendered nor one the dev overlay generates`);
             }
             for (const container of pod.spec.containers) {
@@ -712,15 +790,18 @@ if (missingTools.length > 0 && process.env.CI === "true") {
               const config = configs.get(artifactOf(pipeline, container)?.workspace ?? "");
               const secret = find(objects, "Secret", name);
               const holdsPrivateKey = issued || Object.values<string>(secret?.data ?? {}).some((v) => Buffer.from(v, "base64").toString().includes("PRIVATE KEY"));
-              if (holdsPrivateKey) privateSecrets.add(name);
               // A workload's own mesh certificate's key is its own; any other private key only the signer's.
               const ownMeshKey = withoutHash(name) === `${pod.workload.metadata.name}-mesh-tls`;
               if (holdsPrivateKey && !ownMeshKey && !config?.secrets.has("AUTH_SIGNING_KEY")) problems.push(`${at}: can read the private key in Secret ${name}`);
             }
           }
         }
-        // Public material (the token verification key) may go to many; a private key to one workload.
-        for (const [name, workloads] of readers) if (workloads.length > 1 && privateSecrets.has(name)) problems.push(`Secret ${name}, which holds a private key, is mounted by ${workloads.join(", ")}`);
+        for (const [name, workloads] of readers) {
+          // A service's MongoDB password is also read by the Job that makes its user with it.
+          const others = PROD_ONLY_SECRETS.test(name) ? workloads.filter((w) => w !== "Job/mongodb-users") : workloads;
+          // The token verification key is public: every service verifies tokens with it.
+          if (others.length > 1 && withoutHash(name) !== "auth-public-key") problems.push(`Secret ${name} is mounted by ${workloads.join(", ")}`);
+        }
         expect(problems).toEqual([]);
       });
 
@@ -737,6 +818,85 @@ if (missingTools.length > 0 && process.env.CI === "true") {
               if (find(objects, "ConfigMap", volume.configMap.name)?.data?.[key] === undefined) {
                 problems.push(`${describeWorkload(pod, container)}: runs ${word}, which ConfigMap ${volume.configMap.name} does not hold`);
               }
+            }
+          }
+        }
+        expect(problems).toEqual([]);
+      });
+
+      test("NetworkPolicies: everything is denied by default, and exactly the flows the catalogue and the configurations call for are allowed", () => {
+        const { objects } = get();
+        const policies = objects.filter((o) => o.kind === "NetworkPolicy");
+        const defaultDeny = policies.find((p) => Object.keys(p.spec.podSelector ?? {}).length === 0 && p.spec.policyTypes?.includes("Ingress") && p.spec.policyTypes?.includes("Egress") && !p.spec.ingress?.length && !p.spec.egress?.length);
+        expect(defaultDeny?.metadata.name).toBe("default-deny");
+        const nodes = networkNodes(objects);
+        const allowed = [...allowedFlows(nodes, policies)].sort();
+        const expected = [...expectedFlows(objects, nodes)].sort();
+        expect({ unexpected: allowed.filter((f) => !expected.includes(f)), missing: expected.filter((f) => !allowed.includes(f)) }).toEqual({ unexpected: [], missing: [] });
+      });
+
+      /** The flows the catalogue and the processes' configurations call for, as "from -> to:port/protocol". */
+      function expectedFlows(objects: Obj[], nodes: NetworkNode[]): Set<string> {
+        const flows = new Set<string>();
+        const pods = nodes.filter((n) => n.inNamespace);
+        const has = (name: string) => pods.some((n) => n.name === name);
+        const portOf = (name: string, port: string) => pods.find((n) => n.name === name)?.ports.find((p) => p.name === port)?.port;
+        for (const pod of pods) for (const protocol of ["UDP", "TCP"]) flows.add(`${pod.name} -> kube-dns:53/${protocol}`);
+        for (const name of ["gateway", ...SERVICES.map((s) => s.name)]) {
+          const config = configs.get(name === "gateway" ? "gateway" : `services/${name}`)!;
+          // Whom it calls: every catalogued service whose address it reads.
+          for (const upstream of SERVICES) if (upstream.name !== name && config.reads.has(addressVariable(upstream.name))) flows.add(`${name} -> ${upstream.name}:${upstream.port}/TCP`);
+          if (config.reads.has("MONGODB_URI")) flows.add(`${name} -> mongodb:27017/TCP`);
+          if (config.reads.has("NATS_URL")) flows.add(`${name} -> nats:4222/TCP`);
+        }
+        const chirp = pods.filter((n) => ["service", "gateway"].includes(n.labels["app.kubernetes.io/component"]!));
+        if (has("demo-data")) flows.add(`demo-data -> gateway:${portOf("gateway", "http")}/TCP`);
+        if (objects.some((o) => o.kind === "Ingress")) flows.add(`ingress-controller -> gateway:${portOf("gateway", "http")}/TCP`);
+        if (has("prometheus")) {
+          for (const pod of chirp) flows.add(`prometheus -> ${pod.name}:9464/TCP`);
+          for (const port of [443, 6443]) flows.add(`prometheus -> outside:${port}/TCP`);
+        }
+        if (has("jaeger")) for (const pod of chirp) flows.add(`${pod.name} -> jaeger:4318/TCP`);
+        // The prod overlay's clusters: NATS routes, the replica set's members.
+        if (portOf("nats", "cluster")) flows.add(`nats -> nats:${portOf("nats", "cluster")}/TCP`);
+        const mongo = find(objects, "StatefulSet", "mongodb");
+        if ((mongo?.spec.template.spec.containers[0].args ?? []).some((a: string) => a.startsWith("--replSet"))) flows.add("mongodb -> mongodb:27017/TCP");
+        // prod's Job that makes each service's MongoDB user.
+        if (has("mongodb-users")) flows.add("mongodb-users -> mongodb:27017/TCP");
+        return flows;
+      }
+
+      test("NATS: the server reads each process's public key from the nats-public-nkeys Secret; each process its seed from a Secret of its own", () => {
+        const { objects, pipeline } = get();
+        const problems: string[] = [];
+        const generated = (name: string) => objects.find((o) => o.kind === "Secret" && withoutHash(o.metadata.name) === name);
+        const nats = find(objects, "StatefulSet", "nats")!.spec.template.spec.containers[0];
+        const publicRef = (nats.envFrom ?? []).find((f: Obj) => f.secretRef)?.secretRef?.name;
+        if (!publicRef || withoutHash(publicRef) !== "nats-public-nkeys") problems.push(`the NATS server gets no nats-public-nkeys Secret (${publicRef})`);
+        const conf = objects.find((o) => o.kind === "ConfigMap" && withoutHash(o.metadata.name) === "nats-config")?.data?.["nats.conf"] ?? "";
+        if (!conf.includes(natsAuthorization())) problems.push("the NATS server's nats.conf lacks the catalogue's authorization");
+        const publicKeys = generated("nats-public-nkeys");
+        for (const pod of podTemplates(objects)) {
+          for (const container of pod.spec.containers) {
+            const artifact = artifactOf(pipeline, container);
+            const config = artifact && configs.get(artifact.workspace);
+            if (!artifact || !config?.reads.has("NATS_URL")) continue;
+            const name = artifact.workspace.replace(/^services\//, "");
+            const at = describeWorkload(pod, container);
+            const env = containerEnv(container, objects, problems, at);
+            const file = env.get("NATS_NKEY_SEED_FILE")?.value;
+            const mount = (container.volumeMounts ?? []).find((m: Obj) => file?.startsWith(`${m.mountPath}/`));
+            const volume = mount && (pod.spec.volumes ?? []).find((v: Obj) => v.name === mount.name);
+            if (!file || withoutHash(volume?.secret?.secretName ?? "") !== `nats-nkey-${name}`) {
+              problems.push(`${at}: NATS_NKEY_SEED_FILE (${file}) is not a file of Secret nats-nkey-${name}`);
+              continue;
+            }
+            // Where the overlay generates the keys (dev): the seed is the one whose public key the server lists.
+            const secret = generated(`nats-nkey-${name}`);
+            if (secret && publicKeys) {
+              const seed = Buffer.from(secret.data[file.slice(mount.mountPath.length + 1)], "base64").toString().trim();
+              const listed = Buffer.from(publicKeys.data[nkeyVariable(name)] ?? "", "base64").toString();
+              if (fromSeed(new TextEncoder().encode(seed)).getPublicKey() !== listed) problems.push(`${at}: its seed is not the key the NATS server lists for ${name}`);
             }
           }
         }
@@ -945,7 +1105,20 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           const { objects, pipeline } = get();
           const dev = rendered.get("default")!;
           const problems: string[] = [];
-          if (objects.some((o) => o.kind === "Job" || o.kind === "CronJob")) problems.push("renders a Job (demo data belongs to dev only)");
+          // Its one Job makes the services' MongoDB users; demo data belongs to dev only.
+          const jobs = objects.filter((o) => o.kind === "Job" || o.kind === "CronJob").map((o) => `${o.kind}/${o.metadata.name}`);
+          if (jobs.join() !== "Job/mongodb-users") problems.push(`renders ${jobs.join(", ")} (demo data belongs to dev only)`);
+          // The Job gives every catalogued service a user, with the password its Deployment reads.
+          const job = find(objects, "Job", "mongodb-users");
+          const passwords = (job?.spec.template.spec.volumes ?? []).flatMap((v: Obj) => v.projected?.sources ?? []).map((source: Obj) => `${source.secret.name}>${source.secret.items[0].path}`);
+          expect(passwords.sort()).toEqual(SERVICES.map((s) => `mongodb-password-${s.name}>${s.name}`).sort());
+          for (const service of SERVICES) {
+            const pod = podTemplates(objects).find((p) => p.workload.kind === "Deployment" && p.workload.metadata.name === service.name)!;
+            const env = containerEnv(pod.spec.containers[0], objects, problems, service.name);
+            expect([service.name, env.get("MONGODB_USERNAME")?.value]).toEqual([service.name, service.name]);
+            const mount = pod.spec.containers[0].volumeMounts.find((m: Obj) => env.get("MONGODB_PASSWORD_FILE")?.value?.startsWith(`${m.mountPath}/`));
+            expect([service.name, pod.spec.volumes.find((v: Obj) => v.name === mount?.name)?.secret?.secretName]).toEqual([service.name, `mongodb-password-${service.name}`]);
+          }
           const budgets = objects.filter((o) => o.kind === "PodDisruptionBudget");
           for (const pod of podTemplates(objects)) {
             const container = pod.spec.containers.find((c: Obj) => artifactOf(pipeline, c));
@@ -978,6 +1151,11 @@ if (missingTools.length > 0 && process.env.CI === "true") {
             const issued = new Set(objects.filter((o) => o.kind === "Certificate").map((o) => o.spec.secretName));
             for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret && !find(objects, "Secret", v.secret.secretName) && !issued.has(v.secret.secretName))) {
               if (!readme.includes(volume.secret.secretName)) problems.push(`Secret ${volume.secret.secretName} is expected to exist but k8s/README.md does not say how to create it`);
+            }
+            for (const container of allContainers(pod)) {
+              for (const ref of (container.envFrom ?? []).map((f: Obj) => f.secretRef?.name).filter((n: string | undefined) => n && !find(objects, "Secret", n))) {
+                if (!readme.includes(ref)) problems.push(`Secret ${ref} is expected to exist but k8s/README.md does not say how to create it`);
+              }
             }
           }
           expect(problems).toEqual([]);
@@ -1035,4 +1213,90 @@ if (missingTools.length > 0 && process.env.CI === "true") {
       for (const r of rendered.values()) expect(r.objects.length).toBeGreaterThan(0);
     });
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// NetworkPolicies, evaluated as the Kubernetes API defines them
+
+/** A pod template of the rendered objects, or a peer outside the namespace (DNS, the ingress controller, any address). */
+interface NetworkNode {
+  name: string;
+  labels: Record<string, string>;
+  /** Labels of its namespace; undefined for an address outside the cluster. */
+  namespace: Record<string, string> | undefined;
+  inNamespace: boolean;
+  ports: Array<{ name?: string; port: number; protocol: string }>;
+}
+
+const NAMESPACE = { "kubernetes.io/metadata.name": "chirp" };
+
+function networkNodes(objects: Obj[]): NetworkNode[] {
+  const pods = podTemplates(objects).map((pod) => ({
+    name: pod.labels["app.kubernetes.io/name"] ?? pod.workload.metadata.name,
+    labels: pod.labels,
+    namespace: NAMESPACE,
+    inNamespace: true,
+    ports: (pod.spec.containers ?? []).flatMap((c: Obj) => (c.ports ?? []).map((p: Obj) => ({ name: p.name, port: p.containerPort, protocol: p.protocol ?? "TCP" }))),
+  }));
+  return [
+    ...pods,
+    { name: "kube-dns", labels: { "k8s-app": "kube-dns" }, namespace: { "kubernetes.io/metadata.name": "kube-system" }, inNamespace: false, ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }] },
+    { name: "ingress-controller", labels: { "app.kubernetes.io/name": "ingress-nginx" }, namespace: { "kubernetes.io/metadata.name": "ingress-nginx" }, inNamespace: false, ports: [] },
+    // Any address beyond the cluster's pods: the Kubernetes API, the internet.
+    { name: "outside", labels: {}, namespace: undefined, inNamespace: false, ports: [80, 443, 6443].map((port) => ({ port, protocol: "TCP" })) },
+  ];
+}
+
+/** A label selector (matchLabels and matchExpressions); an empty one selects everything. */
+function matchesSelector(selector: Obj | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  for (const [key, value] of Object.entries<string>(selector.matchLabels ?? {})) if (labels[key] !== value) return false;
+  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
+    const has = key in labels;
+    if (operator === "In" && !(has && values.includes(labels[key]))) return false;
+    if (operator === "NotIn" && has && values.includes(labels[key])) return false;
+    if (operator === "Exists" && !has) return false;
+    if (operator === "DoesNotExist" && has) return false;
+  }
+  return true;
+}
+
+/** Whether a policy's peer (from or to) is this node. */
+function peerMatches(peer: Obj, node: NetworkNode): boolean {
+  if (peer.ipBlock) return node.namespace === undefined;
+  if (node.namespace === undefined) return false;
+  if (peer.namespaceSelector) return matchesSelector(peer.namespaceSelector, node.namespace) && matchesSelector(peer.podSelector, node.labels);
+  return node.inNamespace && matchesSelector(peer.podSelector, node.labels);
+}
+
+function portMatches(rulePorts: Obj[] | undefined, target: NetworkNode, port: { name?: string; port: number; protocol: string }): boolean {
+  if (!rulePorts || rulePorts.length === 0) return true;
+  return rulePorts.some((p) => (p.protocol ?? "TCP") === port.protocol && (p.port === undefined || p.port === port.port || (typeof p.port === "string" && p.port === port.name)));
+}
+
+/** Whether the policies of the namespace let `node` send (egress) to or receive (ingress) from `peer` on `port`. */
+function permits(policies: Obj[], direction: "Ingress" | "Egress", node: NetworkNode, peer: NetworkNode, target: NetworkNode, port: { name?: string; port: number; protocol: string }): boolean {
+  // Only the namespace's own pods are governed by its policies.
+  if (!node.inNamespace) return true;
+  const applying = policies.filter((p) => matchesSelector(p.spec.podSelector, node.labels) && (p.spec.policyTypes ?? ["Ingress"]).includes(direction));
+  if (applying.length === 0) return true;
+  const rules = applying.flatMap((p) => (direction === "Ingress" ? p.spec.ingress : p.spec.egress) ?? []);
+  return rules.some((rule: Obj) => {
+    const peers: Obj[] | undefined = direction === "Ingress" ? rule.from : rule.to;
+    return (!peers || peers.length === 0 || peers.some((p) => peerMatches(p, peer))) && portMatches(rule.ports, target, port);
+  });
+}
+
+/** Every flow the policies allow between the nodes, to the ports the destination listens on. */
+function allowedFlows(nodes: NetworkNode[], policies: Obj[]): Set<string> {
+  const flows = new Set<string>();
+  for (const from of nodes) {
+    for (const to of nodes) {
+      if (!from.inNamespace && !to.inNamespace) continue;
+      for (const port of to.ports) {
+        if (permits(policies, "Egress", from, to, to, port) && permits(policies, "Ingress", to, from, to, port)) flows.add(`${from.name} -> ${to.name}:${port.port}/${port.protocol}`);
+      }
+    }
+  }
+  return flows;
 }

@@ -51,6 +51,11 @@ export interface MeshOptions {
    * CELEBRITY_FOLLOWERS, …
    */
   env?: Env;
+  /**
+   * Settings of one process over `env`: what differs per process, such as its own NATS user
+   * (NATS_NKEY_SEED; `env`'s own is then the run's admin user, which makes the run's consumers).
+   */
+  processEnv?: Partial<Record<ServiceName | "gateway", Env>>;
   log?: Logger;
   /**
    * The gateway listens on 127.0.0.1 at ports the system picks, whatever HTTP_HOST, HTTP_PORT and
@@ -154,7 +159,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     if (!Number.isInteger(configuredMetricsPort) || configuredMetricsPort < 0 || configuredMetricsPort > 65_535) throw new Error("METRICS_PORT: must be a port number, or 0 for none");
     const metrics =
       options.metrics || configuredMetricsPort > 0
-        ? await serveMetrics(options.metrics ? "127.0.0.1" : (env.GRPC_HOST ?? "0.0.0.0"), options.metrics ? 0 : configuredMetricsPort, child("mesh"))
+        ? await serveMetrics(options.metrics ? "127.0.0.1" : (env.GRPC_HOST ?? "127.0.0.1"), options.metrics ? 0 : configuredMetricsPort, child("mesh"))
         : undefined;
     if (metrics) stops.push(() => metrics.close());
 
@@ -168,7 +173,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       const consumerName = consumers?.[name as ConsumingServiceName];
       // A consumer's name goes to its setting where the service has one, else to its overrides.
       const consumerSetting = "consumer" in service && "setting" in service.consumer && consumerName ? { [service.consumer.setting]: consumerName } : {};
-      const config = module.loadConfig({ ...internal, MONGODB_DATABASE: databases[name], ...addresses, ...consumerSetting, ...certificates.envOf(name) });
+      const config = module.loadConfig({ ...internal, ...options.processEnv?.[name], MONGODB_DATABASE: databases[name], ...addresses, ...consumerSetting, ...certificates.envOf(name) });
       const app = await module.start(config, { log: child(name), bus, consumerName });
       stops.push(app.stop);
       apps[name] = app;
@@ -177,6 +182,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     const gateway = await startGateway(
       gatewayConfig({
         ...env,
+        ...options.processEnv?.gateway,
         ...addresses,
         METRICS_PORT: "0",
         AUTH_PUBLIC_KEY: publicKey,
@@ -184,7 +190,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         ...certificates.envOf("gateway"),
         ...(options.loopback && { HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0" }),
       }),
-      { log: child("gateway"), extraUpstreams: options.extraUpstreams ?? [], bus },
+      { log: child("gateway"), extraUpstreams: options.extraUpstreams ?? [], bus, ...(run && { limitsNamespace: run }) },
     );
     stops.push(gateway.stop);
 
@@ -228,7 +234,8 @@ export async function prepareRun(
 ): Promise<void> {
   const { MONGODB_URI: mongoUri, NATS_URL: natsUrl } = env;
   if (natsUrl) {
-    const admin = await JetStreamBus.connect(natsUrl, "chirp-mesh-run", log);
+    // With NATS_NKEY_SEED, as that user: on a server with authorization, one allowed everything.
+    const admin = await JetStreamBus.connect(natsUrl, "chirp-mesh-run", log, { nkeySeed: env.NATS_NKEY_SEED });
     stops.push(() => admin.close());
     await admin.ensureStreams(Object.values(STREAMS));
     for (const [service, subjects] of CONSUMED_SUBJECTS) {

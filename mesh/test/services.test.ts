@@ -6,6 +6,8 @@ import { JetStreamBus } from "@chirp/kit/nats";
 import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startMesh, type Mesh } from "../src/mesh.js";
 import { serviceModule } from "../src/service-modules.js";
+// The one service whose consumer's name is no setting (catalogue: `consumer` without `setting`).
+import { TWEETS_CONSUMER } from "../../services/tweets/src/events.js";
 
 const ROOT = join(__dirname, "../..");
 const readJson = (path: string) => JSON.parse(readFileSync(join(ROOT, path), "utf8"));
@@ -64,6 +66,14 @@ describe("the service catalogue", () => {
       }
     });
     expect(problems).toEqual([]);
+  });
+
+  it("names as each consumer's durable (the NATS permissions grant it) the one its service uses by default", () => {
+    for (const service of SERVICES) {
+      if (!("consumer" in service)) continue;
+      const used = "setting" in service.consumer ? declared(service.name, service.consumer.setting)?.default : TWEETS_CONSUMER;
+      expect([service.name, service.consumer.durable]).toEqual([service.name, used]);
+    }
   });
 
   it("names, as the setting of a consumer's name, one its service's configuration declares", () => {

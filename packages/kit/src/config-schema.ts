@@ -165,9 +165,13 @@ export const setting = {
     });
   },
 
-  /** A secret that may be unset, inline or from the file NAME_FILE names. */
-  optionalSecret(env: string, options: OptionalOptions): Setting<string | undefined> {
-    return new Setting({ env, kind: "secret", ...options }, (context, spec) => checkProduction(context.reader.optionalSecret(spec.env), context, spec));
+  /** A secret that may be unset, inline or from the file NAME_FILE names; `pattern` bounds its shape (never echoed in a refusal). */
+  optionalSecret(env: string, options: OptionalOptions & Pick<SettingSpec, "pattern">): Setting<string | undefined> {
+    return new Setting({ env, kind: "secret", ...options }, (context, spec) => {
+      const value = checkProduction(context.reader.optionalSecret(spec.env), context, spec);
+      if (value !== undefined && spec.pattern && !spec.pattern.test.test(value)) context.reader.problem(`${spec.env} must be ${spec.pattern.says}`);
+      return value;
+    });
   },
 
   /** Comma-separated entries, at most `maxItems`, each checked by `check` (a problem, or undefined). */

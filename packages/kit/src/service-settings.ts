@@ -7,7 +7,16 @@ import { LOG_LEVELS } from "./logger.js";
  * services (`common`), each service's table only what it adds.
  */
 
-export const GRPC_HOST = setting.text("GRPC_HOST", { default: "0.0.0.0", doc: "the address the gRPC server listens on", common: true });
+/**
+ * Loopback unless a deployment says otherwise: a service answers only the callers that may reach
+ * it, so a process started on its own is not reachable from the network. The manifests set
+ * 0.0.0.0 (the pod's own address), which their NetworkPolicies guard.
+ */
+export const GRPC_HOST = setting.text("GRPC_HOST", {
+  default: "127.0.0.1",
+  doc: "the address the gRPC server and `/metrics` listen on; the Kubernetes manifests set `0.0.0.0`, guarded by their NetworkPolicies",
+  common: true,
+});
 
 export const grpcPort = (port: number) => setting.port("GRPC_PORT", { default: port, doc: "the port the gRPC server listens on", common: true });
 
@@ -19,6 +28,22 @@ export const MONGODB_URI = setting.optionalText("MONGODB_URI", {
   common: true,
 });
 
+/**
+ * The service's own MongoDB user, limited to its database (k8s/scripts/create-mongodb-users.js
+ * makes it): authenticated against that database unless MONGODB_URI names an `authSource`. The
+ * password is never logged; MONGODB_URI itself need not hold a credential.
+ */
+export const MONGODB_USERNAME = setting.optionalText("MONGODB_USERNAME", {
+  doc: "the service's own MongoDB user (with `MONGODB_PASSWORD`), authenticated against its database unless `MONGODB_URI` names an `authSource`",
+  unset: "no user, or the one `MONGODB_URI` names",
+  common: true,
+});
+export const MONGODB_PASSWORD = setting.optionalSecret("MONGODB_PASSWORD", {
+  doc: "`MONGODB_USERNAME`'s password",
+  unset: "none",
+  common: true,
+});
+
 export const mongoDatabase = (name: string) => setting.text("MONGODB_DATABASE", { default: name, doc: "the service's own database", common: true });
 
 export const NATS_URL = setting.optionalText("NATS_URL", {
@@ -26,6 +51,18 @@ export const NATS_URL = setting.optionalText("NATS_URL", {
   unset: "an in-process bus",
   fallback: "events go to an in-process bus that no other process sees",
   production: { required: true },
+  common: true,
+});
+
+/**
+ * The process's own NATS user: an nkey seed, whose public key the server's authorization lists
+ * with this process's permissions (nats/authorization.ts). The seed signs the server's challenge
+ * and never travels.
+ */
+export const NATS_NKEY_SEED = setting.optionalSecret("NATS_NKEY_SEED", {
+  doc: "the process's own NATS user: its nkey seed (`SU…`), whose public key the NATS server's authorization lists with this process's permissions",
+  unset: "no user (a NATS server without authorization)",
+  pattern: { test: /^SU[A-Z2-7]{56}$/, says: "an nkey user seed: SU and 56 base32 characters" },
   common: true,
 });
 
@@ -152,9 +189,10 @@ export function serviceSettings(name: string, port: number) {
     port: grpcPort(port),
     healthPort: HEALTH_PORT,
     /** MongoDB when MONGODB_URI is set; in-memory storage otherwise (development only). */
-    mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`) }),
+    mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`), username: MONGODB_USERNAME, password: MONGODB_PASSWORD }),
     /** JetStream when set; an in-process bus otherwise (development only). */
     natsUrl: NATS_URL,
+    natsNkeySeed: NATS_NKEY_SEED,
     streamReplicas: STREAM_REPLICAS,
     logLevel: LOG_LEVEL,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,

@@ -26,11 +26,17 @@ export interface ServiceEntry {
   /** The stream its outbox relay publishes its events to. */
   publishes?: Exclude<keyof typeof STREAMS, "deadLetters">;
   /**
-   * Its durable JetStream consumer: the events it reads (as its events.ts subscribes to them), and
-   * the setting that names the consumer. Without `setting`, the name is the `consumerName` its
-   * start takes among its overrides.
+   * Its durable JetStream consumer: the events it reads (as its events.ts subscribes to them), the
+   * consumer's name in production (`durable`: the default of its setting), and the setting that
+   * names the consumer. Without `setting`, the name is the `consumerName` its start takes among its
+   * overrides. The NATS permissions (nats/authorization.ts) let only this service use the consumer.
    */
-  consumer?: { events: readonly EventType[]; setting?: string };
+  consumer?: { events: readonly EventType[]; durable: string; setting?: string };
+  /**
+   * The events it follows live (ordered, ephemeral consumers, as its events.ts subscribes to them
+   * with `bus.subscribe`), for its NATS permissions.
+   */
+  live?: readonly EventType[];
 }
 
 /**
@@ -55,7 +61,7 @@ export const SERVICES = [
     port: 50052,
     gateway: true,
     publishes: "tweets",
-    consumer: { events: ["userDeleted", "tweetDeleted"] },
+    consumer: { events: ["userDeleted", "tweetDeleted"], durable: "tweets" },
   },
   {
     name: "graph",
@@ -64,7 +70,7 @@ export const SERVICES = [
     port: 50053,
     gateway: true,
     publishes: "graph",
-    consumer: { events: ["userCreated", "userDeleted"], setting: "USER_EVENTS_CONSUMER" },
+    consumer: { events: ["userCreated", "userDeleted"], durable: "graph_user_events", setting: "USER_EVENTS_CONSUMER" },
   },
   {
     name: "timeline",
@@ -74,8 +80,10 @@ export const SERVICES = [
     gateway: true,
     consumer: {
       events: ["tweetCreated", "tweetDeleted", "tweetLiked", "tweetUnliked", "userFollowed", "userUnfollowed", "userCreated", "userProfileChanged", "userDeleted"],
+      durable: "timeline",
       setting: "CONSUMER_NAME",
     },
+    live: ["tweetCreated"],
   },
   {
     name: "notifications",
@@ -85,8 +93,10 @@ export const SERVICES = [
     gateway: true,
     consumer: {
       events: ["tweetCreated", "tweetDeleted", "tweetLiked", "tweetUnliked", "userFollowed", "userUnfollowed", "userDeleted"],
+      durable: "notifications",
       setting: "CONSUMER_NAME",
     },
+    live: ["tweetCreated", "tweetLiked", "userFollowed"],
   },
 ] as const satisfies readonly ServiceEntry[];
 
@@ -103,6 +113,12 @@ export type GatewayServiceName = Extract<CatalogedService, { gateway: true }>["n
  * session revocations and account deletions, whose access tokens it then refuses.
  */
 export const GATEWAY_FOLLOWS = ["sessionsRevoked", "userDeleted"] as const satisfies readonly EventType[];
+
+/**
+ * Where every gateway replica keeps the rate limits and stream counts they share
+ * (gateway/src/shared-limits.ts): a stream of its own, which only the gateway reads and writes.
+ */
+export const GATEWAY_SHARED_VALUES = { stream: "CHIRP_LIMITS", prefix: "chirp.limits" } as const;
 
 /** The services the gateway forwards, in the catalogue's order. */
 export const GATEWAY_SERVICES = SERVICES.filter((s): s is Extract<CatalogedService, { gateway: true }> => s.gateway);

@@ -38,7 +38,7 @@ describe("configuration tables", () => {
     ]).split("\n");
     expect(rows).toContain("| `GRPC_PORT` | one `1`, two `2` | 0 to 65,535 | the port the gRPC server listens on |");
     expect(rows).toContain("| `MONGODB_DATABASE` | one `chirp_one`, two `chirp_two` |  | the service's own database |");
-    expect(rows).toContain("| `GRPC_HOST` | `0.0.0.0` |  | the address the gRPC server listens on |");
+    expect(rows).toContain("| `GRPC_HOST` | `127.0.0.1` |  | the address the gRPC server and `/metrics` listen on; the Kubernetes manifests set `0.0.0.0`, guarded by their NetworkPolicies |");
     expect(rows.find((row) => row.startsWith("| `EXTRA` (two) |"))).toBeDefined();
     expect(rows.some((row) => row.includes("ONLY"))).toBe(false);
     // NODE_ENV closes the table, as it closes each process's list.

@@ -166,7 +166,7 @@ describe("the settings every service reads", () => {
   it("runs on development defaults with nothing set", () => {
     expect(service.load({})).toEqual({
       serviceName: "example",
-      host: "0.0.0.0",
+      host: "127.0.0.1",
       port: 50059,
       healthPort: 0,
       mongo: undefined,
@@ -190,7 +190,7 @@ describe("the settings every service reads", () => {
 
   it("reads every setting from the environment, the database named after the service unless set", () => {
     const env = {
-      GRPC_HOST: "127.0.0.1",
+      GRPC_HOST: "0.0.0.0",
       GRPC_PORT: "6000",
       HEALTH_PORT: "8086",
       MONGODB_URI: "mongodb://db:27017",
@@ -213,7 +213,7 @@ describe("the settings every service reads", () => {
     };
     expect(service.load(env)).toEqual({
       serviceName: "example",
-      host: "127.0.0.1",
+      host: "0.0.0.0",
       port: 6000,
       healthPort: 8086,
       mongo: { uri: "mongodb://db:27017", database: "chirp_example" },
@@ -254,6 +254,21 @@ describe("the settings every service reads", () => {
     ]);
     // Without the certificate, the key and CA alone mean nothing: plaintext, the logged fallback.
     expect(service.load({ TLS_KEY_FILE: "/tls/tls.key" }).tls).toBeUndefined();
+  });
+
+  it("reads the process's NATS nkey seed inline or from its file, and refuses a malformed one without echoing it", () => {
+    const seed = `SU${"A".repeat(56)}`;
+    const dir = mkdtempSync(join(tmpdir(), "chirp-seed-"));
+    try {
+      writeFileSync(join(dir, "nats.nk"), `${seed}\n`);
+      expect(service.load({ NATS_NKEY_SEED: seed }).natsNkeySeed).toBe(seed);
+      expect(service.load({ NATS_NKEY_SEED_FILE: join(dir, "nats.nk") }).natsNkeySeed).toBe(seed);
+      expect(service.load({}).natsNkeySeed).toBeUndefined();
+      const problems = problemsOf(() => service.load({ NATS_NKEY_SEED: "SUnot-a-seed-but-a-secret" }));
+      expect(problems).toEqual(["NATS_NKEY_SEED must be an nkey user seed: SU and 56 base32 characters"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("documents them once for every service", () => {

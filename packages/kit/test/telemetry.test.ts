@@ -1,3 +1,6 @@
+import { execFile } from "node:child_process";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { promisify } from "node:util";
 import { Collection } from "mongodb";
 import { createLogger, OutboxRelay, type Delivery } from "@chirp/kit";
 import { eventMessage, InProcessEventBus } from "@chirp/kit/events";
@@ -5,6 +8,7 @@ import { connectMongo, MongoOutboxStore, storedMessages, type MongoConnection, t
 import { inSpan, ObservedBus, SpanKind, Tracing, useSpanExporter } from "@chirp/kit/telemetry";
 import { describeWith, eventually, InMemorySpanExporter, testLogger, uniqueName, type ReadableSpan } from "@chirp/kit/testing";
 
+const run = promisify(execFile);
 const settings = (samplePercent = 100) => ({ otlpEndpoint: undefined, samplePercent });
 const deleted = () => eventMessage({ $case: "userDeleted", value: { userId: "u1" } });
 const remote = (sampled: boolean) => ({ traceparent: `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0${sampled ? 1 : 0}` });
@@ -65,6 +69,44 @@ describe("tracing with an exporter", () => {
     const tracing = Tracing.start("failing", settings());
     await expect(tracing.entry("call", SpanKind.SERVER, undefined, {}, async () => Promise.reject(new Error("broken")))).rejects.toThrow("broken");
     expect(spans.getFinishedSpans()[0]!.status).toMatchObject({ code: 2, message: "broken" });
+  });
+});
+
+describe("tracing to a backend that accepts connections and never answers", () => {
+  let server: Server;
+  let endpoint: string;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  // In a process of its own: the OTLP exporter loads its HTTP transport with a dynamic import,
+  // which jest's module sandbox refuses.
+  it("goes on with the work, and at shutdown gives the buffered spans up and says so rather than throwing", async () => {
+    const script = `
+      const { Tracing, SpanKind } = require("@chirp/kit/telemetry");
+      (async () => {
+        const tracing = Tracing.start("stuck", { otlpEndpoint: process.argv[1], samplePercent: 100 });
+        const results = [];
+        for (let i = 0; i < 5; i++) results.push(await tracing.entry("call", SpanKind.SERVER, undefined, {}, async () => i));
+        const failure = await tracing.shutdown();
+        process.stdout.write(JSON.stringify({ enabled: tracing.enabled, results, failure: failure && failure.message }));
+      })();`;
+    const { stdout } = await run(process.execPath, ["-e", script, endpoint], { cwd: __dirname, timeout: 30_000 });
+    const outcome = JSON.parse(stdout) as { enabled: boolean; results: number[]; failure?: string };
+    expect(outcome.enabled).toBe(true);
+    expect(outcome.results).toEqual([0, 1, 2, 3, 4]);
+    expect(outcome.failure).toMatch(/the last spans were not sent/);
+    expect(sockets.size).toBeGreaterThan(0);
   });
 });
 

@@ -42,11 +42,13 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     mongo = await connectMongo(MONGODB_URI, database, log);
     bus = await JetStreamBus.connect(NATS_URL, "tweets-events-test", log);
     await bus.ensureStreams([STREAMS.tweets, STREAMS.users]);
-    watcher = await bus.consume({ durable: watcherName, subjects: ["chirp.tweets.>"] }, async (d) => {
+    // From now on: replaying every earlier run's tweet events still in the shared stream (a week
+    // of them) first could take longer than a check waits, under load.
+    watcher = await bus.consume({ durable: watcherName, subjects: ["chirp.tweets.>"], startAt: "new" }, async (d) => {
       received.push(d);
     });
     users = await startFakeUsers();
-    app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL, upstreams: { users: users.address } }), { log, consumerName: serviceConsumer });
+    app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL, upstreams: { users: users.address } }), { log, consumerName: serviceConsumer });
     client = new TweetsServiceClient(`127.0.0.1:${app.port}`, testChannel());
   });
 

@@ -38,7 +38,7 @@ export async function runAdminCommand(args: string[], env: Record<string, string
   const log = createLogger("users-admin", config.logLevel);
   let connection;
   try {
-    connection = await connectMongo(config.mongo.uri, config.mongo.database, log, "chirp-users-admin");
+    connection = await connectMongo(config.mongo.uri, config.mongo.database, log, "chirp-users-admin", undefined, config.mongo);
     const roles = new RoleAdministration(await MongoUserRepository.open(connection.db));
     const id = userId!;
     const result = command === "grant" ? await roles.grant(id, role!) : command === "revoke" ? await roles.revoke(id, role!) : await roles.show(id);

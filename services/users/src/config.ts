@@ -4,6 +4,8 @@ import {
   defineConfig,
   LOG_LEVEL,
   mongoDatabase,
+  MONGODB_PASSWORD,
+  MONGODB_USERNAME,
   OUTBOX_POLL_MS,
   serviceSettings,
   setting,
@@ -52,6 +54,8 @@ export const databaseSchema = defineConfig({
     // In memory, the accounts live inside the running process: no other process can reach them.
     uri: setting.requiredText("MONGODB_URI", { doc: "MongoDB connection string", required: "roles are stored with the accounts in the service's MongoDB database" }),
     database: mongoDatabase("chirp_users"),
+    username: MONGODB_USERNAME,
+    password: MONGODB_PASSWORD,
   },
 });
 

@@ -52,7 +52,7 @@ describeWith(["MONGODB_URI"], "the admin command against the users database", ({
   let connection: MongoConnection;
 
   beforeAll(async () => {
-    app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database } }), { log: testLogger() });
+    app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined } }), { log: testLogger() });
     client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     connection = await connectMongo(MONGODB_URI, database, testLogger());
   });

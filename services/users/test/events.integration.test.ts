@@ -50,7 +50,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
   });
 
   it("publishes UserCreated and then UserDeleted, each with its event id as the message id", async () => {
-    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL }), { log });
+    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL }), { log });
     const client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     try {
       const input = newUser();
@@ -80,7 +80,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
   });
 
   it("publishes a UserProfileChanged carrying the profile as updated", async () => {
-    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database }, natsUrl: NATS_URL }), { log });
+    const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL }), { log });
     const client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     try {
       const { user } = await unary(client, client.createUser, newUser());

@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type IndexDescription } from "mongodb";
+import { MongoClient, MongoServerError, type MongoClientOptions, type Collection, type Db, type Document, type Filter, type IndexDescription } from "mongodb";
 import type { Logger } from "../logger.js";
 import { SpanKind, SpanStatusCode, startChildSpan, type Span } from "../telemetry/context.js";
 import { kitMetrics } from "../telemetry/metrics.js";
@@ -15,14 +15,46 @@ export interface MongoObservation {
   traced: boolean;
 }
 
-/** Connects and checks the server answers; each service passes its own database name. */
-export async function connectMongo(uri: string, database: string, log: Logger, appName = database, observation?: MongoObservation): Promise<MongoConnection> {
-  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 10_000, monitorCommands: observation?.traced ?? false });
+/** A service's own MongoDB user; both or neither. */
+export interface MongoCredentials {
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+/**
+ * The driver's options for a user: authenticated against the service's own database (where its
+ * user is made, with rights on that database only), unless the URI names its own `authSource`.
+ */
+export function credentialOptions(uri: string, database: string, credentials: MongoCredentials = {}): MongoClientOptions {
+  const { username, password } = credentials;
+  if (username === undefined && password === undefined) return {};
+  if (!username || !password) throw new Error("MONGODB_USERNAME and MONGODB_PASSWORD go together: set both or neither");
+  const named = /[?&]authSource=/i.test(uri);
+  return { auth: { username, password }, ...(named ? {} : { authSource: database }) };
+}
+
+/** Connects and checks the server answers; each service passes its own database name (and its user, when it has one). */
+export async function connectMongo(
+  uri: string,
+  database: string,
+  log: Logger,
+  appName = database,
+  observation?: MongoObservation,
+  credentials?: MongoCredentials,
+): Promise<MongoConnection> {
+  const client = new MongoClient(uri, { appName, serverSelectionTimeoutMS: 10_000, monitorCommands: observation?.traced ?? false, ...credentialOptions(uri, database, credentials) });
   if (observation) observe(client, observation);
-  await client.connect();
   const db = client.db(database);
-  await db.command({ ping: 1 });
-  log.info({ database }, "connected to MongoDB");
+  try {
+    await client.connect();
+    await db.command({ ping: 1 });
+  } catch (error) {
+    // A refused user or an unreachable server: nothing is left open behind the failed start.
+    await client.close().catch(() => undefined);
+    throw error;
+  }
+  // The user's name, never its password.
+  log.info({ database, ...(credentials?.username ? { user: credentials.username } : {}) }, "connected to MongoDB");
   return { client, db, close: () => client.close() };
 }
 

@@ -1,4 +1,4 @@
-import { headers, nanos, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { errors, headers, nanos, nkeyAuthenticator, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -40,6 +40,19 @@ export interface StreamSettings {
   replicas: number;
 }
 
+/** Who a process is on NATS: its own user (an nkey) and the inbox its replies come to. */
+export interface NatsIdentity {
+  /** The user's nkey seed (`SU…`); without it the connection has no user (a server without authorization). */
+  nkeySeed?: string;
+  /** Where replies come (`_INBOX_<process>`, authorization.ts): the one subject space its user may subscribe to. */
+  inboxPrefix?: string;
+  /**
+   * The streams it may change; the others it only creates when they are missing, never updates
+   * (its user may not). Absent: it updates every stream it declares.
+   */
+  ownedStreams?: readonly string[];
+}
+
 export const DEFAULT_STREAM_SETTINGS: StreamSettings = {
   duplicateWindowMs: 10 * 60_000,
   replicas: 1,
@@ -60,6 +73,7 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
     readonly connection: NatsConnection,
     readonly manager: JetStreamManager,
     private readonly log: Logger,
+    private readonly owned: readonly string[] | undefined,
   ) {
     this.js = jetstream(connection);
     void this.watch();
@@ -74,17 +88,34 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
     for await (const change of this.connection.status()) {
       if (change.type === "disconnect") this.up = false;
       else if (change.type === "reconnect") this.up = true;
+      // The server refused something this process's user may not do: a bug or a missing permission,
+      // never silent (the request that caused it only times out).
+      else if (change.type === "error" && change.error instanceof errors.PermissionViolationError) {
+        this.log.error({ operation: change.error.operation, subject: change.error.subject }, "NATS refused a publish or subscription: no permission");
+      }
     }
   }
 
   /** `url`: one NATS server, or several of a cluster, comma-separated. */
-  static async connect(url: string, name: string, log: Logger): Promise<JetStreamBus> {
+  static async connect(url: string, name: string, log: Logger, identity: NatsIdentity = {}): Promise<JetStreamBus> {
     // A cluster's servers may be listed, comma-separated; the client fails over between them.
     const servers = url.split(",").map((s) => s.trim()).filter(Boolean);
-    const connection = await connect({ servers, name, maxReconnectAttempts: -1 });
-    const manager = await jetstreamManager(connection);
-    log.info({ url: connection.getServer() }, "connected to NATS JetStream");
-    return new JetStreamBus(connection, manager, log);
+    const connection = await connect({
+      servers,
+      name,
+      maxReconnectAttempts: -1,
+      // The seed signs the server's nonce: it never travels, and the server holds only the public key.
+      ...(identity.nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(identity.nkeySeed)) } : {}),
+      ...(identity.inboxPrefix ? { inboxPrefix: identity.inboxPrefix } : {}),
+    });
+    try {
+      const manager = await jetstreamManager(connection);
+      log.info({ url: connection.getServer(), user: identity.nkeySeed ? "own nkey" : "none" }, "connected to NATS JetStream");
+      return new JetStreamBus(connection, manager, log, identity.ownedStreams);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
   }
 
   /** Creates each stream, or brings an existing one's subjects and limits up to date. */
@@ -109,7 +140,10 @@ export class JetStreamBus implements EventBus, LiveSubscriber {
           current.duplicate_window === config.duplicate_window &&
           current.max_age === config.max_age &&
           current.num_replicas === config.num_replicas;
-        if (!same) await this.manager.streams.update(spec.name, config);
+        if (same) continue;
+        // Only a stream's owner brings it up to date: the others' NATS users may not change it.
+        if (this.owned && !this.owned.includes(spec.name)) this.log.warn({ stream: spec.name }, "stream differs from this process's declaration; its owner updates it");
+        else await this.manager.streams.update(spec.name, config);
       } catch (error) {
         if (!isNotFound(error)) throw error;
         await this.manager.streams.add(config);

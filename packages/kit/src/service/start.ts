@@ -8,7 +8,7 @@ import { parseVerificationKey, TokenVerifier } from "../tokens.js";
 import { Lifecycle } from "../lifecycle.js";
 import { createLogger, type LevelWithSilent, type Logger } from "../logger.js";
 import { connectMongo } from "../mongo/index.js";
-import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "../nats/index.js";
+import { DEFAULT_STREAM_SETTINGS, inboxPrefix, JetStreamBus, NATS_PROCESSES, ownedStreams, type NatsProcess } from "../nats/index.js";
 import { OutboxRelay, type OutboxStore } from "../outbox.js";
 import { kitMetrics, ObservedBus, serveMetrics, Tracing, type TracingSettings } from "../telemetry/index.js";
 
@@ -33,8 +33,11 @@ export interface ServiceConfig {
   /** A plaintext port answering health checks only (`serviceSettings` has it); absent or 0: none. */
   healthPort?: number;
   logLevel: LevelWithSilent;
-  mongo: { uri: string; database: string } | undefined;
+  /** With `username` and `password`, the service's own MongoDB user (`serviceSettings` has them). */
+  mongo: { uri: string; database: string; username?: string; password?: string } | undefined;
   natsUrl: string | undefined;
+  /** The process's own NATS user (`serviceSettings` has it); absent: none. */
+  natsNkeySeed?: string;
   /** JetStream replication of the streams it declares (`serviceSettings` has it); absent: 1. */
   streamReplicas?: number;
   outboxPollMs?: number;
@@ -172,13 +175,16 @@ export async function startService<C extends ServiceConfig, D extends Definition
   try {
     // Stopped last: the spans of the shutdown itself are still sent.
     const tracing = Tracing.start(service, config.telemetry ?? { otlpEndpoint: undefined, samplePercent: 100 });
-    lifecycle.onStop("tracing", () => tracing.shutdown());
+    lifecycle.onStop("tracing", async () => {
+      const failure = await tracing.shutdown();
+      if (failure) log.warn({ err: failure }, "spans not sent at shutdown");
+    });
     const metrics = config.telemetry?.metricsPort ? await serveMetrics(config.host, config.telemetry.metricsPort, log) : undefined;
     if (metrics) lifecycle.onStop("metrics", () => metrics.close());
 
     let storage: S;
     if (config.mongo) {
-      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log, config.mongo.database, { service, traced: tracing.enabled });
+      const mongo = await connectMongo(config.mongo.uri, config.mongo.database, log, config.mongo.database, { service, traced: tracing.enabled }, config.mongo);
       lifecycle.onStop("MongoDB", () => mongo.close());
       storage = await declaration.storage.mongo(mongo.db);
     } else {
@@ -189,7 +195,13 @@ export async function startService<C extends ServiceConfig, D extends Definition
     if (overrides.bus) {
       transport = overrides.bus;
     } else if (config.natsUrl) {
-      const jetstream = await JetStreamBus.connect(config.natsUrl, `chirp-${config.serviceName}`, log);
+      const catalogued = NATS_PROCESSES.includes(service as NatsProcess);
+      const jetstream = await JetStreamBus.connect(config.natsUrl, `chirp-${config.serviceName}`, log, {
+        nkeySeed: config.natsNkeySeed,
+        inboxPrefix: inboxPrefix(service),
+        // A service outside the catalogue (a test's) has no permissions declared: it updates what it declares.
+        ...(catalogued ? { ownedStreams: ownedStreams(service as NatsProcess) } : {}),
+      });
       lifecycle.onStop("NATS", () => jetstream.close());
       lifecycle.onStop("NATS metrics", kitMetrics().natsConnected.source({ service }, () => (jetstream.connected ? 1 : 0)));
       await jetstream.ensureStreams([...declaration.streams, STREAMS.deadLetters], { ...DEFAULT_STREAM_SETTINGS, replicas: config.streamReplicas ?? 1 });

@@ -49,9 +49,14 @@ function installContext(): void {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 }
 
+/** How long one export may take; a backend slower than this loses that batch, never a call. */
+const EXPORT_TIMEOUT_MS = 5_000;
+/** How long a stopping process waits for its last spans to be sent before it gives them up. */
+const SHUTDOWN_FLUSH_MS = 2_000;
+
 function otlpExporter(endpoint: string): SpanExporter {
   const { OTLPTraceExporter } = require("@opentelemetry/exporter-trace-otlp-http") as typeof import("@opentelemetry/exporter-trace-otlp-http");
-  return new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces` });
+  return new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, "")}/v1/traces`, timeoutMillis: EXPORT_TIMEOUT_MS });
 }
 
 /** One service's tracing: its tracer, or none when nothing would receive the spans. */
@@ -100,9 +105,25 @@ export class Tracing {
     return context.with(active, () => settle(span, work(span)));
   }
 
-  /** Sends the spans still buffered and stops; later spans are dropped. */
-  async shutdown(): Promise<void> {
-    await this.provider?.shutdown();
+  /**
+   * Sends the spans still buffered and stops; later spans are dropped. A trace backend that is
+   * down or never answers costs a stopping process at most SHUTDOWN_FLUSH_MS and those spans,
+   * never its clean exit: the failure is returned for the caller to log, not thrown.
+   */
+  async shutdown(): Promise<Error | undefined> {
+    if (!this.provider) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      this.provider.shutdown().then(
+        () => undefined,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+      ),
+      new Promise<Error>((resolve) => {
+        timer = setTimeout(() => resolve(new Error(`the trace backend took over ${SHUTDOWN_FLUSH_MS} ms; the last spans were not sent`)), SHUTDOWN_FLUSH_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    return outcome;
   }
 }
 
