@@ -168,7 +168,7 @@ const PLAINTEXT = "gRPC is plaintext: callers are not authenticated and the peer
  * watched and reloaded when they change. All three or none; none is plaintext, development only.
  */
 export const meshTlsSettings = () =>
-  setting.whenSet("certFile", {
+  setting.wholeWhenSet("certFile", {
     certFile: setting.optionalText("TLS_CERT_FILE", {
       doc: "the process's mesh certificate (PEM), issued by the mesh CA, naming it `spiffe://chirp/<name>`; reloaded when it changes",
       unset: "plaintext",
