@@ -31,7 +31,8 @@ const mesh = await startMesh({
   certificates,
   extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }],
 });
-process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port })}\n`);
+// With the gateway's certificate files, for the calls the benchmark makes straight to a service.
+process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port, tls: certificates.filesOf("gateway") })}\n`);
 
 // SIGUSR2 starts a V8 CPU profile and, sent again, writes it to BENCH_PROFILE_DIR: the benchmark
 // profiles each measured phase on its own, without start-up and loading.
