@@ -19,7 +19,6 @@ const noopLog = log.child({ service: "loadtest" });
 const certificates = new MeshCertificateSet();
 process.once("exit", () => certificates.remove());
 const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog, tls: certificates.filesOf("loadtest") });
-noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog));
 // A run of its own (BENCH_RUN): its databases and durable consumers are its own, and go with it
 // unless BENCH_KEEP=true.
 const mesh = await startMesh({
@@ -31,6 +30,14 @@ const mesh = await startMesh({
   certificates,
   extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }],
 });
+// Served once the mesh's token key is known: it verifies the caller's token as every service does,
+// and takes calls from the gateway only.
+const { parseVerificationKey, TokenVerifier } = require("@chirp/kit");
+const tokens = new TokenVerifier([parseVerificationKey(mesh.publicKeyPem)], { issuer: "chirp", audience: "chirp" });
+noop.activate(
+  LoadTestServiceService,
+  bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog, undefined, { peers: { noop: ["gateway"] }, tokens, tls: true }),
+);
 // With the gateway's certificate files, for the calls the benchmark makes straight to a service.
 process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port, tls: certificates.filesOf("gateway") })}\n`);
 
