@@ -24,10 +24,11 @@ import { parseArgs } from "node:util";
 import { inParallel, progress, sleep } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
-const { credentials, Metadata } = require("@grpc/grpc-js");
-const { createLogger } = require("@chirp/kit");
+const { createPrivateKey } = require("node:crypto");
+const { Metadata } = require("@grpc/grpc-js");
+const { createLogger, generateSigningKeyPair, TokenSigner } = require("@chirp/kit");
 const { STREAMS } = require("@chirp/kit/events");
-const { CALLER_ID_KEY, unary } = require("@chirp/kit/grpc");
+const { AUTHORIZATION_KEY, channelCredentials, meshChannelOptions, unary } = require("@chirp/kit/grpc");
 const { connectMongo } = require("@chirp/kit/mongo");
 const { JetStreamBus } = require("@chirp/kit/nats");
 const { startMesh } = require("@chirp/mesh");
@@ -64,9 +65,15 @@ if (!MONGODB_URI || !NATS_URL) {
 const log = createLogger("bench", "silent");
 const run = `bench_${Date.now().toString(36)}`;
 const say = progress();
+// The services verify the caller's access token themselves: the mesh signs with this key, and this
+// script makes each caller's token as the users service would.
+const keys = generateSigningKeyPair();
+const signer = new TokenSigner(createPrivateKey(keys.privateKeyPem), { issuer: "chirp", audience: "chirp", ttlSeconds: 3_600 });
+const tokens = new Map();
 const asCaller = (id) => {
   const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
+  if (!tokens.has(id)) tokens.set(id, signer.sign(id).token);
+  metadata.set(AUTHORIZATION_KEY, `Bearer ${tokens.get(id)}`);
   return metadata;
 };
 
@@ -78,6 +85,7 @@ const mesh = await startMesh({
     NATS_URL,
     PASSWORD_HASH_COST: "4",
     OUTBOX_POLL_MS: "200",
+    AUTH_SIGNING_KEY: keys.privateKeyPem,
     // The author must be fanned out, not merged in at read time.
     CELEBRITY_FOLLOWERS: String(Math.max(10_000, FOLLOWERS)),
   },
@@ -101,11 +109,15 @@ async function timelineCaughtUp() {
   }
 }
 
+/** Mutual TLS as the workload that calls it in the mesh (the gateway; the timeline for what it reads). */
+const as = (service, workload = "gateway") => [channelCredentials(mesh.certificates.filesOf(workload), service), meshChannelOptions(service)];
 const client = {
-  users: new UsersServiceClient(mesh.addresses.users, credentials.createInsecure()),
-  tweets: new TweetsServiceClient(mesh.addresses.tweets, credentials.createInsecure()),
-  graph: new GraphServiceClient(mesh.addresses.graph, credentials.createInsecure()),
-  timeline: new TimelineServiceClient(mesh.addresses.timeline, credentials.createInsecure()),
+  users: new UsersServiceClient(mesh.addresses.users, ...as("users")),
+  tweets: new TweetsServiceClient(mesh.addresses.tweets, ...as("tweets")),
+  graph: new GraphServiceClient(mesh.addresses.graph, ...as("graph")),
+  timeline: new TimelineServiceClient(mesh.addresses.timeline, ...as("timeline")),
+  // Every follower of a poster is the timeline's alone to list (graph's peer rules).
+  followerIds: new GraphServiceClient(mesh.addresses.graph, ...as("graph", "timeline")),
 };
 say(`services up (run ${run}); ${FOLLOWERS} followers, ${BACKLOG} backlog posts, ${POSTS} measured posts`);
 
@@ -148,7 +160,7 @@ say(`timeline caught up with every follow and backfill after ${backfillSeconds.t
 // The graph streams followers newest relationship first: the last batch holds the oldest.
 const listed = [];
 await new Promise((resolve, reject) => {
-  const call = client.graph.listFollowerIds({ userId: author.id, batchSize: 0, resumeToken: "" });
+  const call = client.followerIds.listFollowerIds({ userId: author.id, batchSize: 0, resumeToken: "" });
   call.on("data", (batch) => listed.push(...batch.followerIds));
   call.on("end", resolve);
   call.on("error", reject);

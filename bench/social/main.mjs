@@ -32,7 +32,7 @@ import { loadSocialGraph } from "./social-graph.mjs";
 const require = createRequire(import.meta.url);
 const { createClient } = require("@connectrpc/connect");
 const { createConnectTransport, createGrpcTransport } = require("@connectrpc/connect-node");
-const { CALLER_ID_KEY } = require("@chirp/kit/grpc");
+const { meshTlsConnection } = require("@chirp/kit/grpc");
 const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
 const { TimelineService } = require("@chirp/proto/es/chirp/timeline/v1/timeline_pb");
 const { NotificationsService } = require("@chirp/proto/es/chirp/notifications/v1/notifications_pb");
@@ -251,14 +251,16 @@ try {
   // --- 5. where a read's time goes: each hop of the home-timeline read on its own, at a rate every
   // one of them sustains, in server CPU per request (the gateway's share is the difference between
   // a call through it and the same call made straight to the service).
-  const direct = (service, port) => createClient(service, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  // Over mutual TLS as the gateway (its certificate, from the server), with the reader's own token.
+  const direct = (service, port, workload) =>
+    createClient(service, createGrpcTransport({ baseUrl: `https://127.0.0.1:${port}`, nodeOptions: { createConnection: meshTlsConnection(ports.tls, workload) } }));
   const inside = {
-    loadtest: direct(LoadTestService, ports.loadtest),
-    timeline: direct(TimelineService, ports.timeline),
-    users: direct(UsersService, ports.users),
+    loadtest: direct(LoadTestService, ports.loadtest, "loadtest"),
+    timeline: direct(TimelineService, ports.timeline, "timeline"),
+    users: direct(UsersService, ports.users, "users"),
   };
   const reader = people[0];
-  const asCaller = { headers: { [CALLER_ID_KEY]: reader.id } };
+  const asCaller = asUser(reader);
   const page = await inside.timeline.getHomeTimeline({ pageSize: 20 }, asCaller);
   const pagePeople = [...new Set(page.items.flatMap((item) => [item.author.id, ...(item.retweetedBy ? [item.retweetedBy.id] : [])]))];
   // Half the highest home-timeline rate that held (or of the lowest tried): every call keeps up.
@@ -277,7 +279,7 @@ try {
   }
 
   // --- 6. the cross-check
-  const crossCheck = settings.ghz ? await ghzCrossCheck(ports.timeline, people, costRate) : undefined;
+  const crossCheck = settings.ghz ? await ghzCrossCheck(ports.timeline, people, costRate, ports.tls) : undefined;
 
   report({ graph, lags, ceiling, homeSweep, mixSweep, mixRate, mixBinary, mixJson, costs, crossCheck });
 } finally {
@@ -289,7 +291,7 @@ try {
  * The same load from two tools against the timeline service's own gRPC port (no gateway): ghz,
  * then this generator over gRPC, one reader, the same rate; their percentiles should agree.
  */
-async function ghzCrossCheck(timelinePort, people, rate) {
+async function ghzCrossCheck(timelinePort, people, rate, tls) {
   const ghz = findGhz();
   if (!ghz) {
     say("ghz not found: `go install github.com/bojand/ghz/cmd/ghz@v0.120.0` to run the cross-check");
@@ -301,10 +303,14 @@ async function ghzCrossCheck(timelinePort, people, rate) {
   const output = execFileSync(
     ghz,
     [
-      "--insecure",
+      // Mutual TLS as the gateway, as every caller of a service presents a mesh certificate.
+      "--cacert", tls.caFile,
+      "--cert", tls.certFile,
+      "--key", tls.keyFile,
+      "--cname", "timeline",
       "--call", "chirp.timeline.v1.TimelineService/GetHomeTimeline",
       "-d", JSON.stringify({ page_size: 20 }),
-      "-m", JSON.stringify({ [CALLER_ID_KEY]: reader.id }),
+      "-m", JSON.stringify({ authorization: `Bearer ${reader.token}` }),
       "--rps", String(rate),
       "-c", "50",
       "-z", `${seconds}s`,
@@ -317,11 +323,14 @@ async function ghzCrossCheck(timelinePort, people, rate) {
   const report = JSON.parse(output);
   const percentile = (p) => (report.latencyDistribution?.find((d) => d.percentage === p)?.latency ?? NaN) / 1e6;
   const errors = Object.values(report.statusCodeDistribution ?? {}).reduce((a, b) => a + b, 0) - (report.statusCodeDistribution?.OK ?? 0);
-  const timeline = createClient(TimelineService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${timelinePort}` }));
+  const timeline = createClient(
+    TimelineService,
+    createGrpcTransport({ baseUrl: `https://127.0.0.1:${timelinePort}`, nodeOptions: { createConnection: meshTlsConnection(tls, "timeline") } }),
+  );
   const ours = await openLoop({
     rate,
     seconds,
-    pick: () => ({ name: "home", call: () => timeline.getHomeTimeline({ pageSize: 20 }, { headers: { [CALLER_ID_KEY]: reader.id } }) }),
+    pick: () => ({ name: "home", call: () => timeline.getHomeTimeline({ pageSize: 20 }, { headers: { authorization: `Bearer ${reader.token}` } }) }),
   });
   return {
     rate,

@@ -8,15 +8,17 @@ import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 const { createLogger } = require("@chirp/kit");
-const { bindService, GrpcServer } = require("@chirp/kit/grpc");
+const { bindService, GrpcServer, MeshCertificateSet } = require("@chirp/kit/grpc");
 const { startMesh } = require("@chirp/mesh");
 const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
 const { LoadTestServiceService } = require("@chirp/proto/grpc/chirp/loadtest/v1/loadtest");
 
 const log = createLogger("bench-server", process.env.LOG_LEVEL ?? "warn");
 const noopLog = log.child({ service: "loadtest" });
-const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog });
-noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog));
+// The mesh's certificates, made here so that the do-nothing backend speaks mutual TLS too.
+const certificates = new MeshCertificateSet();
+process.once("exit", () => certificates.remove());
+const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: noopLog, tls: certificates.filesOf("loadtest") });
 // A run of its own (BENCH_RUN): its databases and durable consumers are its own, and go with it
 // unless BENCH_KEEP=true.
 const mesh = await startMesh({
@@ -25,9 +27,19 @@ const mesh = await startMesh({
   loopback: true,
   run: process.env.BENCH_RUN,
   keep: process.env.BENCH_KEEP === "true",
+  certificates,
   extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }],
 });
-process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port })}\n`);
+// Served once the mesh's token key is known: it verifies the caller's token as every service does,
+// and takes calls from the gateway only.
+const { parseVerificationKey, TokenVerifier } = require("@chirp/kit");
+const tokens = new TokenVerifier([parseVerificationKey(mesh.publicKeyPem)], { issuer: "chirp", audience: "chirp" });
+noop.activate(
+  LoadTestServiceService,
+  bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog, undefined, { peers: { noop: ["gateway"] }, tokens, tls: true }),
+);
+// With the gateway's certificate files, for the calls the benchmark makes straight to a service.
+process.stdout.write(`${JSON.stringify({ ready: true, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, ...mesh.ports, loadtest: noop.port, tls: certificates.filesOf("gateway") })}\n`);
 
 // SIGUSR2 starts a V8 CPU profile and, sent again, writes it to BENCH_PROFILE_DIR: the benchmark
 // profiles each measured phase on its own, without start-up and loading.

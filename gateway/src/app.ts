@@ -10,7 +10,7 @@ import { connectNodeAdapter, createGrpcTransport, type ConnectNodeAdapterOptions
 import { createLogger, GATEWAY_SERVICES, parseVerificationKey, TokenVerifier, type LiveSubscriber, type Logger } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
 import { DEFAULT_STREAM_SETTINGS, inboxPrefix, JetStreamBus, ownedStreams, SharedValues } from "@chirp/kit/nats";
-import { acceptedRequestId, checkHealth, REQUEST_ID_KEY } from "@chirp/kit/grpc";
+import { acceptedRequestId, checkHealth, meshCertificates, meshTlsConnection, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
 import { BalancedTransport } from "./balanced-transport.js";
@@ -100,14 +100,30 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
   // PINGs while calls are open, so a live stream's connection is kept by anything in between and
   // a dead one is noticed (and the stream ended) within KEEPALIVE_MS and the PING timeout.
   // Every upstream address may name many replicas: calls are spread over them (balanced-transport.ts).
-  const transport = (address: string) =>
+  // With TLS files, every upstream connection is mutual TLS as the workload `gateway`, checking
+  // the server is the service meant; each new connection takes the newest certificate.
+  const { tls } = config;
+  if (tls && meshCertificates(tls, log).identity !== config.serviceName) throw new Error(`${tls.certFile} does not name the workload "${config.serviceName}"`);
+  const transport = (u: UpstreamService) =>
     new BalancedTransport({
-      address,
+      address: u.address,
       log,
-      transportTo: (baseUrl) => createGrpcTransport({ baseUrl, pingIntervalMs: config.keepaliveMs, pingTimeoutMs: config.keepaliveMs, interceptors: [traceUpstream] }),
+      secure: tls !== undefined,
+      transportTo: (baseUrl) =>
+        createGrpcTransport({
+          baseUrl,
+          pingIntervalMs: config.keepaliveMs,
+          pingTimeoutMs: config.keepaliveMs,
+          interceptors: [traceUpstream],
+          ...(tls && { nodeOptions: { createConnection: meshTlsConnection(tls, u.name, log) } }),
+        }),
     });
   const services: UpstreamService[] = [...catalogedUpstreams(config), ...(overrides.extraUpstreams ?? [])];
-  const upstreams = services.map((u) => ({ ...u, transport: transport(u.address), bytes: new ByteUpstream({ address: u.address, log, keepaliveMs: config.keepaliveMs }) }));
+  const upstreams = services.map((u) => ({
+    ...u,
+    transport: transport(u),
+    bytes: new ByteUpstream({ address: u.address, log, keepaliveMs: config.keepaliveMs, ...(tls && { secureConnection: meshTlsConnection(tls, u.name, log) }) }),
+  }));
 
   const revocations = new Revocations(log);
   const revocationFeed = await followRevocationsFrom(config, overrides, revocations, log);
@@ -166,7 +182,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
 
   const checkUpstreams = async () =>
     Object.fromEntries(
-      await Promise.all(upstreams.map(async (u) => [u.name, await checkHealth(u.address, u.service.typeName)] as const)),
+      await Promise.all(upstreams.map(async (u) => [u.name, await checkHealth(u.address, u.service.typeName, 1_000, { tls, workload: u.name })] as const)),
     );
   const webRoot = config.webRoot ?? join(__dirname, "web");
   const openapi = JSON.stringify(servedOpenApi(services.map((u) => u.service)));

@@ -36,8 +36,10 @@ interface Member {
 export interface BalancedTransportOptions {
   /** One replica or many (`resolveReplicas`). */
   address: string;
-  /** A transport to one replica, at `http://host:port`. */
+  /** A transport to one replica, at `http://host:port` (`https://` when `secure`). */
   transportTo(baseUrl: string): Transport;
+  /** Whether the replicas speak TLS (the mesh's mutual TLS: see the transports `transportTo` makes). */
+  secure?: boolean;
   log: Logger;
   /** Replaces DNS (tests). */
   lookup?: Lookup;
@@ -80,7 +82,7 @@ export class BalancedTransport implements Transport {
       const known = new Map(this.members.map((m) => [m.key, m]));
       this.members = found.map((r) => {
         const key = replicaKey(r);
-        return known.get(key) ?? { key, transport: this.options.transportTo(`http://${key}`), downUntil: 0 };
+        return known.get(key) ?? { key, transport: this.options.transportTo(`${this.options.secure ? "https" : "http"}://${key}`), downUntil: 0 };
       });
     } catch (error) {
       // Keep the replicas known so far: a failed lookup says nothing about them.

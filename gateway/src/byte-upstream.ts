@@ -1,7 +1,8 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { RESOLVE_EVERY_MS, replicaKey, resolveReplicas, systemLookup, type Lookup } from "@chirp/kit/grpc";
 import type { Logger } from "@chirp/kit";
-import { connect as netConnect } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 
 /** How long a replica that could not be reached is left out of the rotation, unless it is the only one. */
 const DOWN_MS = 2_000;
@@ -68,6 +69,8 @@ export interface ByteUpstreamOptions {
   log: Logger;
   /** An idle session is PINGed this often, and closed when a PING is still unanswered at the next. */
   keepaliveMs: number;
+  /** Connects to a replica over TLS (the mesh's mutual TLS, as the gateway workload); plaintext when absent. */
+  secureConnection?: (authority: URL) => TLSSocket;
   lookup?: Lookup;
   resolveEveryMs?: number;
 }
@@ -86,8 +89,11 @@ export class ByteUpstream {
   private readonly timer: NodeJS.Timeout;
   private readonly ready: Promise<void>;
   private closed = false;
+  /** The `:scheme` calls carry: `https` over the mesh's TLS. */
+  readonly scheme: "http" | "https";
 
   constructor(private readonly options: ByteUpstreamOptions) {
+    this.scheme = options.secureConnection ? "https" : "http";
     this.ready = this.refresh();
     this.timer = setInterval(() => void this.refresh(), options.resolveEveryMs ?? RESOLVE_EVERY_MS);
     this.timer.unref();
@@ -133,7 +139,14 @@ export class ByteUpstream {
     const live = member.session;
     if (live && !live.closed && !live.destroyed) return live;
     // No Nagle: a call's few small frames must leave at once, not wait for the previous ACK.
-    const session = connect(`http://${member.key}`, { createConnection: (url) => netConnect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port), noDelay: true }) });
+    const { secureConnection } = this.options;
+    const createConnection = (url: URL): Socket => {
+      if (!secureConnection) return netConnect({ host: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port), noDelay: true });
+      const socket = secureConnection(url);
+      socket.setNoDelay(true);
+      return socket;
+    };
+    const session = connect(`${this.scheme}://${member.key}`, { createConnection });
     member.session = session;
     const forget = () => {
       if (member.session === session) member.session = undefined;

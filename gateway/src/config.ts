@@ -6,7 +6,9 @@ import {
   defineConfig,
   GATEWAY_SERVICES,
   LOG_LEVEL,
+  meshTlsSettings,
   NATS_NKEY_SEED,
+  publicKeysIn,
   setting,
   SHUTDOWN_DEADLINE_MS,
   STREAM_REPLICAS,
@@ -16,8 +18,6 @@ import {
   type Setting,
 } from "@chirp/kit";
 import { MAX_TRUSTED_PROXIES, trustedProxyProblem } from "./client-address.js";
-
-const PEM_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g;
 
 /** A limit per caller (or per client address for register and login), from 1 to a million. */
 const perCaller = (env: string, fallback: number, doc: string) => setting.int(env, { default: fallback, min: 1, max: 1_000_000, doc });
@@ -31,6 +31,8 @@ export const schema = defineConfig({
   /** HTTP/1.1: Connect (JSON or binary), gRPC-Web, the web client and /healthz. */
   httpPort: setting.port("HTTP_PORT", { default: 8081, doc: "HTTP/1.1: Connect (JSON or binary), gRPC-Web, the web client and `/healthz`" }),
   logLevel: LOG_LEVEL,
+  /** Mutual TLS to the services, as the workload `gateway`; plaintext when unset (development only). */
+  tls: meshTlsSettings(),
   /** host:port of each service it forwards: USERS_ADDRESS, … (the service catalogue, packages/kit/src/services.ts). */
   upstreams: Object.fromEntries(
     GATEWAY_SERVICES.map(({ name, port }) => [name, address(addressVariable(name), port, `the ${name} service`)]),
@@ -39,7 +41,7 @@ export const schema = defineConfig({
     /** SPKI PEM Ed25519 public keys, one or more (during a key rotation). */
     publicKeysPem: setting.secret("AUTH_PUBLIC_KEY", {
       doc: "SPKI PEM Ed25519 public key(s) the tokens are verified with; several during a rotation",
-      parse: (pem) => pem.match(PEM_BLOCK) ?? [],
+      parse: publicKeysIn,
       check: (keys) => (keys.length === 0 ? "must hold one or more PEM public keys" : undefined),
     }),
     issuer: AUTH_ISSUER,

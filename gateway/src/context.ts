@@ -5,6 +5,8 @@ export interface Caller {
   roles: string[];
   /** The session the access token was issued for, when it names one. */
   sessionId?: string;
+  /** The verified access token itself, forwarded to the services, which verify it in their turn. */
+  token: string;
 }
 
 /** Set only by the authentication interceptor, from a verified token. */

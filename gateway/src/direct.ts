@@ -9,7 +9,7 @@ import type { Compression } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJson, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { isDomainError, type Logger, type TokenVerifier } from "@chirp/kit";
-import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, MAX_ATTEMPTS, REQUEST_ID_KEY, retriesSafely } from "@chirp/kit/grpc";
+import { acceptedRequestId, AUTHORIZATION_KEY, CLIENT_ADDRESS_KEY, MAX_ATTEMPTS, REQUEST_ID_KEY, retriesSafely } from "@chirp/kit/grpc";
 import { failed, kitMetrics, SpanKind, startChildSpan, traceHeaders, type Tracing } from "@chirp/kit/telemetry";
 import { ADMIN_ROLE, isServed, ruleOf, type ServedRule } from "./access.js";
 import { Cancellation, UpstreamUnreachable, type ByteUpstream } from "./byte-upstream.js";
@@ -316,7 +316,7 @@ class Call {
     try {
       const claims = this.settings.verifier.verify(token);
       if (this.settings.revocations.refuses(claims)) throw new ConnectError("authorization: the session has ended; sign in again", Code.Unauthenticated);
-      caller = { id: claims.sub, roles: claims.roles, ...(claims.sid !== undefined && { sessionId: claims.sid }) };
+      caller = { id: claims.sub, roles: claims.roles, token, ...(claims.sid !== undefined && { sessionId: claims.sid }) };
     } catch (error) {
       if (isDomainError(error)) throw new ConnectError(`authorization: ${error.message}`, Code.Unauthenticated);
       throw error;
@@ -402,18 +402,15 @@ class Call {
     const headers: OutgoingHttpHeaders = {
       ":method": "POST",
       ":path": `/${route.name}`,
-      ":scheme": "http",
+      ":scheme": route.upstream.scheme,
       "content-type": "application/grpc",
       te: "trailers",
       "grpc-timeout": grpcTimeout(timeoutMs),
       [REQUEST_ID_KEY]: this.requestId,
       [CLIENT_ADDRESS_KEY]: this.clientAddress(),
     };
-    if (caller) {
-      headers[CALLER_ID_KEY] = caller.id;
-      if (caller.roles.length > 0) headers[CALLER_ROLES_KEY] = caller.roles.join(",");
-      if (caller.sessionId) headers[CALLER_SESSION_KEY] = caller.sessionId;
-    }
+    // The service verifies the caller's token again: none believes a header naming a caller.
+    if (caller) headers[AUTHORIZATION_KEY] = `Bearer ${caller.token}`;
     const child = this.settings.tracing.enabled ? startChildSpan(route.name, SpanKind.CLIENT, { "rpc.system": "grpc", "rpc.method": route.name }) : undefined;
     if (child) Object.assign(headers, traceHeaders(child.context));
     const envelope = Buffer.allocUnsafe(5 + message.byteLength);

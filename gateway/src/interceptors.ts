@@ -84,7 +84,7 @@ export function authenticate(verifier: TokenVerifier, revocations?: Revocations)
       try {
         const claims = verifier.verify(token);
         if (revocations?.refuses(claims)) throw new ConnectError("authorization: the session has ended; sign in again", Code.Unauthenticated);
-        req.contextValues.set(callerKey, { id: claims.sub, roles: claims.roles, ...(claims.sid !== undefined && { sessionId: claims.sid }) });
+        req.contextValues.set(callerKey, { id: claims.sub, roles: claims.roles, token, ...(claims.sid !== undefined && { sessionId: claims.sid }) });
       } catch (error) {
         if (isDomainError(error)) throw new ConnectError(`authorization: ${error.message}`, Code.Unauthenticated);
         throw error;

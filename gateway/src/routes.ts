@@ -1,7 +1,7 @@
 import { create, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type ConnectRouter, type HandlerContext, type Transport } from "@connectrpc/connect";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
+import { AUTHORIZATION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
 import { ADMIN_ROLE, adminRefusal, isServed, notServed, ruleOf, type ServedRule } from "./access.js";
 import { budgetKey, callerKey, clientAddressKey, requestIdKey } from "./context.js";
 import { decodesAnswer } from "./refresh-cookie.js";
@@ -16,8 +16,10 @@ type Forward = (request: unknown, options: object) => unknown;
 
 /**
  * Serves every RPC of every upstream service under its own name by forwarding it over gRPC, as
- * its rule (access.ts) allows. The upstream sees only what the gateway vouches for: the verified
- * caller, the request id and the remaining deadline; nothing the client sent in headers is passed on.
+ * its rule (access.ts) allows. The upstream sees only what the gateway vouches for: the caller's
+ * access token, once verified here (the service verifies it again: no service believes a header
+ * naming a caller), the request id and the remaining deadline; nothing else the client sent in
+ * headers is passed on.
  *
  * Unary calls without a client deadline get `defaultTimeoutMs`. Server streams get none: they
  * last as long as the client wants, up to `streams.maxLifetimeMs` (see relayStream), and each
@@ -27,11 +29,7 @@ export function forwardingRoutes(upstreams: Upstream[], defaultTimeoutMs: number
   const upstreamHeaders = (ctx: HandlerContext) => {
     const headers = new Headers({ [REQUEST_ID_KEY]: ctx.values.get(requestIdKey), [CLIENT_ADDRESS_KEY]: ctx.values.get(clientAddressKey) });
     const caller = ctx.values.get(callerKey);
-    if (caller) {
-      headers.set(CALLER_ID_KEY, caller.id);
-      if (caller.roles.length > 0) headers.set(CALLER_ROLES_KEY, caller.roles.join(","));
-      if (caller.sessionId) headers.set(CALLER_SESSION_KEY, caller.sessionId);
-    }
+    if (caller) headers.set(AUTHORIZATION_KEY, `Bearer ${caller.token}`);
     return headers;
   };
   const upstreamOptions = (ctx: HandlerContext) => ({ headers: upstreamHeaders(ctx), signal: ctx.signal, timeoutMs: ctx.timeoutMs() ?? defaultTimeoutMs });

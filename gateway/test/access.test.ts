@@ -3,7 +3,7 @@ import { create, createFileRegistry, fromBinary, type DescMethod, type DescServi
 import { file_google_protobuf_empty, FileDescriptorProtoSchema, FileDescriptorSetSchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { generateSigningKeyPair, parseVerificationKey, TokenSigner, TokenVerifier } from "@chirp/kit";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY } from "@chirp/kit/grpc";
+import { AUTHORIZATION_KEY } from "@chirp/kit/grpc";
 import { testLogger } from "@chirp/kit/testing";
 import { descriptorSet } from "@chirp/proto/descriptor-set";
 import { ruleOf } from "../src/access.js";
@@ -119,8 +119,12 @@ interface Seen {
 /** A stand-in for a service: every RPC answers an empty message (a stream, none) and records the call. */
 function standIn(service: DescService, seen: Seen[]) {
   return createRouterTransport((router) => {
-    const record = (method: DescMethod, header: Headers) =>
-      seen.push({ method: nameOf(method), callerId: header.get(CALLER_ID_KEY), roles: header.get(CALLER_ROLES_KEY) });
+    // The caller travels as the access token only; the services verify it (what it names is read here).
+    const record = (method: DescMethod, header: Headers) => {
+      const token = header.get(AUTHORIZATION_KEY)?.replace(/^Bearer /, "");
+      const claims = token ? (JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString()) as { sub: string; roles: string[] }) : undefined;
+      seen.push({ method: nameOf(method), callerId: claims?.sub ?? null, roles: claims && claims.roles.length > 0 ? claims.roles.join(",") : null });
+    };
     const handlers = Object.fromEntries(
       service.methods.map((method) => [
         method.localName,

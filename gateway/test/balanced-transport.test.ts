@@ -1,7 +1,8 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
-import { startFakeUsers, testLogger, type FakeUsers } from "@chirp/kit/testing";
+import { meshTlsConnection } from "@chirp/kit/grpc";
+import { startFakeUsers, testLogger, testTls, type FakeUsers } from "@chirp/kit/testing";
 import { BalancedTransport } from "../src/balanced-transport";
 
 /** Each fake's share of `calls` calls made now, counted on the servers. */
@@ -16,7 +17,15 @@ describe("the gateway's transport to a service with three replicas", () => {
   let fakes: FakeUsers[] = [];
   const transports: BalancedTransport[] = [];
   const balanced = (address: string, lookup?: ConstructorParameters<typeof BalancedTransport>[0]["lookup"]) => {
-    const t = new BalancedTransport({ address, log: testLogger(), lookup, resolveEveryMs: 500, transportTo: (baseUrl) => createGrpcTransport({ baseUrl }) });
+    // Over mutual TLS as the gateway, as in the mesh: the fakes are the workload "users".
+    const t = new BalancedTransport({
+      address,
+      log: testLogger(),
+      lookup,
+      resolveEveryMs: 500,
+      secure: true,
+      transportTo: (baseUrl) => createGrpcTransport({ baseUrl, nodeOptions: { createConnection: meshTlsConnection(testTls("gateway"), "users") } }),
+    });
     transports.push(t);
     return t;
   };

@@ -14,7 +14,7 @@ import { LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/load
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { grpcTimeout } from "../src/direct.js";
 import type { GatewayConfig } from "../src/config.js";
-import { gatewayConfig } from "./fixtures.js";
+import { gatewayConfig, upstreamGuard } from "./fixtures.js";
 
 const ALICE = "01M83VMQVV99P26KZM1TRZB034";
 const NOOP = "/chirp.loadtest.v1.LoadTestService/Noop";
@@ -74,6 +74,8 @@ describe("the gateway's direct path for binary unary calls", () => {
           },
         },
         quiet,
+        undefined,
+        upstreamGuard(LoadTestServiceService, keys.publicKeyPem),
       ),
     );
     gateway = await gatewayWith({});

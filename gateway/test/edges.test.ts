@@ -12,7 +12,7 @@ import { TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/time
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { TrustedProxies } from "../src/client-address.js";
 import { loadConfig, type GatewayConfig } from "../src/config.js";
-import { gatewayConfig } from "./fixtures.js";
+import { gatewayConfig, upstreamGuard } from "./fixtures.js";
 
 const ALICE = "01M83VMQVV99P26KZM1TRZB034";
 const BOB = "01M83VMQVV99P26KZM1TRZB035";
@@ -85,7 +85,7 @@ describe("the gateway's edges: hostile bytes, forged headers, budgets and paths"
     };
     const quiet = pino({ level: "silent" });
     upstream = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [TimelineServiceService], log: quiet });
-    upstream.activate(TimelineServiceService, bindService(TimelineServiceService, handlers, quiet));
+    upstream.activate(TimelineServiceService, bindService(TimelineServiceService, handlers, quiet, undefined, upstreamGuard(TimelineServiceService, keys.publicKeyPem)));
     web = mkdtempSync(join(tmpdir(), "chirp-edges-"));
     mkdirSync(join(web, "www"));
     mkdirSync(join(web, "www-secret"));
@@ -312,7 +312,7 @@ describe("the gateway's edges: hostile bytes, forged headers, budgets and paths"
           },
           getHomeTimelineUpdates: notUsed,
           streamHomeTimeline: notUsed,
-        }, quiet),
+        }, quiet, undefined, upstreamGuard(definition, keys.publicKeyPem)),
       );
       front = await startGateway(gatewayConfig({ upstreams: { timeline: `127.0.0.1:${newer.port}` } }), { log, publicKeys: [parseVerificationKey(keys.publicKeyPem)] });
       gateways.push(front);

@@ -1,4 +1,5 @@
-import { GATEWAY_SERVICES } from "@chirp/kit";
+import { GATEWAY_SERVICES, parseVerificationKey, TokenVerifier } from "@chirp/kit";
+import type { CallGuard, PeerRules } from "@chirp/kit/grpc";
 import type { GatewayConfig } from "../src/config.js";
 
 const UNREACHABLE = "127.0.0.1:1";
@@ -14,6 +15,8 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     logLevel: "silent",
     natsNkeySeed: undefined,
     streamReplicas: 1,
+    // Plaintext to the stand-in upstreams of these tests; test/mesh-tls.test.ts covers mutual TLS.
+    tls: undefined,
     upstreams: { ...(Object.fromEntries(GATEWAY_SERVICES.map(({ name }) => [name, UNREACHABLE])) as GatewayConfig["upstreams"]), ...upstreams },
     auth: { publicKeysPem: [], issuer: "chirp", audience: "chirp" },
     corsOrigins: ["https://app.chirp.test"],
@@ -34,4 +37,14 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
     natsUrl: undefined,
     ...rest,
   };
+}
+
+/**
+ * How a stand-in upstream of these tests treats calls: it verifies the access tokens the gateway
+ * forwards (with `publicKeyPem`), as every service does, over plaintext (mesh-tls.test.ts has the
+ * mutual TLS).
+ */
+export function upstreamGuard<D extends object>(definition: D, publicKeyPem: string): CallGuard<D> {
+  const peers = Object.fromEntries(Object.keys(definition).map((name) => [name, ["gateway"]])) as unknown as PeerRules<D>;
+  return { peers, tokens: new TokenVerifier([parseVerificationKey(publicKeyPem)], { issuer: "chirp", audience: "chirp" }), tls: false };
 }

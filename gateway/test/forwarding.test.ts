@@ -9,7 +9,7 @@ import { LoadTestService } from "@chirp/proto/es/chirp/loadtest/v1/loadtest_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
 import { testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
-import { gatewayConfig } from "./fixtures.js";
+import { gatewayConfig, upstreamGuard } from "./fixtures.js";
 
 /** A stand-in users service that reports what reached it, to check what the gateway forwards. */
 describe("what the gateway forwards upstream", () => {
@@ -56,7 +56,7 @@ describe("what the gateway forwards upstream", () => {
       },
     };
     upstream = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [UsersServiceService], log });
-    upstream.activate(UsersServiceService, bindService(UsersServiceService, handlers, log));
+    upstream.activate(UsersServiceService, bindService(UsersServiceService, handlers, log, undefined, upstreamGuard(UsersServiceService, keys.publicKeyPem)));
     gateway = await startGateway(gatewayConfig({ upstreams: { users: `127.0.0.1:${upstream.port}` } }), {
       log,
       publicKeys: [parseVerificationKey(keys.publicKeyPem)],
@@ -98,7 +98,7 @@ describe("extra upstreams", () => {
     const keys = generateSigningKeyPair();
     const signer = new TokenSigner(createPrivateKey(keys.privateKeyPem), { issuer: "chirp", audience: "chirp", ttlSeconds: 900 });
     const backend = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log });
-    backend.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (req) => ({ payload: `echo ${req.payload}` }) }, log));
+    backend.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (req) => ({ payload: `echo ${req.payload}` }) }, log, undefined, upstreamGuard(LoadTestServiceService, keys.publicKeyPem)));
     const gateway = await startGateway(gatewayConfig({}), {
       log,
       publicKeys: [parseVerificationKey(keys.publicKeyPem)],

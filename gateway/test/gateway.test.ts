@@ -25,8 +25,10 @@ describe("gateway in front of the users service", () => {
   beforeAll(async () => {
     users = await startUsers(
       {
-        serviceName: "users", host: "127.0.0.1", port: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined, natsNkeySeed: undefined, streamReplicas: 1,
-        auth: { signingKeyPem: privateKeyPem, issuer: "chirp", audience: "chirp", tokenTtlSeconds: 900, refreshTtlSeconds: 86_400 },
+        serviceName: "users", host: "127.0.0.1", port: 0, healthPort: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined, natsNkeySeed: undefined, streamReplicas: 1,
+        auth: { signingKeyPem: privateKeyPem, tokenTtlSeconds: 900, refreshTtlSeconds: 86_400 },
+        tokens: { publicKeysPem: undefined, issuer: "chirp", audience: "chirp" },
+        tls: undefined,
         passwordHashCost: 4, outboxPollMs: 1000, shutdownDeadlineMs: 5000,
         telemetry: { otlpEndpoint: undefined, samplePercent: 100, metricsPort: 0 },
       },

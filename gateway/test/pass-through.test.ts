@@ -24,7 +24,7 @@ import type { User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import { testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { answersInBinary } from "../src/routes.js";
-import { gatewayConfig } from "./fixtures.js";
+import { gatewayConfig, upstreamGuard } from "./fixtures.js";
 
 const ALICE = "01M83VMQVV99P26KZM1TRZB034";
 const BOB = "01M83VMQVV99P26KZM1TRZB035";
@@ -178,7 +178,7 @@ describe("responses the gateway passes through", () => {
       },
     };
     upstream = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [definition], log });
-    upstream.activate(definition, bindService(definition, handlers, log));
+    upstream.activate(definition, bindService(definition, handlers, log, undefined, upstreamGuard(definition, keys.publicKeyPem)));
     gateway = await startGateway(gatewayConfig({ upstreams: { timeline: `127.0.0.1:${upstream.port}` } }), {
       log,
       publicKeys: [parseVerificationKey(keys.publicKeyPem)],

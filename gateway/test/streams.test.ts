@@ -9,7 +9,7 @@ import { TimelineService } from "@chirp/proto/es/chirp/timeline/v1/timeline_pb";
 import { eventually, testLogger } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app.js";
 import type { GatewayConfig } from "../src/config.js";
-import { gatewayConfig } from "./fixtures.js";
+import { gatewayConfig, upstreamGuard } from "./fixtures.js";
 
 const ALICE = "01M83VMQVV99P26KZM1TRZB034";
 const BOB = "01M83VMQVV99P26KZM1TRZB035";
@@ -73,7 +73,7 @@ describe("server streams through the gateway", () => {
 
   beforeAll(async () => {
     upstream = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [TimelineServiceService], log });
-    upstream.activate(TimelineServiceService, bindService(TimelineServiceService, timeline.handlers, log));
+    upstream.activate(TimelineServiceService, bindService(TimelineServiceService, timeline.handlers, log, undefined, upstreamGuard(TimelineServiceService, keys.publicKeyPem)));
   });
 
   afterAll(async () => {

@@ -19,8 +19,9 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
+import { X509Certificate } from "node:crypto";
 import { runInNewContext } from "node:vm";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier } from "@chirp/kit";
 import { natsAuthorization, nkeyVariable, NATS_PROCESSES } from "@chirp/kit/nats";
 import { fromSeed } from "@nats-io/nkeys";
@@ -388,9 +389,12 @@ if (missingTools.length > 0 && process.env.CI === "true") {
       const get = () => rendered.get(name)!;
 
       test(`every object validates against the Kubernetes ${KUBERNETES_VERSIONS.join(" and ")} schemas (kubernetes-validate --strict)`, () => {
-        const { yaml, objects, workdir } = get();
+        const { objects: all, workdir } = get();
+        // cert-manager's kinds are not Kubernetes' own, so kubernetes-validate has no schema for
+        // them: they are checked by "every service and the gateway has a mesh certificate".
+        const objects = all.filter((o) => !String(o.apiVersion).startsWith("cert-manager.io/"));
         const file = join(workdir, "rendered.yaml");
-        writeFileSync(file, yaml);
+        writeFileSync(file, objects.map((o) => stringify(o)).join("---\n"));
         const args = ["--strict", ...KUBERNETES_VERSIONS.flatMap((v) => ["-k", v]), file];
         const result = spawnSync(validateTool.path!, args, { encoding: "utf8" });
         const lines = `${result.stdout}${result.stderr}`.split("\n").filter((l) => l.trim() !== "");
@@ -487,12 +491,15 @@ if (missingTools.length > 0 && process.env.CI === "true") {
             if (config.ports.has("GRPC_PORT")) {
               const serves = SERVICES.find((s) => `services/${s.name}` === artifact.workspace)?.grpcService;
               if (!serves) problems.push(`${at}: ${artifact.workspace} is not in the service catalogue`);
-              const port = Number(containerEnv(container, objects, problems, at).get("GRPC_PORT")?.value ?? config.ports.get("GRPC_PORT"));
+              // The gRPC port speaks mutual TLS only; the kubelet's gRPC probes present no
+              // certificate, so they ask the plaintext health-only port (HEALTH_PORT).
+              const port = Number(containerEnv(container, objects, problems, at).get("HEALTH_PORT")?.value ?? config.ports.get("HEALTH_PORT"));
+              if (!port) problems.push(`${at}: HEALTH_PORT is not set, so its probes have no port that answers without a certificate`);
               for (const probe of ["startupProbe", "readinessProbe", "livenessProbe"]) {
                 const grpc = container[probe]?.grpc;
                 if (!grpc) problems.push(`${at}: ${probe} is not a gRPC health probe`);
                 else if (grpc.service !== serves) problems.push(`${at}: ${probe} asks for service "${grpc.service}", not ${serves}, which it serves`);
-                else if (grpc.port !== port) problems.push(`${at}: ${probe} asks port ${grpc.port}, not GRPC_PORT ${port}`);
+                else if (grpc.port !== port) problems.push(`${at}: ${probe} asks port ${grpc.port}, not HEALTH_PORT ${port}`);
               }
             }
             if (String(container.livenessProbe?.httpGet?.path ?? "").startsWith("/healthz")) {
@@ -500,6 +507,76 @@ if (missingTools.length > 0 && process.env.CI === "true") {
             }
           }
         }
+        expect(problems).toEqual([]);
+      });
+
+      test("every service and the gateway has a mesh certificate naming it, mounted where TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE point", () => {
+        const { objects, pipeline } = get();
+        const problems: string[] = [];
+        const workloads = new Set<string>();
+        const certificates = objects.filter((o) => o.kind === "Certificate" && String(o.apiVersion).startsWith("cert-manager.io/"));
+        const issuers = objects.filter((o) => o.kind === "Issuer" && String(o.apiVersion).startsWith("cert-manager.io/"));
+        for (const pod of podTemplates(objects)) {
+          for (const container of pod.spec.containers) {
+            const artifact = artifactOf(pipeline, container);
+            if (!artifact) continue;
+            const at = describeWorkload(pod, container);
+            const name = pod.workload.metadata.name as string;
+            workloads.add(name);
+            const env = containerEnv(container, objects, problems, at);
+            const files = ["TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_CA_FILE"].map((v) => [v, env.get(v)?.value] as const);
+            const secretNames = new Set<string>();
+            for (const [variable, path] of files) {
+              if (!path) {
+                problems.push(`${at}: ${variable} is not set`);
+                continue;
+              }
+              const mount = (container.volumeMounts ?? []).find((m: Obj) => path.startsWith(`${m.mountPath}/`));
+              const volume = mount && (pod.spec.volumes ?? []).find((v: Obj) => v.name === mount.name);
+              if (!volume?.secret) {
+                problems.push(`${at}: ${variable}=${path} is not in a mounted Secret`);
+                continue;
+              }
+              secretNames.add(volume.secret.secretName);
+            }
+            if (secretNames.size !== 1) {
+              problems.push(`${at}: the certificate, key and CA come from ${secretNames.size} Secrets, not one`);
+              continue;
+            }
+            const secretName = [...secretNames][0]!;
+            if (withoutHash(secretName) !== `${name}-mesh-tls`) problems.push(`${at}: its mesh certificate is Secret ${secretName}, not ${name}-mesh-tls`);
+            const secret = find(objects, "Secret", secretName);
+            const certificate = certificates.find((c) => c.spec.secretName === secretName);
+            if (secret) {
+              // Made from files (the dev overlay's render hook): the certificate itself names the workload.
+              const data = (key: string) => Buffer.from(String(secret.data?.[key] ?? ""), "base64").toString();
+              try {
+                const cert = new X509Certificate(data("tls.crt"));
+                const ca = new X509Certificate(data("ca.crt"));
+                if (!cert.subjectAltName?.split(", ").includes(`URI:spiffe://chirp/${name}`)) problems.push(`${at}: Secret ${secretName}'s certificate does not name spiffe://chirp/${name}`);
+                if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) problems.push(`${at}: Secret ${secretName}'s certificate is not issued by its ca.crt`);
+                if (!data("tls.key").includes("PRIVATE KEY")) problems.push(`${at}: Secret ${secretName} has no tls.key`);
+              } catch (error) {
+                problems.push(`${at}: Secret ${secretName} does not hold a certificate and CA: ${(error as Error).message}`);
+              }
+            } else if (certificate) {
+              // Issued by cert-manager: by the mesh CA's Issuer, for both ends of a connection.
+              const spec = certificate.spec;
+              if (!(spec.uris ?? []).includes(`spiffe://chirp/${name}`) || (spec.uris ?? []).length !== 1) problems.push(`Certificate/${certificate.metadata.name}: uris is not [spiffe://chirp/${name}]`);
+              for (const usage of ["server auth", "client auth"]) if (!(spec.usages ?? []).includes(usage)) problems.push(`Certificate/${certificate.metadata.name}: no ${usage} usage`);
+              const issuer = issuers.find((i) => i.metadata.name === spec.issuerRef?.name && (spec.issuerRef?.kind ?? "Issuer") === "Issuer");
+              const caCertificate = issuer?.spec.ca && certificates.find((c) => c.spec.secretName === issuer.spec.ca.secretName);
+              if (!caCertificate?.spec.isCA) problems.push(`Certificate/${certificate.metadata.name}: not issued by an Issuer whose CA is a rendered CA Certificate`);
+              else if (!issuers.some((i) => i.metadata.name === caCertificate.spec.issuerRef?.name && i.spec.selfSigned !== undefined)) {
+                problems.push(`Certificate/${caCertificate.metadata.name}: the mesh CA is not issued by a self-signed Issuer`);
+              }
+              if (!(Number.parseInt(String(spec.renewBefore ?? "0"), 10) > 0)) problems.push(`Certificate/${certificate.metadata.name}: no renewBefore`);
+            } else {
+              problems.push(`${at}: Secret ${secretName} is neither rendered nor issued by a rendered Certificate`);
+            }
+          }
+        }
+        for (const expected of [...SERVICES.map((s) => s.name), "gateway"]) if (!workloads.has(expected)) problems.push(`${expected} is not deployed`);
         expect(problems).toEqual([]);
       });
 
@@ -685,7 +762,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
         return undefined;
       }
 
-      test("Secrets: each is read by one workload through a *_FILE variable; only the signer can read a private key", () => {
+      test("Secrets: each is read through a *_FILE variable; a private key only by one workload, its own: the signer's signing key, each workload's mesh key", () => {
         const { objects, pipeline } = get();
         const generated = rendered.get("default")!.objects.filter((o) => o.kind === "Secret").map((o) => withoutHash(o.metadata.name));
         const readers = new Map<string, string[]>();
@@ -698,8 +775,9 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret)) {
             const name: string = volume.secret.secretName;
             readers.set(name, [...(readers.get(name) ?? []), describeWorkload(pod)]);
+            const issued = objects.some((o) => o.kind === "Certificate" && o.spec.secretName === name);
             const madeBeforehand = pipeline.name === "prod" && PROD_ONLY_SECRETS.test(name);
-            if (!find(objects, "Secret", name) && !(name.length > 0 && generated.includes(name)) && !madeBeforehand) {
+            if (!find(objects, "Secret", name) && !issued && !(name.length > 0 && generated.includes(name)) && !madeBeforehand) {
               problems.push(`${describeWorkload(pod)}: Secret ${name} is neither rendered nor one the dev overlay generates`);
             }
             for (const container of pod.spec.containers) {
@@ -711,15 +789,18 @@ if (missingTools.length > 0 && process.env.CI === "true") {
               if (!used) problems.push(`${at}: mounts Secret ${name} but no *_FILE variable reads it`);
               const config = configs.get(artifactOf(pipeline, container)?.workspace ?? "");
               const secret = find(objects, "Secret", name);
-              const holdsPrivateKey = Object.values<string>(secret?.data ?? {}).some((v) => Buffer.from(v, "base64").toString().includes("PRIVATE KEY"));
-              if (holdsPrivateKey && !config?.secrets.has("AUTH_SIGNING_KEY")) problems.push(`${at}: can read the private key in Secret ${name}`);
+              const holdsPrivateKey = issued || Object.values<string>(secret?.data ?? {}).some((v) => Buffer.from(v, "base64").toString().includes("PRIVATE KEY"));
+              // A workload's own mesh certificate's key is its own; any other private key only the signer's.
+              const ownMeshKey = withoutHash(name) === `${pod.workload.metadata.name}-mesh-tls`;
+              if (holdsPrivateKey && !ownMeshKey && !config?.secrets.has("AUTH_SIGNING_KEY")) problems.push(`${at}: can read the private key in Secret ${name}`);
             }
           }
         }
         for (const [name, workloads] of readers) {
           // A service's MongoDB password is also read by the Job that makes its user with it.
           const others = PROD_ONLY_SECRETS.test(name) ? workloads.filter((w) => w !== "Job/mongodb-users") : workloads;
-          if (others.length > 1) problems.push(`Secret ${name} is mounted by ${workloads.join(", ")}`);
+          // The token verification key is public: every service verifies tokens with it.
+          if (others.length > 1 && withoutHash(name) !== "auth-public-key") problems.push(`Secret ${name} is mounted by ${workloads.join(", ")}`);
         }
         expect(problems).toEqual([]);
       });
@@ -1015,7 +1096,7 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           };
           const users = configFor("services/users");
           const gateway = configFor("gateway");
-          const signer = new TokenSigner(parseSigningKey(users.auth.signingKeyPem), { ...users.auth, ttlSeconds: users.auth.tokenTtlSeconds });
+          const signer = new TokenSigner(parseSigningKey(users.auth.signingKeyPem), { ...users.tokens, ttlSeconds: users.auth.tokenTtlSeconds });
           const verifier = new TokenVerifier(gateway.auth.publicKeysPem.map(parseVerificationKey), gateway.auth);
           expect(verifier.verify(signer.sign("user-1").token).sub).toBe("user-1");
         });
@@ -1066,7 +1147,9 @@ if (missingTools.length > 0 && process.env.CI === "true") {
           // k8s/README.md says.
           const readme = readText("k8s/README.md");
           for (const pod of podTemplates(objects)) {
-            for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret && !find(objects, "Secret", v.secret.secretName))) {
+            // A Secret cert-manager writes (a Certificate's secretName) is made in the cluster too.
+            const issued = new Set(objects.filter((o) => o.kind === "Certificate").map((o) => o.spec.secretName));
+            for (const volume of (pod.spec.volumes ?? []).filter((v: Obj) => v.secret && !find(objects, "Secret", v.secret.secretName) && !issued.has(v.secret.secretName))) {
               if (!readme.includes(volume.secret.secretName)) problems.push(`Secret ${volume.secret.secretName} is expected to exist but k8s/README.md does not say how to create it`);
             }
             for (const container of allContainers(pod)) {

@@ -198,6 +198,9 @@ export function render(pipeline: Pipeline, kustomize: string): Rendered {
     filter: (source) => !relative(join(ROOT, "k8s"), source).split(/[\\/]/).includes("secrets"),
   });
   for (const workspace of workspaces().filter((w) => existsSync(join(ROOT, w, "k8s")))) cpSync(join(ROOT, workspace, "k8s"), join(workdir, workspace, "k8s"), { recursive: true });
+  // The dev keys hook makes the mesh certificates with the built kit's certificate maker.
+  const maker = "packages/kit/dist/grpc/mesh-ca.js";
+  if (existsSync(join(ROOT, maker))) cpSync(join(ROOT, maker), join(workdir, maker));
   for (const hook of pipeline.renderHooks) {
     const [command, ...args] = hook;
     run(command === "node" ? process.execPath : command!, args, workdir);

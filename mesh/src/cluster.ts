@@ -5,7 +5,7 @@ import { get as httpGet } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { addressVariable, createLogger, SERVICES } from "@chirp/kit";
-import { checkHealth } from "@chirp/kit/grpc";
+import { checkHealth, MeshCertificateSet } from "@chirp/kit/grpc";
 import { STREAMS } from "@chirp/kit/events";
 import { DEFAULT_STREAM_SETTINGS, JetStreamBus } from "@chirp/kit/nats";
 
@@ -174,10 +174,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const addresses = Object.fromEntries(SERVICES.map(({ name }) => [addressVariable(name), ports[name]!.map((p) => `127.0.0.1:${p}`).join(",")]));
 
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  // Every process verifies the callers' tokens, and speaks mutual TLS with a certificate of a
+  // throwaway mesh CA naming its workload (replicas of one service share theirs), in the run's directory.
+  const certificates = new MeshCertificateSet(join(options.dir, "tls"));
   const common = {
     NATS_URL: natsUrl,
     STREAM_REPLICAS: String(streamReplicas),
     LOG_LEVEL: "info",
+    AUTH_PUBLIC_KEY: publicKey.export({ type: "spki", format: "pem" }).toString(),
     ...addresses,
     ...options.env,
   };
@@ -191,11 +195,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         GRPC_PORT: String(port),
         MONGODB_URI: options.mongodbUri,
         MONGODB_DATABASE: `${options.databasePrefix}_${name}`,
+        ...certificates.envOf(name),
         ...(name === "users" ? { AUTH_SIGNING_KEY: privateKey.export({ type: "pkcs8", format: "pem" }).toString() } : {}),
         ...options.envOf?.[name],
       };
       const main = join(ROOT, "services", name, "dist", "main.js");
-      return member(name, i, address, process.execPath, [main], env, join(options.dir, "logs", `${name}-${i + 1}.log`), async () => (await checkHealth(address, grpcService, 2_000)) === "SERVING");
+      return member(name, i, address, process.execPath, [main], env, join(options.dir, "logs", `${name}-${i + 1}.log`), async () => (await checkHealth(address, grpcService, 2_000, { tls: certificates.filesOf("gateway"), workload: name })) === "SERVING");
     }),
   );
 
@@ -212,7 +217,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       HTTP_HOST: "127.0.0.1",
       HTTP2_PORT: String(http2),
       HTTP_PORT: String(http),
-      AUTH_PUBLIC_KEY: publicKey.export({ type: "spki", format: "pem" }).toString(),
+      ...certificates.envOf("gateway"),
       ...options.envOf?.gateway,
     };
     const url = `http://127.0.0.1:${http}`;

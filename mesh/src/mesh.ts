@@ -14,6 +14,7 @@ import {
   type ServiceName,
 } from "@chirp/kit";
 import { EVENT_SUBJECTS, InProcessEventBus, STREAMS } from "@chirp/kit/events";
+import { MeshCertificateSet } from "@chirp/kit/grpc";
 import { connectMongo } from "@chirp/kit/mongo";
 import { durableFromNow, JetStreamBus } from "@chirp/kit/nats";
 import { serveMetrics } from "@chirp/kit/telemetry";
@@ -78,6 +79,12 @@ export interface MeshOptions {
    * it, METRICS_PORT (if not 0) is the port, on GRPC_HOST.
    */
   metrics?: boolean;
+  /**
+   * The CA and certificates every service and the gateway speak mutual TLS with, each as its own
+   * workload. Absent: a throwaway set made at start and removed at stop (TLS_* settings in `env`
+   * are not used: one process cannot be several workloads with one certificate).
+   */
+  certificates?: MeshCertificateSet;
 }
 
 export interface Mesh {
@@ -98,6 +105,10 @@ export interface Mesh {
   bus: EventBus | undefined;
   /** The users service's operator handle for roles: how the demo data makes its admin. */
   roles: RoleGrants;
+  /** The mesh CA and the workloads' certificates (a test issues one to call a service directly). */
+  certificates: MeshCertificateSet;
+  /** The public key access tokens are verified with (AUTH_PUBLIC_KEY). */
+  publicKeyPem: string;
   /** Stops the gateway, then the services in reverse order, then removes the run's consumers and databases. */
   stop(): Promise<void>;
 }
@@ -116,14 +127,26 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   // One signing key for the whole mesh: the configured one, or a throwaway for development.
   const signingKey = env.AUTH_SIGNING_KEY_FILE ? readFileSync(env.AUTH_SIGNING_KEY_FILE, "utf8") : (env.AUTH_SIGNING_KEY ?? generateSigningKeyPair().privateKeyPem);
   const publicKey = createPublicKey(signingKey).export({ type: "spki", format: "pem" }).toString();
+  const certificates = options.certificates ?? new MeshCertificateSet();
   // One process, one /metrics (served below): the services and the gateway serve none of their own.
-  const internal: Env = { ...env, GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", METRICS_PORT: "0", AUTH_SIGNING_KEY: signingKey, AUTH_SIGNING_KEY_FILE: undefined };
+  // Every service verifies the callers' tokens itself, with the same public key as the gateway.
+  const internal: Env = {
+    ...env,
+    GRPC_HOST: "127.0.0.1",
+    GRPC_PORT: "0",
+    METRICS_PORT: "0",
+    AUTH_SIGNING_KEY: signingKey,
+    AUTH_SIGNING_KEY_FILE: undefined,
+    AUTH_PUBLIC_KEY: publicKey,
+    AUTH_PUBLIC_KEY_FILE: undefined,
+  };
   // Each service owns its database, as in production: <prefix>_users, <prefix>_tweets, …
   const prefix = run ?? env.MONGODB_DATABASE_PREFIX ?? "chirp";
   const databases = byService((name) => `${prefix}_${name}`);
   const consumers = run ? (Object.fromEntries([...CONSUMED_SUBJECTS.keys()].map((name) => [name, `${run}_${name}`])) as Record<ConsumingServiceName, string>) : undefined;
 
   const stops: Array<() => Promise<unknown>> = [];
+  if (!options.certificates) stops.push(async () => certificates.remove());
   /** Every step runs even when one before it fails, so a failed start still removes what it made. */
   const stopAll = async () => {
     const failures: unknown[] = [];
@@ -150,7 +173,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       const consumerName = consumers?.[name as ConsumingServiceName];
       // A consumer's name goes to its setting where the service has one, else to its overrides.
       const consumerSetting = "consumer" in service && "setting" in service.consumer && consumerName ? { [service.consumer.setting]: consumerName } : {};
-      const config = module.loadConfig({ ...internal, ...options.processEnv?.[name], MONGODB_DATABASE: databases[name], ...addresses, ...consumerSetting });
+      const config = module.loadConfig({ ...internal, ...options.processEnv?.[name], MONGODB_DATABASE: databases[name], ...addresses, ...consumerSetting, ...certificates.envOf(name) });
       const app = await module.start(config, { log: child(name), bus, consumerName });
       stops.push(app.stop);
       apps[name] = app;
@@ -164,6 +187,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         METRICS_PORT: "0",
         AUTH_PUBLIC_KEY: publicKey,
         AUTH_PUBLIC_KEY_FILE: undefined,
+        ...certificates.envOf("gateway"),
         ...(options.loopback && { HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0" }),
       }),
       { log: child("gateway"), extraUpstreams: options.extraUpstreams ?? [], bus, ...(run && { limitsNamespace: run }) },
@@ -181,6 +205,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       metricsPort: metrics?.port,
       bus,
       roles: apps.users!.roles as RoleGrants,
+      certificates,
+      publicKeyPem: publicKey,
       stop: stopAll,
     };
   } catch (error) {

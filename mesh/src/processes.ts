@@ -3,7 +3,7 @@ import { createPublicKey } from "node:crypto";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { addressVariable, createLogger, generateSigningKeyPair, SERVICES, type ConsumingServiceName, type Logger, type ServiceName } from "@chirp/kit";
-import { checkHealth } from "@chirp/kit/grpc";
+import { checkHealth, MeshCertificateSet } from "@chirp/kit/grpc";
 import { CONSUMED_SUBJECTS, prepareRun } from "./mesh.js";
 
 type Env = Record<string, string | undefined>;
@@ -65,7 +65,9 @@ export async function startMeshProcesses(options: MeshProcessesOptions): Promise
   const databases = Object.fromEntries(SERVICES.map(({ name }) => [name, `${run}_${name}`])) as Record<ServiceName, string>;
   const consumers = Object.fromEntries([...CONSUMED_SUBJECTS.keys()].map((name) => [name, `${run}_${name}`])) as Record<ConsumingServiceName, string>;
 
-  const cleanups: Array<() => Promise<unknown>> = [];
+  // A throwaway mesh CA: each process speaks mutual TLS as its own workload.
+  const certificates = new MeshCertificateSet();
+  const cleanups: Array<() => Promise<unknown>> = [async () => certificates.remove()];
   const children: Array<{ process: MeshProcess; child: ChildProcess; exited: Promise<void> }> = [];
   const stop = async () => {
     for (const { child, exited } of children.splice(0).reverse()) {
@@ -108,14 +110,22 @@ export async function startMeshProcesses(options: MeshProcessesOptions): Promise
       const consumer = consumers[name as ConsumingServiceName];
       // The consumer's name goes to its setting where the service has one, else to the launcher.
       const consumerSetting = "consumer" in service ? ("setting" in service.consumer ? { [service.consumer.setting]: consumer } : { MESH_CONSUMER_NAME: consumer }) : {};
-      const own: Env = { ...addresses, ...consumerSetting, GRPC_HOST: "127.0.0.1", GRPC_PORT: String(port), MONGODB_DATABASE: databases[name] };
+      const own: Env = {
+        ...addresses,
+        ...consumerSetting,
+        ...certificates.envOf(name),
+        GRPC_HOST: "127.0.0.1",
+        GRPC_PORT: String(port),
+        MONGODB_DATABASE: databases[name],
+        AUTH_PUBLIC_KEY: publicKey,
+      };
       // The private key to the signer alone, as in the cluster.
       if (name === "users") own.AUTH_SIGNING_KEY = signingKey;
-      await launch(name, [join(ROOT, "mesh/dist/service-process.js"), name], own, port, metricsPort, async () => (await checkHealth(`127.0.0.1:${port}`, service.grpcService, 1_000)) === "SERVING");
+      await launch(name, [join(ROOT, "mesh/dist/service-process.js"), name], own, port, metricsPort, async () => (await checkHealth(`127.0.0.1:${port}`, service.grpcService, 1_000, { tls: certificates.filesOf("gateway"), workload: name })) === "SERVING");
       addresses[addressVariable(name)] = `127.0.0.1:${port}`;
     }
     const [httpPort, http2Port, metricsPort] = [await freePort(), await freePort(), await freePort()];
-    const own: Env = { ...addresses, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), HTTP2_PORT: String(http2Port), AUTH_PUBLIC_KEY: publicKey };
+    const own: Env = { ...addresses, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), HTTP2_PORT: String(http2Port), AUTH_PUBLIC_KEY: publicKey, ...certificates.envOf("gateway") };
     await launch("gateway", [join(ROOT, "gateway/dist/main.js")], own, httpPort, metricsPort, async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(1_000) })).status === 200);
     return { processes: children.map((c) => c.process), gateway: { httpPort, http2Port }, databases, consumers, stop };
   } catch (error) {

@@ -254,7 +254,7 @@ describeWith(["NATS_URL"], "a gateway that starts after a revocation (JetStream)
 
     const publicKey = (mesh.apps.users.publicKey as KeyObject).export({ type: "spki", format: "pem" }).toString();
     late = await startGateway(
-      gatewayConfig({ NATS_URL, USERS_ADDRESS: mesh.addresses.users, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0", AUTH_PUBLIC_KEY: publicKey }),
+      gatewayConfig({ NATS_URL, USERS_ADDRESS: mesh.addresses.users, HTTP_HOST: "127.0.0.1", HTTP_PORT: "0", HTTP2_PORT: "0", AUTH_PUBLIC_KEY: publicKey, ...mesh.certificates.envOf("gateway") }),
       { log: createLogger("gateway", "silent") },
     );
     // Replayed before the first call is answered, or within moments of it.

@@ -67,15 +67,20 @@ export class Constant<T> {
   constructor(readonly value: T) {}
 }
 
-/** A group that exists only when its key setting is set: MongoDB settings without MONGODB_URI are none. */
-export class WhenSet<T extends SchemaTree, K extends keyof T> {
+/**
+ * A group that exists only when its key setting is set: MongoDB settings without MONGODB_URI are
+ * none. A `whole` group's other settings must all be set too (or have a default) when its key is
+ * (the mesh certificate's three files).
+ */
+export class WhenSet<T extends SchemaTree, K extends keyof T, W extends boolean = boolean> {
   constructor(
     readonly key: K,
     readonly tree: T,
+    readonly whole: W,
   ) {}
 }
 
-export type SchemaNode = Setting<any> | Constant<any> | WhenSet<any, any> | SchemaTree;
+export type SchemaNode = Setting<any> | Constant<any> | WhenSet<any, any, boolean> | SchemaTree;
 export interface SchemaTree {
   [key: string]: SchemaNode;
 }
@@ -88,8 +93,9 @@ export type ConfigOf<T> =
       ? V
       : T extends Constant<infer V>
         ? V
-        : T extends WhenSet<infer G, infer K>
-          ? { [P in keyof G]: P extends K ? NonNullable<ConfigOf<G[P]>> : ConfigOf<G[P]> } | undefined
+        : T extends WhenSet<infer G, infer K, infer W>
+          ? // A whole group is all there or absent (readTree refuses one with its key and not all its settings).
+            (W extends true ? { [P in keyof G]: NonNullable<ConfigOf<G[P]>> } : { [P in keyof G]: P extends K ? NonNullable<ConfigOf<G[P]>> : ConfigOf<G[P]> }) | undefined
           : T extends SchemaTree
             ? { [P in keyof T]: ConfigOf<T[P]> }
             : never;
@@ -191,8 +197,13 @@ export const setting = {
   },
 
   /** The group, or undefined when its `key` setting is unset. */
-  whenSet<T extends SchemaTree, K extends keyof T & string>(key: K, tree: T): WhenSet<T, K> {
-    return new WhenSet(key, tree);
+  whenSet<T extends SchemaTree, K extends keyof T & string>(key: K, tree: T): WhenSet<T, K, false> {
+    return new WhenSet(key, tree, false);
+  },
+
+  /** The group, all of it, when its `key` setting is set (each other setting then required); undefined when unset. */
+  wholeWhenSet<T extends SchemaTree, K extends keyof T & string>(key: K, tree: T): WhenSet<T, K, true> {
+    return new WhenSet(key, tree, true);
   },
 };
 
@@ -221,6 +232,14 @@ function readTree(tree: SchemaTree, context: ReadContext): Record<string, unknow
     else if (node instanceof Constant) config[key] = node.value;
     else if (node instanceof WhenSet) {
       const group = readTree(node.tree as SchemaTree, context);
+      const keySetting = (node.tree as SchemaTree)[node.key as string];
+      if (node.whole && group[node.key as string] !== undefined && keySetting instanceof Setting) {
+        // A group is whole or absent: its other settings come with its key.
+        for (const [member, value] of Object.entries(group)) {
+          const memberSetting = (node.tree as SchemaTree)[member];
+          if (value === undefined && memberSetting instanceof Setting) context.reader.problem(`${memberSetting.spec.env} is required when ${keySetting.spec.env} is set`);
+        }
+      }
       config[key] = group[node.key as string] === undefined ? undefined : group;
     } else config[key] = readTree(node, context);
   }

@@ -115,6 +115,16 @@ export const METRICS_PORT = setting.port("METRICS_PORT", {
   common: true,
 });
 
+/**
+ * A plaintext port serving only the standard health service, for probes that cannot present a
+ * client certificate (Kubernetes' gRPC probes): with mutual TLS, the gRPC port answers nobody else.
+ */
+export const HEALTH_PORT = setting.port("HEALTH_PORT", {
+  default: 0,
+  doc: "plaintext port serving only `grpc.health.v1` (for Kubernetes' gRPC probes, which present no certificate); `0`: none",
+  common: true,
+});
+
 /** Tracing and metrics: what `startService` and the gateway observe themselves with. */
 export const telemetrySettings = () => ({ otlpEndpoint: OTLP_ENDPOINT, samplePercent: TRACE_SAMPLE_PERCENT, metricsPort: METRICS_PORT });
 
@@ -128,9 +138,48 @@ export const USERS_ADDRESS = address(
   "the users service, asked before every write whether the caller's account is live (connected on first use: it need not be up first)",
 ).with({ common: true });
 
-/** What the tokens say they come from and are for: users signs with them, the gateway expects them. */
-export const AUTH_ISSUER = setting.text("AUTH_ISSUER", { default: "chirp", doc: "the tokens' issuer (`iss`)" });
-export const AUTH_AUDIENCE = setting.text("AUTH_AUDIENCE", { default: "chirp", doc: "the tokens' audience (`aud`)" });
+/** What the tokens say they come from and are for: users signs with them, the gateway and every service expect them. */
+export const AUTH_ISSUER = setting.text("AUTH_ISSUER", { default: "chirp", doc: "the tokens' issuer (`iss`)", common: true });
+export const AUTH_AUDIENCE = setting.text("AUTH_AUDIENCE", { default: "chirp", doc: "the tokens' audience (`aud`)", common: true });
+
+/** The PEM public keys in a text: one or more (several during a key rotation). */
+export const publicKeysIn = (pem: string): string[] => pem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+
+/**
+ * The keys every service verifies the end user's access token with, itself: the gateway forwards
+ * the token a call came with, and no header naming a caller is believed (packages/kit/README.md).
+ */
+export const AUTH_PUBLIC_KEY = setting.optionalSecret("AUTH_PUBLIC_KEY", {
+  doc: "SPKI PEM Ed25519 public key(s) the access tokens calls carry are verified with; several during a rotation",
+  unset: "no token verifies",
+  fallback: "no access token can be verified here: calls on a user's behalf are refused (UNAUTHENTICATED)",
+  production: { required: true },
+  common: true,
+});
+
+/** The end user's tokens, as every service verifies them. */
+export const callerTokenSettings = () => ({ publicKeysPem: AUTH_PUBLIC_KEY, issuer: AUTH_ISSUER, audience: AUTH_AUDIENCE });
+
+const PLAINTEXT = "gRPC is plaintext: callers are not authenticated and the peer rules are not enforced";
+
+/**
+ * The process's mesh certificate (mutual TLS between every process of the mesh): its workload
+ * certificate, naming it `spiffe://chirp/<name>`, its key and the mesh CA, in PEM files that are
+ * watched and reloaded when they change. All three or none; none is plaintext, development only.
+ */
+export const meshTlsSettings = () =>
+  setting.wholeWhenSet("certFile", {
+    certFile: setting.optionalText("TLS_CERT_FILE", {
+      doc: "the process's mesh certificate (PEM), issued by the mesh CA, naming it `spiffe://chirp/<name>`; reloaded when it changes",
+      unset: "plaintext",
+      fallback: PLAINTEXT,
+      production: { required: true },
+      common: true,
+    }),
+    keyFile: setting.optionalText("TLS_KEY_FILE", { doc: "the key of `TLS_CERT_FILE` (PEM); needed with it", common: true }),
+    caFile: setting.optionalText("TLS_CA_FILE", { doc: "the mesh CA's certificate (PEM), the only issuer trusted for peers; needed with `TLS_CERT_FILE`", common: true }),
+    reloadMs: setting.int("TLS_RELOAD_MS", { default: 1_000, min: 100, max: 600_000, doc: "how often the certificate files are looked at for a new certificate", common: true }),
+  });
 
 /** The settings every service's configuration starts with; its database is `chirp_<name>`. */
 export function serviceSettings(name: string, port: number) {
@@ -138,6 +187,7 @@ export function serviceSettings(name: string, port: number) {
     serviceName: setting.constant<string>(name),
     host: GRPC_HOST,
     port: grpcPort(port),
+    healthPort: HEALTH_PORT,
     /** MongoDB when MONGODB_URI is set; in-memory storage otherwise (development only). */
     mongo: setting.whenSet("uri", { uri: MONGODB_URI, database: mongoDatabase(`chirp_${name}`), username: MONGODB_USERNAME, password: MONGODB_PASSWORD }),
     /** JetStream when set; an in-process bus otherwise (development only). */
@@ -147,5 +197,9 @@ export function serviceSettings(name: string, port: number) {
     logLevel: LOG_LEVEL,
     shutdownDeadlineMs: SHUTDOWN_DEADLINE_MS,
     telemetry: telemetrySettings(),
+    /** The end user's access tokens, verified here. */
+    tokens: callerTokenSettings(),
+    /** Mutual TLS with the mesh's certificates; plaintext when unset (development only). */
+    tls: meshTlsSettings(),
   };
 }

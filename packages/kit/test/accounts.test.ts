@@ -1,6 +1,6 @@
 import { newId } from "@chirp/kit";
 import { UserAccounts } from "@chirp/kit/grpc";
-import { domainFailure, startFakeUsers, type FakeUsers } from "@chirp/kit/testing";
+import { domainFailure, startFakeUsers, testTls, type FakeUsers } from "@chirp/kit/testing";
 
 describe("UserAccounts: is an account live, asked of the users service", () => {
   let users: FakeUsers;
@@ -9,7 +9,7 @@ describe("UserAccounts: is an account live, asked of the users service", () => {
   beforeAll(async () => {
     users = await startFakeUsers();
     // The default deadline: a loaded test machine may take over a second to open the channel.
-    accounts = new UserAccounts(users.address);
+    accounts = new UserAccounts(users.address, { tls: testTls("tweets") });
   });
 
   afterAll(async () => {
@@ -37,7 +37,7 @@ describe("UserAccounts: is an account live, asked of the users service", () => {
   });
 
   it("fails UNAVAILABLE, never answering live, when the users service is slower than its deadline", async () => {
-    const impatient = new UserAccounts(users.address, { timeoutMs: 300 });
+    const impatient = new UserAccounts(users.address, { timeoutMs: 300, tls: testTls("tweets") });
     users.delayMs = 1_000;
     try {
       const failure = await domainFailure(impatient.isLive(newId()));
@@ -52,7 +52,7 @@ describe("UserAccounts: is an account live, asked of the users service", () => {
     const spare = await startFakeUsers();
     const address = spare.address;
     await spare.stop();
-    const nowhere = new UserAccounts(address, { timeoutMs: 1_000 });
+    const nowhere = new UserAccounts(address, { timeoutMs: 1_000, tls: testTls("tweets") });
     try {
       expect((await domainFailure(nowhere.isLive(newId()))).code).toBe("UNAVAILABLE");
     } finally {

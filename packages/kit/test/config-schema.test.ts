@@ -168,18 +168,23 @@ describe("the settings every service reads", () => {
       serviceName: "example",
       host: "127.0.0.1",
       port: 50059,
+      healthPort: 0,
       mongo: undefined,
       natsUrl: undefined,
       streamReplicas: 1,
       logLevel: "info",
       shutdownDeadlineMs: 15_000,
       telemetry: { otlpEndpoint: undefined, samplePercent: 100, metricsPort: 0 },
+      tokens: { publicKeysPem: undefined, issuer: "chirp", audience: "chirp" },
+      tls: undefined,
       upstreams: { users: "127.0.0.1:50051" },
       outboxPollMs: 1_000,
     });
     expect(service.fallbacks(service.load({}))).toEqual([
       "MONGODB_URI is not set: data is kept in memory and lost on exit",
       "NATS_URL is not set: events go to an in-process bus that no other process sees",
+      "AUTH_PUBLIC_KEY is not set: no access token can be verified here: calls on a user's behalf are refused (UNAUTHENTICATED)",
+      "TLS_CERT_FILE is not set: gRPC is plaintext: callers are not authenticated and the peer rules are not enforced",
     ]);
   });
 
@@ -187,6 +192,7 @@ describe("the settings every service reads", () => {
     const env = {
       GRPC_HOST: "0.0.0.0",
       GRPC_PORT: "6000",
+      HEALTH_PORT: "8086",
       MONGODB_URI: "mongodb://db:27017",
       NATS_URL: "nats://nats:4222",
       LOG_LEVEL: "debug",
@@ -197,17 +203,27 @@ describe("the settings every service reads", () => {
       TRACE_SAMPLE_PERCENT: "10",
       METRICS_PORT: "9464",
       STREAM_REPLICAS: "3",
+      AUTH_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----\nkey\n-----END PUBLIC KEY-----",
+      AUTH_ISSUER: "issuer",
+      AUTH_AUDIENCE: "audience",
+      TLS_CERT_FILE: "/tls/tls.crt",
+      TLS_KEY_FILE: "/tls/tls.key",
+      TLS_CA_FILE: "/tls/ca.crt",
+      TLS_RELOAD_MS: "5000",
     };
     expect(service.load(env)).toEqual({
       serviceName: "example",
       host: "0.0.0.0",
       port: 6000,
+      healthPort: 8086,
       mongo: { uri: "mongodb://db:27017", database: "chirp_example" },
       natsUrl: "nats://nats:4222",
       streamReplicas: 3,
       logLevel: "debug",
       shutdownDeadlineMs: 5_000,
       telemetry: { otlpEndpoint: "http://jaeger:4318", samplePercent: 10, metricsPort: 9464 },
+      tokens: { publicKeysPem: "-----BEGIN PUBLIC KEY-----\nkey\n-----END PUBLIC KEY-----", issuer: "issuer", audience: "audience" },
+      tls: { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key", caFile: "/tls/ca.crt", reloadMs: 5_000 },
       upstreams: { users: "users:50051" },
       outboxPollMs: 250,
     });
@@ -225,8 +241,19 @@ describe("the settings every service reads", () => {
       "NATS_URL is required when NODE_ENV=production",
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
       'SHUTDOWN_DEADLINE_MS must be an integer from 1000 to 120000, got "10"',
+      "AUTH_PUBLIC_KEY (or AUTH_PUBLIC_KEY_FILE) is required when NODE_ENV=production",
+      "TLS_CERT_FILE is required when NODE_ENV=production",
       'OUTBOX_POLL_MS must be an integer from 50 to 60000, got "1"',
     ]);
+  });
+
+  it("takes the mesh certificate's files all together or not at all", () => {
+    expect(problemsOf(() => service.load({ TLS_CERT_FILE: "/tls/tls.crt" }))).toEqual([
+      "TLS_KEY_FILE is required when TLS_CERT_FILE is set",
+      "TLS_CA_FILE is required when TLS_CERT_FILE is set",
+    ]);
+    // Without the certificate, the key and CA alone mean nothing: plaintext, the logged fallback.
+    expect(service.load({ TLS_KEY_FILE: "/tls/tls.key" }).tls).toBeUndefined();
   });
 
   it("reads the process's NATS nkey seed inline or from its file, and refuses a malformed one without echoing it", () => {

@@ -1,4 +1,5 @@
-import { credentials, makeGenericClientConstructor, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { testCallGuard, testChannel, testTls } from "@chirp/kit/testing";
+import { makeGenericClientConstructor, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { bindService, GrpcServer, MAX_REQUEST_BYTES, REQUEST_ID_KEY, type ServiceHandlers } from "@chirp/kit/grpc";
 import { StreamHomeTimelineResponse, TimelineServiceService } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
@@ -62,9 +63,9 @@ describe("requests a service cannot read, and the ids callers send", () => {
         await send(StreamHomeTimelineResponse.fromPartial({}));
       },
     };
-    server = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [TimelineServiceService], log });
-    server.activate(TimelineServiceService, bindService(TimelineServiceService, handlers, log));
-    client = new RawClient(`127.0.0.1:${server.port}`, credentials.createInsecure()) as unknown as RawClient;
+    server = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [TimelineServiceService], log, tls: testTls("timeline") });
+    server.activate(TimelineServiceService, bindService(TimelineServiceService, handlers, log, undefined, testCallGuard(TimelineServiceService)));
+    client = new RawClient(`127.0.0.1:${server.port}`, testChannel()) as unknown as RawClient;
   });
 
   afterAll(async () => {

@@ -1,9 +1,9 @@
-import { Metadata, credentials, makeGenericClientConstructor, status, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, makeGenericClientConstructor, status, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { invalidArgument } from "@chirp/kit";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY, GrpcServer, REQUEST_ID_KEY, bindService, serviceName, unary, type ServiceHandlers } from "@chirp/kit/grpc";
+import { GrpcServer, REQUEST_ID_KEY, bindService, serviceName, unary, type ServiceHandlers } from "@chirp/kit/grpc";
 import { User, UsersServiceClient, UsersServiceService, type GetUserResponse } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { testLogger } from "@chirp/kit/testing";
+import { asCaller, testCallGuard, testChannel, testLogger, testTls } from "@chirp/kit/testing";
 
 const USERS = "chirp.users.v1.UsersService";
 
@@ -70,10 +70,10 @@ describe("GrpcServer", () => {
   let shutdown: Promise<void> | undefined;
 
   beforeAll(async () => {
-    server = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [UsersServiceService], log, drainMs: 2_000 });
+    server = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [UsersServiceService], log, drainMs: 2_000, tls: testTls("users") });
     const address = `127.0.0.1:${server.port}`;
-    users = new UsersServiceClient(address, credentials.createInsecure());
-    health = new HealthClientConstructor(address, credentials.createInsecure()) as unknown as HealthClient;
+    users = new UsersServiceClient(address, testChannel());
+    health = new HealthClientConstructor(address, testChannel()) as unknown as HealthClient;
   });
 
   afterAll(async () => {
@@ -110,7 +110,7 @@ describe("GrpcServer", () => {
 
   describe("after activate", () => {
     beforeAll(() => {
-      server.activate(UsersServiceService, bindService(UsersServiceService, handlers, log));
+      server.activate(UsersServiceService, bindService(UsersServiceService, handlers, log, undefined, testCallGuard(UsersServiceService)));
     });
 
     it("reports SERVING", async () => {
@@ -152,9 +152,7 @@ describe("GrpcServer", () => {
     });
 
     it("passes the caller and request id from metadata to the handler and echoes the request id", async () => {
-      const metadata = new Metadata();
-      metadata.set(CALLER_ID_KEY, "caller-7");
-      metadata.set(CALLER_ROLES_KEY, "admin,beta");
+      const metadata = asCaller("caller-7", { roles: ["admin", "beta"] });
       metadata.set(REQUEST_ID_KEY, "req-echo-1");
       let responseMetadata: Metadata | undefined;
       const response = await new Promise<GetUserResponse>((resolve, reject) => {
@@ -182,8 +180,7 @@ describe("GrpcServer", () => {
       const error = await rejection(unary(users, users.deleteUser, { id: "u1" }));
       expect(error.code).toBe(status.UNAUTHENTICATED);
 
-      const metadata = new Metadata();
-      metadata.set(CALLER_ID_KEY, "u1");
+      const metadata = asCaller("u1");
       await expect(unary(users, users.deleteUser, { id: "u1" }, metadata)).resolves.toEqual({});
     });
 

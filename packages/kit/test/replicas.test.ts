@@ -1,5 +1,5 @@
 import { RESOLVE_EVERY_MS, resolveReplicas, UserAccounts, type Replica } from "@chirp/kit/grpc";
-import { startFakeUsers, type FakeUsers } from "@chirp/kit/testing";
+import { startFakeUsers, testTls, type FakeUsers } from "@chirp/kit/testing";
 
 const replicaOf = (fake: FakeUsers): Replica => ({ host: "127.0.0.1", port: Number(fake.address.split(":")[1]) });
 
@@ -47,7 +47,7 @@ describe("a grpc-js client of a service with three replicas", () => {
   });
 
   it("spreads calls over all three within ±20%, and moves off a killed one without an error", async () => {
-    const accounts = new UserAccounts(fakes.map((f) => f.address).join(","), { timeoutMs: 2_000 });
+    const accounts = new UserAccounts(fakes.map((f) => f.address).join(","), { timeoutMs: 2_000, tls: testTls("tweets") });
     clients.push(accounts);
     await accounts.isLive("warm-up");
     const shares = await spread(fakes, () => accounts.isLive("u1"), 300);
@@ -62,7 +62,7 @@ describe("a grpc-js client of a service with three replicas", () => {
 
   it("follows replicas as they come and go, looked up again every few seconds", async () => {
     const listed = { replicas: fakes.slice(0, 2).map(replicaOf) };
-    const accounts = new UserAccounts("users.test:1", { timeoutMs: 2_000, lookup: async () => listed.replicas });
+    const accounts = new UserAccounts("users.test:1", { timeoutMs: 2_000, tls: testTls("tweets"), lookup: async () => listed.replicas });
     clients.push(accounts);
     await accounts.isLive("warm-up");
     const two = await spread(fakes, () => accounts.isLive("u1"), 200);

@@ -1,15 +1,16 @@
 import { createServer } from "node:net";
 import { Writable } from "node:stream";
-import { credentials } from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { BusMessage, OutboxStore, PendingMessage } from "@chirp/kit";
 import { InProcessEventBus } from "@chirp/kit/events";
 import { checkHealth, unary, UserAccounts } from "@chirp/kit/grpc";
 import { startService, type ServiceConfig, type ServiceContext } from "@chirp/kit/service";
-import { eventually, testLogger } from "@chirp/kit/testing";
+import { eventually, testChannel, testLogger, testTls } from "@chirp/kit/testing";
 import { LoadTestServiceClient, LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/loadtest";
 
-const config: ServiceConfig = { serviceName: "example", host: "127.0.0.1", port: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined, outboxPollMs: 60_000 };
+const config: ServiceConfig = { serviceName: "example", host: "127.0.0.1", port: 0, logLevel: "silent", mongo: undefined, natsUrl: undefined, outboxPollMs: 60_000, tls: testTls("example") };
+/** The test's client is the gateway (testChannel). */
+const peers = { noop: ["gateway"] };
 const noFallbacks = { fallbacks: () => [] };
 
 /** An outbox holding messages until the relay marks them published. */
@@ -24,7 +25,7 @@ class ListOutbox implements OutboxStore {
 }
 
 const noop = (port: number) => {
-  const client = new LoadTestServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  const client = new LoadTestServiceClient(`127.0.0.1:${port}`, testChannel());
   return unary(client, client.noop, { payload: "x" }).finally(() => client.close());
 };
 
@@ -53,6 +54,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger(), bus },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({ outbox: new ListOutbox() }), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async () => ({ handlers: { noop: async (request) => ({ payload: request.payload }) }, app: { extra: 42 } }),
@@ -63,7 +65,7 @@ describe("startService", () => {
       expect(app.extra).toBe(42);
       expect(app.relay).toBeDefined();
       expect((await noop(app.port)).payload).toBe("x");
-      expect(await checkHealth(`127.0.0.1:${app.port}`)).toBe("SERVING");
+      expect(await checkHealth(`127.0.0.1:${app.port}`, "", 1_000, { tls: testTls("gateway"), workload: "example" })).toBe("SERVING");
     } finally {
       await app.stop();
     }
@@ -75,6 +77,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger() },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async () => ({ handlers: { noop: async () => ({ payload: "" }) } }),
@@ -92,6 +95,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger(), bus },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({ outbox }), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async (given) => {
@@ -118,7 +122,7 @@ describe("startService", () => {
     const servingWhen: Record<string, string> = {};
     let port = 0;
     const record = (name: string) => async () => {
-      servingWhen[name] = await checkHealth(`127.0.0.1:${port}`, "", 500);
+      servingWhen[name] = await checkHealth(`127.0.0.1:${port}`, "", 500, { tls: testTls("gateway"), workload: "example" });
       stopped.push(name);
     };
     const app = await startService({
@@ -126,6 +130,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger() },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async ({ onStop, beforeDrain, own }) => {
@@ -150,6 +155,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger() },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async ({ accounts }) => {
@@ -166,6 +172,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger() },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async ({ accounts }) => ({ handlers: { noop: async () => ({ payload: "" }) }, app: { accounts: accounts() } }),
@@ -181,6 +188,7 @@ describe("startService", () => {
       schema: { fallbacks: () => ["MONGODB_URI is not set: kept in memory"] },
       overrides: { log },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({}), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async () => ({ handlers: { noop: async () => ({ payload: "" }) } }),
@@ -197,6 +205,7 @@ describe("startService", () => {
       schema: noFallbacks,
       overrides: { log: testLogger() },
       service: LoadTestServiceService,
+      peers,
       streams: [],
       storage: { memory: () => ({ outbox: new ListOutbox() }), mongo: () => Promise.reject(new Error("not configured")) },
       parts: async ({ own }) => {

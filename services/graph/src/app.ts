@@ -5,6 +5,7 @@ import { Graph } from "./domain/graph.js";
 import type { GraphRepository } from "./domain/ports.js";
 import { consumeUserEvents, graphEvents } from "./events.js";
 import { GraphService, graphHandlers } from "./grpc/handlers.js";
+import { graphPeers } from "./grpc/peers.js";
 import { InMemoryGraphRepository } from "./storage/memory.js";
 import { MongoGraphRepository } from "./storage/mongo.js";
 
@@ -22,6 +23,7 @@ export function startGraph(config: GraphConfig, overrides: GraphOverrides = {}):
     schema,
     overrides,
     service: GraphService,
+    peers: graphPeers,
     streams: [STREAMS.users, STREAMS.graph],
     storage: repositoryWithOutbox<GraphRepository>(() => new InMemoryGraphRepository(), (db) => MongoGraphRepository.open(db)),
     async parts({ storage: { repository }, bus, eventsRecorded, accounts, own }) {

@@ -1,12 +1,12 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import { newId, OutboxRelay, type BusMessage, type Consumer, type Delivery, type EventPublisher } from "@chirp/kit";
 import { decodeEvent, EVENT_SUBJECTS, STREAMS } from "@chirp/kit/events";
-import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { GraphServiceClient } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { describeWith, eventually, everyoneLive, type FakeUsers, startFakeUsers, testLogger, uniqueName } from "@chirp/kit/testing";
+import { asCaller, describeWith, eventually, everyoneLive, startFakeUsers, testChannel, testLogger, type FakeUsers, uniqueName } from "@chirp/kit/testing";
 import { startGraph, type GraphApp } from "../src/app.js";
 import { Graph } from "../src/domain/graph.js";
 import { graphEvents } from "../src/events.js";
@@ -57,8 +57,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
     let users: FakeUsers;
 
     const as = (caller: string) => {
-      const metadata = new Metadata();
-      metadata.set(CALLER_ID_KEY, caller);
+      const metadata = asCaller(caller);
       return metadata;
     };
     const follow = (caller: string, followeeId: string) => unary(client, client.follow, { followeeId }, as(caller));
@@ -84,7 +83,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "graph events through the outbox to Je
       await startingAtTheEnd(STREAMS.users.name, userEventsConsumer, [EVENT_SUBJECTS.userCreated, EVENT_SUBJECTS.userDeleted]);
       users = await startFakeUsers();
       app = await startGraph(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL, userEventsConsumer, upstreams: { users: users.address } }), { log });
-      client = new GraphServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+      client = new GraphServiceClient(`127.0.0.1:${app.port}`, testChannel());
     });
 
     afterAll(async () => {

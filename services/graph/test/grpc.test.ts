@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { decodeEvent, InProcessEventBus } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
 import { GraphServiceClient, PeopleView, type ListFollowerIdsRequest, type ListFollowerIdsResponse } from "@chirp/proto/grpc/chirp/graph/v1/graph";
-import { asCaller, eventually, grpcFailure, serviceUnderTest, testLogger } from "@chirp/kit/testing";
+import { asCaller, asGatewayForBuf, eventually, grpcFailure, serviceUnderTest, testChannel, testLogger } from "@chirp/kit/testing";
 import { pino } from "pino";
 import { startGraph } from "../src/app.js";
 import { expectAlternating, newUserIds, testConfig, userCreated, userDeleted } from "./fixtures.js";
@@ -19,6 +19,10 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   });
   /** A caller the service never heard of, used to see when it has heard of someone else. */
   const probe = newId();
+  /** The timeline's identity: the only workload that may list every follower (graph's peers.ts). */
+  let asTimeline: GraphServiceClient | undefined;
+  const timelineClient = () => (asTimeline ??= new GraphServiceClient(`127.0.0.1:${service.app.port}`, testChannel("timeline")));
+  afterAll(() => asTimeline?.close());
 
   const call = {
     follow: (caller: string, followeeId: string) => unary(service.client, service.client.follow, { followeeId }, asCaller(caller)),
@@ -30,7 +34,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     listFollowerIds: (request: Partial<ListFollowerIdsRequest>) =>
       new Promise<ListFollowerIdsResponse[]>((resolve, reject) => {
         const batches: ListFollowerIdsResponse[] = [];
-        service.client
+        timelineClient()
           .listFollowerIds({ userId: "", batchSize: 0, resumeToken: "", ...request })
           .on("data", (batch: ListFollowerIdsResponse) => batches.push(batch))
           .on("error", reject)
@@ -118,6 +122,30 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     await grpcFailure(call.listFollowerIds({ userId: a, resumeToken: "garbage" }), status.INVALID_ARGUMENT, "resume_token");
   });
 
+  it("lets only the timeline list every follower: the gateway and tweets are PERMISSION_DENIED, named", async () => {
+    const [a] = (await known(1)) as [string];
+    for (const workload of ["gateway", "tweets"]) {
+      const other = new GraphServiceClient(`127.0.0.1:${service.app.port}`, testChannel(workload));
+      try {
+        const refused = await grpcFailure(
+          new Promise((resolve, reject) => other.listFollowerIds({ userId: a, batchSize: 0, resumeToken: "" }).on("error", reject).on("end", resolve).on("data", () => undefined)),
+          status.PERMISSION_DENIED,
+        );
+        expect(refused.details).toBe(`"${workload}" may not call /chirp.graph.v1.GraphService/ListFollowerIds: only "timeline" may`);
+      } finally {
+        other.close();
+      }
+    }
+    expect(await call.listFollowerIds({ userId: a })).toEqual([]);
+    // A read users make through the gateway is the timeline's to call too, and no other service's.
+    const counts = new GraphServiceClient(`127.0.0.1:${service.app.port}`, testChannel("notifications"));
+    try {
+      await grpcFailure(unary(counts, counts.getCounts, { userId: a }), status.PERMISSION_DENIED);
+    } finally {
+      counts.close();
+    }
+  });
+
   it("pages followers and following, newest relationship first", async () => {
     const [star, ...fans] = (await known(5)) as [string, ...string[]];
     for (const fan of fans) await call.follow(fan, star);
@@ -177,13 +205,14 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
     const ownBus = new InProcessEventBus(testLogger());
     const own = await startGraph(testConfig({ userEventsConsumer: "graph_cancel_test", upstreams: { users: service.users.address } }), { log, bus: ownBus });
     // A tiny HTTP/2 window: a paused reader soon leaves the server waiting for it.
-    const slowReader = new GraphServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure(), { "grpc-node.flow_control_window": 1_024 });
+    const slowReader = new GraphServiceClient(`127.0.0.1:${own.port}`, testChannel("timeline"), { "grpc-node.flow_control_window": 1_024 });
+    const follower = new GraphServiceClient(`127.0.0.1:${own.port}`, testChannel());
     try {
       const [star] = newUserIds(1) as [string];
       await ownBus.publish(userCreated(star));
       // More batches than any HTTP/2 window and socket buffer hold (Node 24 buffers more than 20).
       const fans = newUserIds(3_000);
-      const follow = (fan: string) => unary(slowReader, slowReader.follow, { followeeId: star }, asCaller(fan));
+      const follow = (fan: string) => unary(follower, follower.follow, { followeeId: star }, asCaller(fan));
       await eventually(() => follow(fans[0]!));
       for (let i = 1; i < fans.length; i += 250) await Promise.all(fans.slice(i, i + 250).map(follow));
 
@@ -203,6 +232,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
       expect([ended.msg, ended.code]).toEqual(["rpc finished", "CANCELLED"]);
     } finally {
       slowReader.close();
+      follower.close();
       await own.stop();
     }
     // 3,000 follows to set up, each asking the users service first.
@@ -293,7 +323,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   it("follows no one for a caller while the users service cannot say whether they are live, and serves reads meanwhile", async () => {
     const ownBus = new InProcessEventBus(testLogger());
     const own = await startGraph(testConfig({ userEventsConsumer: "graph_no_users_test" }), { log: testLogger(), bus: ownBus });
-    const ownClient = new GraphServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure());
+    const ownClient = new GraphServiceClient(`127.0.0.1:${own.port}`, testChannel());
     try {
       const [a, b] = newUserIds(2) as [string, string];
       await ownBus.publish(userCreated(b));
@@ -310,7 +340,7 @@ describe("GraphService over gRPC (in-process, in-memory storage)", () => {
   it("describes itself through server reflection to a standard client", async () => {
     // Asynchronously: the server answering runs in this very process.
     const buf = join(__dirname, "../../../node_modules/.bin/buf");
-    const { stdout } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${service.app.port}`]);
+    const { stdout } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", ...asGatewayForBuf("graph"), "--list-methods", `https://127.0.0.1:${service.app.port}`]);
     expect(stdout.trim().split("\n")).toEqual(expect.arrayContaining(["chirp.graph.v1.GraphService/Follow", "chirp.graph.v1.GraphService/ListFollowerIds"]));
   });
 });

@@ -8,6 +8,7 @@ import { Notifications } from "./domain/notifications.js";
 import type { NotificationStores } from "./domain/ports.js";
 import { consumeNotificationEvents, pushNewNotifications } from "./events.js";
 import { NotificationsService, notificationsHandlers } from "./grpc/handlers.js";
+import { notificationsPeers } from "./grpc/peers.js";
 import { memoryStores } from "./storage/memory.js";
 import { openMongoStores } from "./storage/mongo.js";
 import { UpstreamClients } from "./upstream.js";
@@ -36,10 +37,11 @@ export function startNotifications(config: NotificationsConfig, overrides: Notif
     schema,
     overrides,
     service: NotificationsService,
+    peers: notificationsPeers,
     streams: [STREAMS.users, STREAMS.tweets, STREAMS.graph],
     storage: { memory: memoryStores, mongo: openMongoStores },
-    async parts({ storage: stores, bus, log, own, onStop, beforeDrain }) {
-      const upstream = own("upstream clients", new UpstreamClients(config.upstreams, log, { profileCacheMs: config.profileCacheMs }));
+    async parts({ storage: stores, bus, log, own, onStop, beforeDrain, tls }) {
+      const upstream = own("upstream clients", new UpstreamClients(config.upstreams, log, { profileCacheMs: config.profileCacheMs, tls }));
       const activities = new Activities(stores);
       const notifications = new Notifications(stores);
       const live = new LiveNotifications(stores.activities, notifications, log);

@@ -1,6 +1,6 @@
 import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
 import { DomainError, ExpiringCache, type Logger } from "@chirp/kit";
-import { clientOptions, insecureChannel, isServiceError, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
+import { channelCredentials, clientOptions, isServiceError, meshChannelOptions, REQUEST_ID_KEY, unary, type CallContext, type MeshTls } from "@chirp/kit/grpc";
 import { TweetsServiceClient } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
 import type { Profile } from "./domain/model.js";
@@ -56,11 +56,11 @@ export class UpstreamClients {
   constructor(
     addresses: { users: string; tweets: string },
     private readonly log: Logger,
-    options: { profileCacheMs: number } = { profileCacheMs: 0 },
+    options: { profileCacheMs: number; tls?: MeshTls } = { profileCacheMs: 0 },
   ) {
     this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<Profile>(options.profileCacheMs, MAX_CACHED) : undefined;
-    this.users = new UsersServiceClient(addresses.users, insecureChannel(), clientOptions());
-    this.tweets = new TweetsServiceClient(addresses.tweets, insecureChannel(), clientOptions());
+    this.users = new UsersServiceClient(addresses.users, channelCredentials(options.tls, "users", log), { ...clientOptions(), ...meshChannelOptions("users") });
+    this.tweets = new TweetsServiceClient(addresses.tweets, channelCredentials(options.tls, "tweets", log), { ...clientOptions(), ...meshChannelOptions("tweets") });
   }
 
   /** Calls on behalf of a gRPC call: its request id, caller and deadline go along. */

@@ -2,9 +2,8 @@ import { newId } from "@chirp/kit";
 import { eventMessage, STREAMS } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
 import { durableFromNow, JetStreamBus } from "@chirp/kit/nats";
-import { asCaller, describeWith, eventually, startFakeUsers, testConfigFrom, testLogger, uniqueName, type FakeUsers } from "@chirp/kit/testing";
+import { asCaller, describeWith, eventually, startFakeUsers, testChannel, testConfigFrom, testLogger, type FakeUsers, uniqueName } from "@chirp/kit/testing";
 import { NotificationsServiceClient } from "@chirp/proto/grpc/chirp/notifications/v1/notifications";
-import { credentials } from "@grpc/grpc-js";
 import { MongoClient } from "mongodb";
 import { startNotifications, type NotificationsApp } from "../src/app.js";
 import { CONSUMED_SUBJECTS } from "../src/events.js";
@@ -44,7 +43,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "notifications events from JetStream",
       CONSUMER_NAME: durable,
     });
     app = await startNotifications(config, { log });
-    client = new NotificationsServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    client = new NotificationsServiceClient(`127.0.0.1:${app.port}`, testChannel());
   }, 30_000);
 
   afterAll(async () => {

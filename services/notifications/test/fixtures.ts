@@ -1,4 +1,6 @@
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { testTls } from "@chirp/kit/testing";
+import { serverCredentials } from "@chirp/kit/grpc";
+import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { BatchGetTweetsResponse, Tweet, TweetsServiceService, type BatchGetTweetsRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import type { Profile } from "../src/domain/model.js";
@@ -50,7 +52,7 @@ export function fakePeople() {
 
 /**
  * A stand-in tweets service: BatchGetTweets answers the tweets in `authors` (id → author), or
- * UNAVAILABLE while `down` is set; `calls` counts the calls.
+ * UNAVAILABLE while `down` is set; `calls` counts the calls. Over mutual TLS as `tweets`.
  */
 export async function startFakeTweets() {
   const authors = new Map<string, string>();
@@ -62,7 +64,7 @@ export async function startFakeTweets() {
     callback(null, BatchGetTweetsResponse.fromPartial({ tweets: call.request.ids.filter((id) => authors.has(id)).map((id) => Tweet.fromPartial({ id, authorId: authors.get(id)! })) }));
   };
   server.addService(TweetsServiceService, { batchGetTweets } as unknown as UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", serverCredentials(testTls("tweets")), (error, bound) => (error ? reject(error) : resolve(bound))));
   return { address: `127.0.0.1:${port}`, authors, state, stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) };
 }
 

@@ -11,6 +11,7 @@ import { Profiles } from "./domain/profiles.js";
 import { TweetCards } from "./domain/tweet-cards.js";
 import { consumeTimelineEvents, pushNewPosts } from "./events.js";
 import { TimelineService, timelineHandlers } from "./grpc/handlers.js";
+import { timelinePeers } from "./grpc/peers.js";
 import { timelineObserver } from "./observe.js";
 import { memoryStores } from "./storage/memory.js";
 import { openMongoStores } from "./storage/mongo.js";
@@ -37,10 +38,11 @@ export function startTimeline(config: TimelineConfig, overrides: TimelineOverrid
     schema,
     overrides,
     service: TimelineService,
+    peers: timelinePeers,
     streams: [STREAMS.users, STREAMS.tweets, STREAMS.graph],
     storage: { memory: () => memoryStores(config.timelineLength), mongo: (db) => openMongoStores(db, config.timelineLength) },
-    async parts({ storage: stores, bus, log, own, onStop, beforeDrain }) {
-      const upstream = own("upstream clients", new UpstreamClients(config.upstreams, { profileCacheMs: config.profileCacheMs }));
+    async parts({ storage: stores, bus, log, own, onStop, beforeDrain, tls }) {
+      const upstream = own("upstream clients", new UpstreamClients(config.upstreams, { profileCacheMs: config.profileCacheMs, tls }));
       const observer = timelineObserver(config.serviceName);
       const fanOut = new FanOut(stores, { celebrityFollowers: config.celebrityFollowers, timelineLength: config.timelineLength, observer });
       const cards = new TweetCards(stores);

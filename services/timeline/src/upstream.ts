@@ -1,6 +1,6 @@
 import { Metadata, status, type CallOptions } from "@grpc/grpc-js";
 import { DomainError, ExpiringCache } from "@chirp/kit";
-import { balancedClientOptions, insecureChannel, isServiceError, replicaTarget, REQUEST_ID_KEY, unary, type CallContext } from "@chirp/kit/grpc";
+import { balancedClientOptions, channelCredentials, isServiceError, meshChannelOptions, replicaTarget, REQUEST_ID_KEY, unary, type CallContext, type MeshTls } from "@chirp/kit/grpc";
 import { GraphService } from "@chirp/proto/es/chirp/graph/v1/graph_pb";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
@@ -56,12 +56,12 @@ export class UpstreamClients {
   private readonly graph: GraphServiceClient;
   private readonly profileCache: ExpiringCache<ProfileCard> | undefined;
 
-  constructor(addresses: { users: string; tweets: string; graph: string }, options: { profileCacheMs: number } = { profileCacheMs: 0 }) {
+  constructor(addresses: { users: string; tweets: string; graph: string }, options: { profileCacheMs: number; tls?: MeshTls } = { profileCacheMs: 0 }) {
     this.profileCache = options.profileCacheMs > 0 ? new ExpiringCache<ProfileCard>(options.profileCacheMs, MAX_CACHED_PROFILES) : undefined;
     // Each address may name many replicas: calls are spread over them, reads retried on another.
-    this.users = new UsersServiceClient(replicaTarget(addresses.users), insecureChannel(), balancedClientOptions(UsersService));
-    this.tweets = new TweetsServiceClient(replicaTarget(addresses.tweets), insecureChannel(), balancedClientOptions(TweetsService));
-    this.graph = new GraphServiceClient(replicaTarget(addresses.graph), insecureChannel(), balancedClientOptions(GraphService));
+    this.users = new UsersServiceClient(replicaTarget(addresses.users), channelCredentials(options.tls, "users"), balancedClientOptions(UsersService, meshChannelOptions("users")));
+    this.tweets = new TweetsServiceClient(replicaTarget(addresses.tweets), channelCredentials(options.tls, "tweets"), balancedClientOptions(TweetsService, meshChannelOptions("tweets")));
+    this.graph = new GraphServiceClient(replicaTarget(addresses.graph), channelCredentials(options.tls, "graph"), balancedClientOptions(GraphService, meshChannelOptions("graph")));
   }
 
   /** Calls on behalf of a gRPC call: its request id, caller and deadline go along. */

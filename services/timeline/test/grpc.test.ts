@@ -1,9 +1,9 @@
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { eventMessage, InProcessEventBus } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
 import { TimelineServiceClient, type StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import type { Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { asCaller, eventually, grpcFailure, testLogger } from "@chirp/kit/testing";
+import { asCaller, eventually, grpcFailure, testChannel, testLogger } from "@chirp/kit/testing";
 import { startTimeline, type TimelineApp } from "../src/app.js";
 import { testConfig } from "./fixtures.js";
 import { FakeUpstreamServices } from "./upstream-fakes.js";
@@ -42,10 +42,10 @@ describe("TimelineService over gRPC (in-process bus, memory, fake upstream servi
   beforeAll(async () => {
     fakes = await new FakeUpstreamServices().start();
     bus = new InProcessEventBus(testLogger());
-    const upstreams = { users: fakes.address, tweets: fakes.address, graph: fakes.address };
+    const upstreams = fakes.addresses;
     // Every page asks for its profiles, so each test sees the calls its own reads make.
     app = await startTimeline(testConfig({ upstreams, profileCacheMs: 0 }), { log: testLogger(), bus });
-    client = new TimelineServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    client = new TimelineServiceClient(`127.0.0.1:${app.port}`, testChannel());
   });
 
   afterAll(async () => {
@@ -212,7 +212,7 @@ describe("TimelineService when an upstream service is down", () => {
   it("answers UNAVAILABLE rather than INTERNAL", async () => {
     const bus = new InProcessEventBus(testLogger());
     const app = await startTimeline(testConfig({ upstreams: { users: "127.0.0.1:1", tweets: "127.0.0.1:1", graph: "127.0.0.1:1" } }), { log: testLogger(), bus });
-    const client = new TimelineServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    const client = new TimelineServiceClient(`127.0.0.1:${app.port}`, testChannel());
     try {
       const reader = "01M83VMQVV99P26KZM1TRZB034";
       // The author's own entry is written before the graph is asked for followers. Without text (as
@@ -232,9 +232,9 @@ describe("TimelineService reusing public profiles (PROFILE_CACHE_MS)", () => {
   it("asks the users service once for the people of pages read within the cache time", async () => {
     const fakes = await new FakeUpstreamServices().start();
     const bus = new InProcessEventBus(testLogger());
-    const upstreams = { users: fakes.address, tweets: fakes.address, graph: fakes.address };
+    const upstreams = fakes.addresses;
     const app = await startTimeline(testConfig({ upstreams, profileCacheMs: 60_000 }), { log: testLogger(), bus });
-    const client = new TimelineServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    const client = new TimelineServiceClient(`127.0.0.1:${app.port}`, testChannel());
     try {
       const [author, reader] = [fakes.addUser("author"), fakes.addUser("reader")];
       fakes.followers.set(author.id, [reader.id]);

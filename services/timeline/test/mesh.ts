@@ -1,18 +1,14 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import type { Logger } from "@chirp/kit";
-import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
-import { eventually, uniqueName } from "@chirp/kit/testing";
+import { unary } from "@chirp/kit/grpc";
+import { asCaller, eventually, testCertificates, testChannel, TEST_SIGNING_KEY, uniqueName } from "@chirp/kit/testing";
 import { startMesh } from "@chirp/mesh";
 import { GraphServiceClient } from "@chirp/proto/grpc/chirp/graph/v1/graph";
 import { TimelineServiceClient } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import { TweetsServiceClient, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
 
-export const asCaller = (id: string) => {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  return metadata;
-};
+export { asCaller };
 
 export interface MeshOptions {
   log: Logger;
@@ -34,18 +30,21 @@ export async function startServices(options: MeshOptions) {
       LOG_LEVEL: "silent",
       PASSWORD_HASH_COST: "4",
       OUTBOX_POLL_MS: "100",
+      // The tests' tokens (asCaller) are signed with the test key: the mesh's users service signs with it too.
+      AUTH_SIGNING_KEY: TEST_SIGNING_KEY,
       CELEBRITY_FOLLOWERS: String(options.celebrityFollowers),
       ...(options.servers && { MONGODB_URI: options.servers.mongoUri, NATS_URL: options.servers.natsUrl }),
     },
     log: options.log,
     loopback: true,
     run: uniqueName("e2e"),
+    certificates: testCertificates(),
   });
   const clients = {
-    users: new UsersServiceClient(mesh.addresses.users, credentials.createInsecure()),
-    tweets: new TweetsServiceClient(mesh.addresses.tweets, credentials.createInsecure()),
-    graph: new GraphServiceClient(mesh.addresses.graph, credentials.createInsecure()),
-    timeline: new TimelineServiceClient(mesh.addresses.timeline, credentials.createInsecure()),
+    users: new UsersServiceClient(mesh.addresses.users, testChannel()),
+    tweets: new TweetsServiceClient(mesh.addresses.tweets, testChannel()),
+    graph: new GraphServiceClient(mesh.addresses.graph, testChannel()),
+    timeline: new TimelineServiceClient(mesh.addresses.timeline, testChannel()),
   };
   /**
    * Resolves once the tweets service's outbox is drained: published and marked so. A test that

@@ -1,7 +1,6 @@
 import { join } from "node:path";
-import { credentials, Metadata, type StatusObject } from "@grpc/grpc-js";
-import { CALLER_ID_KEY } from "@chirp/kit/grpc";
-import { serviceProcessSuite } from "@chirp/kit/testing";
+import { type StatusObject } from "@grpc/grpc-js";
+import { asCaller, serviceProcessSuite, testChannel } from "@chirp/kit/testing";
 import { TimelineServiceClient } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 
 serviceProcessSuite({
@@ -13,9 +12,8 @@ serviceProcessSuite({
     {
       title: "ends open streams on SIGTERM instead of waiting out the drain, then exits cleanly",
       async run(service) {
-        const client = new TimelineServiceClient(service.address, credentials.createInsecure());
-        const metadata = new Metadata();
-        metadata.set(CALLER_ID_KEY, "01M83VMQVV99P26KZM1TRZB034");
+        const client = new TimelineServiceClient(service.address, testChannel());
+        const metadata = asCaller("01M83VMQVV99P26KZM1TRZB034");
         const stream = client.streamHomeTimeline({}, metadata);
         stream.on("data", () => undefined);
         const finished = new Promise<StatusObject>((resolve) => stream.on("status", resolve));

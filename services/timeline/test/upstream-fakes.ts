@@ -1,6 +1,7 @@
-import { Server, ServerCredentials, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
+import { Server, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
-import { CALLER_ID_KEY, REQUEST_ID_KEY } from "@chirp/kit/grpc";
+import { AUTHORIZATION_KEY, REQUEST_ID_KEY, serverCredentials } from "@chirp/kit/grpc";
+import { testTls } from "@chirp/kit/testing";
 import {
   GraphServiceService,
   type GetCountsRequest,
@@ -27,20 +28,27 @@ const first = (metadata: Metadata, key: string) => metadata.get(key)[0]?.toStrin
  * BatchGetUsers, BatchGetTweets, GetCounts and ListFollowerIds, answered from maps, every call
  * recorded with what it forwarded. (grpc-js answers the other methods UNIMPLEMENTED.)
  */
+/** The caller an access token names (the fakes only record it; the services verify it). */
+function callerOf(metadata: Metadata): string | undefined {
+  const token = first(metadata, AUTHORIZATION_KEY)?.replace(/^Bearer /, "");
+  if (!token) return undefined;
+  return (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()) as { sub?: string }).sub;
+}
+
 export class FakeUpstreamServices {
   readonly users = new Map<string, User>();
   readonly tweets = new Map<string, Tweet>();
   readonly followers = new Map<string, string[]>();
   readonly calls: ReceivedCall[] = [];
   private readonly server = new Server();
-  port = 0;
+  readonly ports = { users: 0, tweets: 0, graph: 0 };
 
   private record(method: string, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>, ids: string[]) {
     const deadline = call.getDeadline();
     this.calls.push({
       method,
       requestId: first(call.metadata, REQUEST_ID_KEY),
-      callerId: first(call.metadata, CALLER_ID_KEY),
+      callerId: callerOf(call.metadata),
       hasDeadline: deadline instanceof Date ? Number.isFinite(deadline.getTime()) : Number.isFinite(deadline),
       ids,
     });
@@ -79,14 +87,19 @@ export class FakeUpstreamServices {
         call.end();
       },
     });
-    this.port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
-    );
+    // One port per service it stands for, each with that service's certificate (the timeline
+    // checks whom it reached), all serving the same fakes.
+    for (const name of ["users", "tweets", "graph"] as const) {
+      this.ports[name] = await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync("127.0.0.1:0", serverCredentials(testTls(name)), (error, port) => (error ? reject(error) : resolve(port))),
+      );
+    }
     return this;
   }
 
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
+  /** Where the timeline finds each service it calls. */
+  get addresses(): { users: string; tweets: string; graph: string } {
+    return { users: `127.0.0.1:${this.ports.users}`, tweets: `127.0.0.1:${this.ports.tweets}`, graph: `127.0.0.1:${this.ports.graph}` };
   }
 
   addUser(username: string): User {

@@ -5,6 +5,7 @@ import type { TweetRepository } from "./domain/ports.js";
 import { Tweets } from "./domain/tweets.js";
 import { consumeEvents, tweetEvents, TWEETS_CONSUMER } from "./events.js";
 import { TweetsService, tweetsHandlers } from "./grpc/handlers.js";
+import { tweetsPeers } from "./grpc/peers.js";
 import { InMemoryTweetRepository } from "./storage/memory.js";
 import { MongoTweetRepository } from "./storage/mongo.js";
 
@@ -25,6 +26,7 @@ export function startTweets(config: TweetsConfig, overrides: TweetsOverrides = {
     schema,
     overrides,
     service: TweetsService,
+    peers: tweetsPeers,
     streams: [STREAMS.tweets, STREAMS.users],
     storage: repositoryWithOutbox<TweetRepository>(() => new InMemoryTweetRepository(), (db) => MongoTweetRepository.open(db)),
     async parts({ storage: { repository }, bus, eventsRecorded, accounts, own }) {

@@ -1,11 +1,10 @@
-import { credentials } from "@grpc/grpc-js";
 import { OutboxRelay, type BusMessage, type Consumer, type Delivery, type EventPublisher } from "@chirp/kit";
 import { decodeEvent, eventMessage, STREAMS } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { TweetsServiceClient, type CreateTweetRequest } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { asCaller, describeWith, eventually, everyoneLive, type FakeUsers, startFakeUsers, testLogger, uniqueName } from "@chirp/kit/testing";
+import { asCaller, describeWith, eventually, everyoneLive, startFakeUsers, testChannel, testLogger, type FakeUsers, uniqueName } from "@chirp/kit/testing";
 import { startTweets, type TweetsApp } from "../src/app.js";
 import { tweetEvents } from "../src/events.js";
 import { Tweets } from "../src/domain/tweets.js";
@@ -50,7 +49,7 @@ describeWith(["MONGODB_URI", "NATS_URL"], "tweets events through the outbox to J
     });
     users = await startFakeUsers();
     app = await startTweets(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL, upstreams: { users: users.address } }), { log, consumerName: serviceConsumer });
-    client = new TweetsServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    client = new TweetsServiceClient(`127.0.0.1:${app.port}`, testChannel());
   });
 
   afterAll(async () => {

@@ -1,9 +1,9 @@
-import { credentials, Metadata, status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { newId } from "@chirp/kit";
 import { decodeEvent, eventMessage, InProcessEventBus } from "@chirp/kit/events";
 import { unary } from "@chirp/kit/grpc";
 import { PeopleView, TweetsServiceClient, type CreateTweetRequest, type SearchTweetsRequest, type Tweet } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
-import { asCaller, eventually, grpcFailure, serviceUnderTest, testLogger } from "@chirp/kit/testing";
+import { asCaller, eventually, grpcFailure, serviceUnderTest, testChannel, testLogger } from "@chirp/kit/testing";
 import { startTweets } from "../src/app.js";
 import { E_ACUTE_DECOMPOSED, FAMILY, FLAG, newUserId, testConfig } from "./fixtures.js";
 
@@ -32,8 +32,9 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     unretweet: (tweetId: string, md = new Metadata()) => unary(service.client, service.client.unretweet, { tweetId }, md).then((r) => r.tweet!),
     searchTweets: (req: Partial<SearchTweetsRequest>) =>
       unary(service.client, service.client.searchTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, pageSize: 0, pageToken: "", ...req }),
-    countTweets: (req: Partial<SearchTweetsRequest>) =>
-      unary(service.client, service.client.countTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, ...req }).then((r) => Number(r.count)),
+    // As an admin unless told otherwise: counting every user's posts is theirs alone.
+    countTweets: (req: Partial<SearchTweetsRequest>, md = asCaller(newId(), { roles: ["admin"] })) =>
+      unary(service.client, service.client.countTweets, { tag: "", authorId: "", startTime: undefined, endTime: undefined, ...req }, md).then((r) => Number(r.count)),
   };
 
   const published = (type: "tweetCreated" | "tweetDeleted" | "tweetLiked" | "tweetUnliked", tweetId: string) =>
@@ -144,6 +145,26 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
     for (const promise of [call.deleteTweet(tweet.id), call.likeTweet(tweet.id), call.unlikeTweet(tweet.id), call.retweet(tweet.id), call.unretweet(tweet.id)]) {
       await grpcFailure(promise, status.UNAUTHENTICATED);
     }
+  });
+
+  it("believes no header naming a caller: posting as someone takes their valid access token", async () => {
+    const ann = newUserId();
+    const forged = new Metadata();
+    forged.set("x-chirp-caller-id", ann);
+    forged.set("x-chirp-caller-roles", "admin");
+    const refused = await grpcFailure(unary(service.client, service.client.createTweet, { text: "posted as ann?", replyToId: "", tags: [], idempotencyKey: "" }, forged), status.UNAUTHENTICATED);
+    expect(refused.details).toBe("this call needs an authenticated caller");
+    await grpcFailure(call.deleteTweet((await call.createTweet(ann, { text: "mine" })).id, forged), status.UNAUTHENTICATED);
+  });
+
+  it("counts every user's posts for admins only, whoever forwards the call; one author's for any signed-in caller", async () => {
+    const ann = newUserId();
+    await call.createTweet(ann, { text: "counted once" });
+    const everyone = await grpcFailure(call.countTweets({}, asCaller(newUserId())), status.PERMISSION_DENIED, "author_id");
+    expect(everyone.details).toBe("author_id: counting every user's tweets needs the admin role");
+    await grpcFailure(call.countTweets({}, new Metadata()), status.UNAUTHENTICATED);
+    expect(await call.countTweets({ authorId: ann }, asCaller(newUserId()))).toBe(1);
+    expect(await call.countTweets({})).toBeGreaterThanOrEqual(1);
   });
 
   it("gets tweets one at a time or in a batch in request order, listing missing ids", async () => {
@@ -396,7 +417,7 @@ describe("TweetsService over gRPC (in-process, in-memory storage)", () => {
 
   it("writes nothing while the users service cannot say whether the caller is live, and serves reads meanwhile", async () => {
     const own = await startTweets(testConfig(), { log: testLogger(), bus: new InProcessEventBus(testLogger()) });
-    const ownClient = new TweetsServiceClient(`127.0.0.1:${own.port}`, credentials.createInsecure());
+    const ownClient = new TweetsServiceClient(`127.0.0.1:${own.port}`, testChannel());
     try {
       const author = newUserId();
       const error = await grpcFailure(

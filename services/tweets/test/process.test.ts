@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import { CALLER_ID_KEY } from "@chirp/kit/grpc";
-import { holdUnaryCall, serviceProcessSuite } from "@chirp/kit/testing";
+import { accessToken, holdUnaryCall, serviceProcessSuite } from "@chirp/kit/testing";
 import { CreateTweetRequest, CreateTweetResponse } from "@chirp/proto/grpc/chirp/tweets/v1/tweets";
 import { newUserId } from "./fixtures.js";
 
@@ -18,7 +17,7 @@ serviceProcessSuite({
       finishedBeforeStopped: true,
       async run(service, { users }) {
         const author = newUserId();
-        const call = await holdUnaryCall(service.address, "/chirp.tweets.v1.TweetsService/CreateTweet", { [CALLER_ID_KEY]: author });
+        const call = await holdUnaryCall(service.address, "/chirp.tweets.v1.TweetsService/CreateTweet", { authorization: `Bearer ${accessToken(author)}` });
         service.terminate();
         await call.goaway;
         const { status, response } = await call.finish(CreateTweetRequest.encode({ text: "posted while draining", replyToId: "", tags: [], idempotencyKey: "" }).finish());

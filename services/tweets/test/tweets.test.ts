@@ -350,16 +350,16 @@ describe("Tweets domain", () => {
     it("counts by tag, author and time range, start inclusive and end exclusive", async () => {
       const made = await tagged("counted", 6);
       const criteria = { tag: "COUNTED", authorId: "" };
-      expect(await tweets.countTweets(criteria)).toBe(6);
-      expect(await tweets.countTweets({ ...criteria, authorId: ann })).toBe(3);
+      expect(await tweets.countTweets(criteria, ["admin"])).toBe(6);
+      expect(await tweets.countTweets({ ...criteria, authorId: ann }, ["admin"])).toBe(3);
       const range = { startTime: made[1]!.createdAt, endTime: made[4]!.createdAt };
-      expect(await tweets.countTweets({ ...criteria, ...range })).toBe(3);
+      expect(await tweets.countTweets({ ...criteria, ...range }, ["admin"])).toBe(3);
       expect((await tweets.searchTweets({ ...criteria, ...range, pageSize: 3, pageToken: "" })).items.map((t) => t.id)).toEqual(
         [made[3]!.id, made[2]!.id, made[1]!.id],
       );
-      expect(await tweets.countTweets({ ...criteria, startTime: made[5]!.createdAt })).toBe(1);
-      expect(await tweets.countTweets({ ...criteria, endTime: made[0]!.createdAt })).toBe(0);
-      const reversed = await domainFailure(tweets.countTweets({ ...criteria, startTime: range.endTime, endTime: range.startTime }));
+      expect(await tweets.countTweets({ ...criteria, startTime: made[5]!.createdAt }, ["admin"])).toBe(1);
+      expect(await tweets.countTweets({ ...criteria, endTime: made[0]!.createdAt }, ["admin"])).toBe(0);
+      const reversed = await domainFailure(tweets.countTweets({ ...criteria, startTime: range.endTime, endTime: range.startTime }, ["admin"]));
       expect([reversed.code, reversed.field]).toEqual(["INVALID_ARGUMENT", "start_time"]);
     });
 

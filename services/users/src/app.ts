@@ -9,6 +9,7 @@ import { RoleAdministration } from "./domain/roles.js";
 import { Users } from "./domain/users.js";
 import { userEvents } from "./events.js";
 import { UsersService, usersHandlers } from "./grpc/handlers.js";
+import { usersPeers } from "./grpc/peers.js";
 import { InMemoryUserRepository } from "./storage/memory.js";
 import { MongoUserRepository } from "./storage/mongo.js";
 
@@ -29,18 +30,19 @@ export type UsersApp = ServiceApp<
 
 /** The composition root: accounts on their repository, announced through its outbox, signing tokens. */
 export function startUsers(config: UsersConfig, overrides: UsersOverrides = {}): Promise<UsersApp> {
+  const signingKey =
+    overrides.signingKey ?? (config.auth.signingKeyPem ? parseSigningKey(config.auth.signingKeyPem) : createPrivateKey(generateSigningKeyPair().privateKeyPem));
+  const tokens = new TokenSigner(signingKey, { issuer: config.tokens.issuer, audience: config.tokens.audience, ttlSeconds: config.auth.tokenTtlSeconds });
   return startService({
     config,
     schema,
     overrides,
     service: UsersService,
+    peers: usersPeers,
     streams: [STREAMS.users],
     storage: repositoryWithOutbox<UserRepository & SessionStore>(() => new InMemoryUserRepository(), (db) => MongoUserRepository.open(db)),
+    callerKeys: [tokens.publicKey],
     async parts({ storage: { repository }, eventsRecorded }) {
-      const signingKey =
-        overrides.signingKey ??
-        (config.auth.signingKeyPem ? parseSigningKey(config.auth.signingKeyPem) : createPrivateKey(generateSigningKeyPair().privateKeyPem));
-      const tokens = new TokenSigner(signingKey, { issuer: config.auth.issuer, audience: config.auth.audience, ttlSeconds: config.auth.tokenTtlSeconds });
       const passwords = new ScryptPasswordHasher(config.passwordHashCost);
       const sessions = { refreshTtlMs: config.auth.refreshTtlSeconds * 1000, accessTtlMs: config.auth.tokenTtlSeconds * 1000 };
       const users = await Users.create({ repository, events: userEvents, passwords, tokens, sessions, onEventsRecorded: eventsRecorded });

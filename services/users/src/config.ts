@@ -1,6 +1,6 @@
 import {
-  AUTH_AUDIENCE,
-  AUTH_ISSUER,
+  AUTH_PUBLIC_KEY,
+  callerTokenSettings,
   defineConfig,
   LOG_LEVEL,
   mongoDatabase,
@@ -18,6 +18,11 @@ import {
  */
 export const schema = defineConfig({
   ...serviceSettings("users", 50051),
+  // It verifies the tokens it signs itself; other keys are for a rotation of the signing key.
+  tokens: {
+    ...callerTokenSettings(),
+    publicKeysPem: AUTH_PUBLIC_KEY.with({ fallback: undefined, production: undefined, unset: "only its own signing key's tokens verify" }),
+  },
   auth: {
     signingKeyPem: setting.optionalSecret("AUTH_SIGNING_KEY", {
       doc: "PKCS#8 PEM Ed25519 private key the tokens are signed with",
@@ -25,8 +30,6 @@ export const schema = defineConfig({
       fallback: "tokens are signed with a throwaway key",
       production: { required: true },
     }),
-    issuer: AUTH_ISSUER,
-    audience: AUTH_AUDIENCE,
     tokenTtlSeconds: setting.int("AUTH_TOKEN_TTL_SECONDS", { default: 900, min: 60, max: 86_400, doc: "access token lifetime" }),
     refreshTtlSeconds: setting.int("REFRESH_TOKEN_TTL_SECONDS", {
       default: 30 * 86_400,

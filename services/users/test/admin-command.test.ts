@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials } from "@grpc/grpc-js";
 import { newId, TokenVerifier } from "@chirp/kit";
 import { unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
+import { describeWith, eventually, testChannel, testLogger, uniqueName } from "@chirp/kit/testing";
 import { runAdminCommand } from "../src/admin-command.js";
 import { startUsers, type UsersApp } from "../src/app.js";
 import { newUser, testConfig, tokenSettings } from "./fixtures.js";
@@ -54,7 +53,7 @@ describeWith(["MONGODB_URI"], "the admin command against the users database", ({
 
   beforeAll(async () => {
     app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined } }), { log: testLogger() });
-    client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     connection = await connectMongo(MONGODB_URI, database, testLogger());
   });
 

@@ -5,7 +5,8 @@ describe("users configuration", () => {
   it("runs on development defaults with nothing set, saying it signs with a throwaway key", () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ serviceName: "users", port: 50051, passwordHashCost: 15, outboxPollMs: 1_000 });
-    expect(config.auth).toEqual({ signingKeyPem: undefined, issuer: "chirp", audience: "chirp", tokenTtlSeconds: 900, refreshTtlSeconds: 30 * 86_400 });
+    expect(config.auth).toEqual({ signingKeyPem: undefined, tokenTtlSeconds: 900, refreshTtlSeconds: 30 * 86_400 });
+    expect(config.tokens).toEqual({ publicKeysPem: undefined, issuer: "chirp", audience: "chirp" });
     expect(schema.fallbacks(config)).toContain("AUTH_SIGNING_KEY is not set: tokens are signed with a throwaway key");
   });
 
@@ -23,7 +24,8 @@ describe("users configuration", () => {
       LOG_LEVEL: "debug",
     });
     expect(config).toMatchObject({ port: 6000, mongo: { uri: "mongodb://db:27017", database: "users_db" }, natsUrl: "nats://nats:4222", passwordHashCost: 4 });
-    expect(config.auth).toEqual({ signingKeyPem: "pem", issuer: "issuer", audience: "audience", tokenTtlSeconds: 120, refreshTtlSeconds: 30 * 86_400 });
+    expect(config.auth).toEqual({ signingKeyPem: "pem", tokenTtlSeconds: 120, refreshTtlSeconds: 30 * 86_400 });
+    expect(config.tokens).toEqual({ publicKeysPem: undefined, issuer: "issuer", audience: "audience" });
     expect(config.logLevel).toBe("debug");
     expect(loadConfig({ MONGODB_URI: "mongodb://db" }).mongo?.database).toBe("chirp_users");
   });

@@ -1,11 +1,10 @@
-import { credentials, Metadata } from "@grpc/grpc-js";
 import { OutboxRelay, type BusMessage, type Consumer, type Delivery, type EventPublisher } from "@chirp/kit";
 import { decodeEvent, STREAMS } from "@chirp/kit/events";
-import { CALLER_ID_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { connectMongo, type MongoConnection } from "@chirp/kit/mongo";
 import { JetStreamBus } from "@chirp/kit/nats";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { describeWith, eventually, testLogger, uniqueName } from "@chirp/kit/testing";
+import { asCaller, describeWith, eventually, testChannel, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startUsers } from "../src/app.js";
 import { ScryptPasswordHasher } from "../src/domain/passwords.js";
 import { Users } from "../src/domain/users.js";
@@ -52,15 +51,14 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
 
   it("publishes UserCreated and then UserDeleted, each with its event id as the message id", async () => {
     const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL }), { log });
-    const client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    const client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     try {
       const input = newUser();
       const { user } = await unary(client, client.createUser, input);
       // FerretDB, unlike MongoDB, can lose one of two updates racing on one document (here the
       // deletion and the relay marking UserCreated published), so the test lets the relay finish first.
       await eventually(() => expect(receivedFor(user!.id)).toHaveLength(1), 15_000);
-      const self = new Metadata();
-      self.set(CALLER_ID_KEY, user!.id);
+      const self = asCaller(user!.id);
       await unary(client, client.deleteUser, { id: user!.id }, self);
 
       const deliveries = await eventually(() => {
@@ -83,13 +81,12 @@ describeWith(["MONGODB_URI", "NATS_URL"], "users events through the outbox to Je
 
   it("publishes a UserProfileChanged carrying the profile as updated", async () => {
     const app = await startUsers(testConfig({ mongo: { uri: MONGODB_URI, database, username: undefined, password: undefined }, natsUrl: NATS_URL }), { log });
-    const client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    const client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     try {
       const { user } = await unary(client, client.createUser, newUser());
       // As above: the relay finishes with UserCreated before the update writes the same document (FerretDB).
       await eventually(() => expect(receivedFor(user!.id)).toHaveLength(1), 15_000);
-      const self = new Metadata();
-      self.set(CALLER_ID_KEY, user!.id);
+      const self = asCaller(user!.id);
       const { user: updated } = await unary(
         client,
         client.updateUser,

@@ -11,7 +11,8 @@ import { InMemoryUserRepository } from "../src/storage/memory.js";
 /** The cheapest scrypt cost the config accepts outside production: tests hash many passwords. */
 export const TEST_HASH_COST = 4;
 
-export const tokenSettings = { issuer: "chirp-test", audience: "chirp-test", ttlSeconds: 900 };
+/** As the test tokens of @chirp/kit/testing (asCaller) say, so that the service verifies those too. */
+export const tokenSettings = { issuer: "chirp", audience: "chirp", ttlSeconds: 900 };
 
 export function testKeys() {
   const pair = generateSigningKeyPair();

@@ -6,7 +6,7 @@ import { TokenVerifier } from "@chirp/kit";
 import { decodeEvent } from "@chirp/kit/events";
 import { REQUEST_ID_KEY, unary } from "@chirp/kit/grpc";
 import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { asCaller, eventually, grpcFailure, serviceUnderTest } from "@chirp/kit/testing";
+import { asCaller, asGatewayForBuf, eventually, grpcFailure, serviceUnderTest } from "@chirp/kit/testing";
 import { startUsers } from "../src/app.js";
 import { newUser, testConfig, tokenSettings } from "./fixtures.js";
 
@@ -86,6 +86,10 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
     const { input, user } = await register();
     expect((await call.getUser(user.id)).user).toMatchObject({ id: user.id, email: "" });
     expect((await call.getUser(user.id, asCaller(user.id))).user?.email).toBe(input.email);
+    // A header naming the owner is believed by nobody: only their verified token shows the email.
+    const forged = new Metadata();
+    forged.set("x-chirp-caller-id", user.id);
+    expect((await call.getUser(user.id, forged)).user?.email).toBe("");
     expect((await call.getUserByUsername(input.username.toUpperCase())).user?.id).toBe(user.id);
     await grpcFailure(call.getUser("bad id"), status.INVALID_ARGUMENT, "id");
     await grpcFailure(call.getUser("01M83VMQVV99P26KZM1TRZB034"), status.NOT_FOUND, "id");
@@ -171,7 +175,7 @@ describe("UsersService over gRPC (in-process, in-memory storage)", () => {
   it("describes itself through server reflection to a standard client", async () => {
     // Asynchronously: the server answering runs in this very process.
     const buf = join(__dirname, "../../../node_modules/.bin/buf");
-    const { stdout: methods } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", `http://127.0.0.1:${service.app.port}`]);
+    const { stdout: methods } = await promisify(execFile)(buf, ["curl", "--protocol", "grpc", ...asGatewayForBuf("users"), "--list-methods", `https://127.0.0.1:${service.app.port}`]);
     expect(methods.trim().split("\n")).toEqual(expect.arrayContaining(["chirp.users.v1.UsersService/CreateUser", "chirp.users.v1.UsersService/Login"]));
   });
 });

@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import { credentials } from "@grpc/grpc-js";
-import { serviceProcessSuite } from "@chirp/kit/testing";
+import { serviceProcessSuite, testChannel } from "@chirp/kit/testing";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
 
 serviceProcessSuite({
@@ -15,7 +14,7 @@ serviceProcessSuite({
       env: () => ({ PASSWORD_HASH_COST: "16" }),
       method: "/chirp.users.v1.UsersService/CreateUser",
       async run(service) {
-        const client = new UsersServiceClient(service.address, credentials.createInsecure());
+        const client = new UsersServiceClient(service.address, testChannel());
         const started = Date.now();
         const response = new Promise<string>((resolve, reject) => {
           const call = client.createUser(

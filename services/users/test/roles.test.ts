@@ -1,8 +1,8 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { newId, TokenVerifier } from "@chirp/kit";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY, unary } from "@chirp/kit/grpc";
+import { unary } from "@chirp/kit/grpc";
 import { UsersServiceClient } from "@chirp/proto/grpc/chirp/users/v1/users";
-import { testLogger } from "@chirp/kit/testing";
+import { asCaller, testChannel, testIdentityEnv, testLogger } from "@chirp/kit/testing";
 import { startUsers, type UsersApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { newUser, TEST_HASH_COST, testConfig, tokenSettings } from "./fixtures.js";
@@ -22,9 +22,10 @@ describe("roles are never granted by a name someone can register", () => {
       AUTH_ISSUER: tokenSettings.issuer,
       AUTH_AUDIENCE: tokenSettings.audience,
       ADMIN_USERNAMES: "root",
+      ...testIdentityEnv("users"),
     });
     app = await startUsers(config, { log: testLogger() });
-    client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
   });
 
   afterEach(async () => {
@@ -47,10 +48,7 @@ describe("SetUserRoles over gRPC", () => {
 
   /** What the gateway sends for a verified token. */
   const as = (id: string, roles: string[]) => {
-    const metadata = new Metadata();
-    metadata.set(CALLER_ID_KEY, id);
-    if (roles.length > 0) metadata.set(CALLER_ROLES_KEY, roles.join(","));
-    return metadata;
+    return asCaller(id, { roles });
   };
   const setRoles = (userId: string, roles: string[], md = new Metadata()) => unary(client, client.setUserRoles, { userId, roles }, md);
 
@@ -76,7 +74,7 @@ describe("SetUserRoles over gRPC", () => {
 
   beforeAll(async () => {
     app = await startUsers(testConfig(), { log: testLogger() });
-    client = new UsersServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
+    client = new UsersServiceClient(`127.0.0.1:${app.port}`, testChannel());
     verifier = new TokenVerifier([app.publicKey], tokenSettings);
   });
 

@@ -3,9 +3,10 @@ import { UsersServiceClient, type User } from "@chirp/proto/grpc/chirp/users/v1/
 import type { Accounts, Profiles, PublicProfile } from "../accounts.js";
 import { DomainError } from "../errors.js";
 import { UsersService } from "@chirp/proto/es/chirp/users/v1/users_pb";
-import { insecureChannel, unary } from "./client.js";
+import { unary } from "./client.js";
 import { balancedClientOptions, replicaTarget, type Lookup } from "./replicas.js";
 import { isServiceError } from "./status.js";
+import { channelCredentials, meshChannelOptions, type MeshTls } from "./tls.js";
 
 /** Deleted ids kept at most; one forgotten is only asked about again. */
 const MAX_REMEMBERED_DELETIONS = 100_000;
@@ -34,8 +35,8 @@ export class UserAccounts implements Accounts, Profiles {
   private readonly timeoutMs: number;
 
   /** `usersAddress` names one replica or many (`resolveReplicas`); calls are spread over them. */
-  constructor(usersAddress: string, options: { timeoutMs?: number; lookup?: Lookup } = {}) {
-    this.client = new UsersServiceClient(replicaTarget(usersAddress, options.lookup), insecureChannel(), balancedClientOptions(UsersService));
+  constructor(usersAddress: string, options: { timeoutMs?: number; lookup?: Lookup; tls?: MeshTls } = {}) {
+    this.client = new UsersServiceClient(replicaTarget(usersAddress, options.lookup), channelCredentials(options.tls, "users"), balancedClientOptions(UsersService, meshChannelOptions("users")));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 

@@ -11,9 +11,11 @@ import type { Logger } from "../logger.js";
 import { SpanKind, SpanStatusCode, type Span } from "../telemetry/context.js";
 import { kitMetrics } from "../telemetry/metrics.js";
 import { Tracing } from "../telemetry/tracing.js";
-import { createCallContext, type CallContext } from "./context.js";
+import { createCallContext, type CallContext, type CallerTokens, type CallSecurity } from "./context.js";
 import { REQUEST_ID_KEY } from "./metadata.js";
+import { peerRefusal, type PeerRules } from "./peers.js";
 import { toServiceError } from "./status.js";
+import { peerIdentity } from "./tls.js";
 
 /**
  * What a request decoder gives instead of a message when the bytes are not one (truncated, a
@@ -33,9 +35,34 @@ export class UnreadableRequest {
   }
 }
 
-/** The handler's answer, or the refusal of a request that could not be decoded. */
-function run<T>(request: unknown, handle: (request: unknown) => Promise<T>): Promise<T> {
+/** The handler's answer, or the refusal of a call not allowed or a request that could not be decoded. */
+function run<T>(ctx: CallContext, request: unknown, handle: (request: unknown) => Promise<T>): Promise<T> {
+  if (ctx.refusal) return Promise.reject(ctx.refusal);
   return request instanceof UnreadableRequest ? Promise.reject(request.error()) : handle(request);
+}
+
+/**
+ * Who may call what, and how callers are verified: the service's peer rules (enforced when the
+ * server speaks mutual TLS) and what verifies the end user's access token. Absent, no token
+ * verifies and no peer rule applies (tests of other things).
+ */
+export interface CallGuard<D> {
+  peers: PeerRules<D>;
+  tokens: CallerTokens | undefined;
+  /** Whether the server speaks mutual TLS, so that every call has a peer identity to check. */
+  tls: boolean;
+}
+
+type ServerCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+/** The call's context, refused first when its peer may not call it. */
+function guardedContext(call: ServerCall, path: string, log: Logger, guard: CallGuard<never> | undefined, allowed: readonly string[] | undefined): CallContext {
+  const peer = guard?.tls ? peerIdentity(call.getAuthContext()?.sslPeerCertificate) : undefined;
+  const security: CallSecurity = { tokens: guard?.tokens, tls: guard?.tls ?? false, peer };
+  const ctx = createCallContext(call, path, log, security);
+  if (!guard?.tls) return ctx;
+  const refusal = peerRefusal(path, allowed, peer);
+  return refusal ? { ...ctx, refusal } : ctx;
 }
 
 /** The part of a ts-proto generated grpc-js method definition this module relies on. */
@@ -106,28 +133,34 @@ export function bindService<D extends Record<string, MethodShape>>(
   handlers: ServiceHandlers<D>,
   log: Logger,
   observation?: CallObservation,
+  guard?: CallGuard<D>,
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const [name, method] of Object.entries(definition)) {
     const handler = handlers[name as keyof D] as unknown;
     if (typeof handler !== "function") throw new Error(`no handler for ${method.path}`);
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported`);
+    const allowed = guard?.peers[name as keyof D];
+    if (guard && !Array.isArray(allowed)) throw new Error(`no peer rule for ${method.path}`);
+    const context = (call: ServerCall) => guardedContext(call, method.path, log, guard as CallGuard<never> | undefined, allowed);
     implementation[name] = method.responseStream
-      ? streamCall(method.path, handler as StreamHandler<unknown, unknown>, log, observeCall(method.path, observation))
-      : unaryCall(method.path, handler as UnaryHandler<unknown, unknown>, log, observeCall(method.path, observation));
+      ? streamCall(method.path, handler as StreamHandler<unknown, unknown>, context, observeCall(method.path, observation))
+      : unaryCall(method.path, handler as UnaryHandler<unknown, unknown>, context, observeCall(method.path, observation));
   }
   return implementation;
 }
 
 type Observe = ReturnType<typeof observeCall>;
 
-function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, log: Logger, observe: Observe) {
+type MakeContext = (call: ServerCall) => CallContext;
+
+function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, makeContext: MakeContext, observe: Observe) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
     observe(call, (ended) => {
       const started = process.hrtime.bigint();
-      const ctx = createCallContext(call, path, log);
+      const ctx = makeContext(call);
       call.sendMetadata(requestIdMetadata(ctx.requestId));
-      return run(call.request, (request) => handler(request, ctx)).then(
+      return run(ctx, call.request, (request) => handler(request, ctx)).then(
         (response) => {
           logEnd(ctx, started, status.OK);
           ended(status.OK);
@@ -144,11 +177,11 @@ function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, log: L
     });
 }
 
-function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log: Logger, observe: Observe) {
+function streamCall(path: string, handler: StreamHandler<unknown, unknown>, makeContext: MakeContext, observe: Observe) {
   return (call: ServerWritableStream<unknown, unknown>) =>
     observe(call, (ended) => {
       const started = process.hrtime.bigint();
-      const ctx = createCallContext(call, path, log);
+      const ctx = makeContext(call);
       call.sendMetadata(requestIdMetadata(ctx.requestId));
       const cancelled = () => Object.assign(new Error("call cancelled"), { code: status.CANCELLED, metadata: new Metadata() });
       // Respect flow control: wait for the transport to drain before producing more, unless the
@@ -168,7 +201,7 @@ function streamCall(path: string, handler: StreamHandler<unknown, unknown>, log:
           call.once("drain", onDrain);
           ctx.signal.addEventListener("abort", onAbort, { once: true });
         });
-      return run(call.request, (request) => handler(request, ctx, send)).then(
+      return run(ctx, call.request, (request) => handler(request, ctx, send)).then(
         () => {
           logEnd(ctx, started, status.OK);
           ended(status.OK);

@@ -22,7 +22,10 @@ export function unary<Req, Res>(
   );
 }
 
-/** Plaintext channel credentials: traffic between services stays inside the cluster network. */
+/**
+ * Plaintext channel credentials, for a development mesh without TLS files and for tests of other
+ * things; a mesh client's are `channelCredentials(tls, service)` (tls.ts), plaintext only without TLS.
+ */
 export const insecureChannel = () => credentials.createInsecure();
 
 /** Writes W3C trace context into outgoing call metadata. */

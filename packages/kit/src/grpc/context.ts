@@ -2,9 +2,28 @@ import { randomUUID } from "node:crypto";
 import { Metadata, type CallOptions, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
 
 type ServerSurfaceCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
-import { unauthenticated } from "../errors.js";
+import { DomainError, unauthenticated } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { acceptedRequestId, CALLER_ID_KEY, CALLER_ROLES_KEY, CALLER_SESSION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "./metadata.js";
+import type { AccessClaims } from "../tokens.js";
+import { acceptedRequestId, AUTHORIZATION_KEY, CLIENT_ADDRESS_KEY, REQUEST_ID_KEY } from "./metadata.js";
+
+/** What verifies the access tokens calls carry: a TokenVerifier with the users service's public keys. */
+export interface CallerTokens {
+  verify(token: string): AccessClaims;
+}
+
+/** How a call arrived: who the peer is, and what verifies the end user's token. */
+export interface CallSecurity {
+  /** Absent: no key is configured, and any call carrying a token is refused. */
+  tokens: CallerTokens | undefined;
+  /** Whether the connection is mutual TLS (a peer identity is known) or plaintext (development). */
+  tls: boolean;
+  /** The workload the peer's certificate names (with TLS). */
+  peer: string | undefined;
+}
+
+/** Longest `authorization` value read: an access token is well under 1 KiB. */
+const MAX_AUTHORIZATION_LENGTH = 4096;
 
 /** Why a call's signal aborted: its caller cancelled it, or its deadline passed. */
 const CANCELLED = new Error("the call was cancelled");
@@ -16,19 +35,45 @@ export interface CallContext {
   readonly method: string;
   /** A logger bound to this call's request id and method. */
   readonly log: Logger;
-  /** The verified caller, when the gateway named one. */
+  /** The end user, from the access token the call carries, verified here; undefined without one. */
   readonly callerId: string | undefined;
   readonly callerRoles: readonly string[];
-  /** The session of the caller's access token, when the gateway named one. */
+  /** The session of the caller's access token, when it names one. */
   readonly callerSessionId: string | undefined;
+  /** The workload that made the call, as its certificate names it; undefined on a plaintext mesh. */
+  readonly peer: string | undefined;
   /** The client's address as the gateway saw it (at most 64 characters), or "" from anyone else. */
   readonly clientAddress: string;
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
   /** The caller's id; UNAUTHENTICATED when the call has none. */
   requireCaller(): string;
-  /** Metadata and options for calls this handler makes to other services: same request id, caller and deadline. */
+  /**
+   * Metadata and options for calls this handler makes to other services on the caller's behalf:
+   * the same request id, the caller's access token (which the service called verifies in its turn)
+   * and deadline.
+   */
   forward(): { metadata: Metadata; options: Partial<CallOptions> };
+  /** Why the call is refused before its handler runs (a token that does not verify), if it is. */
+  readonly refusal: DomainError | undefined;
+}
+
+/** The verified claims of the call's access token, undefined without one, or the refusal of a bad one. */
+function verifiedCaller(metadata: Metadata, tokens: CallerTokens | undefined): { claims?: AccessClaims; token?: string; refusal?: DomainError } {
+  const values = metadata.get(AUTHORIZATION_KEY);
+  if (values.length === 0) return {};
+  const value = values[0];
+  if (values.length > 1 || typeof value !== "string" || value.length > MAX_AUTHORIZATION_LENGTH || !value.startsWith("Bearer ")) {
+    return { refusal: unauthenticated("authorization: expected one \"Bearer <access token>\"") };
+  }
+  if (!tokens) return { refusal: unauthenticated("authorization: this service has no key to verify access tokens with (AUTH_PUBLIC_KEY)") };
+  const token = value.slice("Bearer ".length);
+  try {
+    return { claims: tokens.verify(token), token };
+  } catch (error) {
+    if (error instanceof DomainError) return { refusal: error };
+    throw error;
+  }
 }
 
 function first(metadata: Metadata, key: string): string | undefined {
@@ -36,15 +81,21 @@ function first(metadata: Metadata, key: string): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-export function createCallContext(call: ServerSurfaceCall, method: string, log: Logger): CallContext {
+/** A call without tokens or peers: plaintext, nobody's token verifiable (tests of other things). */
+const NO_SECURITY: CallSecurity = { tokens: undefined, tls: false, peer: undefined };
+
+export function createCallContext(call: ServerSurfaceCall, method: string, log: Logger, security: CallSecurity = NO_SECURITY): CallContext {
   const metadata = call.metadata;
   // Direct callers (other services, tools) choose their ids as the gateway's clients do: only a
   // short plain token is kept, so nobody writes what they like into this service's logs.
   const requestId = acceptedRequestId(first(metadata, REQUEST_ID_KEY)) ?? randomUUID();
-  const callerId = first(metadata, CALLER_ID_KEY);
-  const callerRoles = (first(metadata, CALLER_ROLES_KEY) ?? "").split(",").filter(Boolean);
-  const callerSessionId = first(metadata, CALLER_SESSION_KEY);
-  const clientAddress = (first(metadata, CLIENT_ADDRESS_KEY) ?? "").slice(0, 64);
+  const { claims, token, refusal } = verifiedCaller(metadata, security.tokens);
+  const callerId = claims?.sub;
+  const callerRoles = claims?.roles ?? [];
+  const callerSessionId = claims?.sid;
+  // Only the gateway sees clients; on a plaintext (development) mesh nobody is known, as before.
+  const trustsAddress = security.tls ? security.peer === "gateway" : true;
+  const clientAddress = trustsAddress ? (first(metadata, CLIENT_ADDRESS_KEY) ?? "").slice(0, 64) : "";
   const controller = new AbortController();
   // With a reason made once: an abort without one builds a DOMException, stack and all, for every call.
   call.on("cancelled", () => controller.abort(CANCELLED));
@@ -61,11 +112,13 @@ export function createCallContext(call: ServerSurfaceCall, method: string, log: 
   return {
     requestId,
     method,
-    log: log.child({ requestId, method, ...(callerId ? { callerId } : {}) }),
+    log: log.child({ requestId, method, ...(callerId ? { callerId } : {}), ...(security.peer ? { peer: security.peer } : {}) }),
     callerId,
     callerRoles,
     callerSessionId,
+    peer: security.peer,
     clientAddress,
+    refusal,
     signal: controller.signal,
     requireCaller() {
       if (!callerId) throw unauthenticated("this call needs an authenticated caller");
@@ -74,8 +127,7 @@ export function createCallContext(call: ServerSurfaceCall, method: string, log: 
     forward() {
       const out = new Metadata();
       out.set(REQUEST_ID_KEY, requestId);
-      if (callerId) out.set(CALLER_ID_KEY, callerId);
-      if (callerRoles.length > 0) out.set(CALLER_ROLES_KEY, callerRoles.join(","));
+      if (token) out.set(AUTHORIZATION_KEY, `Bearer ${token}`);
       return { metadata: out, options: { deadline: call.getDeadline() } };
     },
   };

@@ -1,13 +1,13 @@
 /**
- * Metadata keys shared by the gateway and the services. Only the gateway sets the caller entries,
- * after verifying an access token; internal services trust them because only the gateway and
- * other services can reach their ports.
+ * Metadata keys shared by the gateway and the services. Who the end user is travels only as their
+ * access token (`authorization: Bearer <token>`), which every service verifies itself: no header
+ * naming a caller is believed (see context.ts).
  */
-export const CALLER_ID_KEY = "x-chirp-caller-id";
-export const CALLER_ROLES_KEY = "x-chirp-caller-roles";
-/** The session of the caller's access token (its `sid`), when it names one. */
-export const CALLER_SESSION_KEY = "x-chirp-caller-session";
-/** The client's network address as the gateway saw it, for what records where a session was used from. */
+export const AUTHORIZATION_KEY = "authorization";
+/**
+ * The client's network address as the gateway saw it, for what records where a session was used
+ * from; believed only from the gateway's workload (or on a plaintext development mesh).
+ */
 export const CLIENT_ADDRESS_KEY = "x-chirp-client-address";
 export const REQUEST_ID_KEY = "x-request-id";
 

@@ -16,6 +16,7 @@ import { descriptorSet } from "@chirp/proto/descriptor-set";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "../logger.js";
 import { UnreadableRequest } from "./bind.js";
+import { meshCertificates, serverCredentials, type MeshTls } from "./tls.js";
 
 type Definition = ServiceDefinition | Record<string, { path: string }>;
 
@@ -30,6 +31,14 @@ export interface GrpcServerOptions {
   drainMs?: number;
   /** How often each connection is PINGed; one unanswered for as long is closed. Default 30 s. */
   keepaliveMs?: number;
+  /**
+   * Mutual TLS with the mesh's certificates: every caller must present a certificate of the mesh
+   * CA. Absent: plaintext (development only). With `identity`, the certificate must name it.
+   */
+  tls?: MeshTls;
+  identity?: string;
+  /** A plaintext port serving the health service only (0 or absent: none), for probes without a certificate. */
+  healthPort?: number;
 }
 
 /**
@@ -100,7 +109,15 @@ export class GrpcServer {
     readonly port: number,
     private readonly log: Logger,
     private readonly drainMs: number,
+    /** Whether callers are authenticated by mutual TLS (so each call has a peer identity). */
+    readonly tls: boolean,
+    private readonly healthOnly: { server: Server; port: number } | undefined,
   ) {}
+
+  /** Where the plaintext health-only server listens, if there is one. */
+  get healthPort(): number | undefined {
+    return this.healthOnly?.port;
+  }
 
   static async start(options: GrpcServerOptions): Promise<GrpcServer> {
     // Keep-alive PINGs find callers that vanished without closing (a gateway on a failed node):
@@ -115,14 +132,31 @@ export class GrpcServer {
     const health = new HealthImplementation(Object.fromEntries(["", ...names].map((name) => [name, "NOT_SERVING"])));
     health.addToServer(server);
     new ReflectionService(reflectionSchema(), { services: names }).addToServer(server);
+    if (options.tls && options.identity !== undefined) {
+      const named = meshCertificates(options.tls, options.log).identity;
+      if (named !== options.identity) throw new Error(`${options.tls.certFile} names the workload "${named}", not "${options.identity}"`);
+    }
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+      server.bindAsync(`${options.host}:${options.port}`, serverCredentials(options.tls, options.log), (error, bound) =>
         error ? reject(error) : resolve(bound),
       ),
     );
-    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000);
+    let healthOnly: { server: Server; port: number } | undefined;
+    if (options.healthPort) {
+      // The same health answers, and nothing else: no service, no reflection.
+      const probes = new Server();
+      health.addToServer(probes);
+      const bound = await new Promise<number>((resolve, reject) =>
+        probes.bindAsync(`${options.host}:${options.healthPort}`, ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+      ).catch((error: unknown) => {
+        server.forceShutdown();
+        throw error;
+      });
+      healthOnly = { server: probes, port: bound };
+    }
+    const grpcServer = new GrpcServer(server, health, port, options.log, options.drainMs ?? 10_000, options.tls !== undefined, healthOnly);
     for (const definition of options.services) grpcServer.register(definition);
-    options.log.info({ port, services: names }, "gRPC server listening");
+    options.log.info({ port, services: names, tls: options.tls !== undefined, ...(healthOnly && { healthPort: healthOnly.port }) }, "gRPC server listening");
     return grpcServer;
   }
 
@@ -165,5 +199,7 @@ export class GrpcServer {
         resolve();
       });
     });
+    // Probes see NOT_SERVING through the drain; the health-only port closes with the rest.
+    this.healthOnly?.server.forceShutdown();
   }
 }

@@ -1,7 +1,10 @@
+import type { KeyObject } from "node:crypto";
 import type { Db } from "mongodb";
 import type { EventBus, LiveSubscriber } from "../bus.js";
 import { InProcessEventBus, STREAMS, type StreamSpec } from "../events/index.js";
-import { bindService, GrpcServer, UserAccounts, type ServiceHandlers } from "../grpc/index.js";
+import { bindService, GrpcServer, UserAccounts, type MeshTls, type PeerRules, type ServiceHandlers } from "../grpc/index.js";
+import { publicKeysIn } from "../service-settings.js";
+import { parseVerificationKey, TokenVerifier } from "../tokens.js";
 import { Lifecycle } from "../lifecycle.js";
 import { createLogger, type LevelWithSilent, type Logger } from "../logger.js";
 import { connectMongo } from "../mongo/index.js";
@@ -27,6 +30,8 @@ export interface ServiceConfig {
   serviceName: string;
   host: string;
   port: number;
+  /** A plaintext port answering health checks only (`serviceSettings` has it); absent or 0: none. */
+  healthPort?: number;
   logLevel: LevelWithSilent;
   /** With `username` and `password`, the service's own MongoDB user (`serviceSettings` has them). */
   mongo: { uri: string; database: string; username?: string; password?: string } | undefined;
@@ -40,6 +45,10 @@ export interface ServiceConfig {
   upstreams?: { users?: string };
   /** Tracing and the metrics port (`serviceSettings` has them); absent: neither. */
   telemetry?: TracingSettings & { metricsPort: number };
+  /** The keys, issuer and audience of the end users' access tokens (`serviceSettings` has them); absent: no token verifies. */
+  tokens?: { publicKeysPem: string | undefined; issuer: string; audience: string };
+  /** The process's mesh certificate files (`serviceSettings` has them); absent: plaintext (development only). */
+  tls?: MeshTls;
 }
 
 /**
@@ -97,6 +106,8 @@ export interface ServiceContext<C, S> {
   accounts(): UserAccounts;
   /** Registers a consumer's `stop` or a client's `close` with `onStop`, and gives it back. */
   own<R extends Stoppable>(name: string, resource: R): R;
+  /** The process's mesh certificate files, for the clients of other services it makes (`channelCredentials`). */
+  tls: MeshTls | undefined;
 }
 
 /** A consumer, subscription or client: something that ends with `stop()` or `close()`. */
@@ -117,6 +128,10 @@ export interface ServiceDeclaration<C extends ServiceConfig, D extends Definitio
   overrides?: ServiceOverrides;
   /** The gRPC service it serves. */
   service: D;
+  /** Which workloads may call each of its RPCs (its src/grpc/peers.ts), enforced with mutual TLS. */
+  peers: PeerRules<D>;
+  /** Keys its access tokens are verified with besides AUTH_PUBLIC_KEY's (the users service's own signing key). */
+  callerKeys?: KeyObject[];
   /** The JetStream streams it publishes to or consumes from; the dead-letter stream is always declared. */
   streams: StreamSpec[];
   storage: StorageFactories<S>;
@@ -154,7 +169,9 @@ export async function startService<C extends ServiceConfig, D extends Definition
     return resource;
   };
   const service = config.serviceName;
-  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log });
+  const server = await GrpcServer.start({ host: config.host, port: config.port, services: [declaration.service], log, tls: config.tls, identity: service, healthPort: config.healthPort });
+  const callerKeys = [...publicKeysIn(config.tokens?.publicKeysPem ?? "").map(parseVerificationKey), ...(declaration.callerKeys ?? [])];
+  const tokens = config.tokens && callerKeys.length > 0 ? new TokenVerifier(callerKeys, config.tokens) : undefined;
   try {
     // Stopped last: the spans of the shutdown itself are still sent.
     const tracing = Tracing.start(service, config.telemetry ?? { otlpEndpoint: undefined, samplePercent: 100 });
@@ -216,14 +233,15 @@ export async function startService<C extends ServiceConfig, D extends Definition
       accounts: () => {
         if (accounts) return accounts;
         if (!config.upstreams?.users) throw new Error(`${config.serviceName} has no users service address (upstreams.users)`);
-        return (accounts = own("users client", new UserAccounts(config.upstreams.users)));
+        return (accounts = own("users client", new UserAccounts(config.upstreams.users, { tls: config.tls })));
       },
+      tls: config.tls,
       beforeDrain: (name, stop) => drainFirst.push([name, stop]),
     });
     // Registered last so it stops first: calls drain while storage and the bus are still there.
     lifecycle.onStop("gRPC server", () => server.shutdown());
     for (const [name, stop] of drainFirst) lifecycle.onStop(name, stop);
-    server.activate(declaration.service, bindService(declaration.service, parts.handlers, log, { service, tracing }));
+    server.activate(declaration.service, bindService(declaration.service, parts.handlers, log, { service, tracing }, { peers: declaration.peers, tokens, tls: server.tls }));
     log.info({ port: server.port, ...parts.ready }, `${config.serviceName} service ready`);
 
     const app = { ...parts.app, port: server.port, metricsPort: metrics?.port, bus: transport, stop: () => lifecycle.stop() } as Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Server, status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import {
   User,
   UsersServiceService,
@@ -7,6 +7,8 @@ import {
   type GetUserRequest,
   type GetUserResponse,
 } from "@chirp/proto/grpc/chirp/users/v1/users";
+import { serverCredentials } from "../grpc/tls.js";
+import { testTls } from "./identity.js";
 
 /**
  * A stand-in for the users service for tests of the tweets and graph services, which ask it
@@ -15,7 +17,8 @@ import {
  * is a live account named `u_<last 8 characters of the id, lower-cased>` except those added to
  * `deleted`, which get NOT_FOUND (GetUser) or are missing (BatchGetUsers) as a deleted account is
  * with the real service. `calls` counts the GetUser calls, `batchCalls` the BatchGetUsers calls,
- * and `delayMs` holds each GetUser answer back that long.
+ * and `delayMs` holds each GetUser answer back that long. It speaks mutual TLS as `users`, with a
+ * certificate of the test CA (testTls), as the service under test expects.
  */
 export async function startFakeUsers() {
   const deleted = new Set<string>();
@@ -39,7 +42,7 @@ export async function startFakeUsers() {
   };
   server.addService(UsersServiceService, { getUser, batchGetUsers } as unknown as UntypedServiceImplementation);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+    server.bindAsync("127.0.0.1:0", serverCredentials(testTls("users")), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   return {
     address: `127.0.0.1:${port}`,

@@ -1,22 +1,10 @@
-import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect } from "@jest/globals";
 import { InProcessEventBus } from "../events/in-process-bus.js";
 import type { Logger } from "../logger.js";
-import { CALLER_ID_KEY, CALLER_ROLES_KEY, REQUEST_ID_KEY } from "../grpc/metadata.js";
 import { startFakeUsers, type FakeUsers } from "./fake-users.js";
+import { testChannel } from "./identity.js";
 import { testLogger } from "./support.js";
-
-/**
- * The metadata a trusted caller (the gateway) sends for a signed-in user: how every service test
- * says who is calling, so a change to how identity travels between hops is made here once.
- */
-export function asCaller(id: string, options: { roles?: string[]; requestId?: string } = {}): Metadata {
-  const metadata = new Metadata();
-  metadata.set(CALLER_ID_KEY, id);
-  if (options.roles?.length) metadata.set(CALLER_ROLES_KEY, options.roles.join(","));
-  if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
-  return metadata;
-}
 
 const escaped = (text: string) => text.replace(/[[\].]/g, "\\$&");
 
@@ -55,7 +43,7 @@ type GrpcClient = { close(): void };
 /**
  * Starts a service in this process for a test file (before its tests, stopped after them), on an
  * ephemeral port, on an in-process bus whose messages the tests read, with a generated client
- * connected to it. Read the parts through the returned object's getters inside tests and hooks.
+ * connected to it over mutual TLS as the gateway (configure the service with `testConfigFrom`). Read the parts through the returned object's getters inside tests and hooks.
  */
 export function serviceUnderTest<App extends StartedService, Client extends GrpcClient>(options: {
   start: (parts: ServiceParts) => Promise<App>;
@@ -71,7 +59,7 @@ export function serviceUnderTest<App extends StartedService, Client extends Grpc
     const bus = new InProcessEventBus(testLogger());
     const users = options.fakeUsers ? await startFakeUsers() : undefined;
     const app = await options.start({ bus, log: testLogger(), users: users as FakeUsers });
-    parts = { app, bus, users, client: new options.client(`127.0.0.1:${app.port}`, credentials.createInsecure()) };
+    parts = { app, bus, users, client: new options.client(`127.0.0.1:${app.port}`, testChannel()) };
   });
   afterAll(async () => {
     parts?.client.close();

@@ -5,6 +5,7 @@ export * from "./config.js";
 export * from "./domain-purity.js";
 export * from "./fake-users.js";
 export * from "./grpc.js";
+export * from "./identity.js";
 export * from "./metrics.js";
 export * from "./mongo.js";
 export * from "./service-process.js";

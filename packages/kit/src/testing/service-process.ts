@@ -4,6 +4,8 @@ import { connect, type IncomingHttpHeaders } from "node:http2";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "@jest/globals";
 import { checkHealth } from "../grpc/health-client.js";
+import { meshTlsConnection } from "../grpc/tls.js";
+import { testIdentityEnv, testTls } from "./identity.js";
 import { startFakeUsers, type FakeUsers } from "./fake-users.js";
 import { describeWith, type ServerVariable } from "./support.js";
 
@@ -95,7 +97,8 @@ function grpcFrame(message: Uint8Array): Buffer {
  * call's headers.
  */
 export async function holdUnaryCall(address: string, path: string, headers: Record<string, string> = {}) {
-  const session = connect(`http://${address}`);
+  // Over mutual TLS as the gateway, as the services under test expect (testIdentityEnv).
+  const session = connect(`https://${address}`, { createConnection: meshTlsConnection(testTls("gateway"), path.split("/")[1]!.split(".")[1]!) });
   const connected = new Promise((resolve) => session.once("connect", resolve));
   const call = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
   const body: Buffer[] = [];
@@ -208,7 +211,8 @@ export function serviceProcessSuite(spec: ServiceProcessSpec): void {
     it("refuses to start on invalid configuration, listing every problem", async () => {
       const service = launch({ NODE_ENV: "production", GRPC_PORT: "http", ...spec.invalid.settings });
       expect(await service.exited).toBe(2);
-      const named = ["GRPC_PORT", "MONGODB_URI", "NATS_URL", ...Object.keys(spec.invalid.settings), ...(spec.invalid.required ?? [])];
+      // Plaintext gRPC is a development fallback: production refuses it (TLS_CERT_FILE).
+      const named = ["GRPC_PORT", "MONGODB_URI", "NATS_URL", "TLS_CERT_FILE", ...Object.keys(spec.invalid.settings), ...(spec.invalid.required ?? [])];
       for (const name of new Set(named)) expect(service.stderr()).toContain(name);
     });
 
@@ -221,6 +225,7 @@ export function serviceProcessSuite(spec: ServiceProcessSpec): void {
             const service = launch({
               GRPC_HOST: "127.0.0.1",
               GRPC_PORT: "0",
+              ...testIdentityEnv(spec.service),
               ...(users && { USERS_ADDRESS: users.address }),
               ...scenario.env?.(context),
             });
@@ -228,7 +233,8 @@ export function serviceProcessSuite(spec: ServiceProcessSpec): void {
             await waitFor(`${spec.service} service ready`, () => service.logged(`${spec.service} service ready`));
             const address = `127.0.0.1:${port}`;
             // A generous deadline: a loaded machine may take a while to open the first connection.
-            expect([await checkHealth(address, "", 5_000), await checkHealth(address, spec.grpcService, 5_000)]).toEqual(["SERVING", "SERVING"]);
+            const tls = { tls: testTls("gateway"), workload: spec.service };
+            expect([await checkHealth(address, "", 5_000, tls), await checkHealth(address, spec.grpcService, 5_000, tls)]).toEqual(["SERVING", "SERVING"]);
 
             await scenario.run({ process: service, address, terminate: () => service.child.kill("SIGTERM") }, context);
 

@@ -19,6 +19,9 @@ import type { Like, Tweet, TweetView } from "./model.js";
 import type { TweetEvents, TweetRepository } from "./ports.js";
 import * as valid from "./validation.js";
 
+/** The role that may count every user's posts (roles are the users service's; see its README). */
+export const ADMIN_ROLE = "admin";
+
 export interface TweetsDependencies {
   repository: TweetRepository;
   events: TweetEvents;
@@ -193,7 +196,12 @@ export class Tweets {
     return this.tweetPage(input, filter, viewerId, (before, limit) => this.repository.search(filter, before, limit));
   }
 
-  async countTweets(criteria: valid.SearchCriteria): Promise<number> {
+  /**
+   * Counting one author's posts is anyone's to ask; counting everyone's is an admin's (the gateway
+   * refuses it first in the same words, but the rule is this service's, whoever calls).
+   */
+  async countTweets(criteria: valid.SearchCriteria, callerRoles: readonly string[]): Promise<number> {
+    if (criteria.authorId === "" && !callerRoles.includes(ADMIN_ROLE)) throw permissionDenied("author_id: counting every user's tweets needs the admin role");
     return this.repository.count(valid.filter(criteria));
   }
 

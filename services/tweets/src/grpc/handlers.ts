@@ -72,8 +72,9 @@ export function tweetsHandlers(tweets: Tweets): ServiceHandlers<typeof TweetsSer
     async searchTweets(req, ctx) {
       return toTweetPage(await tweets.searchTweets(req, ctx.callerId));
     },
-    async countTweets(req) {
-      return { count: String(await tweets.countTweets(req)) };
+    async countTweets(req, ctx) {
+      ctx.requireCaller();
+      return { count: String(await tweets.countTweets(req, ctx.callerRoles)) };
     },
   };
 }

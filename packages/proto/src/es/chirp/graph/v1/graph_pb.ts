@@ -402,7 +402,8 @@ export const PeopleViewSchema: GenEnum<PeopleView> = /*@__PURE__*/
 /**
  * GraphService owns who follows whom.
  *
- * The caller's id comes from the `x-chirp-caller-id` metadata entry set by the gateway.
+ * The caller is the subject of the access token the call carries (`authorization` metadata),
+ * verified by the service.
  *
  * @generated from service chirp.graph.v1.GraphService
  */

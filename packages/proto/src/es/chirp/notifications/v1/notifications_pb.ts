@@ -385,8 +385,8 @@ export const NotificationKindSchema: GenEnum<NotificationKind> = /*@__PURE__*/
  * unfollow, a deleted post, a deleted account), and so do the deleted account's own notifications.
  * Each user keeps the newest 500 activities; older ones are dropped.
  *
- * The caller's id comes from the `x-chirp-caller-id` metadata entry set by the gateway; every RPC
- * concerns the caller's own notifications only.
+ * The caller is the subject of the access token the call carries, verified by the service; every
+ * RPC concerns the caller's own notifications only.
  *
  * @generated from service chirp.notifications.v1.NotificationsService
  */

@@ -765,7 +765,8 @@ export const PeopleViewSchema: GenEnum<PeopleView> = /*@__PURE__*/
 /**
  * TweetsService owns posts and everything counted on them: likes, retweets, replies and tags.
  *
- * The caller's id comes from the `x-chirp-caller-id` metadata entry set by the gateway.
+ * The caller is the subject of the access token the call carries (`authorization` metadata),
+ * verified by the service.
  *
  * @generated from service chirp.tweets.v1.TweetsService
  */

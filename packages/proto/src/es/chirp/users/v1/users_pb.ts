@@ -785,8 +785,8 @@ export const SetUserRolesResponseSchema: GenMessage<SetUserRolesResponse> = /*@_
 /**
  * UsersService owns accounts, credentials and public profiles.
  *
- * Calls that act on behalf of someone read the caller's id from the `x-chirp-caller-id`
- * metadata entry, which only the gateway sets after it has verified an access token.
+ * Calls that act on behalf of someone take the caller from the access token the call carries
+ * (`authorization` metadata), which the gateway forwards and the service verifies again.
  *
  * @generated from service chirp.users.v1.UsersService
  */

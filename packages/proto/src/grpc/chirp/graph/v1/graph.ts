@@ -1518,7 +1518,8 @@ export const ListFollowerIdsResponse: MessageFns<ListFollowerIdsResponse> = {
 /**
  * GraphService owns who follows whom.
  *
- * The caller's id comes from the `x-chirp-caller-id` metadata entry set by the gateway.
+ * The caller is the subject of the access token the call carries (`authorization` metadata),
+ * verified by the service.
  */
 export type GraphServiceService = typeof GraphServiceService;
 export const GraphServiceService = {

@@ -1201,8 +1201,8 @@ export const StreamNotificationsResponse: MessageFns<StreamNotificationsResponse
  * unfollow, a deleted post, a deleted account), and so do the deleted account's own notifications.
  * Each user keeps the newest 500 activities; older ones are dropped.
  *
- * The caller's id comes from the `x-chirp-caller-id` metadata entry set by the gateway; every RPC
- * concerns the caller's own notifications only.
+ * The caller is the subject of the access token the call carries, verified by the service; every
+ * RPC concerns the caller's own notifications only.
  */
 export type NotificationsServiceService = typeof NotificationsServiceService;
 export const NotificationsServiceService = {

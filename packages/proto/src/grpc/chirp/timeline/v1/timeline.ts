@@ -759,7 +759,7 @@ export const StreamHomeTimelineResponse: MessageFns<StreamHomeTimelineResponse> 
 
 /**
  * TimelineService serves home timelines: the posts and retweets of the people the caller follows,
- * newest first. The caller's id comes from the `x-chirp-caller-id` metadata entry.
+ * newest first. The caller is the subject of the access token the call carries, verified here.
  */
 export type TimelineServiceService = typeof TimelineServiceService;
 export const TimelineServiceService = {

@@ -2942,7 +2942,8 @@ export const CountTweetsResponse: MessageFns<CountTweetsResponse> = {
 /**
  * TweetsService owns posts and everything counted on them: likes, retweets, replies and tags.
  *
- * The caller's id comes from the `x-chirp-caller-id` metadata entry set by the gateway.
+ * The caller is the subject of the access token the call carries (`authorization` metadata),
+ * verified by the service.
  */
 export type TweetsServiceService = typeof TweetsServiceService;
 export const TweetsServiceService = {
