@@ -9,17 +9,21 @@
 // Embedded topology (the whole mesh in one process, in memory; bench/edge/server.mjs):
 //   - Go grpc-go no-op (grpc.health.v1.Health/Check; bench/edge/grpc-go-noop, built when Go is
 //     present, skipped with a note otherwise), with ghz;
-//   - the grpc-js no-op: the kit's GrpcServer serving LoadTestService/Noop, with ghz;
-//   - the same no-op through the gateway: gRPC (ghz), Connect JSON and Connect binary over
+//   - the grpc-js no-op: the kit's GrpcServer serving LoadTestService/Noop in plaintext with no
+//     checks, with ghz: the reference every ratio is taken to;
+//   - the same no-op as a mesh service (mutual TLS, the caller's token verified, the gateway its
+//     only peer), called with ghz as the gateway: what one hop between services costs;
+//   - the mesh no-op through the gateway: gRPC (ghz), Connect JSON and Connect binary over
 //     HTTP/1.1 (wrk);
-//   - a 20-item home timeline: straight to the timeline service (ghz), and through the gateway in
+//   - a 20-item home timeline: straight to the timeline service (ghz, over mutual TLS with the
+//     gateway's certificate and the reader's token, as the gateway calls it), and through the gateway in
 //     gRPC (ghz), Connect binary and Connect JSON over HTTP/1.1 (wrk).
 // Multi-process topology (`--topology processes`, needs MONGODB_URI and NATS_URL: each service
 // and the gateway its own process, as on Kubernetes; mesh/src/processes.ts): the grpc-js no-op
 // (a process of its own) and the home read straight and through the gateway.
 //
-// Tokens, access rules, rate limits (budgets raised so that one reader is never refused) and
-// logging (LOG_LEVEL info, one line per call, written to /dev/null or drained) stay on.
+// Mutual TLS between the gateway and the services, tokens verified at both, access rules, rate
+// limits (budgets raised so that one reader is never refused) and logging (LOG_LEVEL info, one line per call, written to /dev/null or drained) stay on.
 //
 // Usage: npm run bench:edge [-- --seconds 8 --warm-up 2 --concurrency 32 --runs 1 --topology embedded,processes]
 import { execFileSync, spawn } from "node:child_process";
@@ -35,7 +39,6 @@ import { progress, sleep } from "./common.mjs";
 const require = createRequire(import.meta.url);
 const { createClient } = require("@connectrpc/connect");
 const { createConnectTransport } = require("@connectrpc/connect-node");
-const { CALLER_ID_KEY } = require("@chirp/kit/grpc");
 const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
 const { TimelineService } = require("@chirp/proto/es/chirp/timeline/v1/timeline_pb");
 const { TweetsService } = require("@chirp/proto/es/chirp/tweets/v1/tweets_pb");
@@ -145,9 +148,10 @@ async function stopChild(child) {
 }
 
 /** ghz at `concurrency` for `seconds`, pinned to the load core: requests/s and errors. */
-function runGhz({ target, call, data, metadata, reflection = false }, duration = seconds) {
+function runGhz({ target, call, data, metadata, reflection = false, tls }, duration = seconds) {
   const ghzArgs = [
-    "--insecure",
+    // Mutual TLS as the workload whose files these are, to the service named, as mesh calls are.
+    ...(tls ? ["--cacert", tls.files.caFile, "--cert", tls.files.certFile, "--key", tls.files.keyFile, "--cname", tls.server] : ["--insecure"]),
     ...(reflection ? [] : ["--protoset", protoset]),
     "--call", call,
     "-d", JSON.stringify(data),
@@ -275,10 +279,11 @@ async function loadData(baseUrl, tag, waitForFanOut) {
 }
 
 /** The rows every topology shares: the home read straight and through the gateway, in each protocol. */
-function homeRows({ timelinePort, http2Port, httpPort, reader }) {
+function homeRows({ timelinePort, http2Port, httpPort, reader, tls }) {
   const bearer = `Bearer ${reader.token}`;
   const rows = [
-    { label: "home timeline, straight to the timeline service", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${timelinePort}`, call: "chirp.timeline.v1.TimelineService/GetHomeTimeline", data: { page_size: PAGE }, metadata: { [CALLER_ID_KEY]: reader.id } }, d) },
+    // As the gateway calls it: mutual TLS with the gateway's certificate, the reader's token forwarded.
+    { label: "home timeline, straight to the timeline service", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${timelinePort}`, call: "chirp.timeline.v1.TimelineService/GetHomeTimeline", data: { page_size: PAGE }, metadata: { authorization: bearer }, tls: { files: tls, server: "timeline" } }, d) },
     { label: "home timeline through the gateway, gRPC", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${http2Port}`, call: "chirp.timeline.v1.TimelineService/GetHomeTimeline", data: { page_size: PAGE }, metadata: { authorization: bearer } }, d) },
   ];
   const url = `http://127.0.0.1:${httpPort}/chirp.timeline.v1.TimelineService/GetHomeTimeline`;
@@ -315,7 +320,9 @@ async function embedded(run, go) {
       go.binary
         ? { label: "Go grpc-go no-op (grpc.health.v1.Health/Check)", tool: "ghz", pid: goServer.child.pid, run: (d) => runGhz({ target: `127.0.0.1:${goServer.ready.port}`, call: "grpc.health.v1.Health/Check", data: {}, reflection: true }, d) }
         : { label: "Go grpc-go no-op (grpc.health.v1.Health/Check)", tool: "ghz", skipped: go.skipped },
-      { label: "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${ports.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { [CALLER_ID_KEY]: reader.id } }, d) },
+      { label: "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${ports.reference}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" } }, d) },
+      // The same no-op as a mesh service: what one hop between services costs.
+      { label: "grpc-js no-op, mutual TLS and the token verified (a mesh hop)", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${ports.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { authorization: bearer }, tls: { files: ports.tls, server: "loadtest" } }, d) },
       { label: "gateway no-op, gRPC", tool: "ghz", run: (d) => runGhz({ target: `127.0.0.1:${ports.http2Port}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { authorization: bearer } }, d) },
       ...(wrk
         ? [
@@ -323,7 +330,7 @@ async function embedded(run, go) {
             { label: "gateway no-op, Connect JSON, HTTP/1.1", tool: "wrk", run: (d) => runWrk({ url: noopUrl, contentType: "application/json", body: JSON.stringify({ payload: "ping" }, d), headers: { Authorization: bearer } }) },
           ]
         : []),
-      ...homeRows({ timelinePort: ports.timeline, http2Port: ports.http2Port, httpPort: ports.httpPort, reader }),
+      ...homeRows({ timelinePort: ports.timeline, http2Port: ports.http2Port, httpPort: ports.httpPort, reader, tls: ports.tls }),
     ];
     const results = await measure(rows, (row) => [row.pid ?? server.child.pid]);
     const t = table(`embedded mesh (one process, memory), run ${run}: servers on CPU ${serverCpu}, ghz/wrk on CPU ${loadCpu}, concurrency ${concurrency}, ${seconds} s each`, results, "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)");
@@ -355,8 +362,8 @@ async function processes(run) {
     say(`multi-process mesh up (${mesh.processes.length} processes on CPU ${serverCpu}, MongoDB ${process.env.MONGODB_URI}); loading a ${PAGE}-item home timeline`);
     const { reader } = await loadData(`http://127.0.0.1:${mesh.gateway.http2Port}`, tag, true);
     const rows = [
-      { label: "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)", tool: "ghz", pids: [noop.child.pid], run: (d) => runGhz({ target: `127.0.0.1:${noop.ready.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { [CALLER_ID_KEY]: reader.id } }, d) },
-      ...homeRows({ timelinePort: timeline.port, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, reader }),
+      { label: "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)", tool: "ghz", pids: [noop.child.pid], run: (d) => runGhz({ target: `127.0.0.1:${noop.ready.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" } }, d) },
+      ...homeRows({ timelinePort: timeline.port, http2Port: mesh.gateway.http2Port, httpPort: mesh.gateway.httpPort, reader, tls: mesh.certificates.filesOf("gateway") }),
     ];
     const results = await measure(
       rows,

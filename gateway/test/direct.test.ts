@@ -8,7 +8,7 @@ import { fromBinary, toBinary, create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { compressionGzip, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { generateSigningKeyPair, invalidArgument, parseVerificationKey, TokenSigner } from "@chirp/kit";
-import { bindService, GrpcServer } from "@chirp/kit/grpc";
+import { bindService, GrpcServer, MeshCertificateSet } from "@chirp/kit/grpc";
 import { LoadTestService, NoopRequestSchema, NoopResponseSchema } from "@chirp/proto/es/chirp/loadtest/v1/loadtest_pb";
 import { LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/loadtest";
 import { startGateway, type GatewayApp } from "../src/app.js";
@@ -278,6 +278,55 @@ describe("the gateway's direct path for binary unary calls", () => {
       const error = await failure(clientOf(protocol, down).noop({ payload: "x" }, { headers: { authorization: bearer } }));
       expect([protocol, error?.code, error?.rawMessage]).toEqual([protocol, Code.Unavailable, "chirp.loadtest.v1.LoadTestService is unavailable; retry shortly"]);
     }
+  });
+
+  describe("over the mesh's mutual TLS", () => {
+    const certificates = new MeshCertificateSet();
+    const quiet = pino({ level: "silent" });
+    const servers: GrpcServer[] = [];
+    afterAll(async () => {
+      for (const server of servers) await server.shutdown();
+      certificates.remove();
+    });
+
+    /** The no-op as a mesh service whose one peer is `peer`, verifying the forwarded token. */
+    async function meshNoop(peer: string): Promise<GrpcServer> {
+      const server = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: quiet, tls: certificates.filesOf("loadtest") });
+      servers.push(server);
+      const guard = { ...upstreamGuard(LoadTestServiceService, keys.publicKeyPem), peers: { noop: [peer] }, tls: true };
+      server.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async (request, ctx) => ({ payload: `${ctx.callerId ?? "nobody"}|${ctx.peer ?? "no peer"}|${request.payload}` }) }, quiet, undefined, guard));
+      return server;
+    }
+
+    it("connects as the gateway and forwards the caller's token, which the service verifies itself", async () => {
+      const server = await meshNoop("gateway");
+      const g = await gatewayWith({ tls: certificates.filesOf("gateway") }, `127.0.0.1:${server.port}`);
+      for (const protocol of Object.keys(transports)) {
+        const answer = await clientOf(protocol, g).noop({ payload: "tls" }, { headers: { authorization: bearer, "x-chirp-caller-id": "01M83VMQVV99P26KZM1TRZB099" } });
+        expect(answer.payload).toBe(`${ALICE}|gateway|tls`);
+      }
+      expect(logged.filter((line) => line.path === "direct" && line.msg === "rpc finished" && line.code === "OK").length).toBeGreaterThan(0);
+    });
+
+    it("passes on the service's PERMISSION_DENIED when the gateway is not a peer it takes", async () => {
+      const server = await meshNoop("timeline");
+      const g = await gatewayWith({ tls: certificates.filesOf("gateway") }, `127.0.0.1:${server.port}`);
+      for (const protocol of Object.keys(transports)) {
+        const error = await failure(clientOf(protocol, g).noop({ payload: "tls" }, { headers: { authorization: bearer } }));
+        expect([error?.code, error?.rawMessage]).toEqual([Code.PermissionDenied, expect.stringContaining("gateway")]);
+      }
+    });
+
+    it("answers UNAVAILABLE, and reaches nothing, when the service's certificate names another workload", async () => {
+      const impostor = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log: quiet, tls: certificates.filesOf("tweets") });
+      servers.push(impostor);
+      let reached = 0;
+      impostor.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async () => (reached++, { payload: "impostor" }) }, quiet));
+      const g = await gatewayWith({ tls: certificates.filesOf("gateway") }, `127.0.0.1:${impostor.port}`);
+      const error = await failure(clientOf("gRPC", g).noop({ payload: "tls" }, { headers: { authorization: bearer } }));
+      expect(error?.code).toBe(Code.Unavailable);
+      expect(reached).toBe(0);
+    });
   });
 
   describe("an upstream's own trailers", () => {

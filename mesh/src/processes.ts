@@ -34,6 +34,8 @@ export interface MeshProcesses {
   gateway: { httpPort: number; http2Port: number };
   databases: Record<ServiceName, string>;
   consumers: Record<ConsumingServiceName, string>;
+  /** The run's mesh CA and workload certificates (a benchmark or test calls a service directly as a workload). */
+  certificates: MeshCertificateSet;
   /** SIGTERM to the gateway, then to the services in reverse order, each awaited; then the run's consumers and databases go. */
   stop(): Promise<void>;
 }
@@ -127,7 +129,7 @@ export async function startMeshProcesses(options: MeshProcessesOptions): Promise
     const [httpPort, http2Port, metricsPort] = [await freePort(), await freePort(), await freePort()];
     const own: Env = { ...addresses, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), HTTP2_PORT: String(http2Port), AUTH_PUBLIC_KEY: publicKey, ...certificates.envOf("gateway") };
     await launch("gateway", [join(ROOT, "gateway/dist/main.js")], own, httpPort, metricsPort, async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(1_000) })).status === 200);
-    return { processes: children.map((c) => c.process), gateway: { httpPort, http2Port }, databases, consumers, stop };
+    return { processes: children.map((c) => c.process), gateway: { httpPort, http2Port }, databases, consumers, certificates, stop };
   } catch (error) {
     await stop();
     throw error;
