@@ -300,7 +300,7 @@ describe("the gateway's direct path for binary unary calls", () => {
 
     it("connects as the gateway and forwards the caller's token, which the service verifies itself", async () => {
       const server = await meshNoop("gateway");
-      const g = await gatewayWith({ tls: certificates.filesOf("gateway") }, `127.0.0.1:${server.port}`);
+      const g = await gatewayWith({ tls: { ...certificates.filesOf("gateway"), reloadMs: 60_000 } }, `127.0.0.1:${server.port}`);
       for (const protocol of Object.keys(transports)) {
         const answer = await clientOf(protocol, g).noop({ payload: "tls" }, { headers: { authorization: bearer, "x-chirp-caller-id": "01M83VMQVV99P26KZM1TRZB099" } });
         expect(answer.payload).toBe(`${ALICE}|gateway|tls`);
@@ -310,7 +310,7 @@ describe("the gateway's direct path for binary unary calls", () => {
 
     it("passes on the service's PERMISSION_DENIED when the gateway is not a peer it takes", async () => {
       const server = await meshNoop("timeline");
-      const g = await gatewayWith({ tls: certificates.filesOf("gateway") }, `127.0.0.1:${server.port}`);
+      const g = await gatewayWith({ tls: { ...certificates.filesOf("gateway"), reloadMs: 60_000 } }, `127.0.0.1:${server.port}`);
       for (const protocol of Object.keys(transports)) {
         const error = await failure(clientOf(protocol, g).noop({ payload: "tls" }, { headers: { authorization: bearer } }));
         expect([error?.code, error?.rawMessage]).toEqual([Code.PermissionDenied, expect.stringContaining("gateway")]);
@@ -322,7 +322,7 @@ describe("the gateway's direct path for binary unary calls", () => {
       servers.push(impostor);
       let reached = 0;
       impostor.activate(LoadTestServiceService, bindService(LoadTestServiceService, { noop: async () => (reached++, { payload: "impostor" }) }, quiet));
-      const g = await gatewayWith({ tls: certificates.filesOf("gateway") }, `127.0.0.1:${impostor.port}`);
+      const g = await gatewayWith({ tls: { ...certificates.filesOf("gateway"), reloadMs: 60_000 } }, `127.0.0.1:${impostor.port}`);
       const error = await failure(clientOf("gRPC", g).noop({ payload: "tls" }, { headers: { authorization: bearer } }));
       expect(error?.code).toBe(Code.Unavailable);
       expect(reached).toBe(0);
