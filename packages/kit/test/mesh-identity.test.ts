@@ -22,7 +22,7 @@ import { LoadTestServiceClient, LoadTestServiceService, type NoopRequest, type N
 import { TimelineServiceClient, TimelineServiceService, StreamHomeTimelineResponse } from "@chirp/proto/grpc/chirp/timeline/v1/timeline";
 import { connect } from "node:http2";
 import { createServer } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { TLSSocket } from "node:tls";
 
 const log = testLogger();
 
@@ -99,6 +99,25 @@ describe("a service's callers: the end user's verified token and the workload's 
   it("refuses a valid certificate of the wrong workload for a protected RPC, PERMISSION_DENIED naming it", async () => {
     const refused = await grpcFailure(noop(client("gateway"), asCaller("01M83VMQVV99P26KZM1TRZB034")), status.PERMISSION_DENIED);
     expect(refused.details).toBe('"gateway" may not call /chirp.loadtest.v1.LoadTestService/Noop: only "timeline" may');
+  });
+
+  it("reads each connection's certificate once, and keeps each connection's own peer however their calls interleave", async () => {
+    const timeline = client("timeline");
+    const gateway = client("gateway");
+    await noop(timeline);
+    await grpcFailure(noop(gateway), status.PERMISSION_DENIED);
+    const reads = jest.spyOn(TLSSocket.prototype, "getPeerCertificate");
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? noop(timeline).then((a) => a.payload) : grpcFailure(noop(gateway), status.PERMISSION_DENIED).then((e) => e.details))),
+      );
+      expect(answers.filter((a) => a === "-||timeline")).toHaveLength(10);
+      expect(answers.filter((a) => a === '"gateway" may not call /chirp.loadtest.v1.LoadTestService/Noop: only "timeline" may')).toHaveLength(10);
+      // Both connections were made before: no call read a certificate again.
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("takes no call without a client certificate of the mesh CA: plaintext, TLS without one, another CA's", async () => {

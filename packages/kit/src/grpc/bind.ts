@@ -55,9 +55,41 @@ export interface CallGuard<D> {
 
 type ServerCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
+/** The workload each mutual-TLS connection's client certificate names, once read. */
+const connectionPeers = new WeakMap<object, string>();
+
+/**
+ * The HTTP/2 session a grpc-js call arrived on, found through grpc-js's call objects (a call holds
+ * the intercepting calls, the last of which holds the stream); undefined if their shape changes.
+ */
+function sessionOf(call: ServerCall): object | undefined {
+  let link: unknown = (call as unknown as { call?: unknown }).call;
+  for (let depth = 0; link && depth < 8; depth++) {
+    const stream = (link as { stream?: { session?: object } }).stream;
+    if (stream) return stream.session;
+    link = (link as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+/**
+ * The workload the call's peer certificate names. Reading the certificate (grpc-js's
+ * getAuthContext, a full getPeerCertificate each time) cost more than the rest of a no-op call, and
+ * a connection's client certificate is the one its handshake verified, so it is read once per
+ * connection; a call whose connection cannot be found reads it itself.
+ */
+export function callPeer(call: ServerCall): string | undefined {
+  const session = sessionOf(call);
+  const known = session && connectionPeers.get(session);
+  if (known) return known;
+  const identity = peerIdentity(call.getAuthContext()?.sslPeerCertificate);
+  if (session && identity) connectionPeers.set(session, identity);
+  return identity;
+}
+
 /** The call's context, refused first when its peer may not call it. */
 function guardedContext(call: ServerCall, path: string, log: Logger, guard: CallGuard<never> | undefined, allowed: readonly string[] | undefined): CallContext {
-  const peer = guard?.tls ? peerIdentity(call.getAuthContext()?.sslPeerCertificate) : undefined;
+  const peer = guard?.tls ? callPeer(call) : undefined;
   const security: CallSecurity = { tokens: guard?.tokens, tls: guard?.tls ?? false, peer };
   const ctx = createCallContext(call, path, log, security);
   if (!guard?.tls) return ctx;
