@@ -1,3 +1,4 @@
+import { getDefaultHighWaterMark, setDefaultHighWaterMark } from "node:stream";
 import { join } from "node:path";
 import { newId } from "@chirp/kit";
 import { STREAMS } from "@chirp/kit/events";
@@ -33,14 +34,17 @@ serviceProcessSuite({
         const bus = await JetStreamBus.connect(servers.NATS_URL!, "graph-process-test", testLogger());
         // A tiny HTTP/2 window: a paused reader then holds the stream open with few followers.
         // Follows come from the gateway; the listing is the timeline's alone to ask for.
+        const bufferWas = getDefaultHighWaterMark(false);
+        setDefaultHighWaterMark(false, 16 * 1024);
         const client = new GraphServiceClient(service.address, testChannel("timeline"), { "grpc-node.flow_control_window": 1_024 });
         const gateway = new GraphServiceClient(service.address, testChannel());
         try {
           const follow = (follower: string, followeeId: string) => unary(gateway, gateway.follow, { followeeId }, asCaller(follower));
 
-          // About 60 followers fill that window and the server's buffers in plaintext. Over TLS,
-          // 200 once let the stream finish before SIGTERM in a full run on a loaded machine (the
-          // connection likely buffers more): 600 leave a wider margin.
+          // The stream must outlast every buffer between the handler and the paused reader, or the
+          // handler ends before SIGTERM. Node 22 raised streams' default buffer from 16 KiB to
+          // 64 KiB, and 600 ids (about 20 KB) then fitted on Node 24: this reader's buffer is
+          // held at Node 20's 16 KiB (set for this test's stream, and put back after).
           const star = newId();
           await bus.publish(userCreated(star));
           const fans = newUserIds(600);
@@ -63,6 +67,7 @@ serviceProcessSuite({
           expect(await service.process.exited).toBe(0);
           expect(received).toEqual([...fans].reverse());
         } finally {
+          setDefaultHighWaterMark(false, bufferWas);
           client.close();
           gateway.close();
           await bus.manager.consumers.delete(STREAMS.users.name, consumer).catch(() => false);
