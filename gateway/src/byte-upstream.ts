@@ -1,7 +1,6 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
 import { RESOLVE_EVERY_MS, replicaKey, resolveReplicas, systemLookup, type Lookup } from "@chirp/kit/grpc";
 import type { Logger } from "@chirp/kit";
-import { keepAlive } from "./streams.js";
 import { connect as netConnect, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 
@@ -222,4 +221,25 @@ export class ByteUpstream {
       stream.end(body);
     });
   }
+}
+
+/** PINGs a session while it is open, closing it when a PING is still unanswered at the next. */
+function keepAlive(session: ClientHttp2Session, intervalMs: number): void {
+  let awaiting = false;
+  const timer = setInterval(() => {
+    if (session.destroyed || session.closed) return clearInterval(timer);
+    if (awaiting) {
+      clearInterval(timer);
+      session.destroy();
+      return;
+    }
+    awaiting = true;
+    try {
+      if (!session.ping(() => (awaiting = false))) awaiting = false;
+    } catch {
+      awaiting = false;
+    }
+  }, intervalMs);
+  timer.unref();
+  session.once("close", () => clearInterval(timer));
 }

@@ -1,4 +1,4 @@
-import type { Http2Session } from "node:http2";
+import type { ServerHttp2Session } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** How the gateway keeps server streams: see relayStream. */
@@ -140,10 +140,9 @@ function endedBecause(reason: unknown): ConnectError {
 /**
  * PINGs an HTTP/2 connection every `intervalMs` and closes it when a PING is still unanswered at
  * the next one. A client that vanished without closing (a laptop lid, a dropped NAT mapping) is
- * found within two intervals, and its streams end and give their slots back; an upstream session
- * (byte-upstream.ts) that stopped answering is retired the same way.
+ * found within two intervals, and its streams end and give their slots back.
  */
-export function keepAlive(session: Http2Session, intervalMs: number): void {
+export function keepAlive(session: ServerHttp2Session, intervalMs: number): void {
   let awaiting = false;
   const timer = setInterval(() => {
     if (session.destroyed || session.closed) return clearInterval(timer);
