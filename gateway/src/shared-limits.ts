@@ -18,14 +18,24 @@ interface Bucket {
   updated: number;
 }
 
+/** A lease renewal's outcome: tokens were added to the lease, the bucket is empty for `waitMs`, or NATS did not answer. */
+type Renewal = { waitMs: number } | "unreachable";
+
 /**
  * A token bucket per key shared by every gateway replica. A replica takes a few tokens at once
  * (a lease, at most a tenth of the burst) and spends them locally for up to a second: one shared
  * write per lease, not per call. Tokens are taken from the shared bucket before they are spent, so
  * all replicas together never allow more than the budget; a lease's unspent tokens lapse.
+ *
+ * One renewal per key at a time: the calls that find a caller's lease spent while a renewal is
+ * under way wait for it and spend from the new lease. Each renewing on its own made a burst of
+ * concurrent calls (a client's 32 streams) race compare-and-set writes on one value, most of them
+ * refused and retried, and every winner's lease replaced the last one's unspent tokens, so a
+ * caller well within the budget was refused.
  */
 export class SharedRateLimiter implements Limiter {
   private readonly leases = new Map<string, { tokens: number; until: number }>();
+  private readonly renewals = new Map<string, Promise<Renewal>>();
   private readonly refillPerMs: number;
   private readonly leaseSize: number;
   private warned = false;
@@ -44,13 +54,35 @@ export class SharedRateLimiter implements Limiter {
   }
 
   /** 0 when allowed, otherwise the milliseconds until a token is available. */
-  async take(key: string): Promise<number> {
-    const now = Date.now();
+  take(key: string): number | Promise<number> {
+    // Spent from a live lease without waiting: most calls end here.
+    return this.spend(key) ? 0 : this.takeRenewed(key);
+  }
+
+  private spend(key: string): boolean {
     const lease = this.leases.get(key);
-    if (lease && lease.until > now && lease.tokens >= 1) {
-      lease.tokens -= 1;
-      return 0;
+    if (!lease || lease.until <= Date.now() || lease.tokens < 1) return false;
+    lease.tokens -= 1;
+    return true;
+  }
+
+  private async takeRenewed(key: string): Promise<number> {
+    // Each pass waits for a renewal that added at least one token, so the calls waiting on a key
+    // are served within as many passes as the leases they need.
+    for (;;) {
+      let renewal = this.renewals.get(key);
+      if (!renewal) {
+        renewal = this.renew(key).finally(() => this.renewals.delete(key));
+        this.renewals.set(key, renewal);
+      }
+      const outcome = await renewal;
+      if (outcome === "unreachable") return this.fallback.take(key);
+      if (outcome.waitMs > 0) return outcome.waitMs;
+      if (this.spend(key)) return 0;
     }
+  }
+
+  private async renew(key: string): Promise<Renewal> {
     try {
       const outcome = await this.values.update<Bucket, { granted: number; waitMs: number }>(this.values.subject(this.space, key), (bucket) => {
         const at = Date.now();
@@ -61,13 +93,17 @@ export class SharedRateLimiter implements Limiter {
         return { value: { tokens: tokens - granted, updated: at }, result: { granted, waitMs: 0 } };
       });
       this.warned = false;
-      if (outcome.granted === 0) return outcome.waitMs;
-      this.leases.set(key, { tokens: outcome.granted - 1, until: now + this.leaseMs });
-      return 0;
+      if (outcome.granted === 0) return { waitMs: outcome.waitMs };
+      // Tokens of a lease still live are kept: they were taken from the shared bucket already.
+      const now = Date.now();
+      const lease = this.leases.get(key);
+      const left = lease && lease.until > now ? lease.tokens : 0;
+      this.leases.set(key, { tokens: left + outcome.granted, until: now + this.leaseMs });
+      return { waitMs: 0 };
     } catch (error) {
       if (!this.warned) this.log.warn({ err: error, limiter: this.space }, "shared rate limits unreachable; this replica's own limits apply meanwhile");
       this.warned = true;
-      return this.fallback.take(key);
+      return "unreachable";
     }
   }
 

@@ -6,7 +6,8 @@ import { JetStreamBus, SharedValues } from "@chirp/kit/nats";
 import { TweetsService } from "@chirp/proto/es/chirp/tweets/v1/tweets_pb";
 import { describeWith, testLogger, uniqueName } from "@chirp/kit/testing";
 import { startGateway, type GatewayApp } from "../src/app";
-import { SharedStreamSlots } from "../src/shared-limits";
+import { RateLimiter } from "../src/rate-limit";
+import { SharedRateLimiter, SharedStreamSlots } from "../src/shared-limits";
 import { gatewayConfig } from "./fixtures";
 
 /** Budgets held by two gateway replicas together, on the real NATS JetStream. */
@@ -67,6 +68,35 @@ describeWith(["NATS_URL"], "limits shared by gateway replicas", ({ NATS_URL }) =
       expect(await slots[0]!.take(caller)).toBeDefined();
     } finally {
       slots.forEach((s) => s.close());
+      await buses[0]!.manager.streams.delete(options.stream).catch(() => false);
+      await Promise.all(buses.map((bus) => bus.close()));
+    }
+  });
+
+  it("serves a burst of one caller's concurrent calls from one renewal at a time, and takes from the shared bucket only what it leases", async () => {
+    const log = testLogger();
+    const buses = await Promise.all([0, 1].map((i) => JetStreamBus.connect(NATS_URL, `lease-test-${i}`, log)));
+    const prefix = uniqueName("leasetest");
+    const options = { stream: prefix.toUpperCase(), prefix, replicas: 1, maxAgeMs: 60_000 };
+    const [a, b] = await Promise.all(buses.map((bus) => SharedValues.open(bus, options)));
+    try {
+      // A budget of 100 that does not refill within the test; leases of 10.
+      let renewals = 0;
+      const counted = new Proxy(a!, { get: (target, name) => (name === "update" ? (...args: Parameters<SharedValues["update"]>) => (renewals++, target.update(...args)) : Reflect.get(target, name, target)) });
+      const first = new SharedRateLimiter(counted, "reads", 1, 100, new RateLimiter(1, 100), log);
+      const second = new SharedRateLimiter(b!, "reads", 1, 100, new RateLimiter(1, 100), log);
+      const caller = uniqueName("bursty");
+      // 64 calls at once, as a client's concurrent streams arrive: all within the budget.
+      const waits = await Promise.all(Array.from({ length: 64 }, () => first.take(caller)));
+      expect(waits.filter((w) => w === 0)).toHaveLength(64);
+      // Seven leases of 10 serve 64 calls, renewed one after another.
+      expect(renewals).toBe(7);
+      // The other replica finds what those leases left in the shared bucket: 30 tokens.
+      const others: number[] = [];
+      for (let i = 0; i < 35; i++) others.push(await second.take(caller));
+      expect(others.filter((w) => w === 0)).toHaveLength(30);
+      expect(others.slice(30).every((w) => w > 0)).toBe(true);
+    } finally {
       await buses[0]!.manager.streams.delete(options.stream).catch(() => false);
       await Promise.all(buses.map((bus) => bus.close()));
     }
