@@ -11,7 +11,7 @@ import type { Logger } from "../logger.js";
 import { SpanKind, SpanStatusCode, type Span } from "../telemetry/context.js";
 import { kitMetrics } from "../telemetry/metrics.js";
 import { Tracing } from "../telemetry/tracing.js";
-import { createCallContext, type CallContext, type CallerTokens, type CallSecurity } from "./context.js";
+import { createCallContext, type CallContext, type CallerTokens, type CallSecurity, type ServedCallContext } from "./context.js";
 import { REQUEST_ID_KEY } from "./metadata.js";
 import { peerRefusal, type PeerRules } from "./peers.js";
 import { toServiceError } from "./status.js";
@@ -88,13 +88,14 @@ export function callPeer(call: ServerCall): string | undefined {
 }
 
 /** The call's context, refused first when its peer may not call it. */
-function guardedContext(call: ServerCall, path: string, log: Logger, guard: CallGuard<never> | undefined, allowed: readonly string[] | undefined): CallContext {
+function guardedContext(call: ServerCall, path: string, log: Logger, guard: CallGuard<never> | undefined, allowed: readonly string[] | undefined): ServedCallContext {
   const peer = guard?.tls ? callPeer(call) : undefined;
   const security: CallSecurity = { tokens: guard?.tokens, tls: guard?.tls ?? false, peer };
   const ctx = createCallContext(call, path, log, security);
   if (!guard?.tls) return ctx;
   const refusal = peerRefusal(path, allowed, peer);
-  return refusal ? { ...ctx, refusal } : ctx;
+  if (refusal) ctx.refusal = refusal;
+  return ctx;
 }
 
 /** The part of a ts-proto generated grpc-js method definition this module relies on. */
@@ -184,7 +185,7 @@ export function bindService<D extends Record<string, MethodShape>>(
 
 type Observe = ReturnType<typeof observeCall>;
 
-type MakeContext = (call: ServerCall) => CallContext;
+type MakeContext = (call: ServerCall) => ServedCallContext;
 
 function unaryCall(path: string, handler: UnaryHandler<unknown, unknown>, makeContext: MakeContext, observe: Observe) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
@@ -256,9 +257,9 @@ function requestIdMetadata(requestId: string): Metadata {
   return metadata;
 }
 
-function logEnd(ctx: CallContext, started: bigint, code: status, unexpected?: unknown) {
+function logEnd(ctx: ServedCallContext, started: bigint, code: status, unexpected?: unknown) {
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const fields = { code: status[code], durationMs: Math.round(durationMs * 100) / 100 };
-  if (unexpected !== undefined) ctx.log.error({ ...fields, err: unexpected }, "rpc failed");
-  else ctx.log.info(fields, "rpc finished");
+  if (unexpected !== undefined) ctx.logLine("error", { ...fields, err: unexpected }, "rpc failed");
+  else ctx.logLine("info", fields, "rpc finished");
 }

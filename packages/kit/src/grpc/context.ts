@@ -84,51 +84,96 @@ function first(metadata: Metadata, key: string): string | undefined {
 /** A call without tokens or peers: plaintext, nobody's token verifiable (tests of other things). */
 const NO_SECURITY: CallSecurity = { tokens: undefined, tls: false, peer: undefined };
 
-export function createCallContext(call: ServerSurfaceCall, method: string, log: Logger, security: CallSecurity = NO_SECURITY): CallContext {
-  const metadata = call.metadata;
-  // Direct callers (other services, tools) choose their ids as the gateway's clients do: only a
-  // short plain token is kept, so nobody writes what they like into this service's logs.
-  const requestId = acceptedRequestId(first(metadata, REQUEST_ID_KEY)) ?? randomUUID();
-  const { claims, token, refusal } = verifiedCaller(metadata, security.tokens);
-  const callerId = claims?.sub;
-  const callerRoles = claims?.roles ?? [];
-  const callerSessionId = claims?.sid;
-  // Only the gateway sees clients; on a plaintext (development) mesh nobody is known, as before.
-  const trustsAddress = security.tls ? security.peer === "gateway" : true;
-  const clientAddress = trustsAddress ? (first(metadata, CLIENT_ADDRESS_KEY) ?? "").slice(0, 64) : "";
-  const controller = new AbortController();
-  // With a reason made once: an abort without one builds a DOMException, stack and all, for every call.
-  call.on("cancelled", () => controller.abort(CANCELLED));
-  const deadline = call.getDeadline();
-  if (deadline instanceof Date || typeof deadline === "number") {
-    const remaining = new Date(deadline).getTime() - Date.now();
-    if (Number.isFinite(remaining)) {
-      const timer = setTimeout(() => controller.abort(DEADLINE_PASSED), Math.max(0, remaining));
-      timer.unref();
-      controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-    }
+/**
+ * A served call's context. Its logger and its signal are made when first read: a child logger
+ * (its bindings serialised and redacted) and an AbortController with a deadline timer were a
+ * measurable part of a do-nothing call, and most handlers never read either. The call's own
+ * finishing line (`logLine`) goes out with the same fields through the service's logger.
+ */
+export class ServedCallContext implements CallContext {
+  readonly requestId: string;
+  readonly callerId: string | undefined;
+  readonly callerRoles: readonly string[];
+  readonly callerSessionId: string | undefined;
+  readonly clientAddress: string;
+  /** Set by the caller's checks that come after the context is made (bind.ts: the peer rule). */
+  refusal: DomainError | undefined;
+  private readonly token: string | undefined;
+  private readonly bindings: Record<string, string>;
+  private logger: Logger | undefined;
+  private controller: AbortController | undefined;
+  private cancelled = false;
+
+  constructor(
+    private readonly call: ServerSurfaceCall,
+    readonly method: string,
+    private readonly serviceLog: Logger,
+    readonly peer: string | undefined,
+    security: CallSecurity,
+  ) {
+    const metadata = call.metadata;
+    // Direct callers (other services, tools) choose their ids as the gateway's clients do: only a
+    // short plain token is kept, so nobody writes what they like into this service's logs.
+    this.requestId = acceptedRequestId(first(metadata, REQUEST_ID_KEY)) ?? randomUUID();
+    const { claims, token, refusal } = verifiedCaller(metadata, security.tokens);
+    this.token = token;
+    this.refusal = refusal;
+    this.callerId = claims?.sub;
+    this.callerRoles = claims?.roles ?? [];
+    this.callerSessionId = claims?.sid;
+    // Only the gateway sees clients; on a plaintext (development) mesh nobody is known, as before.
+    const trustsAddress = security.tls ? peer === "gateway" : true;
+    this.clientAddress = trustsAddress ? (first(metadata, CLIENT_ADDRESS_KEY) ?? "").slice(0, 64) : "";
+    this.bindings = { requestId: this.requestId, method, ...(this.callerId ? { callerId: this.callerId } : {}), ...(peer ? { peer } : {}) };
+    call.once("cancelled", () => {
+      this.cancelled = true;
+      // With a reason made once: an abort without one builds a DOMException, stack and all.
+      this.controller?.abort(CANCELLED);
+    });
   }
 
-  return {
-    requestId,
-    method,
-    log: log.child({ requestId, method, ...(callerId ? { callerId } : {}), ...(security.peer ? { peer: security.peer } : {}) }),
-    callerId,
-    callerRoles,
-    callerSessionId,
-    peer: security.peer,
-    clientAddress,
-    refusal,
-    signal: controller.signal,
-    requireCaller() {
-      if (!callerId) throw unauthenticated("this call needs an authenticated caller");
-      return callerId;
-    },
-    forward() {
-      const out = new Metadata();
-      out.set(REQUEST_ID_KEY, requestId);
-      if (token) out.set(AUTHORIZATION_KEY, `Bearer ${token}`);
-      return { metadata: out, options: { deadline: call.getDeadline() } };
-    },
-  };
+  get log(): Logger {
+    return (this.logger ??= this.serviceLog.child(this.bindings));
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller) return this.controller.signal;
+    const controller = (this.controller = new AbortController());
+    if (this.cancelled) {
+      controller.abort(CANCELLED);
+      return controller.signal;
+    }
+    const deadline = this.call.getDeadline();
+    if (deadline instanceof Date || typeof deadline === "number") {
+      const remaining = new Date(deadline).getTime() - Date.now();
+      if (Number.isFinite(remaining)) {
+        const timer = setTimeout(() => controller.abort(DEADLINE_PASSED), Math.max(0, remaining));
+        timer.unref();
+        controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+      }
+    }
+    return controller.signal;
+  }
+
+  /** A line about the call, with its request id, method, caller and peer, as `log` writes them. */
+  logLine(level: "info" | "error", fields: Record<string, unknown>, message: string): void {
+    if (this.logger) this.logger[level](fields, message);
+    else this.serviceLog[level]({ ...this.bindings, ...fields }, message);
+  }
+
+  requireCaller(): string {
+    if (!this.callerId) throw unauthenticated("this call needs an authenticated caller");
+    return this.callerId;
+  }
+
+  forward(): { metadata: Metadata; options: Partial<CallOptions> } {
+    const out = new Metadata();
+    out.set(REQUEST_ID_KEY, this.requestId);
+    if (this.token) out.set(AUTHORIZATION_KEY, `Bearer ${this.token}`);
+    return { metadata: out, options: { deadline: this.call.getDeadline() } };
+  }
+}
+
+export function createCallContext(call: ServerSurfaceCall, method: string, log: Logger, security: CallSecurity = NO_SECURITY): ServedCallContext {
+  return new ServedCallContext(call, method, log, security.peer, security);
 }
