@@ -16,6 +16,18 @@ export interface MeshProcessesOptions {
   log?: Logger;
   /** How long each process may take to be ready. */
   readyTimeoutMs?: number;
+  /**
+   * Another gateway entry point than gateway/dist/main.js, run the same way (the benchmark's,
+   * which adds its do-nothing upstream to the catalogued ones).
+   */
+  gatewayEntry?: string;
+  /**
+   * Runs once the services are ready and before the gateway starts, with what a process of the
+   * caller's own needs to join the mesh (the CA issues it a certificate; the key verifies the
+   * callers' tokens); what it returns is added to the gateway's settings. Whatever it starts is
+   * the caller's to stop.
+   */
+  beforeGateway?: (run: { certificates: MeshCertificateSet; publicKeyPem: string }) => Promise<Env>;
 }
 
 export interface MeshProcess {
@@ -127,8 +139,9 @@ export async function startMeshProcesses(options: MeshProcessesOptions): Promise
       addresses[addressVariable(name)] = `127.0.0.1:${port}`;
     }
     const [httpPort, http2Port, metricsPort] = [await freePort(), await freePort(), await freePort()];
-    const own: Env = { ...addresses, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), HTTP2_PORT: String(http2Port), AUTH_PUBLIC_KEY: publicKey, ...certificates.envOf("gateway") };
-    await launch("gateway", [join(ROOT, "gateway/dist/main.js")], own, httpPort, metricsPort, async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(1_000) })).status === 200);
+    const extra = options.beforeGateway ? await options.beforeGateway({ certificates, publicKeyPem: publicKey }) : {};
+    const own: Env = { ...extra, ...addresses, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(httpPort), HTTP2_PORT: String(http2Port), AUTH_PUBLIC_KEY: publicKey, ...certificates.envOf("gateway") };
+    await launch("gateway", [options.gatewayEntry ?? join(ROOT, "gateway/dist/main.js")], own, httpPort, metricsPort, async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`, { signal: AbortSignal.timeout(1_000) })).status === 200);
     return { processes: children.map((c) => c.process), gateway: { httpPort, http2Port }, databases, consumers, certificates, stop };
   } catch (error) {
     await stop();
