@@ -29,7 +29,7 @@
 // Mutual TLS between the gateway and the services, tokens verified at both, access rules, rate
 // limits (budgets raised so that one reader is never refused) and logging (LOG_LEVEL info, one line per call, written to /dev/null or drained) stay on.
 //
-// Usage: npm run bench:edge [-- --seconds 8 --warm-up 2 --concurrency 32 --runs 1 --topology embedded,processes]
+// Usage: npm run bench:edge [-- --seconds 8 --warm-up 2 --concurrency 32 --runs 1 --topology embedded,processes --only REGEX]
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -61,6 +61,8 @@ const { values: args } = parseArgs({
     "server-cpu": { type: "string", default: "1" },
     "load-cpu": { type: "string", default: "0" },
     "log-level": { type: "string", default: "info" },
+    // Only the rows whose label matches (the grpc-js no-op, the reference, always runs).
+    only: { type: "string" },
   },
 });
 const seconds = Number(args.seconds);
@@ -196,7 +198,9 @@ function runWrk({ url, contentType, body, headers }, duration = seconds) {
  */
 async function measure(rows, pids, groups = () => ({})) {
   const results = [];
+  const only = args.only ? new RegExp(args.only, "i") : undefined;
   for (const row of rows) {
+    if (only && !only.test(row.label) && !row.label.startsWith("grpc-js no-op (kit GrpcServer")) continue;
     if (row.skipped) {
       results.push({ ...row });
       continue;
