@@ -5,18 +5,46 @@ export type { Logger, LevelWithSilent };
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-/** Anything that might carry a credential is replaced before a log line is written. */
-const REDACTED_PATHS = [
-  "password",
-  "*.password",
-  "passwordHash",
-  "*.passwordHash",
-  "accessToken",
-  "*.accessToken",
-  "authorization",
-  "*.authorization",
-  'headers["authorization"]',
-];
+/**
+ * Anything that might carry a credential is replaced before a log line is written: these keys at
+ * the top of a line (or of a child logger's bindings) and one level down (`err.password`,
+ * `headers.authorization`). pino's own `redact` did the same by path and cost about three times
+ * the rest of a line (some 4–15 µs a line, two lines per forwarded call); this is one pass over
+ * the line's keys and copies only what it changes, leaving the caller's objects untouched.
+ */
+const SECRET_KEYS = new Set(["password", "passwordHash", "accessToken", "authorization"]);
+export const REDACTED = "[redacted]";
+
+/** `object` with every secret key replaced, one level deep; `object` itself when it holds none. */
+export function redactSecrets<T extends Record<string, unknown>>(object: T): T {
+  let out: Record<string, unknown> | undefined;
+  for (const key in object) {
+    if (!Object.prototype.hasOwnProperty.call(object, key)) continue;
+    const value = object[key];
+    let replaced: unknown = value;
+    if (SECRET_KEYS.has(key)) replaced = REDACTED;
+    else if (value !== null && typeof value === "object" && !Array.isArray(value)) replaced = withoutSecrets(value as Record<string, unknown>);
+    if (replaced !== value) (out ??= { ...object })[key] = replaced;
+  }
+  return (out ?? object) as T;
+}
+
+/** One level: the secret keys of `inner` replaced in a copy that keeps its prototype (an Error stays one, message and stack included). */
+function withoutSecrets(inner: Record<string, unknown>): Record<string, unknown> {
+  let found = false;
+  for (const key in inner) {
+    if (SECRET_KEYS.has(key) && Object.prototype.hasOwnProperty.call(inner, key)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found) return inner;
+  const copy = Object.create(Object.getPrototypeOf(inner) as object | null, Object.getOwnPropertyDescriptors(inner)) as Record<string, unknown>;
+  for (const key of SECRET_KEYS) {
+    if (Object.prototype.hasOwnProperty.call(copy, key)) Object.defineProperty(copy, key, { value: REDACTED, enumerable: true, writable: true, configurable: true });
+  }
+  return copy;
+}
 
 /** @param destination where lines go; stdout unless given (tests read them). */
 export function createLogger(service: string, level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
@@ -24,13 +52,19 @@ export function createLogger(service: string, level: LevelWithSilent = "info", d
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
+    formatters: { level: (label) => ({ level: label }), bindings: redactSecrets, log: redactSecrets },
     // A line written inside a recorded span names it, so logs and traces join on trace_id. A new
     // object every time: pino merges the line's own fields into what the mixin returns.
     mixin: () => activeSpanIds() ?? {},
   };
-  return destination ? pino(options, destination) : pino(options);
+  const logger = destination ? pino(options, destination) : pino(options);
+  // pino formats only the root's bindings: a child's go through its `child`, which every
+  // descendant inherits from this one.
+  const child = logger.child as unknown as (this: unknown, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => Logger;
+  logger.child = function (this: unknown, bindings: pino.Bindings, childOptions?: pino.ChildLoggerOptions) {
+    return child.call(this, redactSecrets(bindings), childOptions);
+  } as unknown as Logger["child"];
+  return logger;
 }
 
 /**
