@@ -40,6 +40,9 @@ function withoutSecrets(inner: Record<string, unknown>): Record<string, unknown>
   }
   if (!found) return inner;
   const copy = Object.create(Object.getPrototypeOf(inner) as object | null, Object.getOwnPropertyDescriptors(inner)) as Record<string, unknown>;
+  // An error's stack may be an accessor that answers only for the error itself (Node 24): copied
+  // as the text it reads now.
+  if (inner instanceof Error) Object.defineProperty(copy, "stack", { value: inner.stack, enumerable: false, writable: true, configurable: true });
   for (const key of SECRET_KEYS) {
     if (Object.prototype.hasOwnProperty.call(copy, key)) Object.defineProperty(copy, key, { value: REDACTED, enumerable: true, writable: true, configurable: true });
   }
