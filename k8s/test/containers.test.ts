@@ -347,9 +347,11 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
 
     const stream = new AbortController();
     const live: string[] = [];
+    let opened = false;
     const streaming = (async () => {
       try {
         for await (const message of timeline.streamHomeTimeline({}, { headers: reader.headers, signal: stream.signal })) {
+          opened = true;
           if (message.item?.tweet) live.push(message.item.tweet.id);
         }
       } catch (error) {
@@ -357,6 +359,9 @@ describeContainers(missing.length > 0 ? `${title} (SKIPPED: ${missing.join("; ")
       }
     })();
 
+    // Posted once the stream is open (its opening message has come): a post fanned out before the
+    // stream subscribed would reach the home timeline but never this stream.
+    await eventually(() => expect(opened).toBe(true), 30_000, 250);
     const traceId = (tracing.traceId = randomBytes(16).toString("hex"));
     const { tweet } = await tweets.createTweet({ text: `from the images ${tag}` }, { headers: { ...author.headers, traceparent: `00-${traceId}-${randomBytes(8).toString("hex")}-01` } });
     const home = await eventually(
