@@ -46,13 +46,23 @@ describeWith(["NATS_URL"], "limits shared by gateway replicas", ({ NATS_URL }) =
     await expect(clients[1]!.createTweet({ text: "hello" }, { headers: other })).rejects.toMatchObject({ code: Code.Unavailable });
   });
 
-  it("counts a caller's open streams across replicas", async () => {
-    const log = testLogger();
-    const buses = await Promise.all([0, 1].map((i) => JetStreamBus.connect(NATS_URL, `limits-test-${i}`, log)));
-    const prefix = uniqueName("limitstest");
+  /** Shared values on a stream of their own, as two replicas see them, and how to remove both. */
+  async function twoReplicas(name: string, log: ReturnType<typeof testLogger>) {
+    const buses = await Promise.all([0, 1].map((i) => JetStreamBus.connect(NATS_URL, `${name}-${i}`, log)));
+    const prefix = uniqueName(name.replace(/-/g, ""));
     const options = { stream: prefix.toUpperCase(), prefix, replicas: 1, maxAgeMs: 60_000 };
     const [a, b] = await Promise.all(buses.map((bus) => SharedValues.open(bus, options)));
-    const slots = [new SharedStreamSlots(a!, 3, log), new SharedStreamSlots(b!, 3, log)];
+    const close = async () => {
+      await buses[0]!.manager.streams.delete(options.stream).catch(() => false);
+      await Promise.all(buses.map((bus) => bus.close()));
+    };
+    return { a: a!, b: b!, close };
+  }
+
+  it("counts a caller's open streams across replicas", async () => {
+    const log = testLogger();
+    const { a, b, close } = await twoReplicas("limits-test", log);
+    const slots = [new SharedStreamSlots(a, 3, log), new SharedStreamSlots(b, 3, log)];
     try {
       const caller = uniqueName("streamer");
       const first = await slots[0]!.take(caller);
@@ -68,23 +78,19 @@ describeWith(["NATS_URL"], "limits shared by gateway replicas", ({ NATS_URL }) =
       expect(await slots[0]!.take(caller)).toBeDefined();
     } finally {
       slots.forEach((s) => s.close());
-      await buses[0]!.manager.streams.delete(options.stream).catch(() => false);
-      await Promise.all(buses.map((bus) => bus.close()));
+      await close();
     }
   });
 
   it("serves a burst of one caller's concurrent calls from one renewal at a time, and takes from the shared bucket only what it leases", async () => {
     const log = testLogger();
-    const buses = await Promise.all([0, 1].map((i) => JetStreamBus.connect(NATS_URL, `lease-test-${i}`, log)));
-    const prefix = uniqueName("leasetest");
-    const options = { stream: prefix.toUpperCase(), prefix, replicas: 1, maxAgeMs: 60_000 };
-    const [a, b] = await Promise.all(buses.map((bus) => SharedValues.open(bus, options)));
+    const { a, b, close } = await twoReplicas("lease-test", log);
     try {
       // A budget of 100 that does not refill within the test; leases of 10.
       let renewals = 0;
-      const counted = new Proxy(a!, { get: (target, name) => (name === "update" ? (...args: Parameters<SharedValues["update"]>) => (renewals++, target.update(...args)) : Reflect.get(target, name, target)) });
+      const counted = new Proxy(a, { get: (target, name) => (name === "update" ? (...args: Parameters<SharedValues["update"]>) => (renewals++, target.update(...args)) : Reflect.get(target, name, target)) });
       const first = new SharedRateLimiter(counted, "reads", 1, 100, new RateLimiter(1, 100), log);
-      const second = new SharedRateLimiter(b!, "reads", 1, 100, new RateLimiter(1, 100), log);
+      const second = new SharedRateLimiter(b, "reads", 1, 100, new RateLimiter(1, 100), log);
       const caller = uniqueName("bursty");
       // 64 calls at once, as a client's concurrent streams arrive: all within the budget.
       const waits = await Promise.all(Array.from({ length: 64 }, () => first.take(caller)));
@@ -97,8 +103,7 @@ describeWith(["NATS_URL"], "limits shared by gateway replicas", ({ NATS_URL }) =
       expect(others.filter((w) => w === 0)).toHaveLength(30);
       expect(others.slice(30).every((w) => w > 0)).toBe(true);
     } finally {
-      await buses[0]!.manager.streams.delete(options.stream).catch(() => false);
-      await Promise.all(buses.map((bus) => bus.close()));
+      await close();
     }
   });
 });

@@ -96,6 +96,7 @@ export class ServedCallContext implements CallContext {
   readonly callerRoles: readonly string[];
   readonly callerSessionId: string | undefined;
   readonly clientAddress: string;
+  readonly peer: string | undefined;
   /** Set by the caller's checks that come after the context is made (bind.ts: the peer rule). */
   refusal: DomainError | undefined;
   private readonly token: string | undefined;
@@ -108,10 +109,10 @@ export class ServedCallContext implements CallContext {
     private readonly call: ServerSurfaceCall,
     readonly method: string,
     private readonly serviceLog: Logger,
-    readonly peer: string | undefined,
     security: CallSecurity,
   ) {
     const metadata = call.metadata;
+    const peer = (this.peer = security.peer);
     // Direct callers (other services, tools) choose their ids as the gateway's clients do: only a
     // short plain token is kept, so nobody writes what they like into this service's logs.
     this.requestId = acceptedRequestId(first(metadata, REQUEST_ID_KEY)) ?? randomUUID();
@@ -175,5 +176,5 @@ export class ServedCallContext implements CallContext {
 }
 
 export function createCallContext(call: ServerSurfaceCall, method: string, log: Logger, security: CallSecurity = NO_SECURITY): ServedCallContext {
-  return new ServedCallContext(call, method, log, security.peer, security);
+  return new ServedCallContext(call, method, log, security);
 }
