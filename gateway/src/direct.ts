@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { brotliDecompress, gunzip } from "node:zlib";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { ServerHttp2Stream } from "node:http2";
-import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, toBinary, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJson, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
@@ -12,6 +12,7 @@ import { isDomainError, type Logger, type TokenVerifier } from "@chirp/kit";
 import { acceptedRequestId, AUTHORIZATION_KEY, CLIENT_ADDRESS_KEY, MAX_ATTEMPTS, REQUEST_ID_KEY, retriesSafely } from "@chirp/kit/grpc";
 import { failed, kitMetrics, SpanKind, startChildSpan, traceHeaders, type Tracing } from "@chirp/kit/telemetry";
 import { ADMIN_ROLE, isServed, ruleOf, type ServedRule } from "./access.js";
+import { binaryToJson } from "./binary-to-json.js";
 import { Cancellation, UpstreamUnreachable, type ByteUpstream } from "./byte-upstream.js";
 import type { TrustedProxies } from "./client-address.js";
 import type { Caller } from "./context.js";
@@ -26,7 +27,7 @@ import type { Revocations } from "./revocations.js";
  * and the request read as a valid message exactly as on the Connect router's path, and then the
  * message's bytes go to the service over a pooled HTTP/2 session (byte-upstream.ts) and its
  * answer's bytes, status and retry hint come back, in the client's framing. Binary answers are
- * never decoded; JSON ones are decoded once and written as protobuf's JSON mapping. Neither
+ * never decoded; JSON ones are written as protobuf's JSON mapping straight from their bytes. Neither
  * connect-node's server nor its client runs: that machinery cost about ten times a grpc-js hop
  * per call (bench/RESULTS.md, `npm run bench:edge`).
  *
@@ -439,8 +440,8 @@ class Call {
   /** The answer's message, in the client's framing, compressed when it is large and the client accepts it. */
   private async answer(answer: Buffer): Promise<void> {
     const { exchange, protocol } = this;
-    // JSON clients get the answer decoded and written as protobuf's JSON mapping, as the router writes it.
-    const message = protocol === "json" ? Buffer.from(toJsonString(this.route.method.output, fromBinary(this.route.method.output, answer))) : answer;
+    // JSON clients get the answer written as protobuf's JSON mapping, as the router writes it, in one pass over its bytes.
+    const message = protocol === "json" ? Buffer.from(binaryToJson(this.route.method.output, answer)) : answer;
     const accepted = isConnect(protocol) ? exchange.headers["accept-encoding"] : exchange.headers["grpc-accept-encoding"];
     const compression = message.byteLength >= this.settings.compressMinBytes ? this.accepted(accepted) : undefined;
     // The gateway's own levels (compression.ts): in place up to 64 KiB, on zlib's thread pool above.
