@@ -24,7 +24,8 @@
 // in each protocol, the gateway (bench/edge/gateway-process.mjs: main.js plus the no-op upstream)
 // alone on the server core and the mesh no-op moved beside the load generators, so that the
 // gateway's own process sets the rate, as a gateway pod on its own core would; and the home read
-// straight and through the gateway.
+// straight and through the gateway. Beside them, Node's floor: a bare HTTP/2 forwarder to the same
+// mesh no-op (bench/edge/bare-forwarder.mjs), nothing checked or logged.
 //
 // Mutual TLS between the gateway and the services, tokens verified at both, access rules, rate
 // limits (budgets raised so that one reader is never refused) and logging (LOG_LEVEL info, one line per call, written to /dev/null or drained) stay on.
@@ -379,6 +380,7 @@ async function processes(run) {
     throw error;
   });
   const pin = (cpu, pid) => execFileSync("taskset", ["-a", "-cp", cpu, String(pid)], { stdio: "ignore" });
+  let forwarder;
   try {
     // Every process of the mesh, all its threads, onto the server core.
     for (const p of mesh.processes) pin(serverCpu, p.pid);
@@ -392,9 +394,15 @@ async function processes(run) {
     // The gateway's own core: the mesh no-op it forwards to runs beside ghz and wrk on the load
     // core, so the gateway's process alone sets the rate, as a gateway pod on its own core would.
     const gatewayAlone = { pids: [gateway.pid], setup: () => pin(loadCpu, meshNoop.child.pid) };
+    // Node's HTTP/2 on both sides and nothing else (bench/edge/bare-forwarder.mjs), to the same
+    // mesh no-op over the same mutual TLS: the floor under the gateway's per-call cost.
+    forwarder = await startPinned(process.execPath, [join(HERE, "edge/bare-forwarder.mjs")], {
+      env: { PATH: process.env.PATH, UPSTREAM_ADDRESS: `127.0.0.1:${meshNoop.ready.loadtest}`, ...mesh.certificates.envOf("gateway") },
+    });
     const noopRows = [
       { label: "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)", tool: "ghz", pids: [noop.child.pid], run: (d) => runGhz({ target: `127.0.0.1:${noop.ready.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" } }, d) },
       { label: "grpc-js no-op, mutual TLS and the token verified (a mesh hop)", tool: "ghz", pids: [meshNoop.child.pid], setup: () => pin(serverCpu, meshNoop.child.pid), run: (d) => runGhz({ target: `127.0.0.1:${meshNoop.ready.loadtest}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { authorization: bearer }, tls: { files: gatewayTls, server: "loadtest" } }, d) },
+      { label: "bare Node HTTP/2 forwarder, gRPC (no checks, no log: Node's floor; alone on its core)", tool: "ghz", pids: [forwarder.child.pid], setup: gatewayAlone.setup, run: (d) => runGhz({ target: `127.0.0.1:${forwarder.ready.port}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { authorization: bearer } }, d) },
       { label: "gateway no-op, gRPC (the gateway process alone on its core)", tool: "ghz", ...gatewayAlone, run: (d) => runGhz({ target: `127.0.0.1:${mesh.gateway.http2Port}`, call: "chirp.loadtest.v1.LoadTestService/Noop", data: { payload: "ping" }, metadata: { authorization: bearer } }, d) },
       ...(wrk
         ? [
@@ -420,7 +428,10 @@ async function processes(run) {
       "grpc-js no-op (kit GrpcServer, LoadTestService/Noop)",
     );
     summary(t, "gateway no-op, gRPC (the gateway process alone on its core)");
+    const floor = t.ratio("gateway no-op, gRPC (the gateway process alone on its core)", "bare Node HTTP/2 forwarder, gRPC (no checks, no log: Node's floor; alone on its core)");
+    if (floor !== "–") out(`the gateway no-op (gRPC) against Node's bare forwarder: ${floor}\n`);
   } finally {
+    await forwarder?.stop();
     await mesh.stop();
     await meshNoop?.stop();
     await noop.stop();
