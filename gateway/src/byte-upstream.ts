@@ -88,13 +88,14 @@ export class ByteUpstream {
   private next = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly ready: Promise<void>;
+  private found = false;
   private closed = false;
   /** The `:scheme` calls carry: `https` over the mesh's TLS. */
   readonly scheme: "http" | "https";
 
   constructor(private readonly options: ByteUpstreamOptions) {
     this.scheme = options.secureConnection ? "https" : "http";
-    this.ready = this.refresh();
+    this.ready = this.refresh().then(() => void (this.found = true));
     this.timer = setInterval(() => void this.refresh(), options.resolveEveryMs ?? RESOLVE_EVERY_MS);
     this.timer.unref();
   }
@@ -168,7 +169,8 @@ export class ByteUpstream {
    * `deadline` (a Date.now() time), at most `maxAttempts` times in all.
    */
   async call(headers: OutgoingHttpHeaders, body: Buffer, signal: Cancellation, deadline: number, repeatable: boolean, maxAttempts: number): Promise<UpstreamAnswer> {
-    await this.ready;
+    // The first lookup, once: an await of a settled promise still costs every call a turn.
+    if (!this.found) await this.ready;
     const tried = new Set<Member>();
     for (let attempt = 1; ; attempt++) {
       const member = this.closed ? undefined : this.pick(tried);
@@ -188,7 +190,8 @@ export class ByteUpstream {
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       try {
-        stream = this.sessionOf(member).request(headers, { endStream: false });
+        // No options: a POST's stream stays open for its body by default.
+        stream = this.sessionOf(member).request(headers);
       } catch (error) {
         return reject(new UpstreamUnreachable(error, true));
       }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { brotliDecompress, gunzip } from "node:zlib";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import type { ServerHttp2Stream } from "node:http2";
+import { sensitiveHeaders, type ServerHttp2Stream } from "node:http2";
 import { fromBinary, fromJsonString, toBinary, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
@@ -84,6 +84,12 @@ const HEADER_GETTER = {
   keys: (headers: IncomingHttpHeaders) => Object.keys(headers),
   get: (headers: IncomingHttpHeaders, key: string) => headers[key] as string | string[] | undefined,
 };
+/**
+ * Headers whose values change with every call: sent as never-indexed literals, so that they do
+ * not churn HPACK's 4 KiB dynamic table, where each would push out the entries that do repeat
+ * (a caller's token, the path), which then went out whole, Huffman-coded, call after call.
+ */
+const PER_CALL_HEADERS = ["grpc-timeout", REQUEST_ID_KEY];
 const codeName = (code: Code) => Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 
 /** The routes the direct path takes: every served unary method of every upstream, by request path. */
@@ -263,7 +269,9 @@ class Call {
       if (clientTimeoutMs !== undefined) expireIn(clientTimeoutMs);
       try {
         const caller = this.authenticate();
-        await this.spend(caller);
+        // Budgets answer at once unless a shared one is renewing: no promise to wait for then.
+        const spending = this.spend(caller);
+        if (spending) await spending;
         const { request, message } = this.check(await this.readMessage());
         if (clientTimeoutMs === undefined) {
           deadline = Date.now() + settings.defaultTimeoutMs;
@@ -272,7 +280,8 @@ class Call {
         const timeoutMs = deadline - Date.now();
         if (timeoutMs <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
         const answer = await this.forward(caller, message, request, timeoutMs, deadline);
-        await this.answer(answer);
+        const answering = this.answer(answer);
+        if (answering) await answering;
       } finally {
         clearTimeout(timer);
       }
@@ -331,15 +340,20 @@ class Call {
   }
 
   /** A token from the budget the rule names, as the rate-limit interceptor takes it. */
-  private async spend(caller: Caller | undefined): Promise<void> {
+  private spend(caller: Caller | undefined): Promise<void> | undefined {
     const { budget } = this.route.rule;
     const key = budget === "entry" || !caller ? `address:${this.clientAddress()}` : `user:${caller.id}`;
     const taken = (budget === "read" ? this.settings.limiters.reads : this.settings.limiters.writes).take(key);
-    const waitMs = typeof taken === "number" ? taken : await taken;
-    if (waitMs > 0) {
-      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-      throw new ConnectError(`too many ${budget === "read" ? "reads" : "writes"}: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
-    }
+    if (typeof taken !== "number") return taken.then((waitMs) => this.refuseOver(waitMs));
+    this.refuseOver(taken);
+    return undefined;
+  }
+
+  private refuseOver(waitMs: number): void {
+    if (waitMs <= 0) return;
+    const { budget } = this.route.rule;
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    throw new ConnectError(`too many ${budget === "read" ? "reads" : "writes"}: retry after ${seconds} s`, Code.ResourceExhausted, { "retry-after": String(seconds) });
   }
 
   /** The request's one message, unframed and decompressed, within MAX_BODY_BYTES. */
@@ -412,6 +426,7 @@ class Call {
     };
     // The service verifies the caller's token again: none believes a header naming a caller.
     if (caller) headers[AUTHORIZATION_KEY] = `Bearer ${caller.token}`;
+    (headers as Record<symbol, unknown>)[sensitiveHeaders] = PER_CALL_HEADERS;
     const child = this.settings.tracing.enabled ? startChildSpan(route.name, SpanKind.CLIENT, { "rpc.system": "grpc", "rpc.method": route.name }) : undefined;
     if (child) Object.assign(headers, traceHeaders(child.context));
     const envelope = Buffer.allocUnsafe(5 + message.byteLength);
@@ -437,15 +452,25 @@ class Call {
     }
   }
 
-  /** The answer's message, in the client's framing, compressed when it is large and the client accepts it. */
-  private async answer(answer: Buffer): Promise<void> {
+  /**
+   * The answer's message, in the client's framing, compressed when it is large and the client
+   * accepts it: a promise only then, so that most answers leave in the same turn.
+   */
+  private answer(answer: Buffer): Promise<void> | undefined {
     const { exchange, protocol } = this;
     // JSON clients get the answer written as protobuf's JSON mapping, as the router writes it, in one pass over its bytes.
     const message = protocol === "json" ? Buffer.from(binaryToJson(this.route.method.output, answer)) : answer;
     const accepted = isConnect(protocol) ? exchange.headers["accept-encoding"] : exchange.headers["grpc-accept-encoding"];
     const compression = message.byteLength >= this.settings.compressMinBytes ? this.accepted(accepted) : undefined;
     // The gateway's own levels (compression.ts): in place up to 64 KiB, on zlib's thread pool above.
-    const body = compression ? asBuffer(await compression.compress(message)) : message;
+    if (compression) return compression.compress(message).then((packed) => this.send(asBuffer(packed), compression));
+    this.send(message, undefined);
+    return undefined;
+  }
+
+  /** The answer in the client's framing, its body compressed or not. */
+  private send(body: Buffer, compression: Compression | undefined): void {
+    const { exchange, protocol } = this;
     if (isConnect(protocol)) {
       const head: OutgoingHttpHeaders = { "content-type": protocol === "json" ? "application/json" : "application/proto", "content-length": body.byteLength, [REQUEST_ID_KEY]: this.requestId };
       if (compression) head["content-encoding"] = compression.name;
