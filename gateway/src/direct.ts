@@ -279,8 +279,8 @@ class Call {
         }
         const timeoutMs = deadline - Date.now();
         if (timeoutMs <= 0) throw new ConnectError("the operation timed out", Code.DeadlineExceeded);
-        const answer = await this.forward(caller, message, request, timeoutMs, deadline);
-        const answering = this.answer(answer);
+        const envelope = await this.forward(caller, message, request, timeoutMs, deadline);
+        const answering = this.answer(envelope);
         if (answering) await answering;
       } finally {
         clearTimeout(timer);
@@ -412,6 +412,7 @@ class Call {
     }
   }
 
+  /** Sends the request's message to the service; resolves with its answer's envelope (prefix and message), or throws its error. */
   private async forward(caller: Caller | undefined, message: Uint8Array, request: unknown, timeoutMs: number, deadline: number): Promise<Buffer> {
     const { route } = this;
     const headers: OutgoingHttpHeaders = {
@@ -441,7 +442,7 @@ class Call {
       const status = String(answer.trailers["grpc-status"] ?? answer.headers["grpc-status"] ?? "");
       if (status !== "0") throw upstreamError(answer.headers, answer.trailers);
       child?.span.end();
-      return messageOf(answer.body);
+      return envelopeOf(answer.body);
     } catch (error) {
       if (child) {
         failed(child.span, error);
@@ -456,14 +457,20 @@ class Call {
    * The answer's message, in the client's framing, compressed when it is large and the client
    * accepts it: a promise only then, so that most answers leave in the same turn.
    */
-  private answer(answer: Buffer): Promise<void> | undefined {
+  private answer(envelope: Buffer): Promise<void> | undefined {
     const { exchange, protocol } = this;
+    const answer = envelope.subarray(5);
     // JSON clients get the answer written as protobuf's JSON mapping, as the router writes it, in one pass over its bytes.
     const message = protocol === "json" ? Buffer.from(binaryToJson(this.route.method.output, answer)) : answer;
     const accepted = isConnect(protocol) ? exchange.headers["accept-encoding"] : exchange.headers["grpc-accept-encoding"];
     const compression = message.byteLength >= this.settings.compressMinBytes ? this.accepted(accepted) : undefined;
     // The gateway's own levels (compression.ts): in place up to 64 KiB, on zlib's thread pool above.
     if (compression) return compression.compress(message).then((packed) => this.send(asBuffer(packed), compression));
+    // A gRPC client takes the upstream's envelope as it came: the same 5-byte prefix and message.
+    if (protocol === "grpc") {
+      exchange.answer(200, { "content-type": "application/grpc+proto", [REQUEST_ID_KEY]: this.requestId }, envelope, GRPC_OK_TRAILERS);
+      return undefined;
+    }
     this.send(message, undefined);
     return undefined;
   }
@@ -484,7 +491,7 @@ class Call {
     framed.writeUInt32BE(body.byteLength, 1);
     framed.set(body, 5);
     if (protocol === "grpc") {
-      exchange.answer(200, head, framed, { "grpc-status": "0" });
+      exchange.answer(200, head, framed, GRPC_OK_TRAILERS);
     } else {
       framed.set(GRPC_WEB_OK, 5 + body.byteLength);
       exchange.answer(200, head, framed);
@@ -565,6 +572,8 @@ export function grpcTimeout(ms: number): string {
 
 const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
+const GRPC_OK_TRAILERS: OutgoingHttpHeaders = { "grpc-status": "0" };
+
 /** gRPC-Web's trailer frame of a call that succeeded. */
 const GRPC_WEB_OK = (() => {
   const text = Buffer.from("grpc-status: 0\r\n", "latin1");
@@ -598,13 +607,13 @@ function upstreamError(headers: IncomingHttpHeaders, trailers: IncomingHttpHeade
   return new ConnectError(found.rawMessage, found.code, retryAfter ? { "retry-after": retryAfter } : {});
 }
 
-/** The one message of an upstream's unary answer. */
-function messageOf(body: Buffer): Buffer {
+/** An upstream's unary answer, checked to be one uncompressed message in its 5-byte envelope. */
+function envelopeOf(body: Buffer): Buffer {
   if (body.byteLength < 5) throw new Error(`the upstream's answer holds no message (${body.byteLength} bytes)`);
   if (body[0]! & 1) throw new Error("the upstream compressed its answer, which the gateway never asks for");
   const length = body.readUInt32BE(1);
   if (body.byteLength !== 5 + length) throw new Error(`the upstream's answer is ${body.byteLength} bytes for a message of ${length}`);
-  return body.subarray(5);
+  return body;
 }
 
 const gunzipAsync = promisify(gunzip);
