@@ -11,6 +11,13 @@ const DOWN_MS = 2_000;
 const NEVER_SENT = new Set(["ECONNREFUSED", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION"]);
 const NETWORK_ERRORS = new Set([...NEVER_SENT, "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EPIPE", "ERR_HTTP2_STREAM_ERROR", "ERR_HTTP2_SESSION_ERROR"]);
 
+/**
+ * The most of an answer the gateway holds for one call: grpc-js's own default for a received
+ * message. A 100-item page is some 30 KiB; past this, a service is answering what no page needs,
+ * and the call is cancelled upstream rather than held in memory.
+ */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
 /** A call's outcome as the upstream gave it: its message bytes (one gRPC envelope, unparsed) and its status. */
 export interface UpstreamAnswer {
   /** The envelopes' bytes as they came (5-byte prefix and message each). */
@@ -73,6 +80,8 @@ export interface ByteUpstreamOptions {
   secureConnection?: (authority: URL) => TLSSocket;
   lookup?: Lookup;
   resolveEveryMs?: number;
+  /** MAX_ANSWER_BYTES unless given. */
+  maxAnswerBytes?: number;
 }
 
 /**
@@ -198,10 +207,22 @@ export class ByteUpstream {
       let responded: IncomingHttpHeaders | undefined;
       let trailers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      const limit = this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES;
       const unlisten = signal.listen(() => stream.close(constants.NGHTTP2_CANCEL));
       stream.on("response", (h) => (responded = h));
       stream.on("trailers", (t) => (trailers = t));
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("data", (chunk: Buffer) => {
+        if (over) return;
+        size += chunk.byteLength;
+        if (size <= limit) return void chunks.push(chunk);
+        over = true;
+        chunks.length = 0;
+        unlisten();
+        stream.close(constants.NGHTTP2_CANCEL);
+        reject(new Error(`the answer of ${this.options.address} passed ${limit} bytes; the call was cancelled`));
+      });
       stream.once("error", (error: NodeJS.ErrnoException) => {
         unlisten();
         const code = typeof error.code === "string" ? error.code : "";

@@ -14,6 +14,7 @@ import { LoadTestServiceService } from "@chirp/proto/grpc/chirp/loadtest/v1/load
 import { startGateway, type GatewayApp } from "../src/app.js";
 import { grpcTimeout } from "../src/direct.js";
 import type { GatewayConfig } from "../src/config.js";
+import { eventually } from "@chirp/kit/testing";
 import { gatewayConfig, upstreamGuard } from "./fixtures.js";
 
 const ALICE = "01M83VMQVV99P26KZM1TRZB034";
@@ -333,13 +334,34 @@ describe("the gateway's direct path for binary unary calls", () => {
     let raw: Http2Server;
     let relay: GatewayApp;
     const rawSessions = new Set<ServerHttp2Session>();
+    const hugeAnswers = { started: 0, cancelled: 0 };
     beforeAll(async () => {
       // A service answering every call RESOURCE_EXHAUSTED with a message to escape, status details and a retry hint.
       raw = createRawHttp2Server();
       raw.on("session", (session) => rawSessions.add(session));
       raw.on("stream", (stream) => {
-        stream.on("data", () => undefined);
+        const request: Buffer[] = [];
+        stream.on("data", (chunk: Buffer) => request.push(chunk));
         stream.on("end", () => {
+          if (Buffer.concat(request).includes("huge")) {
+            // An answer past MAX_ANSWER_BYTES, sent on until the gateway cancels it.
+            hugeAnswers.started++;
+            stream.on("close", () => (hugeAnswers.cancelled += stream.rstCode === 8 ? 1 : 0));
+            stream.respond({ ":status": 200, "content-type": "application/grpc" });
+            const prefix = Buffer.alloc(5);
+            prefix.writeUInt32BE(64 * 1024 * 1024, 1);
+            stream.write(prefix);
+            const block = Buffer.alloc(256 * 1024, 0x41);
+            let sent = 0;
+            const more = () => {
+              while (!stream.destroyed && sent < 256) {
+                sent++;
+                if (!stream.write(block)) return void stream.once("drain", more);
+              }
+            };
+            more();
+            return;
+          }
           stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
           stream.once("wantTrailers", () =>
             stream.sendTrailers({ "grpc-status": "8", "grpc-message": encodeURIComponent(STATUS_MESSAGE), "grpc-status-details-bin": STATUS_WITH_DETAIL.toString("base64"), "retry-after": "7" }),
@@ -368,6 +390,16 @@ describe("the gateway's direct path for binary unary calls", () => {
         ]);
         expect([error?.code, error?.rawMessage, error?.details.length]).toEqual([json?.code, json?.rawMessage, json?.details.length]);
       }
+    });
+
+    it("cancels an answer that passes MAX_ANSWER_BYTES upstream and answers INTERNAL, holding none of it", async () => {
+      const before = process.memoryUsage().arrayBuffers;
+      const error = await failure(clientOf("gRPC", relay).noop({ payload: "huge" }, { headers: { authorization: bearer } }));
+      expect(error?.code).toBe(Code.Internal);
+      expect(error?.rawMessage).toMatch(/^internal error \(request id /);
+      await eventually(() => expect(hugeAnswers).toEqual({ started: 1, cancelled: 1 }));
+      // 64 MiB were promised: what the gateway read stopped at the limit, and was let go.
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 * 1024);
     });
   });
 
