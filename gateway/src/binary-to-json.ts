@@ -1,5 +1,7 @@
 import { fromBinary, toJson, toJsonString, ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { isScalarZeroValue, scalarZeroValue } from "@bufbuild/protobuf/reflect";
 import { base64Encode, BinaryReader, getTextEncoding, WireType } from "@bufbuild/protobuf/wire";
+import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 
 /**
  * A service's binary answer written as protobuf's JSON mapping in one pass over its bytes, for
@@ -116,12 +118,11 @@ function planOf(desc: DescMessage): Plan {
 const IMPLICIT = 2;
 const LEGACY_REQUIRED = 3;
 
-const WRAPPERS = new Set(["Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes"].map((n) => `google.protobuf.${n}Value`));
-const CUSTOM_JSON = new Set(["google.protobuf.Any", "google.protobuf.Duration", "google.protobuf.FieldMask", "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue", ...WRAPPERS]);
+const CUSTOM_JSON = new Set(["google.protobuf.Any", "google.protobuf.Duration", "google.protobuf.FieldMask", "google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
 
 function specialOf(desc: DescMessage): Plan["special"] {
   if (desc.typeName === "google.protobuf.Timestamp") return "timestamp";
-  return CUSTOM_JSON.has(desc.typeName) ? "reflect" : undefined;
+  return CUSTOM_JSON.has(desc.typeName) || isWrapperDesc(desc) ? "reflect" : undefined;
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -156,7 +157,7 @@ function writeMessage(plan: Plan, reader: Reader, end: number, depth: number): J
       case "scalar": {
         if (wireType !== wireTypeOf(field.scalar)) throw NOT_HERE;
         const value = readScalar(reader, field.scalar, field.utf8Validation);
-        values[index] = f.explicit || !isZero(field.scalar, value) ? scalarJson(field.scalar, value) : undefined;
+        values[index] = f.explicit || !isScalarZeroValue(field.scalar, value) ? scalarJson(field.scalar, value) : undefined;
         break;
       }
       case "enum": {
@@ -263,34 +264,9 @@ function readMapEntry(field: DescField & { fieldKind: "map" }, reader: Reader, e
   if (value === undefined) {
     if (field.mapKind === "message") value = writeMessage(planOf(field.message), reader, reader.pos, depth + 1);
     else if (field.mapKind === "enum") value = enumJson(field.enum, field.enum.values[0]!.number);
-    else value = scalarJson(field.scalar, zeroScalar(field.scalar));
+    else value = scalarJson(field.scalar, scalarZeroValue(field.scalar, false));
   }
-  entries[key === undefined ? zeroKey(field.mapKey) : String(key)] = value;
-}
-
-function zeroKey(type: ScalarType): string {
-  if (type === STRING) return "";
-  if (type === BOOL) return "false";
-  return "0";
-}
-
-function zeroScalar(type: ScalarType): unknown {
-  switch (type) {
-    case STRING:
-      return "";
-    case BOOL:
-      return false;
-    case BYTES:
-      return new Uint8Array(0);
-    case INT64:
-    case UINT64:
-    case SINT64:
-    case FIXED64:
-    case SFIXED64:
-      return 0n;
-    default:
-      return 0;
-  }
+  entries[String(key ?? scalarZeroValue(field.mapKey, false))] = value;
 }
 
 /** A Timestamp's RFC 3339 text, as protobuf-es writes it (and refuses it out of range). */
@@ -400,23 +376,6 @@ function readScalar(reader: Reader, type: ScalarType, strictUtf8: boolean): unkn
       return reader.uint32();
     case SINT32:
       return reader.sint32();
-  }
-}
-
-/** protobuf-es's zero values: a field holding one is unset where presence is implicit (only +0 for floats). */
-function isZero(type: ScalarType, value: unknown): boolean {
-  switch (type) {
-    case BOOL:
-      return value === false;
-    case STRING:
-      return value === "";
-    case BYTES:
-      return (value as Uint8Array).byteLength === 0;
-    case DOUBLE:
-    case FLOAT:
-      return Object.is(value, 0);
-    default:
-      return value == 0;
   }
 }
 

@@ -466,17 +466,15 @@ class Call {
     const compression = message.byteLength >= this.settings.compressMinBytes ? this.accepted(accepted) : undefined;
     // The gateway's own levels (compression.ts): in place up to 64 KiB, on zlib's thread pool above.
     if (compression) return compression.compress(message).then((packed) => this.send(asBuffer(packed), compression));
-    // A gRPC client takes the upstream's envelope as it came: the same 5-byte prefix and message.
-    if (protocol === "grpc") {
-      exchange.answer(200, { "content-type": "application/grpc+proto", [REQUEST_ID_KEY]: this.requestId }, envelope, GRPC_OK_TRAILERS);
-      return undefined;
-    }
-    this.send(message, undefined);
+    this.send(message, undefined, envelope);
     return undefined;
   }
 
-  /** The answer in the client's framing, its body compressed or not. */
-  private send(body: Buffer, compression: Compression | undefined): void {
+  /**
+   * The answer in the client's framing, its body compressed or not. A gRPC client of an
+   * uncompressed answer takes the upstream's `envelope` as it came: the same prefix and message.
+   */
+  private send(body: Buffer, compression: Compression | undefined, envelope?: Buffer): void {
     const { exchange, protocol } = this;
     if (isConnect(protocol)) {
       const head: OutgoingHttpHeaders = { "content-type": protocol === "json" ? "application/json" : "application/proto", "content-length": body.byteLength, [REQUEST_ID_KEY]: this.requestId };
@@ -486,6 +484,7 @@ class Call {
     }
     const head: OutgoingHttpHeaders = { "content-type": protocol === "grpc" ? "application/grpc+proto" : "application/grpc-web+proto", [REQUEST_ID_KEY]: this.requestId };
     if (compression) head["grpc-encoding"] = compression.name;
+    if (protocol === "grpc" && !compression && envelope) return exchange.answer(200, head, envelope, GRPC_OK_TRAILERS);
     const framed = Buffer.allocUnsafe(5 + body.byteLength + (protocol === "grpc" ? 0 : GRPC_WEB_OK.byteLength));
     framed[0] = compression ? 1 : 0;
     framed.writeUInt32BE(body.byteLength, 1);
