@@ -14,14 +14,14 @@ import { acceptedRequestId, checkHealth, meshCertificates, meshTlsConnection, RE
 import { serveMetrics, Tracing, type MetricsServer } from "@chirp/kit/telemetry";
 import { ruledService } from "./access.js";
 import { BalancedTransport } from "./balanced-transport.js";
-import { ByteUpstream } from "./byte-upstream.js";
+import { ByteUpstream, MAX_ANSWER_BYTES } from "./byte-upstream.js";
 import { directPath, directRoutes } from "./direct.js";
 import { RESPONSE_COMPRESSIONS } from "./compression.js";
 import { TrustedProxies } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { clientAddressKey, requestIdKey } from "./context.js";
 import { apiDocument, corsHeaders, healthz, notFound, staticFiles, withCors, type Handler } from "./http.js";
-import { gatewayInterceptors } from "./interceptors.js";
+import { gatewayInterceptors, oversizedAnswers } from "./interceptors.js";
 import { servedOpenApi } from "./openapi.js";
 import { RateLimiter, type Limiter } from "./rate-limit.js";
 import { refreshCookies } from "./refresh-cookie.js";
@@ -114,7 +114,9 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
           baseUrl,
           pingIntervalMs: config.keepaliveMs,
           pingTimeoutMs: config.keepaliveMs,
-          interceptors: [traceUpstream],
+          // An answer is held to what the direct path holds it to (byte-upstream.ts), not connect-node's 4 GiB.
+          readMaxBytes: MAX_ANSWER_BYTES,
+          interceptors: [oversizedAnswers, traceUpstream],
           ...(tls && { nodeOptions: { createConnection: meshTlsConnection(tls, u.name, log) } }),
         }),
     });

@@ -21,7 +21,8 @@ export function observe(log: Logger): Interceptor {
     const requestId = req.contextValues.get(requestIdKey);
     const fields = { requestId, method: rpcName(req.method) };
     const started = performance.now();
-    const safe = (error: unknown): ConnectError => {
+    const safe = (thrown: unknown): ConnectError => {
+      const error = raisedInside(thrown);
       if (error instanceof ConnectError) {
         const passed = new ConnectError(error.rawMessage, error.code, retryHeaders(error));
         passed.metadata.set(REQUEST_ID_KEY, requestId);
@@ -39,6 +40,15 @@ export function observe(log: Logger): Interceptor {
       throw safe(error);
     }
   };
+}
+
+/**
+ * connect-node's client passes on a failure raised in the gateway's own upstream interceptors
+ * (oversizedAnswers, or a bug) as UNKNOWN with its message, keeping the failure as the cause: that
+ * is the gateway's fault, not the service's, so it is unwrapped, to be logged and answered INTERNAL.
+ */
+function raisedInside(error: unknown): unknown {
+  return error instanceof ConnectError && error.code === Code.Unknown && error.cause instanceof Error && !(error.cause instanceof ConnectError) ? error.cause : error;
 }
 
 /**
@@ -129,3 +139,22 @@ function servedRule(method: DescMethod): ServedRule {
   if (!isServed(rule)) throw notServed(method, rule);
   return rule;
 }
+
+/**
+ * For the upstream transports: an answer past their readMaxBytes is the service's fault, not the
+ * client's, so it is not passed on as connect-node words it (RESOURCE_EXHAUSTED naming the
+ * gateway's setting) but thrown as a failure, which `observe` logs and answers INTERNAL, as the
+ * direct path does (byte-upstream.ts). A service's own RESOURCE_EXHAUSTED carries its status in
+ * its metadata, and passes.
+ */
+export const oversizedAnswers: Interceptor = (next) => async (req) => {
+  const overrun = (error: unknown) =>
+    error instanceof ConnectError && error.code === Code.ResourceExhausted && !error.metadata.has("grpc-status")
+      ? new Error(`${rpcName(req.method)}: the service's answer passed the gateway's limit: ${error.rawMessage}`)
+      : error;
+  try {
+    return onResponseEnd(await next(req), () => undefined, overrun);
+  } catch (error) {
+    throw overrun(error);
+  }
+};

@@ -1,6 +1,6 @@
 import { createPrivateKey } from "node:crypto";
 import { request as http1Request } from "node:http";
-import { connect as http2Connect, createServer as createRawHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from "node:http2";
+import { connect as http2Connect, constants as http2Constants, createServer as createRawHttp2Server, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { pino } from "pino";
@@ -334,7 +334,8 @@ describe("the gateway's direct path for binary unary calls", () => {
     let raw: Http2Server;
     let relay: GatewayApp;
     const rawSessions = new Set<ServerHttp2Session>();
-    const hugeAnswers = { started: 0, cancelled: 0 };
+    // Each answer past the limit: whether the gateway reset its stream (HTTP/2 CANCEL on the direct path) before all of it was sent.
+    const hugeAnswers: { rstCode: number; whole: boolean }[] = [];
     beforeAll(async () => {
       // A service answering every call RESOURCE_EXHAUSTED with a message to escape, status details and a retry hint.
       raw = createRawHttp2Server();
@@ -345,8 +346,11 @@ describe("the gateway's direct path for binary unary calls", () => {
         stream.on("end", () => {
           if (Buffer.concat(request).includes("huge")) {
             // An answer past MAX_ANSWER_BYTES, sent on until the gateway cancels it.
-            hugeAnswers.started++;
-            stream.on("close", () => (hugeAnswers.cancelled += stream.rstCode === 8 ? 1 : 0));
+            const seen = { rstCode: -1, whole: false };
+            hugeAnswers.push(seen);
+            // A reset is an error of the stream: it is seen here as its code.
+            stream.on("error", () => undefined);
+            stream.on("close", () => (seen.rstCode = stream.rstCode));
             stream.respond({ ":status": 200, "content-type": "application/grpc" });
             const prefix = Buffer.alloc(5);
             prefix.writeUInt32BE(64 * 1024 * 1024, 1);
@@ -358,6 +362,7 @@ describe("the gateway's direct path for binary unary calls", () => {
                 sent++;
                 if (!stream.write(block)) return void stream.once("drain", more);
               }
+              seen.whole = !stream.destroyed;
             };
             more();
             return;
@@ -397,8 +402,18 @@ describe("the gateway's direct path for binary unary calls", () => {
       const error = await failure(clientOf("gRPC", relay).noop({ payload: "huge" }, { headers: { authorization: bearer } }));
       expect(error?.code).toBe(Code.Internal);
       expect(error?.rawMessage).toMatch(/^internal error \(request id /);
-      await eventually(() => expect(hugeAnswers).toEqual({ started: 1, cancelled: 1 }));
+      await eventually(() => expect(hugeAnswers).toEqual([{ rstCode: http2Constants.NGHTTP2_CANCEL, whole: false }]));
       // 64 MiB were promised: what the gateway read stopped at the limit, and was let go.
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 * 1024);
+    });
+
+    it("holds the router's path (a Connect GET) to MAX_ANSWER_BYTES too", async () => {
+      const before = process.memoryUsage().arrayBuffers;
+      const message = encodeURIComponent(JSON.stringify({ payload: "huge" }));
+      const response = await fetch(`http://127.0.0.1:${relay.httpPort}${NOOP}?connect=v1&encoding=json&message=${message}`, { headers: { authorization: bearer } });
+      expect([response.status, await response.json()]).toEqual([500, { code: "internal", message: expect.stringMatching(/^internal error \(request id /) }]);
+      // connect-node's client resets the stream as INTERNAL_ERROR, where the direct path cancels it.
+      await eventually(() => expect(hugeAnswers[1]).toEqual({ rstCode: http2Constants.NGHTTP2_INTERNAL_ERROR, whole: false }));
       expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 * 1024);
     });
   });
