@@ -49,6 +49,40 @@ function withoutSecrets(inner: Record<string, unknown>): Record<string, unknown>
   return copy;
 }
 
+/**
+ * Where every logger given no destination writes: stdout, the lines of one event-loop turn joined
+ * into one write at the turn's end. pino's own default (sonic-boom, asynchronous) sends each line
+ * to libuv's thread pool as a write of its own, and measures the growing buffer again for each
+ * line: some 3–11 µs of CPU a line besides its JSON, more than the JSON itself (`npm run
+ * bench:logs`). process.stdout writes files and pipes synchronously on Linux, so a line is out by
+ * the end of its turn, in order, whichever logger of the process wrote it; what is still waiting
+ * when the process exits is written by the exit handler.
+ */
+class StdoutLines implements DestinationStream {
+  private lines: string[] = [];
+
+  write(line: string): void {
+    if (this.lines.push(line) === 1) setImmediate(this.flush);
+  }
+
+  /** Writes the lines waiting, if any. */
+  readonly flush = (): void => {
+    if (this.lines.length === 0) return;
+    const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join("");
+    this.lines = [];
+    process.stdout.write(text);
+  };
+}
+
+let stdoutLines: StdoutLines | undefined;
+function sharedStdout(): StdoutLines {
+  if (!stdoutLines) {
+    stdoutLines = new StdoutLines();
+    process.on("exit", stdoutLines.flush);
+  }
+  return stdoutLines;
+}
+
 /** @param destination where lines go; stdout unless given (tests read them). */
 export function createLogger(service: string, level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -60,7 +94,7 @@ export function createLogger(service: string, level: LevelWithSilent = "info", d
     // object every time: pino merges the line's own fields into what the mixin returns.
     mixin: () => activeSpanIds() ?? {},
   };
-  const logger = destination ? pino(options, destination) : pino(options);
+  const logger = pino(options, destination ?? sharedStdout());
   // pino formats only the root's bindings: a child's go through its `child`, which every
   // descendant inherits from this one.
   const child = logger.child as unknown as (this: unknown, bindings: pino.Bindings, options?: pino.ChildLoggerOptions) => Logger;
@@ -71,19 +105,18 @@ export function createLogger(service: string, level: LevelWithSilent = "info", d
 }
 
 /**
- * Exits once every line logged so far is written. Lines go to stdout through sonic-boom's
- * asynchronous buffer, and `process.exit` while a write is in flight (stdout full, its reader slow)
- * loses that write's lines or puts the last lines ("shut down cleanly") before them. pino's
- * `flush(cb)` answers at once with the default buffer size, so this waits for the stream's own
- * "drain", which it emits when its buffer has emptied. Whether a write is in flight is sonic-boom's
- * `_writing`; a stream without it (a test's destination) is taken as written. Exits anyway after
- * `timeoutMs` should stdout never drain (its reader gone).
+ * Exits once every line logged so far is written: the lines of this turn (StdoutLines), and then
+ * whatever stdout still holds, should it be asynchronous here (a pipe on another platform), once it
+ * drains. `process.exit` alone would lose those lines. Exits anyway after `timeoutMs` should stdout
+ * never drain (its reader gone). A logger with a destination of its own (a test's) is taken as written.
  */
 export function exitAfterFlush(log: Logger, code: number, timeoutMs = 2_000): void {
   process.exitCode = code;
   const exit = () => process.exit(code);
   setTimeout(exit, timeoutMs).unref();
-  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { _writing?: boolean; once?: (event: string, listener: () => void) => void } | undefined;
-  if (stream?._writing === true && typeof stream.once === "function") stream.once("drain", exit);
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  if (stream !== stdoutLines || !stdoutLines) return exit();
+  stdoutLines.flush();
+  if (process.stdout.writableLength > 0) process.stdout.once("drain", exit);
   else exit();
 }
