@@ -151,8 +151,8 @@ async function server(setting) {
   const { tls } = SETTINGS[setting];
   const log = createLogger("bench", "silent");
   const files = process.env.BENCH_TLS ? JSON.parse(process.env.BENCH_TLS) : undefined;
-  const { TokenVerifier, parseVerificationKey } = require("@chirp/kit");
-  const tokens = new TokenVerifier([parseVerificationKey(process.env.BENCH_PUBLIC_KEY)], { issuer: "chirp", audience: "chirp" });
+  const { verifierFor } = require("@chirp/kit");
+  const tokens = verifierFor(process.env.BENCH_PUBLIC_KEY);
   const started = await grpc.GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log, tls: files });
   // The handler asks for the caller, as a service's handlers do, when the setting carries a token.
   const handlers = { noop: async (request, ctx) => ({ payload: ctx.callerId === undefined ? request.payload : ctx.callerId }) };

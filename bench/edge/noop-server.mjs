@@ -9,7 +9,7 @@ import { createWriteStream } from "node:fs";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const { createLogger, parseVerificationKey, TokenVerifier } = require("@chirp/kit");
+const { createLogger, verifierFor } = require("@chirp/kit");
 const { bindService, GrpcServer } = require("@chirp/kit/grpc");
 const { LoadTestServiceService } = require("@chirp/proto/grpc/chirp/loadtest/v1/loadtest");
 
@@ -18,7 +18,7 @@ const handlers = { noop: async (request) => ({ payload: request.payload }) };
 const { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, TLS_CA_FILE: caFile, AUTH_PUBLIC_KEY: publicKey } = process.env;
 const mesh = Boolean(certFile && keyFile && caFile && publicKey);
 const noop = await GrpcServer.start({ host: "127.0.0.1", port: 0, services: [LoadTestServiceService], log, ...(mesh && { tls: { certFile, keyFile, caFile } }) });
-const guard = mesh ? { peers: { noop: ["gateway"] }, tokens: new TokenVerifier([parseVerificationKey(publicKey)], { issuer: "chirp", audience: "chirp" }), tls: true } : undefined;
+const guard = mesh ? { peers: { noop: ["gateway"] }, tokens: verifierFor(publicKey), tls: true } : undefined;
 noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, handlers, log, undefined, guard));
 createWriteStream(null, { fd: 3 }).end(`${JSON.stringify({ ready: true, loadtest: noop.port, mesh })}\n`);
 process.on("SIGTERM", () => void noop.shutdown().then(() => process.exit(0)));

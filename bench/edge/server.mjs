@@ -10,7 +10,7 @@ import { createWriteStream } from "node:fs";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-const { createLogger, parseVerificationKey, TokenVerifier } = require("@chirp/kit");
+const { createLogger, verifierFor } = require("@chirp/kit");
 const { bindService, GrpcServer, MeshCertificateSet } = require("@chirp/kit/grpc");
 const { startMesh } = require("@chirp/mesh");
 const { LoadTestService } = require("@chirp/proto/es/chirp/loadtest/v1/loadtest_pb");
@@ -32,7 +32,7 @@ const mesh = await startMesh({
   extraUpstreams: [{ name: "loadtest", address: `127.0.0.1:${noop.port}`, service: LoadTestService }],
 });
 // Served once the mesh's token key is known.
-const tokens = new TokenVerifier([parseVerificationKey(mesh.publicKeyPem)], { issuer: "chirp", audience: "chirp" });
+const tokens = verifierFor(mesh.publicKeyPem);
 noop.activate(LoadTestServiceService, bindService(LoadTestServiceService, handlers, noopLog, undefined, { peers: { noop: ["gateway"] }, tokens, tls: true }));
 // With the gateway's certificate files, for the calls the harness makes straight to a service.
 const ready = createWriteStream(null, { fd: 3 });

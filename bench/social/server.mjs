@@ -32,8 +32,8 @@ const mesh = await startMesh({
 });
 // Served once the mesh's token key is known: it verifies the caller's token as every service does,
 // and takes calls from the gateway only.
-const { parseVerificationKey, TokenVerifier } = require("@chirp/kit");
-const tokens = new TokenVerifier([parseVerificationKey(mesh.publicKeyPem)], { issuer: "chirp", audience: "chirp" });
+const { verifierFor } = require("@chirp/kit");
+const tokens = verifierFor(mesh.publicKeyPem);
 noop.activate(
   LoadTestServiceService,
   bindService(LoadTestServiceService, { noop: async (request) => ({ payload: request.payload }) }, noopLog, undefined, { peers: { noop: ["gateway"] }, tokens, tls: true }),

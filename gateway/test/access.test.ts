@@ -2,7 +2,7 @@ import { createPrivateKey } from "node:crypto";
 import { create, createFileRegistry, fromBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { file_google_protobuf_empty, FileDescriptorProtoSchema, FileDescriptorSetSchema, MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
-import { generateSigningKeyPair, parseVerificationKey, TokenSigner, TokenVerifier } from "@chirp/kit";
+import { generateSigningKeyPair, TokenSigner, verifierFor } from "@chirp/kit";
 import { AUTHORIZATION_KEY } from "@chirp/kit/grpc";
 import { testLogger } from "@chirp/kit/testing";
 import { descriptorSet } from "@chirp/proto/descriptor-set";
@@ -151,7 +151,7 @@ const fromAddress: Interceptor = (next) => (req) => {
 
 const keys = generateSigningKeyPair();
 const signer = new TokenSigner(createPrivateKey(keys.privateKeyPem), { issuer: "chirp", audience: "chirp", ttlSeconds: 900 });
-const verifier = new TokenVerifier([parseVerificationKey(keys.publicKeyPem)], { issuer: "chirp", audience: "chirp" });
+const verifier = verifierFor(keys.publicKeyPem);
 
 /**
  * The gateway's forwarding routes behind its real interceptors, in memory: no sockets, stand-ins

@@ -1,4 +1,4 @@
-import { GATEWAY_SERVICES, parseVerificationKey, TokenVerifier } from "@chirp/kit";
+import { GATEWAY_SERVICES, verifierFor } from "@chirp/kit";
 import type { CallGuard, PeerRules } from "@chirp/kit/grpc";
 import type { GatewayConfig } from "../src/config.js";
 
@@ -46,5 +46,5 @@ export function gatewayConfig(overrides: Partial<Omit<GatewayConfig, "upstreams"
  */
 export function upstreamGuard<D extends object>(definition: D, publicKeyPem: string): CallGuard<D> {
   const peers = Object.fromEntries(Object.keys(definition).map((name) => [name, ["gateway"]])) as unknown as PeerRules<D>;
-  return { peers, tokens: new TokenVerifier([parseVerificationKey(publicKeyPem)], { issuer: "chirp", audience: "chirp" }), tls: false };
+  return { peers, tokens: verifierFor(publicKeyPem), tls: false };
 }

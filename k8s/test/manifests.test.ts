@@ -22,7 +22,7 @@ import { join, posix } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { runInNewContext } from "node:vm";
 import { parse, stringify } from "yaml";
-import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier } from "@chirp/kit";
+import { addressVariable, parseSigningKey, parseVerificationKey, SERVICES, TokenSigner, TokenVerifier, verifierFor } from "@chirp/kit";
 import { natsAuthorization, nkeyVariable, NATS_PROCESSES } from "@chirp/kit/nats";
 import { fromSeed } from "@nats-io/nkeys";
 import {
@@ -288,7 +288,7 @@ describe("helper scripts", () => {
       run(process.execPath, [join(ROOT, "k8s/scripts/generate-dev-keys.mjs"), dir], ROOT);
       expect(readFileSync(join(dir, "auth-signing-key.pem"), "utf8")).toBe(first);
       const signer = new TokenSigner(parseSigningKey(first), { issuer: "chirp", audience: "chirp", ttlSeconds: 60 });
-      const verifier = new TokenVerifier([parseVerificationKey(readFileSync(join(dir, "auth-public-key.pem"), "utf8"))], { issuer: "chirp", audience: "chirp" });
+      const verifier = verifierFor(readFileSync(join(dir, "auth-public-key.pem"), "utf8"));
       expect(verifier.verify(signer.sign("someone").token).sub).toBe("someone");
     } finally {
       rmSync(dir, { recursive: true, force: true });

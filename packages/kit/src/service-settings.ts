@@ -1,5 +1,6 @@
 import { setting } from "./config-schema.js";
 import { LOG_LEVELS } from "./logger.js";
+import { DEFAULT_TOKEN_SETTINGS } from "./tokens.js";
 
 /**
  * The settings every service reads, declared once. A service's schema starts with
@@ -139,8 +140,8 @@ export const USERS_ADDRESS = address(
 ).with({ common: true });
 
 /** What the tokens say they come from and are for: users signs with them, the gateway and every service expect them. */
-export const AUTH_ISSUER = setting.text("AUTH_ISSUER", { default: "chirp", doc: "the tokens' issuer (`iss`)", common: true });
-export const AUTH_AUDIENCE = setting.text("AUTH_AUDIENCE", { default: "chirp", doc: "the tokens' audience (`aud`)", common: true });
+export const AUTH_ISSUER = setting.text("AUTH_ISSUER", { default: DEFAULT_TOKEN_SETTINGS.issuer, doc: "the tokens' issuer (`iss`)", common: true });
+export const AUTH_AUDIENCE = setting.text("AUTH_AUDIENCE", { default: DEFAULT_TOKEN_SETTINGS.audience, doc: "the tokens' audience (`aud`)", common: true });
 
 /** The PEM public keys in a text: one or more (several during a key rotation). */
 export const publicKeysIn = (pem: string): string[] => pem.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];

@@ -31,6 +31,9 @@ export interface TokenSettings {
   audience: string;
 }
 
+/** The issuer and audience of the mesh's tokens unless AUTH_ISSUER and AUTH_AUDIENCE say otherwise. */
+export const DEFAULT_TOKEN_SETTINGS: Readonly<TokenSettings> = { issuer: "chirp", audience: "chirp" };
+
 const b64url = (data: Buffer | string) => Buffer.from(data).toString("base64url");
 
 /** Parses a PKCS#8 PEM Ed25519 private key, refusing any other kind. */
@@ -171,4 +174,9 @@ function isAccessClaims(value: Record<string, unknown> | undefined): value is Re
     typeof value.jti === "string" &&
     (value.sid === undefined || (typeof value.sid === "string" && value.sid !== "" && value.sid.length <= MAX_SESSION_ID))
   );
+}
+
+/** A verifier of the tokens signed with the private half of `publicKeyPem`, issued and meant as `settings` say. */
+export function verifierFor(publicKeyPem: string, settings: TokenSettings = DEFAULT_TOKEN_SETTINGS): TokenVerifier {
+  return new TokenVerifier([parseVerificationKey(publicKeyPem)], settings);
 }

@@ -4,7 +4,7 @@ import { experimental, Metadata, type ChannelCredentials } from "@grpc/grpc-js";
 import { AUTHORIZATION_KEY, REQUEST_ID_KEY } from "../grpc/metadata.js";
 import { MeshCertificateSet, type MeshCa } from "../grpc/mesh-ca.js";
 import { expectWorkload, meshCertificates, type MeshTls } from "../grpc/tls.js";
-import { generateSigningKeyPair, parseVerificationKey, TokenSigner, TokenVerifier } from "../tokens.js";
+import { generateSigningKeyPair, TokenSigner, verifierFor, type TokenVerifier } from "../tokens.js";
 import type { CallGuard } from "../grpc/bind.js";
 import { GATEWAY_PEER, type PeerRules } from "../grpc/peers.js";
 
@@ -85,7 +85,7 @@ export function testChannel(workload = "gateway", server?: string): ChannelCrede
 }
 
 /** A verifier of the test tokens (asCaller, accessToken), as a service under test has one. */
-export const testTokenVerifier = (): TokenVerifier => new TokenVerifier([parseVerificationKey(TEST_PUBLIC_KEY)], { issuer: "chirp", audience: "chirp" });
+export const testTokenVerifier = (): TokenVerifier => verifierFor(TEST_PUBLIC_KEY);
 
 /**
  * What `bindService` guards a test server's calls with: the test tokens, mutual TLS, and every RPC
