@@ -1,10 +1,8 @@
 import type { DescMessage, DescMethodStreaming, DescMethodUnary, MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
-import { MAX_ATTEMPTS, RESOLVE_EVERY_MS, replicaKey, resolveReplicas, retriesSafely, systemLookup, type Lookup } from "@chirp/kit/grpc";
+import { MAX_ATTEMPTS, retriesSafely, type Lookup } from "@chirp/kit/grpc";
 import type { Logger } from "@chirp/kit";
-
-/** How long a replica that could not be reached is left out of the rotation, unless it is the only one. */
-const DOWN_MS = 2_000;
+import { Rotation } from "./rotation.js";
 
 /** Errors that say the call was never handled: no connection, or a stream refused (HTTP/2 promises it was not processed). */
 const NEVER_SENT = new Set(["ECONNREFUSED", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION"]);
@@ -28,8 +26,8 @@ function neverSent(error: unknown): boolean {
 }
 
 interface Member {
-  key: string;
-  transport: Transport;
+  readonly key: string;
+  readonly transport: Transport;
   downUntil: number;
 }
 
@@ -55,56 +53,35 @@ export interface BalancedTransportOptions {
  * when its connection was refused (nothing of it was sent). Streams are not retried.
  */
 export class BalancedTransport implements Transport {
-  private members: Member[] = [];
-  private next = 0;
-  private readonly timer: NodeJS.Timeout;
+  private readonly rotation: Rotation<Member>;
   private readonly ready: Promise<void>;
+  private readonly address: string;
 
-  constructor(private readonly options: BalancedTransportOptions) {
-    this.ready = this.refresh();
-    this.timer = setInterval(() => void this.refresh(), options.resolveEveryMs ?? RESOLVE_EVERY_MS);
-    this.timer.unref();
+  constructor(options: BalancedTransportOptions) {
+    this.address = options.address;
+    const scheme = options.secure ? "https" : "http";
+    this.rotation = new Rotation<Member>({
+      address: options.address,
+      log: options.log,
+      join: (key) => ({ key, transport: options.transportTo(`${scheme}://${key}`), downUntil: 0 }),
+      ...(options.lookup && { lookup: options.lookup }),
+      ...(options.resolveEveryMs !== undefined && { resolveEveryMs: options.resolveEveryMs }),
+    });
+    this.ready = this.rotation.ready;
   }
 
   /** The replicas in the rotation now, for tests and diagnostics. */
   replicas(): string[] {
-    return this.members.map((m) => m.key);
+    return this.rotation.keys();
   }
 
   close(): void {
-    clearInterval(this.timer);
-  }
-
-  private async refresh(): Promise<void> {
-    try {
-      const found = await resolveReplicas(this.options.address, this.options.lookup ?? systemLookup);
-      if (found.length === 0) return;
-      const known = new Map(this.members.map((m) => [m.key, m]));
-      this.members = found.map((r) => {
-        const key = replicaKey(r);
-        return known.get(key) ?? { key, transport: this.options.transportTo(`${this.options.secure ? "https" : "http"}://${key}`), downUntil: 0 };
-      });
-    } catch (error) {
-      // Keep the replicas known so far: a failed lookup says nothing about them.
-      this.options.log.warn({ err: error, address: this.options.address }, "replicas not looked up; keeping the last ones known");
-    }
+    this.rotation.close();
   }
 
   private pick(exclude: Set<Member>): Member {
-    if (this.members.length === 0) throw new ConnectError(`no replica of ${this.options.address} is known`, Code.Unavailable);
-    const now = Date.now();
-    const n = this.members.length;
-    for (const allowDown of [false, true]) {
-      for (let i = 0; i < n; i++) {
-        const member = this.members[(this.next + i) % n]!;
-        if (exclude.has(member) || (!allowDown && member.downUntil > now)) continue;
-        this.next = (this.next + i + 1) % n;
-        return member;
-      }
-    }
-    // Every replica was tried: start over with the first in turn.
-    const member = this.members[this.next % n]!;
-    this.next = (this.next + 1) % n;
+    const member = this.rotation.pick(exclude);
+    if (!member) throw new ConnectError(`no replica of ${this.address} is known`, Code.Unavailable);
     return member;
   }
 
@@ -128,7 +105,7 @@ export class BalancedTransport implements Transport {
         return await member.transport.unary(method, signal, left, header, input, contextValues);
       } catch (error) {
         if (!unreachable(error)) throw error;
-        member.downUntil = Date.now() + DOWN_MS;
+        this.rotation.down(member);
         const timeLeft = timeoutMs === undefined || timeoutMs - (Date.now() - started) > 0;
         if (attempt >= MAX_ATTEMPTS || !timeLeft || signal?.aborted || !(repeatable || neverSent(error))) throw error;
       }
@@ -148,7 +125,7 @@ export class BalancedTransport implements Transport {
     try {
       return await member.transport.stream(method, signal, timeoutMs, header, input, contextValues);
     } catch (error) {
-      if (unreachable(error)) member.downUntil = Date.now() + DOWN_MS;
+      if (unreachable(error)) this.rotation.down(member);
       throw error;
     }
   }

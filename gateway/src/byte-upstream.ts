@@ -1,11 +1,9 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
-import { RESOLVE_EVERY_MS, replicaKey, resolveReplicas, systemLookup, type Lookup } from "@chirp/kit/grpc";
+import type { Lookup } from "@chirp/kit/grpc";
 import type { Logger } from "@chirp/kit";
 import { connect as netConnect, type Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-
-/** How long a replica that could not be reached is left out of the rotation, unless it is the only one. */
-const DOWN_MS = 2_000;
+import { Rotation } from "./rotation.js";
 
 /** Errors that say the call was never handled: no connection, or a stream refused (HTTP/2 promises it was not processed). */
 const NEVER_SENT = new Set(["ECONNREFUSED", "ERR_HTTP2_GOAWAY_SESSION", "ERR_HTTP2_INVALID_SESSION"]);
@@ -65,7 +63,7 @@ export class Cancellation {
 }
 
 interface Member {
-  key: string;
+  readonly key: string;
   session?: ClientHttp2Session;
   downUntil: number;
 }
@@ -93,9 +91,7 @@ export interface ByteUpstreamOptions {
  * nothing of it was sent.
  */
 export class ByteUpstream {
-  private members: Member[] = [];
-  private next = 0;
-  private readonly timer: NodeJS.Timeout;
+  private readonly rotation: Rotation<Member>;
   private readonly ready: Promise<void>;
   private found = false;
   private closed = false;
@@ -104,45 +100,21 @@ export class ByteUpstream {
 
   constructor(private readonly options: ByteUpstreamOptions) {
     this.scheme = options.secureConnection ? "https" : "http";
-    this.ready = this.refresh().then(() => void (this.found = true));
-    this.timer = setInterval(() => void this.refresh(), options.resolveEveryMs ?? RESOLVE_EVERY_MS);
-    this.timer.unref();
+    this.rotation = new Rotation<Member>({
+      address: options.address,
+      log: options.log,
+      join: (key) => ({ key, downUntil: 0 }),
+      // A replica no longer listed, or the upstream closed: its session ends once its calls have.
+      leave: (member) => member.session?.close(),
+      ...(options.lookup && { lookup: options.lookup }),
+      ...(options.resolveEveryMs !== undefined && { resolveEveryMs: options.resolveEveryMs }),
+    });
+    this.ready = this.rotation.ready.then(() => void (this.found = true));
   }
 
   close(): void {
     this.closed = true;
-    clearInterval(this.timer);
-    for (const member of this.members) member.session?.close();
-  }
-
-  private async refresh(): Promise<void> {
-    try {
-      const found = await resolveReplicas(this.options.address, this.options.lookup ?? systemLookup);
-      if (found.length === 0) return;
-      const known = new Map(this.members.map((m) => [m.key, m]));
-      const members = found.map((r) => known.get(replicaKey(r)) ?? { key: replicaKey(r), downUntil: 0 });
-      for (const old of this.members) if (!members.includes(old)) old.session?.close();
-      this.members = members;
-    } catch (error) {
-      this.options.log.warn({ err: error, address: this.options.address }, "replicas not looked up; keeping the last ones known");
-    }
-  }
-
-  private pick(exclude: Set<Member>): Member | undefined {
-    const n = this.members.length;
-    if (n === 0) return undefined;
-    const now = Date.now();
-    for (const allowDown of [false, true]) {
-      for (let i = 0; i < n; i++) {
-        const member = this.members[(this.next + i) % n]!;
-        if (exclude.has(member) || (!allowDown && member.downUntil > now)) continue;
-        this.next = (this.next + i + 1) % n;
-        return member;
-      }
-    }
-    const member = this.members[this.next % n]!;
-    this.next = (this.next + 1) % n;
-    return member;
+    this.rotation.close();
   }
 
   private sessionOf(member: Member): ClientHttp2Session {
@@ -182,14 +154,14 @@ export class ByteUpstream {
     if (!this.found) await this.ready;
     const tried = new Set<Member>();
     for (let attempt = 1; ; attempt++) {
-      const member = this.closed ? undefined : this.pick(tried);
+      const member = this.closed ? undefined : this.rotation.pick(tried);
       if (!member) throw new UpstreamUnreachable(new Error(`no replica of ${this.options.address} is known`), true);
       tried.add(member);
       try {
         return await this.once(member, headers, body, signal);
       } catch (error) {
         if (!(error instanceof UpstreamUnreachable)) throw error;
-        member.downUntil = Date.now() + DOWN_MS;
+        this.rotation.down(member);
         if (attempt >= maxAttempts || Date.now() >= deadline || signal.aborted || !(repeatable || error.neverSent)) throw error;
       }
     }
