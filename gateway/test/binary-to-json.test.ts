@@ -1,4 +1,4 @@
-import { create, fromBinary, toBinary, toJsonString, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { create, createFileRegistry, fromBinary, toBinary, toJsonString, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import * as wkt from "@bufbuild/protobuf/wkt";
@@ -192,6 +192,27 @@ describe("binaryToJson writes what protobuf-es's fromBinary and toJsonString wri
     });
     const bytes = toBinary(timeline.GetHomeTimelineResponseSchema, page);
     expect(onePass(timeline.GetHomeTimelineResponseSchema, bytes)).toBe(toJsonString(timeline.GetHomeTimelineResponseSchema, page));
+  });
+
+  it("for doubles and floats with implicit presence: negative zero is written (as 0, as JSON.stringify writes it), positive zero left out", () => {
+    // No message of the project has such a field: one is described here, as a proto3 file would.
+    const { FieldDescriptorProto_Label: Label, FieldDescriptorProto_Type: Type, FileDescriptorProtoSchema } = wkt;
+    const field = (name: string, number: number, type: wkt.FieldDescriptorProto_Type) => ({ name, number, type, label: Label.OPTIONAL, jsonName: name });
+    const file = create(FileDescriptorProtoSchema, {
+      name: "reading.proto",
+      package: "test.v1",
+      syntax: "proto3",
+      messageType: [{ name: "Reading", field: [field("celsius", 1, Type.DOUBLE), field("ratio", 2, Type.FLOAT)] }],
+    });
+    const Reading = createFileRegistry(file, () => undefined).getMessage("test.v1.Reading")!;
+    const bytesOf = (celsius: number, ratio: number) => new BinaryWriter().tag(1, WireType.Bit64).double(celsius).tag(2, WireType.Bit32).float(ratio).finish();
+    const written = [-0, 0, 1.5, -Infinity, NaN].map((value) => {
+      const bytes = bytesOf(value, value);
+      expectSame(Reading, bytes);
+      expect(onePass(Reading, bytes)).toBe(reflective(Reading, bytes).json);
+      return onePass(Reading, bytes);
+    });
+    expect(written).toEqual(['{"celsius":0,"ratio":0}', "{}", '{"celsius":1.5,"ratio":1.5}', '{"celsius":"-Infinity","ratio":"-Infinity"}', '{"celsius":"NaN","ratio":"NaN"}']);
   });
 
   it("for timestamps across their whole range, and refuses the same ones", () => {
