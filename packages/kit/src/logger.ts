@@ -83,12 +83,27 @@ function sharedStdout(): StdoutLines {
   return stdoutLines;
 }
 
+/**
+ * pino's isoTime, written once per millisecond: a busy process logs several lines a millisecond,
+ * and formatting the date was a quarter of a line's JSON (about 1 % of the gateway's CPU).
+ */
+let timeMs = NaN;
+let timeField = "";
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== timeMs) {
+    timeMs = now;
+    timeField = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return timeField;
+}
+
 /** @param destination where lines go; stdout unless given (tests read them). */
 export function createLogger(service: string, level: LevelWithSilent = "info", destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
     level,
     base: { service },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     formatters: { level: (label) => ({ level: label }), bindings: redactSecrets, log: redactSecrets },
     // A line written inside a recorded span names it, so logs and traces join on trace_id. A new
     // object every time: pino merges the line's own fields into what the mixin returns.

@@ -1,3 +1,4 @@
+import { jest } from "@jest/globals";
 import { createLogger, REDACTED } from "@chirp/kit";
 
 /** The kit's logger with its lines captured. */
@@ -52,5 +53,19 @@ describe("the kit's logger keeps credentials out of its lines", () => {
     const { log, lines } = captured();
     log.info({ requestId: "r-2", method: "/chirp.users.v1.UsersService/GetUser", code: "OK", durationMs: 1.5 }, "rpc finished");
     expect(lines[0]).toEqual(expect.objectContaining({ requestId: "r-2", method: "/chirp.users.v1.UsersService/GetUser", code: "OK", durationMs: 1.5, level: "info" }));
+  });
+});
+
+describe("the kit's logger's timestamps", () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it("are the line's millisecond in ISO 8601, the same for lines of one millisecond and new for the next", () => {
+    const { log, lines } = captured();
+    const clock = jest.spyOn(Date, "now");
+    for (const ms of [1_764_979_200_000, 1_764_979_200_000, 1_764_979_200_001, 1_764_979_260_123]) {
+      clock.mockReturnValue(ms);
+      log.info("tick");
+    }
+    expect(lines.map((line) => line.time)).toEqual(["2025-12-06T00:00:00.000Z", "2025-12-06T00:00:00.000Z", "2025-12-06T00:00:00.001Z", "2025-12-06T00:01:00.123Z"]);
   });
 });
