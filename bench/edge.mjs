@@ -25,12 +25,15 @@
 // alone on the server core and the mesh no-op moved beside the load generators, so that the
 // gateway's own process sets the rate, as a gateway pod on its own core would; and the home read
 // straight and through the gateway. Beside them, Node's floor: a bare HTTP/2 forwarder to the same
-// mesh no-op (bench/edge/bare-forwarder.mjs), nothing checked or logged.
+// mesh no-op (bench/edge/bare-forwarder.mjs), nothing checked or logged. Last, `--pairs` more
+// measurements of the grpc-js no-op and the gateway no-op (gRPC) one after the other: the
+// machine's load drifts over the half-minute between the table's two rows, so each pair's ratio
+// by CPU is printed, and their median is the run's reading of the gateway no-op's goal.
 //
 // Mutual TLS between the gateway and the services, tokens verified at both, access rules, rate
 // limits (budgets raised so that one reader is never refused) and logging (LOG_LEVEL info, one line per call, written to /dev/null or drained) stay on.
 //
-// Usage: npm run bench:edge [-- --seconds 8 --warm-up 2 --concurrency 32 --runs 1 --topology embedded,processes --only REGEX]
+// Usage: npm run bench:edge [-- --seconds 8 --warm-up 2 --concurrency 32 --runs 1 --pairs 3 --topology embedded,processes --only REGEX]
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -58,6 +61,7 @@ const { values: args } = parseArgs({
     "warm-up": { type: "string", default: "2" },
     concurrency: { type: "string", default: "32" },
     runs: { type: "string", default: "1" },
+    pairs: { type: "string", default: "3" },
     topology: { type: "string" },
     "server-cpu": { type: "string", default: "1" },
     "load-cpu": { type: "string", default: "0" },
@@ -70,6 +74,7 @@ const seconds = Number(args.seconds);
 const warmUp = Number(args["warm-up"]);
 const concurrency = Number(args.concurrency);
 const runs = Number(args.runs);
+const pairs = Number(args.pairs);
 const serverCpu = args["server-cpu"];
 const loadCpu = args["load-cpu"];
 const haveServers = Boolean(process.env.MONGODB_URI && process.env.NATS_URL);
@@ -430,6 +435,20 @@ async function processes(run) {
     summary(t, "gateway no-op, gRPC (the gateway process alone on its core)");
     const floor = t.ratio("gateway no-op, gRPC (the gateway process alone on its core)", "bare Node HTTP/2 forwarder, gRPC (no checks, no log: Node's floor; alone on its core)");
     if (floor !== "–") out(`the gateway no-op (gRPC) against Node's bare forwarder: ${floor}\n`);
+    // The reference and the gateway no-op again, one right after the other, `pairs` times.
+    const [reference, , , gatewayGrpc] = noopRows;
+    const only = args.only ? new RegExp(args.only, "i") : undefined;
+    if (pairs > 0 && (!only || only.test(gatewayGrpc.label))) {
+      const ratios = [];
+      for (let i = 0; i < pairs; i++) {
+        const [ref, gw] = await measure([reference, gatewayGrpc], (row) => row.pids ?? mesh.processes.map((p) => p.pid));
+        ratios.push(ref.cpuMsPerCall / gw.cpuMsPerCall);
+      }
+      const sorted = [...ratios].sort((a, b) => a - b);
+      const middle = Math.floor(sorted.length / 2);
+      const median = sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+      out(`the gateway no-op (gRPC) against the grpc-js no-op by CPU, in ${pairs} pairs measured one after the other: ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median.toFixed(2)} (goal ≥ 0.50)\n`);
+    }
   } finally {
     await forwarder?.stop();
     await mesh.stop();
