@@ -55,18 +55,11 @@ export interface BalancedTransportOptions {
 export class BalancedTransport implements Transport {
   private readonly rotation: Rotation<Member>;
   private readonly ready: Promise<void>;
-  private readonly address: string;
 
-  constructor(options: BalancedTransportOptions) {
-    this.address = options.address;
+  constructor(private readonly options: BalancedTransportOptions) {
+    const { address, log, lookup, resolveEveryMs } = options;
     const scheme = options.secure ? "https" : "http";
-    this.rotation = new Rotation<Member>({
-      address: options.address,
-      log: options.log,
-      join: (key) => ({ key, transport: options.transportTo(`${scheme}://${key}`), downUntil: 0 }),
-      ...(options.lookup && { lookup: options.lookup }),
-      ...(options.resolveEveryMs !== undefined && { resolveEveryMs: options.resolveEveryMs }),
-    });
+    this.rotation = new Rotation<Member>({ address, log, lookup, resolveEveryMs, join: (key) => ({ key, transport: options.transportTo(`${scheme}://${key}`), downUntil: 0 }) });
     this.ready = this.rotation.ready;
   }
 
@@ -81,7 +74,7 @@ export class BalancedTransport implements Transport {
 
   private pick(exclude: Set<Member>): Member {
     const member = this.rotation.pick(exclude);
-    if (!member) throw new ConnectError(`no replica of ${this.address} is known`, Code.Unavailable);
+    if (!member) throw new ConnectError(`no replica of ${this.options.address} is known`, Code.Unavailable);
     return member;
   }
 

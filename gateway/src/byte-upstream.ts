@@ -100,14 +100,15 @@ export class ByteUpstream {
 
   constructor(private readonly options: ByteUpstreamOptions) {
     this.scheme = options.secureConnection ? "https" : "http";
+    const { address, log, lookup, resolveEveryMs } = options;
     this.rotation = new Rotation<Member>({
-      address: options.address,
-      log: options.log,
+      address,
+      log,
+      lookup,
+      resolveEveryMs,
       join: (key) => ({ key, downUntil: 0 }),
       // A replica no longer listed, or the upstream closed: its session ends once its calls have.
       leave: (member) => member.session?.close(),
-      ...(options.lookup && { lookup: options.lookup }),
-      ...(options.resolveEveryMs !== undefined && { resolveEveryMs: options.resolveEveryMs }),
     });
     this.ready = this.rotation.ready.then(() => void (this.found = true));
   }

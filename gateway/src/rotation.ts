@@ -19,8 +19,8 @@ export interface RotationOptions<M extends Replica> {
   /** A member whose replica is no longer listed, or whose rotation closed, lets go of what it holds. */
   leave?(member: M): void;
   /** Replaces DNS (tests). */
-  lookup?: Lookup;
-  resolveEveryMs?: number;
+  lookup?: Lookup | undefined;
+  resolveEveryMs?: number | undefined;
 }
 
 /**
